@@ -1,0 +1,604 @@
+"""The step algorithm: W3C SCXML Appendix D, with XState v5's conventions for JSON machines.
+
+https://www.w3.org/TR/scxml/#AlgorithmforSCXMLInterpretation
+
+One function per SCXML step.  A macrostep takes a snapshot and an event and
+returns the next snapshot and the actions for the caller; nothing here does
+I/O or reads a clock.  Each microstep is planned first (exit set, entry
+set, which states get their default entry) and applied second.
+
+Where XState v5 and SCXML differ, JSON machines follow XState v5:
+
+- transitions are selected region by region (``transitionNode``): a state's
+  own transitions are tried only when none of its active descendants has one;
+- the transition domain is the least common *ancestor* (a parallel state
+  qualifies), and ``reenter: false`` keeps a transition to a descendant of
+  its source inside the source;
+- candidates for an event are the exact descriptor, then wildcards, longest first;
+- eventless transitions are re-selected only after a microstep changed something.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from orderflow.chart.actions import Action, ActionSpec, Assign, Cancel, Emit, Log, Raise
+from orderflow.chart.definition import DONE_STATE_PREFIX
+from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode, Transition
+from orderflow.chart.snapshot import ACTIVE, DONE, ERROR, Snapshot, Timer, is_in_final_state
+from orderflow.errors import InfiniteLoopError, OrderflowError
+
+_ABOVE_ROOT = None  # the domain of a re-entering transition of the root: every state is inside it
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event inside the engine: its type, its JSON form, and what implementations receive."""
+
+    type: str
+    data: Mapping[str, Any]
+    value: Any  # the validated payload model when the event type has one, else ``data``
+
+    @staticmethod
+    def internal(data: Mapping[str, Any]) -> Event:
+        return Event(data["type"], data, data)
+
+
+class MachineLike(Protocol):
+    """What the algorithm needs of a machine (implemented by ``machine.Machine``)."""
+
+    root: StateNode
+    nodes_by_id: Mapping[str, StateNode]
+    max_microsteps: int
+    has_always: bool
+    output: Any
+    has_output: bool
+
+    def resolve_delay(self, delay: float | str, context: Any, event: Event) -> float: ...
+
+    def apply_assign(self, context: Any, update: Any) -> Any: ...
+
+    def make_snapshot(self, **fields: Any) -> Snapshot: ...
+
+
+class _Run:
+    """The mutable working state of one macrostep; becomes a new snapshot at the end."""
+
+    __slots__ = ("actions", "config", "context", "history", "machine", "output", "queue", "status", "timers")
+
+    def __init__(self, machine: MachineLike, snapshot: Snapshot) -> None:
+        self.machine = machine
+        self.config: set[StateNode] = set(snapshot.configuration)
+        self.history: dict[str, tuple[str, ...]] = dict(snapshot.history)
+        self.context = snapshot.context
+        self.timers: dict[str, Timer] = {t.id: t for t in snapshot.timers}
+        self.actions: list[Action] = []
+        self.queue: deque[Event] = deque()
+        self.status = snapshot.status
+        self.output = snapshot.output
+
+
+# -- the macrostep -------------------------------------------------------------------------------
+
+
+def macrostep(machine: MachineLike, snapshot: Snapshot, event: Event) -> tuple[Snapshot, list[Action]]:
+    """Process one external event to completion (SCXML's mainEventLoop body for one event)."""
+    if snapshot.status != ACTIVE:
+        return snapshot, []
+    run = _Run(machine, snapshot)
+    try:
+        _consume_timer(run, event)
+        transitions = select_transitions(run, event)
+        if transitions:
+            microstep(run, transitions, event)
+        _settle(run, event)
+    except OrderflowError:
+        raise
+    except Exception as exc:  # a guard, assignment or computed value raised: record it, apply nothing
+        return _failed(machine, snapshot, event, exc), []
+    return _finish(run), run.actions
+
+
+def initial_macrostep(machine: MachineLike, snapshot: Snapshot, event: Event) -> tuple[Snapshot, list[Action]]:
+    """Enter the initial configuration (the root and its default descendants) and settle."""
+    run = _Run(machine, snapshot)
+    try:
+        root = machine.root
+        to_enter: set[StateNode] = {root}
+        default_entry: set[StateNode] = {root}
+        _add_descendants_to_enter(root, run.history, to_enter, default_entry, machine.nodes_by_id)
+        _enter_states(run, sorted(to_enter, key=_order), default_entry, event)
+        _settle(run, event)
+    except OrderflowError:
+        raise
+    except Exception as exc:
+        return _failed(machine, snapshot, event, exc), []
+    return _finish(run), run.actions
+
+
+def _settle(run: _Run, event: Event) -> None:
+    """Take eventless transitions and internal events until neither is left (SCXML's macrostep loop)."""
+    machine = run.machine
+    select_eventless = machine.has_always
+    steps = 0
+    recent: deque[str] = deque(maxlen=64)
+    while run.status == ACTIVE:
+        transitions = select_eventless_transitions(run, event) if select_eventless else []
+        if transitions:
+            before = (frozenset(run.config), run.context, dict(run.history))
+            microstep(run, transitions, event)
+            after = (frozenset(run.config), run.context, dict(run.history))
+            select_eventless = before[0] != after[0] or before[1] is not after[1] or before[2] != after[2]
+        elif run.queue:
+            event = run.queue.popleft()
+            transitions = select_transitions(run, event)
+            if transitions:
+                microstep(run, transitions, event)
+            select_eventless = machine.has_always
+        else:
+            return
+        steps += 1
+        recent.extend(t.source.id for t in transitions)
+        if steps > machine.max_microsteps:
+            raise InfiniteLoopError(machine.max_microsteps, sorted(set(recent)), event.type)
+
+
+def _consume_timer(run: _Run, event: Event) -> None:
+    """A delivered timer event is no longer pending."""
+    for timer_id, timer in run.timers.items():
+        if timer.event.get("type") == event.type:
+            del run.timers[timer_id]
+            return
+
+
+def _finish(run: _Run) -> Snapshot:
+    return run.machine.make_snapshot(
+        configuration=frozenset(run.config),
+        status=run.status,
+        context=run.context,
+        output=run.output,
+        history=run.history,
+        timers=tuple(run.timers.values()),
+    )
+
+
+def _failed(machine: MachineLike, snapshot: Snapshot, event: Event, exc: Exception) -> Snapshot:
+    error = {"type": type(exc).__name__, "message": str(exc), "event": event.type}
+    return machine.make_snapshot(
+        configuration=snapshot.configuration,
+        status=ERROR,
+        context=snapshot.context,
+        output=None,
+        history=snapshot.history,
+        timers=snapshot.timers,
+        error=error,
+    )
+
+
+# -- selecting transitions ---------------------------------------------------------------------
+
+
+def select_transitions(run: _Run, event: Event) -> list[Transition]:
+    """The enabled transitions for ``event`` (XState's transitionNode), conflicts removed."""
+    enabled = _select_below(run.machine.root, run, event)
+    if len(enabled) > 1:
+        return remove_conflicting_transitions(enabled, run.config, run.history, run.machine.nodes_by_id)
+    return enabled
+
+
+def _select_below(node: StateNode, run: _Run, event: Event) -> list[Transition]:
+    config = run.config
+    if node.type == COMPOUND:
+        for child in node.children:
+            if child in config:
+                found = _select_below(child, run, event)
+                if found:
+                    return found
+                break
+    elif node.type == PARALLEL:
+        found = []
+        for child in node.children:
+            if child in config:
+                found.extend(_select_below(child, run, event))
+        if found:
+            return found
+    candidates = node.candidates(event.type) if node.on else ()
+    for transition in candidates:
+        if transition.guard is None or transition.guard.evaluate(run.context, event.value, config)[0]:
+            return [transition]
+    return []
+
+
+def select_eventless_transitions(run: _Run, event: Event) -> list[Transition]:
+    """SCXML's selectEventlessTransitions: per atomic state in document order, the first enabled ``always``."""
+    enabled: list[Transition] = []
+    config = run.config
+    for atomic in sorted((s for s in config if s.is_atomic), key=_order):
+        for state in (atomic, *atomic.ancestors):
+            chosen = next(
+                (
+                    t
+                    for t in state.always
+                    if t.guard is None or t.guard.evaluate(run.context, event.value, config)[0]
+                ),
+                None,
+            )
+            if chosen is not None:
+                if chosen not in enabled:
+                    enabled.append(chosen)
+                break
+    if len(enabled) > 1:
+        return remove_conflicting_transitions(enabled, config, run.history, run.machine.nodes_by_id)
+    return enabled
+
+
+def remove_conflicting_transitions(
+    enabled: list[Transition],
+    config: set[StateNode],
+    history: Mapping[str, tuple[str, ...]],
+    nodes_by_id: Mapping[str, StateNode],
+) -> list[Transition]:
+    """SCXML's removeConflictingTransitions: when exit sets intersect, a descendant's transition wins, else the earlier one."""
+    filtered: list[Transition] = []
+    exit_sets: dict[int, set[StateNode]] = {}
+
+    def exits(t: Transition) -> set[StateNode]:
+        if id(t) not in exit_sets:
+            exit_sets[id(t)] = set(compute_exit_set([t], config, history, nodes_by_id))
+        return exit_sets[id(t)]
+
+    for t1 in enabled:
+        preempted = False
+        to_remove = []
+        for t2 in filtered:
+            if exits(t1) & exits(t2):
+                if t1.source.is_descendant_of(t2.source):
+                    to_remove.append(t2)
+                else:
+                    preempted = True
+                    break
+        if not preempted:
+            for t3 in to_remove:
+                filtered.remove(t3)
+            filtered.append(t1)
+    return filtered
+
+
+# -- exit and entry sets ---------------------------------------------------------------------------
+
+
+def effective_targets(
+    t: Transition, history: Mapping[str, tuple[str, ...]], nodes_by_id: Mapping[str, StateNode]
+) -> list[StateNode]:
+    """The states a transition really goes to, with history states replaced by what they remember."""
+    result: list[StateNode] = []
+    for target in t.targets or ():
+        if target.type != HISTORY:
+            if target not in result:
+                result.append(target)
+            continue
+        remembered = history.get(target.id)
+        if remembered:
+            states: Iterable[StateNode] = (nodes_by_id[i] for i in remembered)
+        else:
+            states = effective_targets(history_default(target), history, nodes_by_id)
+        for state in states:
+            if state not in result:
+                result.append(state)
+    return result
+
+
+def history_default(node: StateNode) -> Transition:
+    """The transition a history state takes when it remembers nothing (XState's resolveHistoryDefaultTransition)."""
+    if node.history_default is not None:
+        return node.history_default
+    parent = node.parent
+    assert parent is not None
+    if parent.type == PARALLEL or parent.initial is None:
+        return Transition(node, None, (parent,), None, (), False)
+    return parent.initial
+
+
+def transition_domain(
+    t: Transition, history: Mapping[str, tuple[str, ...]], nodes_by_id: Mapping[str, StateNode]
+) -> StateNode | None:
+    """SCXML's getTransitionDomain, with XState's rules: ``reenter`` and any common ancestor."""
+    targets = effective_targets(t, history, nodes_by_id)
+    source = t.source
+    if not t.reenter and all(s is source or s.is_descendant_of(source) for s in targets):
+        return source
+    lca = _least_common_ancestor([*targets, source])
+    if lca is not None:
+        return lca
+    return _ABOVE_ROOT if t.reenter else _root_of(source)
+
+
+def _least_common_ancestor(nodes: list[StateNode]) -> StateNode | None:
+    head, tail = nodes[0], nodes[1:]
+    for ancestor in head.ancestors:
+        if all(n.is_descendant_of(ancestor) for n in tail):
+            return ancestor
+    return None
+
+
+def _root_of(node: StateNode) -> StateNode:
+    return node.ancestors[-1] if node.ancestors else node
+
+
+def _inside(node: StateNode, domain: StateNode | None) -> bool:
+    return domain is None or node.is_descendant_of(domain)
+
+
+def compute_exit_set(
+    transitions: Iterable[Transition],
+    config: Iterable[StateNode],
+    history: Mapping[str, tuple[str, ...]],
+    nodes_by_id: Mapping[str, StateNode],
+) -> list[StateNode]:
+    """SCXML's computeExitSet: the active states each transition's domain contains."""
+    to_exit: list[StateNode] = []
+    for t in transitions:
+        if not t.targets:
+            continue
+        domain = transition_domain(t, history, nodes_by_id)
+        if t.reenter and domain is t.source and domain not in to_exit:
+            to_exit.append(domain)
+        for state in config:
+            if state not in to_exit and _inside(state, domain):
+                to_exit.append(state)
+    return to_exit
+
+
+def compute_entry_set(
+    transitions: Iterable[Transition], history: Mapping[str, tuple[str, ...]], nodes_by_id: Mapping[str, StateNode]
+) -> tuple[set[StateNode], set[StateNode]]:
+    """SCXML's computeEntrySet: the states to enter, and those entered by default (their initial actions run)."""
+    to_enter: set[StateNode] = set()
+    default_entry: set[StateNode] = set()
+    for t in transitions:
+        domain = transition_domain(t, history, nodes_by_id)
+        for s in t.targets or ():
+            if s.type != HISTORY and (s is not t.source or t.source is not domain or t.reenter):
+                to_enter.add(s)
+                default_entry.add(s)
+            _add_descendants_to_enter(s, history, to_enter, default_entry, nodes_by_id)
+        reentrancy = _ABOVE_ROOT if (t.source.parent is None and t.reenter) else domain
+        for s in effective_targets(t, history, nodes_by_id):
+            ancestors = _proper_ancestors(s, domain)
+            if domain is not None and domain.type == PARALLEL:
+                ancestors.append(domain)
+            _add_ancestors_to_enter(ancestors, history, to_enter, default_entry, nodes_by_id, reentrancy)
+    return to_enter, default_entry
+
+
+def _proper_ancestors(node: StateNode, upto: StateNode | None) -> list[StateNode]:
+    result = []
+    for ancestor in node.ancestors:
+        if ancestor is upto:
+            break
+        result.append(ancestor)
+    return result
+
+
+def _add_descendants_to_enter(
+    state: StateNode,
+    history: Mapping[str, tuple[str, ...]],
+    to_enter: set[StateNode],
+    default_entry: set[StateNode],
+    nodes_by_id: Mapping[str, StateNode],
+) -> None:
+    """SCXML's addDescendantStatesToEnter."""
+    if state.type == HISTORY:
+        parent = state.parent
+        assert parent is not None
+        remembered = history.get(state.id)
+        if remembered:
+            targets = [nodes_by_id[i] for i in remembered]
+        else:
+            default = history_default(state)
+            targets = list(default.targets or ())
+            if default is parent.initial:
+                default_entry.add(parent)
+        for s in targets:
+            to_enter.add(s)
+            _add_descendants_to_enter(s, history, to_enter, default_entry, nodes_by_id)
+        for s in targets:
+            _add_ancestors_to_enter(_proper_ancestors(s, parent), history, to_enter, default_entry, nodes_by_id, _ABOVE_ROOT)
+        return
+    if state.type == COMPOUND:
+        assert state.initial is not None and state.initial.targets
+        initial = state.initial.targets[0]
+        if initial.type != HISTORY:
+            to_enter.add(initial)
+            default_entry.add(initial)
+        _add_descendants_to_enter(initial, history, to_enter, default_entry, nodes_by_id)
+        _add_ancestors_to_enter(_proper_ancestors(initial, state), history, to_enter, default_entry, nodes_by_id, _ABOVE_ROOT)
+    elif state.type == PARALLEL:
+        for child in state.states:
+            if not any(s.is_descendant_of(child) for s in to_enter):
+                to_enter.add(child)
+                default_entry.add(child)
+                _add_descendants_to_enter(child, history, to_enter, default_entry, nodes_by_id)
+
+
+def _add_ancestors_to_enter(
+    ancestors: list[StateNode],
+    history: Mapping[str, tuple[str, ...]],
+    to_enter: set[StateNode],
+    default_entry: set[StateNode],
+    nodes_by_id: Mapping[str, StateNode],
+    reentrancy: StateNode | None,
+) -> None:
+    """SCXML's addAncestorStatesToEnter (with XState's re-entrancy domain)."""
+    for ancestor in ancestors:
+        if _inside(ancestor, reentrancy):
+            to_enter.add(ancestor)
+        if ancestor.type == PARALLEL:
+            for child in ancestor.states:
+                if not any(s.is_descendant_of(child) for s in to_enter):
+                    to_enter.add(child)
+                    _add_descendants_to_enter(child, history, to_enter, default_entry, nodes_by_id)
+
+
+# -- the microstep ------------------------------------------------------------------------------
+
+
+def microstep(run: _Run, transitions: list[Transition], event: Event) -> None:
+    """SCXML's microstep: plan exit and entry sets, then exit, run transition actions, enter."""
+    nodes_by_id = run.machine.nodes_by_id
+    to_exit = sorted(compute_exit_set(transitions, run.config, run.history, nodes_by_id), key=_order, reverse=True)
+    to_enter, default_entry = compute_entry_set(transitions, run.history, nodes_by_id)
+    _exit_states(run, to_exit, event)
+    for t in transitions:
+        _execute(run, t.actions, event)
+    _enter_states(run, sorted(to_enter, key=_order), default_entry, event)
+
+
+def _exit_states(run: _Run, to_exit: list[StateNode], event: Event) -> None:
+    """SCXML's exitStates: record history, then run exit actions innermost first."""
+    config = run.config
+    for state in to_exit:
+        for h in state.children:
+            if h.type == HISTORY:
+                if h.history == "deep":
+                    remembered = [s for s in config if s.is_atomic and s.is_descendant_of(state)]
+                else:
+                    remembered = [s for s in config if s.parent is state]
+                run.history[h.id] = tuple(s.id for s in sorted(remembered, key=_order))
+    for state in to_exit:
+        _execute(run, state.exit, event)
+        _cancel_delayed(run, state, event)
+        config.discard(state)
+
+
+def _enter_states(run: _Run, to_enter: list[StateNode], default_entry: set[StateNode], event: Event) -> None:
+    """SCXML's enterStates: entry actions outermost first; a final state raises done events."""
+    completed: set[StateNode] = set()
+    for state in to_enter:
+        run.config.add(state)
+        _execute(run, state.entry, event)
+        _schedule_delayed(run, state, event)
+        if state in default_entry and state.initial is not None and state.initial.actions:
+            _execute(run, state.initial.actions, event)
+        if state.type == FINAL:
+            _reach_final(run, state, completed, event)
+            if run.status != ACTIVE:
+                return
+
+
+def _reach_final(run: _Run, state: StateNode, completed: set[StateNode], event: Event) -> None:
+    """Queue the done events a final state causes; finish the machine when its root is done."""
+    parent = state.parent
+    assert parent is not None
+    marker = parent if parent.type == PARALLEL else parent.parent
+    completion = marker or state
+    if parent.type == COMPOUND:
+        done: dict[str, Any] = {"type": DONE_STATE_PREFIX + parent.id}
+        if state.has_output:
+            done["output"] = _compute(state.output, run.context, event)
+        run.queue.append(Event.internal(done))
+    while marker is not None and marker.type == PARALLEL and marker not in completed and is_in_final_state(run.config, marker):
+        completed.add(marker)
+        run.queue.append(Event.internal({"type": DONE_STATE_PREFIX + marker.id}))
+        completion = marker
+        marker = marker.parent
+    if marker is not None:
+        return
+    machine = run.machine
+    final_output = _compute(completion.output, run.context, event) if completion.has_output and completion.parent else None
+    if machine.has_output:
+        done_event = Event.internal({"type": DONE_STATE_PREFIX + completion.id, "output": final_output})
+        run.output = _compute(machine.output, run.context, done_event)
+    else:
+        run.output = final_output
+    run.status = DONE
+    for active in sorted(run.config, key=_order, reverse=True):
+        _execute(run, active.exit, event)
+        _cancel_delayed(run, active, event)
+
+
+# -- actions -------------------------------------------------------------------------------------
+
+
+def _execute(run: _Run, specs: Iterable[ActionSpec], event: Event) -> None:
+    for spec in specs:
+        builtin = spec.builtin
+        if builtin is None:
+            params = spec.params(run.context, event.value) if callable(spec.params) else spec.params
+            run.actions.append(Action(spec.name, params, event.data))
+        elif isinstance(builtin, Assign):
+            run.context = _assign(run, builtin, spec.params, event)
+        elif isinstance(builtin, Raise):
+            _raise(run, builtin, spec.params, event)
+        elif isinstance(builtin, Emit):
+            emitted = _event_data(_compute(builtin.event, run.context, event, spec.params))
+            run.actions.append(Action("emit", {"event": emitted}, event.data))
+        elif isinstance(builtin, Log):
+            message = _compute(builtin.message, run.context, event, spec.params)
+            run.actions.append(Action("log", {"message": message}, event.data))
+        elif isinstance(builtin, Cancel):
+            run.timers.pop(builtin.id, None)
+            run.actions.append(Action("cancel", {"id": builtin.id}, event.data))
+
+
+def _assign(run: _Run, action: Assign, params: Any, event: Event) -> Any:
+    update = action.update
+    if callable(update):
+        result = update(run.context, event.value, params)
+    else:
+        result = {key: _compute(value, run.context, event, params) for key, value in update.items()}
+    return run.machine.apply_assign(run.context, result)
+
+
+def _raise(run: _Run, action: Raise, params: Any, event: Event) -> None:
+    raised = _event_data(_compute(action.event, run.context, event, params))
+    if action.delay is None:
+        run.queue.append(Event.internal(raised))
+        return
+    delay = run.machine.resolve_delay(action.delay, run.context, event)
+    timer_id = action.id or raised["type"]
+    _schedule(run, Timer(timer_id, raised, delay), event)
+
+
+def _schedule_delayed(run: _Run, state: StateNode, event: Event) -> None:
+    for delayed in state.after:
+        delay = run.machine.resolve_delay(delayed.delay, run.context, event)
+        _schedule(run, Timer(delayed.event_type, {"type": delayed.event_type}, delay), event)
+
+
+def _schedule(run: _Run, timer: Timer, event: Event) -> None:
+    run.timers[timer.id] = timer
+    run.actions.append(Action("schedule", timer.to_json(), event.data))
+
+
+def _cancel_delayed(run: _Run, state: StateNode, event: Event) -> None:
+    for delayed in state.after:
+        if run.timers.pop(delayed.event_type, None) is not None:
+            run.actions.append(Action("cancel", {"id": delayed.event_type}, event.data))
+
+
+def _compute(value: Any, context: Any, event: Event, params: Any = None) -> Any:
+    """A built-in's argument: computed by calling it when it is a callable from a Python config."""
+    if callable(value) and not isinstance(value, type):
+        fn: Callable[..., Any] = value
+        return fn(context, event.value, params)
+    return value
+
+
+def _event_data(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"type": value}
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):
+        raise TypeError(f"an event must be a type string or an object with a string 'type', not {value!r}")
+    return dict(value)
+
+
+def _order(node: StateNode) -> int:
+    return node.order

@@ -1,0 +1,350 @@
+"""The machine: a compiled definition plus its implementations, and the pure transition function.
+
+    machine = orderflow.setup(guards=..., actions=..., delays=...).create_machine(config)
+    snapshot, actions = machine.initial_transition(input=None)
+    snapshot, actions = machine.transition(snapshot, {"type": "PAY", "amount": "10.00"})
+
+A :class:`Machine` is immutable once created.  ``transition`` never changes
+its arguments, performs no I/O and reads no clock: the same snapshot and
+event always give the same result.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from orderflow.chart import algorithm
+from orderflow.chart.actions import Action
+from orderflow.chart.algorithm import Event
+from orderflow.chart.definition import compile_definition
+from orderflow.chart.guards import describe
+from orderflow.chart.implementations import DEFAULT_MAX_MICROSTEPS, Implementations, resolve_dotted, resolve_table
+from orderflow.chart.nodes import StateNode, Transition
+from orderflow.chart.snapshot import ACTIVE, Snapshot, restore, state_value
+from orderflow.errors import DefinitionError, InvalidEventError, MissingImplementationError, Problem
+
+INIT_EVENT = "xstate.init"
+
+
+class DefinitionWarning(UserWarning):
+    """Something in a definition is legal but probably a mistake (an unreachable state)."""
+
+
+@dataclass(frozen=True)
+class GuardCheck:
+    """One candidate transition considered by :meth:`Machine.explain`."""
+
+    source: str
+    descriptor: str
+    targets: tuple[str, ...] | None
+    guard: str | None
+    passed: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why an event would or would not change a snapshot."""
+
+    event: str
+    fired: tuple[GuardCheck, ...]
+    blocked: tuple[GuardCheck, ...]
+
+    @property
+    def would_transition(self) -> bool:
+        return bool(self.fired)
+
+    def __str__(self) -> str:
+        if self.fired:
+            moves = "; ".join(f"{c.source} -> {', '.join(c.targets or ('(stays)',))}" for c in self.fired)
+            return f"'{self.event}' fires: {moves}"
+        if self.blocked:
+            reasons = "; ".join(f"{c.source}: {c.reason}" for c in self.blocked)
+            return f"'{self.event}' is blocked: {reasons}"
+        return f"no active state handles '{self.event}'"
+
+
+class Machine:
+    """A compiled statechart.  Create it with :func:`create_machine` or ``setup(...).create_machine``."""
+
+    def __init__(self, config: Mapping[str, Any], implementations: Implementations) -> None:
+        tree = compile_definition(config, implementations)
+        if tree.problems:
+            raise DefinitionError(tree.problems)
+        self.config = config
+        self.implementations = implementations
+        self.id = tree.machine_id
+        self.version = tree.version
+        self.root: StateNode = tree.root
+        self.nodes: tuple[StateNode, ...] = tree.nodes
+        self.nodes_by_id: Mapping[str, StateNode] = tree.by_id
+        self.output = tree.output
+        self.has_output = tree.has_output
+        self.effects: Mapping[str, Callable[..., Any]] = tree.effects
+        self.warnings: tuple[Problem, ...] = tuple(tree.warnings)
+        self.max_microsteps = implementations.max_microsteps
+        self.has_always = any(node.always for node in tree.nodes)
+        self.context_model = implementations.context
+        self._initial_context = tree.context
+        self._values: dict[frozenset[StateNode], Any] = {}
+        for warning in self.warnings:
+            warnings.warn(f"{warning.path}: {warning.message}", DefinitionWarning, stacklevel=3)
+
+    def __repr__(self) -> str:
+        return f"<Machine {self.id} version={self.version} states={len(self.nodes)}>"
+
+    # -- the core contract ---------------------------------------------------------------------
+
+    def initial_transition(self, input: Any = None) -> tuple[Snapshot, list[Action]]:
+        """The initial snapshot and the actions entering it causes."""
+        context = self._initial_context_for(input)
+        data: dict[str, Any] = {"type": INIT_EVENT}
+        if input is not None:
+            data["input"] = input
+        start = self.make_snapshot(configuration=frozenset(), status=ACTIVE, context=context)
+        return algorithm.initial_macrostep(self, start, Event.internal(data))
+
+    def transition(self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel) -> tuple[Snapshot, list[Action]]:
+        """The next snapshot and the caller's actions for ``event``; ``snapshot`` is not changed.
+
+        An event no active state handles leaves the snapshot as it is.  A
+        snapshot that is done or in error takes no more events.
+        """
+        self._check_own(snapshot)
+        return algorithm.macrostep(self, snapshot, self.event(event))
+
+    def resolve_snapshot(self, data: Any) -> Snapshot:
+        """Validate a persisted snapshot (``snapshot.to_json()``) and restore it."""
+        return restore(self, data)
+
+    def can(self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel) -> bool:
+        """Would ``event`` select a transition with a target or actions?"""
+        if snapshot.status != ACTIVE:
+            return False
+        run = algorithm._Run(self, snapshot)
+        transitions = algorithm.select_transitions(run, self.event(event))
+        return any(t.targets is not None or t.actions for t in transitions)
+
+    def explain(self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel) -> Explanation:
+        """Which transition ``event`` would fire, or which guards blocked it and why."""
+        self._check_own(snapshot)
+        resolved = self.event(event)
+        run = algorithm._Run(self, snapshot)
+        chosen = set(algorithm.select_transitions(run, resolved)) if snapshot.status == ACTIVE else set()
+        fired, blocked = [], []
+        seen: set[int] = set()
+        for atomic in sorted((s for s in snapshot.configuration if s.is_atomic), key=lambda n: n.order):
+            for state in (atomic, *atomic.ancestors):
+                for t in state.candidates(resolved.type) if state.on else ():
+                    if id(t) in seen:
+                        continue
+                    seen.add(id(t))
+                    passed, reason = (True, None)
+                    if t.guard is not None:
+                        passed, reason = t.guard.evaluate(snapshot.context, resolved.value, snapshot.configuration)
+                    check = GuardCheck(
+                        source=t.source.id,
+                        descriptor=t.descriptor or "",
+                        targets=tuple(n.id for n in t.targets) if t.targets is not None else None,
+                        guard=describe(t.guard) if t.guard is not None else None,
+                        passed=passed,
+                        reason=reason,
+                    )
+                    if t in chosen:
+                        fired.append(check)
+                    elif not passed:
+                        blocked.append(check)
+        return Explanation(resolved.type, tuple(fired), tuple(blocked))
+
+    # -- introspection -------------------------------------------------------------------------
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        """Every event descriptor the definition listens to, in document order."""
+        seen: dict[str, None] = {}
+        for node in self.nodes:
+            for descriptor in node.on:
+                seen.setdefault(descriptor, None)
+        return tuple(seen)
+
+    def next_events(self, snapshot: Snapshot) -> tuple[str, ...]:
+        """The event descriptors the active states listen to (guards not evaluated)."""
+        seen: dict[str, None] = {}
+        for node in sorted(snapshot.configuration, key=lambda n: n.order):
+            for descriptor in node.on:
+                seen.setdefault(descriptor, None)
+        return tuple(seen)
+
+    def transitions(self) -> tuple[Transition, ...]:
+        """Every transition of the definition, in document order."""
+        result: list[Transition] = []
+        for node in self.nodes:
+            for transitions in node.on.values():
+                result.extend(transitions)
+            result.extend(node.always)
+        return tuple(sorted(result, key=lambda t: t.order))
+
+    def state(self, state_id: str) -> StateNode:
+        """The compiled node with this id (``"#id"`` accepted)."""
+        key = state_id[1:] if state_id.startswith("#") else state_id
+        try:
+            return self.nodes_by_id[key]
+        except KeyError:
+            raise KeyError(f"machine '{self.id}' has no state with id '{key}'") from None
+
+    # -- what the algorithm calls ----------------------------------------------------------------
+
+    def event(self, event: str | Mapping[str, Any] | BaseModel) -> Event:
+        """Normalise and validate an external event; :class:`InvalidEventError` when it does not fit."""
+        if isinstance(event, str):
+            data: dict[str, Any] = {"type": event}
+        elif isinstance(event, BaseModel):
+            data = event.model_dump(mode="json")
+        elif isinstance(event, Mapping):
+            data = dict(event)
+        else:
+            raise InvalidEventError(f"an event must be a type string or an object with a 'type', not {type(event).__name__}")
+        event_type = data.get("type")
+        if not isinstance(event_type, str) or not event_type:
+            raise InvalidEventError(f"an event needs a non-empty string 'type'; got {data!r}")
+        model = self.implementations.events.get(event_type)
+        if model is None:
+            return Event(event_type, data, data)
+        payload = data if "type" in model.model_fields else {k: v for k, v in data.items() if k != "type"}
+        try:
+            value = model.model_validate(payload)
+        except ValidationError as exc:
+            raise InvalidEventError(f"the payload of '{event_type}' does not fit {model.__name__}: {exc}", event_type) from exc
+        normalised = {"type": event_type, **value.model_dump(mode="json")}
+        return Event(event_type, normalised, value)
+
+    def validate_context(self, data: Any) -> Any:
+        """Check a context against the context model (or that it is a mapping) and return it."""
+        if self.context_model is not None:
+            if isinstance(data, self.context_model):
+                return data
+            return self.context_model.model_validate(data)
+        if not isinstance(data, Mapping):
+            raise TypeError(f"the context must be a JSON object, not {type(data).__name__}")
+        return dict(data)
+
+    def apply_assign(self, context: Any, update: Any) -> Any:
+        if self.context_model is not None:
+            if isinstance(update, self.context_model):
+                return update
+            if isinstance(update, BaseModel):
+                update = update.model_dump()
+            if not isinstance(update, Mapping):
+                raise TypeError(f"an assignment must return a mapping of context keys, not {type(update).__name__}")
+            return self.context_model.model_validate({**context.model_dump(), **update})
+        if not isinstance(update, Mapping):
+            raise TypeError(f"an assignment must return a mapping of context keys, not {type(update).__name__}")
+        return {**context, **update}
+
+    def resolve_delay(self, delay: float | str, context: Any, event: Event) -> float:
+        if not isinstance(delay, str):
+            return float(delay)
+        if delay not in self.implementations.delays:
+            raise MissingImplementationError("delay", delay)
+        impl = self.implementations.delays[delay]
+        value = impl(context, event.value, None) if callable(impl) else impl
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"delay '{delay}' must give a non-negative number of milliseconds, not {value!r}")
+        return float(value)
+
+    def make_snapshot(self, **fields: Any) -> Snapshot:
+        configuration = fields["configuration"]
+        value = self._values.get(configuration)
+        if value is None:
+            value = state_value(self.root, configuration)
+            if len(self._values) < 4096:
+                self._values[configuration] = value
+        return Snapshot(value=value, machine=self, **fields)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _initial_context_for(self, input: Any) -> Any:
+        configured = self._initial_context
+        if callable(configured):
+            context = configured(input)
+        else:
+            context = dict(configured or {})
+            if isinstance(input, Mapping):
+                context.update(input)
+        return self.validate_context(context)
+
+    def _check_own(self, snapshot: Snapshot) -> None:
+        if not isinstance(snapshot, Snapshot):
+            raise TypeError("transition() takes a Snapshot; restore persisted data with machine.resolve_snapshot(data)")
+        if snapshot.machine is not self and snapshot.machine is not None:
+            if snapshot.machine.id != self.id or snapshot.machine.version != self.version:
+                raise ValueError(f"this snapshot belongs to machine '{snapshot.machine.id}', not '{self.id}'")
+            raise ValueError("this snapshot was made by another machine object; restore it with resolve_snapshot")
+
+
+class Setup:
+    """Implementations bound together; ``create_machine`` compiles definitions against them."""
+
+    def __init__(
+        self,
+        *,
+        guards: Mapping[str, Callable[..., Any] | str] | None = None,
+        actions: Mapping[str, Any] | None = None,
+        delays: Mapping[str, float | Callable[..., Any] | str] | None = None,
+        context: type[BaseModel] | str | None = None,
+        events: Mapping[str, type[BaseModel] | str] | None = None,
+        max_microsteps: int = DEFAULT_MAX_MICROSTEPS,
+    ) -> None:
+        problems: list[Problem] = []
+        context_model = resolve_dotted(context)
+        if context_model is not None and not (isinstance(context_model, type) and issubclass(context_model, BaseModel)):
+            problems.append(Problem("setup.context", "the context model must be a pydantic BaseModel subclass"))
+            context_model = None
+        event_models = resolve_table("event", events, problems)
+        for name, model in event_models.items():
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                problems.append(Problem(f"setup.events.{name}", "an event model must be a pydantic BaseModel subclass"))
+        if max_microsteps < 1:
+            problems.append(Problem("setup.max_microsteps", "the microstep bound must be at least 1"))
+        guard_table = resolve_table("guard", guards, problems)
+        action_table = resolve_table("action", actions, problems)
+        delay_table = resolve_table("delay", delays, problems)
+        if problems:
+            raise DefinitionError(problems)
+        self.implementations = Implementations(
+            guards=guard_table,
+            actions=action_table,
+            delays=delay_table,
+            context=context_model,
+            events=event_models,
+            max_microsteps=max_microsteps,
+        )
+
+    def create_machine(self, config: Mapping[str, Any]) -> Machine:
+        """Compile ``config`` (an XState v5 JSON machine config) against these implementations."""
+        return Machine(config, self.implementations)
+
+
+def setup(
+    *,
+    guards: Mapping[str, Callable[..., Any] | str] | None = None,
+    actions: Mapping[str, Any] | None = None,
+    delays: Mapping[str, float | Callable[..., Any] | str] | None = None,
+    context: type[BaseModel] | str | None = None,
+    events: Mapping[str, type[BaseModel] | str] | None = None,
+    max_microsteps: int = DEFAULT_MAX_MICROSTEPS,
+) -> Setup:
+    """Bind the implementations that definitions name (XState v5's ``setup``)."""
+    return Setup(
+        guards=guards, actions=actions, delays=delays, context=context, events=events, max_microsteps=max_microsteps
+    )
+
+
+def create_machine(config: Mapping[str, Any]) -> Machine:
+    """Compile a definition with no implementations: fine for drawing, exporting and validating."""
+    return Setup().create_machine(config)

@@ -1,0 +1,127 @@
+"""The compiled state tree: immutable nodes and transitions, indexed once at creation.
+
+Everything here depends only on the definition.  ``definition.py`` builds
+it; ``algorithm.py`` reads it.  Nodes compare by identity, so a
+configuration is simply a set of nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from orderflow.chart.actions import ActionSpec
+from orderflow.chart.guards import Guard
+
+ATOMIC, COMPOUND, PARALLEL, FINAL, HISTORY = "atomic", "compound", "parallel", "final", "history"
+
+
+@dataclass(eq=False, slots=True)
+class Transition:
+    """One transition of a state, as compiled.
+
+    ``targets`` is ``None`` for a target-less transition (actions only, no
+    exit or entry).  ``descriptor`` is the event descriptor it listens to
+    (``None`` for eventless ``always`` transitions and initial transitions).
+    """
+
+    source: StateNode
+    descriptor: str | None
+    targets: tuple[StateNode, ...] | None
+    guard: Guard | None
+    actions: tuple[ActionSpec, ...]
+    reenter: bool
+    order: int = 0
+    delay: float | str | None = None
+    path: str = ""
+
+    def __repr__(self) -> str:
+        target = ", ".join(t.id for t in self.targets) if self.targets is not None else "(none)"
+        return f"<Transition {self.source.id} --{self.descriptor or 'always'}--> {target}>"
+
+
+@dataclass(eq=False, slots=True)
+class Delayed:
+    """An ``after`` entry of a state: the timer to schedule on entry and cancel on exit."""
+
+    event_type: str
+    delay: float | str
+
+
+@dataclass(eq=False, slots=True)
+class StateNode:
+    """A state of the compiled tree.  Built by ``definition.py``; never changed afterwards."""
+
+    key: str
+    id: str
+    type: str
+    parent: StateNode | None
+    order: int = 0
+    path: tuple[str, ...] = ()
+    depth: int = 0
+    children: tuple[StateNode, ...] = ()
+    #: proper ancestors, nearest first
+    ancestors: tuple[StateNode, ...] = ()
+    initial: Transition | None = None
+    history: str | None = None
+    history_default: Transition | None = None
+    entry: tuple[ActionSpec, ...] = ()
+    exit: tuple[ActionSpec, ...] = ()
+    on: dict[str, tuple[Transition, ...]] = field(default_factory=dict)
+    #: wildcard descriptors of ``on``, longest first (XState's candidate order)
+    wildcards: tuple[str, ...] = ()
+    always: tuple[Transition, ...] = ()
+    after: tuple[Delayed, ...] = ()
+    output: Any = None
+    has_output: bool = False
+    tags: tuple[str, ...] = ()
+    meta: Any = None
+    description: str | None = None
+    _candidates: dict[str, tuple[Transition, ...]] = field(default_factory=dict)
+
+    @property
+    def is_atomic(self) -> bool:
+        return self.type in (ATOMIC, FINAL)
+
+    @property
+    def states(self) -> tuple[StateNode, ...]:
+        """Children that are real states (history pseudo-states left out)."""
+        return tuple(c for c in self.children if c.type != HISTORY)
+
+    def is_descendant_of(self, other: StateNode) -> bool:
+        return other in self.ancestors
+
+    def candidates(self, event_type: str) -> tuple[Transition, ...]:
+        """This node's transitions for ``event_type``, in the order they are tried.
+
+        The exact descriptor first, then the wildcard descriptors that match,
+        longest first (XState v5's ``getCandidates``).  Cached per event type.
+        """
+        cached = self._candidates.get(event_type)
+        if cached is not None:
+            return cached
+        found = list(self.on.get(event_type, ()))
+        for descriptor in self.wildcards:
+            if matches_descriptor(event_type, descriptor):
+                found.extend(self.on[descriptor])
+        result = tuple(found)
+        if len(self._candidates) < 512:  # bounded: event types come from outside
+            self._candidates[event_type] = result
+        return result
+
+    def __repr__(self) -> str:
+        return f"<StateNode {self.id} ({self.type})>"
+
+
+def is_wildcard(descriptor: str) -> bool:
+    return descriptor == "*" or descriptor.endswith(".*")
+
+
+def matches_descriptor(event_type: str, descriptor: str) -> bool:
+    """XState's event descriptor match: exact, ``*``, or ``prefix.*`` (which also matches ``prefix``)."""
+    if descriptor == event_type or descriptor == "*":
+        return True
+    if not descriptor.endswith(".*"):
+        return False
+    prefix = descriptor[:-2]
+    return event_type == prefix or event_type.startswith(prefix + ".")

@@ -1,0 +1,343 @@
+"""Snapshots: the whole state of one record, as a small immutable value that is JSON by construction.
+
+A snapshot holds the XState state value, status, context, output, error,
+history values and pending timers.  The configuration (the set of active
+nodes) is derived from the value and kept alongside for speed; it is
+never persisted.  :func:`restore` is the only way back from JSON, and it
+checks everything against the machine before it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
+
+from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode
+from orderflow.errors import InvalidSnapshotError
+
+ACTIVE, DONE, ERROR = "active", "done", "error"
+STATUSES = (ACTIVE, DONE, ERROR)
+
+
+class Machine(Protocol):
+    """What a snapshot needs of the machine that made it (``orderflow.chart.machine.Machine``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def root(self) -> StateNode: ...
+    @property
+    def nodes_by_id(self) -> Mapping[str, StateNode]: ...
+    def can(self, snapshot: Snapshot, event: str | Mapping[str, Any]) -> bool: ...
+    def validate_context(self, data: Any) -> Any: ...
+
+
+class FrozenValue(dict[str, Any]):
+    """A state value mapping that cannot be changed (values are shared between snapshots)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a snapshot's state value is immutable")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items(), key=lambda kv: kv[0])))
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A pending delayed event: ``event`` is due ``delay`` milliseconds after it was scheduled."""
+
+    id: str
+    event: Mapping[str, Any]
+    delay: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "event": dict(self.event), "delay": self.delay}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Snapshot:
+    """The state of one machine instance.  Compare with ``==``; persist with :meth:`to_json`."""
+
+    value: Any
+    status: str
+    context: Any
+    output: Any = None
+    error: Any = None
+    history: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    timers: tuple[Timer, ...] = ()
+    machine: Machine | None = field(default=None, repr=False)
+    configuration: frozenset[StateNode] = field(default=frozenset(), repr=False)
+
+    def matches(self, state: str | Mapping[str, Any]) -> bool:
+        """XState's ``matches``: is ``state`` (a dotted path or a partial value) part of this snapshot's value?"""
+        return matches_state(_to_value(state), self.value)
+
+    def can(self, event: str | Mapping[str, Any]) -> bool:
+        """Would ``event`` cause a transition (a target or actions) from this snapshot?"""
+        return self._machine().can(self, event)
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return frozenset(tag for node in self.configuration for tag in node.tags)
+
+    def has_tag(self, tag: str) -> bool:
+        return tag in self.tags
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain JSON-able dict that :meth:`Machine.resolve_snapshot` restores."""
+        machine = self._machine()
+        return {
+            "machine": machine.id,
+            "version": machine.version,
+            "value": _plain(self.value),
+            "status": self.status,
+            "context": context_to_json(self.context),
+            "history": {key: list(ids) for key, ids in self.history.items()},
+            "timers": [timer.to_json() for timer in self.timers],
+            "output": to_jsonable_python(self.output),
+            "error": self.error,
+        }
+
+    def _machine(self) -> Machine:
+        if self.machine is None:
+            raise RuntimeError("this snapshot was not made by a machine; use machine.resolve_snapshot(data)")
+        return self.machine
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Snapshot):
+            return NotImplemented
+        return (
+            self.value == other.value
+            and self.status == other.status
+            and self.context == other.context
+            and self.output == other.output
+            and self.error == other.error
+            and dict(self.history) == dict(other.history)
+            and self.timers == other.timers
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def context_to_json(context: Any) -> Any:
+    if isinstance(context, BaseModel):
+        return context.model_dump(mode="json")
+    return to_jsonable_python(context)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _to_value(state: str | Mapping[str, Any]) -> Any:
+    if isinstance(state, str):
+        keys = state.split(".")
+        value: Any = keys[-1]
+        for key in reversed(keys[:-1]):
+            value = {key: value}
+        return value
+    return state
+
+
+def matches_state(parent: Any, child: Any) -> bool:
+    """Whether the (partial) value ``parent`` is contained in the value ``child`` (XState's ``matchesState``)."""
+    if isinstance(child, str):
+        return isinstance(parent, str) and parent == child
+    if isinstance(parent, str):
+        return parent in child
+    return all(key in child and matches_state(sub, child[key]) for key, sub in parent.items())
+
+
+# -- value <-> configuration --------------------------------------------------------------
+
+
+def state_value(root: StateNode, configuration: Iterable[StateNode]) -> Any:
+    """The XState state value of a configuration (XState's ``getStateValue``)."""
+    active = set(configuration)
+    return _value_below(root, active)
+
+
+def _value_below(node: StateNode, active: set[StateNode]) -> Any:
+    children = [c for c in node.children if c in active]
+    if not children:
+        return FrozenValue()
+    if node.type == COMPOUND and children[0].is_atomic:
+        return children[0].key
+    return FrozenValue({c.key: _value_below(c, active) for c in children})
+
+
+def configuration_from_value(root: StateNode, value: Any) -> frozenset[StateNode]:
+    """The configuration a complete state value names, or :class:`InvalidSnapshotError` saying why not."""
+    active: set[StateNode] = {root}
+    _parse_value(root, value, active, "$.value")
+    return frozenset(active)
+
+
+def _parse_value(node: StateNode, value: Any, active: set[StateNode], path: str) -> None:
+    if node.is_atomic:
+        if value != {}:
+            raise InvalidSnapshotError(f"'{node.id}' has no child states, but the value has {value!r}", path)
+        return
+    states = {c.key: c for c in node.states}
+    if node.type == PARALLEL:
+        if not isinstance(value, Mapping) or set(value) != set(states):
+            raise InvalidSnapshotError(
+                f"parallel state '{node.id}' needs every region active: {sorted(states)}; got {value!r}", path
+            )
+        for key, sub in value.items():
+            active.add(states[key])
+            _parse_value(states[key], sub, active, f"{path}.{key}")
+        return
+    if isinstance(value, str):
+        child = states.get(value)
+        if child is None:
+            raise InvalidSnapshotError(f"'{node.id}' has no child state '{value}'", path)
+        if not child.is_atomic:
+            raise InvalidSnapshotError(f"'{child.id}' has child states; the value must say which are active", path)
+        active.add(child)
+        return
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise InvalidSnapshotError(
+            f"compound state '{node.id}' must have exactly one active child; got {value!r}", path
+        )
+    ((key, sub),) = value.items()
+    child = states.get(key)
+    if child is None:
+        raise InvalidSnapshotError(f"'{node.id}' has no child state '{key}'", path)
+    if child.is_atomic:
+        raise InvalidSnapshotError(f"'{child.id}' is atomic; write it as the string '{key}'", path)
+    active.add(child)
+    _parse_value(child, sub, active, f"{path}.{key}")
+
+
+def is_in_final_state(configuration: Iterable[StateNode], node: StateNode) -> bool:
+    """SCXML's isInFinalState: a compound with an active final child, or a parallel whose regions all are."""
+    active = configuration if isinstance(configuration, set | frozenset) else set(configuration)
+    if node.type == COMPOUND:
+        return any(c.type == FINAL and c in active for c in node.children)
+    if node.type == PARALLEL:
+        return all(is_in_final_state(active, c) for c in node.states)
+    return node.type == FINAL
+
+
+# -- restoring from JSON ----------------------------------------------------------------------
+
+_KNOWN_KEYS = frozenset({"machine", "version", "value", "status", "context", "history", "timers", "output", "error"})
+
+
+def restore(machine: Machine, data: Any) -> Snapshot:
+    """Validate a persisted snapshot against ``machine`` and rebuild it; never returns one that lies."""
+    if not isinstance(data, Mapping):
+        raise InvalidSnapshotError(f"a persisted snapshot must be a JSON object, not {type(data).__name__}")
+    unknown = set(data) - _KNOWN_KEYS
+    if unknown:
+        raise InvalidSnapshotError(f"unknown keys {sorted(unknown)}")
+    if "machine" in data and data["machine"] != machine.id:
+        raise InvalidSnapshotError(f"this snapshot belongs to machine '{data['machine']}', not '{machine.id}'", "$.machine")
+    if "version" in data and str(data["version"]) != machine.version:
+        raise InvalidSnapshotError(
+            f"this snapshot was written by definition version '{data['version']}', and this machine is "
+            f"version '{machine.version}'; register a migration for it",
+            "$.version",
+        )
+    for key in ("value", "context"):
+        if key not in data:
+            raise InvalidSnapshotError(f"the snapshot has no '{key}'")
+    configuration = configuration_from_value(machine.root, data["value"])
+    final = is_in_final_state(configuration, machine.root)
+    status = data.get("status", DONE if final else ACTIVE)
+    if status not in STATUSES:
+        raise InvalidSnapshotError(f"status must be one of {list(STATUSES)}, not {status!r}", "$.status")
+    if final and status == ACTIVE:
+        raise InvalidSnapshotError("the value is a final state of the machine, so the status cannot be 'active'", "$.status")
+    if status == DONE and not final:
+        raise InvalidSnapshotError("the status is 'done' but the value is not a final state of the machine", "$.status")
+    try:
+        context = machine.validate_context(data["context"])
+    except (ValidationError, TypeError, ValueError) as exc:
+        raise InvalidSnapshotError(f"the context does not fit the machine's context model: {exc}", "$.context") from exc
+    history = _restore_history(machine, data.get("history") or {})
+    timers = _restore_timers(data.get("timers") or [])
+    error = data.get("error")
+    if error is not None and status != ERROR:
+        raise InvalidSnapshotError("only a snapshot with status 'error' can carry an error", "$.error")
+    return Snapshot(
+        value=state_value(machine.root, configuration),
+        status=status,
+        context=context,
+        output=data.get("output"),
+        error=error,
+        history=history,
+        timers=timers,
+        machine=machine,
+        configuration=configuration,
+    )
+
+
+def _restore_history(machine: Machine, data: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(data, Mapping):
+        raise InvalidSnapshotError("history must map history state ids to lists of state ids", "$.history")
+    history: dict[str, tuple[str, ...]] = {}
+    for key, ids in data.items():
+        path = f"$.history.{key}"
+        node = machine.nodes_by_id.get(key)
+        if node is None or node.type != HISTORY or node.parent is None:
+            raise InvalidSnapshotError(f"'{key}' is not a history state of this machine", path)
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            raise InvalidSnapshotError("a history value must be a non-empty list of state ids", path)
+        parent = node.parent
+        remembered = []
+        for ident in ids:
+            target = machine.nodes_by_id.get(ident)
+            if target is None or not target.is_descendant_of(parent) or target.type == HISTORY:
+                raise InvalidSnapshotError(f"'{ident}' is not a state inside '{parent.id}'", path)
+            if node.history == "shallow" and target.parent is not parent:
+                raise InvalidSnapshotError(f"shallow history remembers children of '{parent.id}' only", path)
+            if node.history == "deep" and not target.is_atomic:
+                raise InvalidSnapshotError("deep history remembers atomic states only", path)
+            remembered.append(target)
+        _check_consistent(remembered, path)
+        history[key] = tuple(ids)
+    return history
+
+
+def _check_consistent(nodes: list[StateNode], path: str) -> None:
+    """Remembered states must be able to be active together."""
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1 :]:
+            lca = next((x for x in a.ancestors if b.is_descendant_of(x)), None)
+            if a is b or lca is None or lca.type != PARALLEL:
+                raise InvalidSnapshotError(f"'{a.id}' and '{b.id}' cannot be active together", path)
+
+
+def _restore_timers(data: Any) -> tuple[Timer, ...]:
+    if not isinstance(data, list):
+        raise InvalidSnapshotError("timers must be a list", "$.timers")
+    timers = []
+    seen = set()
+    for index, item in enumerate(data):
+        path = f"$.timers[{index}]"
+        if (
+            not isinstance(item, Mapping)
+            or not isinstance(item.get("id"), str)
+            or not isinstance(item.get("event"), Mapping)
+            or not isinstance(item["event"].get("type"), str)
+            or not isinstance(item.get("delay"), int | float)
+            or isinstance(item.get("delay"), bool)
+        ):
+            raise InvalidSnapshotError("a timer needs a string id, an event with a string type and a numeric delay", path)
+        if item["id"] in seen:
+            raise InvalidSnapshotError(f"two timers share the id '{item['id']}'", path)
+        seen.add(item["id"])
+        timers.append(Timer(item["id"], dict(item["event"]), float(item["delay"])))
+    return tuple(timers)

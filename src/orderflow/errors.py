@@ -1,0 +1,100 @@
+"""Every exception orderflow raises on purpose, in one tree.
+
+    OrderflowError
+    ├── DefinitionError            a machine definition is wrong (carries every problem, with JSON paths)
+    ├── MissingImplementationError a named guard, action or delay has no implementation
+    ├── InvalidEventError          an event is malformed or its payload fails its model
+    ├── InvalidSnapshotError       a persisted snapshot does not fit the machine
+    ├── InfiniteLoopError          a macrostep never settles (eventless or raised-event loop)
+    └── UnsafeExpressionError      an expression from a document is outside the sandbox
+
+Each exception carries the thing it is about (JSON path, state id, event
+type) as attributes, and its message is a sentence a user can act on.
+Exceptions raised *by user code* inside a guard or an assignment are not
+wrapped here: the core records them in the snapshot (``status == "error"``)
+instead of raising, so a caller never sees a half-applied transition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class OrderflowError(Exception):
+    """Base of every error orderflow raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a definition, at a JSON path such as ``$.states.a.on.GO[0].target``."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class DefinitionError(OrderflowError):
+    """A machine definition is invalid; ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"The machine definition has {count} {noun}:\n{lines}")
+
+
+class MissingImplementationError(OrderflowError):
+    """A definition names a guard, action or delay that no implementation was given for."""
+
+    def __init__(self, kind: str, name: str, state_id: str | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        self.state_id = state_id
+        where = f" (used in state '{state_id}')" if state_id else ""
+        super().__init__(
+            f"No implementation for {kind} '{name}'{where}; pass it to "
+            f"orderflow.setup({kind}s={{'{name}': ...}})."
+        )
+
+
+class InvalidEventError(OrderflowError):
+    """An event is not a type string or a mapping with a string ``type``, or its payload fails its model."""
+
+    def __init__(self, message: str, event_type: str | None = None) -> None:
+        self.event_type = event_type
+        super().__init__(message)
+
+
+class InvalidSnapshotError(OrderflowError):
+    """A persisted snapshot does not describe a legal configuration of this machine."""
+
+    def __init__(self, message: str, path: str = "$") -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class InfiniteLoopError(OrderflowError):
+    """A macrostep took more microsteps than the bound; ``states`` are the ones it kept entering."""
+
+    def __init__(self, limit: int, states: Sequence[str], event_type: str) -> None:
+        self.limit = limit
+        self.states = tuple(states)
+        self.event_type = event_type
+        super().__init__(
+            f"The machine did not settle after {limit} microsteps while processing "
+            f"'{event_type}'; it keeps cycling through {', '.join(self.states) or 'the same states'}. "
+            f"Check the eventless (always) transitions and raised events of those states."
+        )
+
+
+class UnsafeExpressionError(OrderflowError):
+    """An expression in a document uses something the restricted evaluator does not allow."""
+
+    def __init__(self, expression: str, reason: str) -> None:
+        self.expression = expression
+        self.reason = reason
+        super().__init__(f"Refusing expression {expression!r}: {reason}.")
