@@ -37,7 +37,9 @@ def under_limit(context: dict[str, Any], event: Any, params: Any) -> bool:
 
 machine = orderflow.setup(
     guards={"under_limit": under_limit},
-    actions={"count_cycle": orderflow.assign(lambda ctx, ev, params: {"cycles": ctx["cycles"] + 1})},
+    actions={
+        "count_cycle": orderflow.assign(lambda ctx, ev, params: {"cycles": ctx["cycles"] + 1})
+    },
 ).create_machine(LIGHT)
 
 
@@ -50,7 +52,9 @@ def main() -> orderflow.Snapshot:
     ]  # fmt: skip
     for event in script:
         snapshot, actions = machine.transition(snapshot, event)
-        print(f"{event:>34} -> {snapshot.value!s:<22} cycles={snapshot.context['cycles']} actions={[a.type for a in actions]}")
+        print(
+            f"{event:>34} -> {snapshot.value!s:<22} cycles={snapshot.context['cycles']} actions={[a.type for a in actions]}"
+        )
     print(f"status: {snapshot.status}, output: {snapshot.output}")
     return snapshot
 

@@ -11,7 +11,15 @@ tree), ``algorithm`` (SCXML's steps), ``snapshot`` (values, JSON, restore),
 
 from orderflow.chart.actions import Action, assign, cancel, emit, log, raise_
 from orderflow.chart.guards import and_, not_, or_, state_in
-from orderflow.chart.machine import DefinitionWarning, Explanation, GuardCheck, Machine, Setup, create_machine, setup
+from orderflow.chart.machine import (
+    DefinitionWarning,
+    Explanation,
+    GuardCheck,
+    Machine,
+    Setup,
+    create_machine,
+    setup,
+)
 from orderflow.chart.snapshot import Snapshot, Timer
 
 __all__ = [

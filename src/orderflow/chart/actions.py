@@ -93,7 +93,10 @@ def assign(update: Mapping[str, Any] | Computed) -> Assign:
 
 
 def raise_(
-    event: Mapping[str, Any] | str | Computed, *, delay: float | str | None = None, id: str | None = None
+    event: Mapping[str, Any] | str | Computed,
+    *,
+    delay: float | str | None = None,
+    id: str | None = None,
 ) -> Raise:
     """Build a raise action (``raise`` is a Python keyword, hence the underscore)."""
     return Raise(event, delay, id)

@@ -69,7 +69,17 @@ class MachineLike(Protocol):
 class _Run:
     """The mutable working state of one macrostep; becomes a new snapshot at the end."""
 
-    __slots__ = ("actions", "config", "context", "history", "machine", "output", "queue", "status", "timers")
+    __slots__ = (
+        "actions",
+        "config",
+        "context",
+        "history",
+        "machine",
+        "output",
+        "queue",
+        "status",
+        "timers",
+    )
 
     def __init__(self, machine: MachineLike, snapshot: Snapshot) -> None:
         self.machine = machine
@@ -86,7 +96,9 @@ class _Run:
 # -- the macrostep -------------------------------------------------------------------------------
 
 
-def macrostep(machine: MachineLike, snapshot: Snapshot, event: Event) -> tuple[Snapshot, list[Action]]:
+def macrostep(
+    machine: MachineLike, snapshot: Snapshot, event: Event
+) -> tuple[Snapshot, list[Action]]:
     """Process one external event to completion (SCXML's mainEventLoop body for one event)."""
     if snapshot.status != ACTIVE:
         return snapshot, []
@@ -99,12 +111,16 @@ def macrostep(machine: MachineLike, snapshot: Snapshot, event: Event) -> tuple[S
         _settle(run, event)
     except OrderflowError:
         raise
-    except Exception as exc:  # a guard, assignment or computed value raised: record it, apply nothing
+    except (
+        Exception
+    ) as exc:  # a guard, assignment or computed value raised: record it, apply nothing
         return _failed(machine, snapshot, event, exc), []
     return _finish(run), run.actions
 
 
-def initial_macrostep(machine: MachineLike, snapshot: Snapshot, event: Event) -> tuple[Snapshot, list[Action]]:
+def initial_macrostep(
+    machine: MachineLike, snapshot: Snapshot, event: Event
+) -> tuple[Snapshot, list[Action]]:
     """Enter the initial configuration (the root and its default descendants) and settle."""
     run = _Run(machine, snapshot)
     try:
@@ -133,7 +149,9 @@ def _settle(run: _Run, event: Event) -> None:
             before = (frozenset(run.config), run.context, dict(run.history))
             microstep(run, transitions, event)
             after = (frozenset(run.config), run.context, dict(run.history))
-            select_eventless = before[0] != after[0] or before[1] is not after[1] or before[2] != after[2]
+            select_eventless = (
+                before[0] != after[0] or before[1] is not after[1] or before[2] != after[2]
+            )
         elif run.queue:
             event = run.queue.popleft()
             transitions = select_transitions(run, event)
@@ -187,7 +205,9 @@ def select_transitions(run: _Run, event: Event) -> list[Transition]:
     """The enabled transitions for ``event`` (XState's transitionNode), conflicts removed."""
     enabled = _select_below(run.machine.root, run, event)
     if len(enabled) > 1:
-        return remove_conflicting_transitions(enabled, run.config, run.history, run.machine.nodes_by_id)
+        return remove_conflicting_transitions(
+            enabled, run.config, run.history, run.machine.nodes_by_id
+        )
     return enabled
 
 
@@ -209,7 +229,10 @@ def _select_below(node: StateNode, run: _Run, event: Event) -> list[Transition]:
             return found
     candidates = node.candidates(event.type) if node.on else ()
     for transition in candidates:
-        if transition.guard is None or transition.guard.evaluate(run.context, event.value, config)[0]:
+        if (
+            transition.guard is None
+            or transition.guard.evaluate(run.context, event.value, config)[0]
+        ):
             return [transition]
     return []
 
@@ -355,7 +378,9 @@ def compute_exit_set(
 
 
 def compute_entry_set(
-    transitions: Iterable[Transition], history: Mapping[str, tuple[str, ...]], nodes_by_id: Mapping[str, StateNode]
+    transitions: Iterable[Transition],
+    history: Mapping[str, tuple[str, ...]],
+    nodes_by_id: Mapping[str, StateNode],
 ) -> tuple[set[StateNode], set[StateNode]]:
     """SCXML's computeEntrySet: the states to enter, and those entered by default (their initial actions run)."""
     to_enter: set[StateNode] = set()
@@ -372,7 +397,9 @@ def compute_entry_set(
             ancestors = _proper_ancestors(s, domain)
             if domain is not None and domain.type == PARALLEL:
                 ancestors.append(domain)
-            _add_ancestors_to_enter(ancestors, history, to_enter, default_entry, nodes_by_id, reentrancy)
+            _add_ancestors_to_enter(
+                ancestors, history, to_enter, default_entry, nodes_by_id, reentrancy
+            )
     return to_enter, default_entry
 
 
@@ -408,7 +435,14 @@ def _add_descendants_to_enter(
             to_enter.add(s)
             _add_descendants_to_enter(s, history, to_enter, default_entry, nodes_by_id)
         for s in targets:
-            _add_ancestors_to_enter(_proper_ancestors(s, parent), history, to_enter, default_entry, nodes_by_id, _ABOVE_ROOT)
+            _add_ancestors_to_enter(
+                _proper_ancestors(s, parent),
+                history,
+                to_enter,
+                default_entry,
+                nodes_by_id,
+                _ABOVE_ROOT,
+            )
         return
     if state.type == COMPOUND:
         assert state.initial is not None and state.initial.targets
@@ -417,7 +451,14 @@ def _add_descendants_to_enter(
             to_enter.add(initial)
             default_entry.add(initial)
         _add_descendants_to_enter(initial, history, to_enter, default_entry, nodes_by_id)
-        _add_ancestors_to_enter(_proper_ancestors(initial, state), history, to_enter, default_entry, nodes_by_id, _ABOVE_ROOT)
+        _add_ancestors_to_enter(
+            _proper_ancestors(initial, state),
+            history,
+            to_enter,
+            default_entry,
+            nodes_by_id,
+            _ABOVE_ROOT,
+        )
     elif state.type == PARALLEL:
         for child in state.states:
             if not any(s.is_descendant_of(child) for s in to_enter):
@@ -451,7 +492,11 @@ def _add_ancestors_to_enter(
 def microstep(run: _Run, transitions: list[Transition], event: Event) -> None:
     """SCXML's microstep: plan exit and entry sets, then exit, run transition actions, enter."""
     nodes_by_id = run.machine.nodes_by_id
-    to_exit = sorted(compute_exit_set(transitions, run.config, run.history, nodes_by_id), key=_order, reverse=True)
+    to_exit = sorted(
+        compute_exit_set(transitions, run.config, run.history, nodes_by_id),
+        key=_order,
+        reverse=True,
+    )
     to_enter, default_entry = compute_entry_set(transitions, run.history, nodes_by_id)
     _exit_states(run, to_exit, event)
     for t in transitions:
@@ -476,7 +521,9 @@ def _exit_states(run: _Run, to_exit: list[StateNode], event: Event) -> None:
         config.discard(state)
 
 
-def _enter_states(run: _Run, to_enter: list[StateNode], default_entry: set[StateNode], event: Event) -> None:
+def _enter_states(
+    run: _Run, to_enter: list[StateNode], default_entry: set[StateNode], event: Event
+) -> None:
     """SCXML's enterStates: entry actions outermost first; a final state raises done events."""
     completed: set[StateNode] = set()
     for state in to_enter:
@@ -502,7 +549,12 @@ def _reach_final(run: _Run, state: StateNode, completed: set[StateNode], event: 
         if state.has_output:
             done["output"] = _compute(state.output, run.context, event)
         run.queue.append(Event.internal(done))
-    while marker is not None and marker.type == PARALLEL and marker not in completed and is_in_final_state(run.config, marker):
+    while (
+        marker is not None
+        and marker.type == PARALLEL
+        and marker not in completed
+        and is_in_final_state(run.config, marker)
+    ):
         completed.add(marker)
         run.queue.append(Event.internal({"type": DONE_STATE_PREFIX + marker.id}))
         completion = marker
@@ -510,9 +562,15 @@ def _reach_final(run: _Run, state: StateNode, completed: set[StateNode], event: 
     if marker is not None:
         return
     machine = run.machine
-    final_output = _compute(completion.output, run.context, event) if completion.has_output and completion.parent else None
+    final_output = (
+        _compute(completion.output, run.context, event)
+        if completion.has_output and completion.parent
+        else None
+    )
     if machine.has_output:
-        done_event = Event.internal({"type": DONE_STATE_PREFIX + completion.id, "output": final_output})
+        done_event = Event.internal(
+            {"type": DONE_STATE_PREFIX + completion.id, "output": final_output}
+        )
         run.output = _compute(machine.output, run.context, done_event)
     else:
         run.output = final_output
@@ -596,7 +654,9 @@ def _event_data(value: Any) -> dict[str, Any]:
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):
-        raise TypeError(f"an event must be a type string or an object with a string 'type', not {value!r}")
+        raise TypeError(
+            f"an event must be a type string or an object with a string 'type', not {value!r}"
+        )
     return dict(value)
 
 

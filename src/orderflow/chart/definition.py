@@ -81,7 +81,9 @@ class _Compiler:
         self.warnings: list[Problem] = []
         self.nodes: list[StateNode] = []
         self.by_id: dict[str, StateNode] = {}
-        self.configs: dict[int, tuple[Mapping[str, Any], str]] = {}  # id(node) -> (config, json path)
+        self.configs: dict[
+            int, tuple[Mapping[str, Any], str]
+        ] = {}  # id(node) -> (config, json path)
         self.effects: dict[str, Callable[..., Any]] = {}
         self.transition_count = 0
 
@@ -154,9 +156,14 @@ class _Compiler:
             children_config = {}
         state_type = config.get("type")
         if state_type is None:
-            state_type = COMPOUND if children_config else (HISTORY if "history" in config else ATOMIC)
+            state_type = (
+                COMPOUND if children_config else (HISTORY if "history" in config else ATOMIC)
+            )
         elif state_type not in _TYPES:
-            self.problem(f"{json_path}.type", f"unknown state type {state_type!r}; use one of {sorted(_TYPES)}")
+            self.problem(
+                f"{json_path}.type",
+                f"unknown state type {state_type!r}; use one of {sorted(_TYPES)}",
+            )
             state_type = COMPOUND if children_config else ATOMIC
         elif state_type == ATOMIC and children_config:
             self.problem(f"{json_path}.type", "an atomic state cannot have child states")
@@ -165,7 +172,9 @@ class _Compiler:
         if is_root:
             node_id = machine_id
             if state_type in (FINAL, HISTORY):
-                self.problem(f"{json_path}.type", f"the machine itself cannot be a {state_type} state")
+                self.problem(
+                    f"{json_path}.type", f"the machine itself cannot be a {state_type} state"
+                )
                 state_type = ATOMIC
         else:
             explicit = config.get("id")
@@ -184,7 +193,10 @@ class _Compiler:
             order=len(self.nodes),
         )
         if node_id in self.by_id:
-            self.problem(f"{json_path}.id" if "id" in config else json_path, f"duplicate state id '{node_id}'")
+            self.problem(
+                f"{json_path}.id" if "id" in config else json_path,
+                f"duplicate state id '{node_id}'",
+            )
         else:
             self.by_id[node_id] = node
         self.nodes.append(node)
@@ -195,10 +207,22 @@ class _Compiler:
         children = []
         for child_key, child_config in children_config.items():
             child_path = f"{json_path}.states.{child_key}"
-            if not isinstance(child_key, str) or not child_key or "." in child_key or child_key.startswith("#"):
-                self.problem(child_path, "a state key must be a non-empty string without '.' or a leading '#'")
+            if (
+                not isinstance(child_key, str)
+                or not child_key
+                or "." in child_key
+                or child_key.startswith("#")
+            ):
+                self.problem(
+                    child_path,
+                    "a state key must be a non-empty string without '.' or a leading '#'",
+                )
                 continue
-            children.append(self._build(child_config, child_key, machine_id, node, (*path, child_key), child_path))
+            children.append(
+                self._build(
+                    child_config, child_key, machine_id, node, (*path, child_key), child_path
+                )
+            )
         node.children = tuple(children)
         return node
 
@@ -217,7 +241,9 @@ class _Compiler:
         node.description = config.get("description")
         if "output" in config:
             if node.type != FINAL and node.parent is not None:
-                self.problem(f"{path}.output", "only a final state (or the machine) can have an output")
+                self.problem(
+                    f"{path}.output", "only a final state (or the machine) can have an output"
+                )
             node.output, node.has_output = config["output"], True
         if node.type == FINAL:
             for k in ("on", "always", "after", "onDone"):
@@ -233,10 +259,14 @@ class _Compiler:
             where = f"{path}.on.{descriptor}"
             if not self._check_descriptor(descriptor, where):
                 continue
-            on.setdefault(descriptor, []).extend(self._transitions(node, descriptor, transitions, where))
+            on.setdefault(descriptor, []).extend(
+                self._transitions(node, descriptor, transitions, where)
+            )
         if "onDone" in config:
             if node.type not in (COMPOUND, PARALLEL):
-                self.problem(f"{path}.onDone", "only a compound or parallel state finishes; onDone needs one")
+                self.problem(
+                    f"{path}.onDone", "only a compound or parallel state finishes; onDone needs one"
+                )
             descriptor = DONE_STATE_PREFIX + node.id
             on.setdefault(descriptor, []).extend(
                 self._transitions(node, descriptor, config["onDone"], f"{path}.onDone")
@@ -258,16 +288,24 @@ class _Compiler:
         node.after = tuple(delayed)
         node.always = tuple(self._transitions(node, None, config.get("always"), f"{path}.always"))
         node.on = {descriptor: tuple(ts) for descriptor, ts in on.items()}
-        node.wildcards = tuple(sorted((d for d in node.on if is_wildcard(d)), key=len, reverse=True))
+        node.wildcards = tuple(
+            sorted((d for d in node.on if is_wildcard(d)), key=len, reverse=True)
+        )
 
     def _check_descriptor(self, descriptor: Any, where: str) -> bool:
         if not isinstance(descriptor, str) or not descriptor:
-            self.problem(where, "an event descriptor must be a non-empty string (use always for eventless)")
+            self.problem(
+                where, "an event descriptor must be a non-empty string (use always for eventless)"
+            )
             return False
         if "*" in descriptor and not is_wildcard(descriptor):
-            self.problem(where, "a wildcard may only stand alone ('*') or as the last token ('prefix.*')")
+            self.problem(
+                where, "a wildcard may only stand alone ('*') or as the last token ('prefix.*')"
+            )
             return False
-        if descriptor.startswith(".") or descriptor.endswith(".") and not descriptor.endswith(".*"):
+        if descriptor.startswith(".") or (
+            descriptor.endswith(".") and not descriptor.endswith(".*")
+        ):
             self.problem(where, "an event descriptor cannot start or end with '.'")
             return False
         return True
@@ -298,18 +336,30 @@ class _Compiler:
             return
         for k in ("on", "always", "after", "entry", "exit", "onDone", "initial"):
             if k in config:
-                self.problem(f"{path}.{k}", "a history state is a pseudo-state; it has no transitions or actions")
+                self.problem(
+                    f"{path}.{k}",
+                    "a history state is a pseudo-state; it has no transitions or actions",
+                )
         if config.get("target") is not None:
-            targets = self._targets(parent, config["target"], f"{path}.target", relative_to_parent=False)
+            targets = self._targets(
+                parent, config["target"], f"{path}.target", relative_to_parent=False
+            )
             if targets:
                 for target in targets:
                     if not target.is_descendant_of(parent) or target.type == HISTORY:
-                        self.problem(f"{path}.target", f"a history default must be a state inside '{parent.id}'")
-                node.history_default = self._new_transition(node, None, targets, None, (), False, path)
+                        self.problem(
+                            f"{path}.target",
+                            f"a history default must be a state inside '{parent.id}'",
+                        )
+                node.history_default = self._new_transition(
+                    node, None, targets, None, (), False, path
+                )
 
     # -- transitions -------------------------------------------------------------------
 
-    def _transitions(self, node: StateNode, descriptor: str | None, config: Any, path: str) -> list[Transition]:
+    def _transitions(
+        self, node: StateNode, descriptor: str | None, config: Any, path: str
+    ) -> list[Transition]:
         if config is None:
             if descriptor is None:
                 return []
@@ -322,7 +372,10 @@ class _Compiler:
             if isinstance(item, str):
                 item = {"target": item}
             if not isinstance(item, Mapping):
-                self.problem(where, "a transition must be a target string or an object with target/guard/actions")
+                self.problem(
+                    where,
+                    "a transition must be a target string or an object with target/guard/actions",
+                )
                 continue
             for k in item:
                 if k not in _TRANSITION_KEYS:
@@ -331,14 +384,22 @@ class _Compiler:
             target_config = item.get("target")
             targets = None
             if target_config is not None and target_config != []:
-                targets = self._targets(node, target_config, f"{where}.target", relative_to_parent=True)
-            guard = self._guard(item["guard"], f"{where}.guard", node) if item.get("guard") is not None else None
+                targets = self._targets(
+                    node, target_config, f"{where}.target", relative_to_parent=True
+                )
+            guard = (
+                self._guard(item["guard"], f"{where}.guard", node)
+                if item.get("guard") is not None
+                else None
+            )
             actions = self._actions(item.get("actions"), f"{where}.actions", node)
             reenter = item.get("reenter", False)
             if not isinstance(reenter, bool):
                 self.problem(f"{where}.reenter", "reenter must be true or false")
                 reenter = False
-            result.append(self._new_transition(node, descriptor, targets, guard, actions, reenter, where))
+            result.append(
+                self._new_transition(node, descriptor, targets, guard, actions, reenter, where)
+            )
         return result
 
     def _new_transition(
@@ -352,7 +413,9 @@ class _Compiler:
         path: str,
     ) -> Transition:
         self.transition_count += 1
-        return Transition(source, descriptor, targets, guard, actions, reenter, self.transition_count, None, path)
+        return Transition(
+            source, descriptor, targets, guard, actions, reenter, self.transition_count, None, path
+        )
 
     def _targets(
         self, node: StateNode, config: Any, path: str, *, relative_to_parent: bool
@@ -372,13 +435,17 @@ class _Compiler:
             for b in targets[i + 1 :]:
                 lca = next((x for x in (a, *a.ancestors) if x is b or b.is_descendant_of(x)), None)
                 if lca is a or lca is b:
-                    self.problem(path, f"targets '{a.id}' and '{b.id}' overlap: one contains the other")
+                    self.problem(
+                        path, f"targets '{a.id}' and '{b.id}' overlap: one contains the other"
+                    )
                 elif lca is not None and lca.type != PARALLEL:
                     self.problem(path, f"targets '{a.id}' and '{b.id}' cannot both be active: "
                                  f"they are different children of '{lca.id}'")  # fmt: skip
         return tuple(targets)
 
-    def _resolve_target(self, node: StateNode, target: str, relative_to_parent: bool) -> StateNode | str:
+    def _resolve_target(
+        self, node: StateNode, target: str, relative_to_parent: bool
+    ) -> StateNode | str:
         """A node, or the problem sentence when ``target`` names none (XState's resolveTarget)."""
         if target.startswith("#"):
             ident = target[1:]
@@ -394,7 +461,9 @@ class _Compiler:
         if not relative_to_parent:
             return self._walk(node, target.split("."), target)
         if node.parent is None:
-            return f"target '{target}' is not a valid target from the root; did you mean '.{target}'?"
+            return (
+                f"target '{target}' is not a valid target from the root; did you mean '.{target}'?"
+            )
         return self._walk(node.parent, target.split("."), target)
 
     @staticmethod
@@ -466,7 +535,9 @@ class _Compiler:
         if problem:
             self.problem(path, problem)
             return None
-        return StateInGuard(tuple(nodes), json.dumps(state) if not isinstance(state, str) else state)
+        return StateInGuard(
+            tuple(nodes), json.dumps(state) if not isinstance(state, str) else state
+        )
 
     def _actions(self, config: Any, path: str, node: StateNode) -> tuple[ActionSpec, ...]:
         if config is None:
@@ -497,7 +568,9 @@ class _Compiler:
             return None
         builtin = builtin_name(name)
         if builtin is not None:
-            if raw is not None and "params" not in raw:  # XState's inline form: {"type": "xstate.raise", "event": ...}
+            if (
+                raw is not None and "params" not in raw
+            ):  # XState's inline form: {"type": "xstate.raise", "event": ...}
                 params = {k: v for k, v in raw.items() if k != "type"}
             try:
                 return ActionSpec(builtin, params, builtin_from_json(builtin, params))
@@ -510,7 +583,9 @@ class _Compiler:
         if isinstance(impl, Builtin):
             return ActionSpec(name, params, impl)
         if impl is not None and not callable(impl):
-            self.problem(path, f"the implementation of action '{name}' is not callable or a built-in action")
+            self.problem(
+                path, f"the implementation of action '{name}' is not callable or a built-in action"
+            )
             return None
         if impl is not None:
             self.effects.setdefault(name, impl)
@@ -549,7 +624,9 @@ class _Compiler:
                 pending.extend(node.initial.targets)
             if node.type == HISTORY:
                 default = node.history_default
-                pending.extend(default.targets or () if default else node.parent.states if node.parent else ())
+                pending.extend(
+                    default.targets or () if default else node.parent.states if node.parent else ()
+                )
             for transitions in (*node.on.values(), node.always):
                 for t in transitions:
                     pending.extend(t.targets or ())

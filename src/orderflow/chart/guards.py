@@ -33,7 +33,9 @@ class NamedGuard:
     impl: GuardImpl | None
     state_id: str
 
-    def evaluate(self, context: Any, event: Any, configuration: Collection[object]) -> tuple[bool, str | None]:
+    def evaluate(
+        self, context: Any, event: Any, configuration: Collection[object]
+    ) -> tuple[bool, str | None]:
         if self.impl is None:
             raise MissingImplementationError("guard", self.name, self.state_id)
         result = self.impl(context, event, self.params)
@@ -50,7 +52,9 @@ class StateInGuard:
     nodes: tuple[object, ...]
     label: str
 
-    def evaluate(self, context: Any, event: Any, configuration: Collection[object]) -> tuple[bool, str | None]:
+    def evaluate(
+        self, context: Any, event: Any, configuration: Collection[object]
+    ) -> tuple[bool, str | None]:
         if all(node in configuration for node in self.nodes):
             return True, None
         return False, f"not in state {self.label}"
@@ -60,7 +64,9 @@ class StateInGuard:
 class AndGuard:
     guards: tuple[Guard, ...]
 
-    def evaluate(self, context: Any, event: Any, configuration: Collection[object]) -> tuple[bool, str | None]:
+    def evaluate(
+        self, context: Any, event: Any, configuration: Collection[object]
+    ) -> tuple[bool, str | None]:
         for guard in self.guards:
             passed, reason = guard.evaluate(context, event, configuration)
             if not passed:
@@ -72,7 +78,9 @@ class AndGuard:
 class OrGuard:
     guards: tuple[Guard, ...]
 
-    def evaluate(self, context: Any, event: Any, configuration: Collection[object]) -> tuple[bool, str | None]:
+    def evaluate(
+        self, context: Any, event: Any, configuration: Collection[object]
+    ) -> tuple[bool, str | None]:
         reasons = []
         for guard in self.guards:
             passed, reason = guard.evaluate(context, event, configuration)
@@ -86,7 +94,9 @@ class OrGuard:
 class NotGuard:
     guard: Guard
 
-    def evaluate(self, context: Any, event: Any, configuration: Collection[object]) -> tuple[bool, str | None]:
+    def evaluate(
+        self, context: Any, event: Any, configuration: Collection[object]
+    ) -> tuple[bool, str | None]:
         passed, _ = self.guard.evaluate(context, event, configuration)
         return (False, f"not({describe(self.guard)}) is false") if passed else (True, None)
 

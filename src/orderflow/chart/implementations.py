@@ -52,7 +52,9 @@ def resolve_dotted(value: Any) -> Any:
     return target
 
 
-def resolve_table(kind: str, table: Mapping[str, Any] | None, problems: list[Problem]) -> dict[str, Any]:
+def resolve_table(
+    kind: str, table: Mapping[str, Any] | None, problems: list[Problem]
+) -> dict[str, Any]:
     resolved: dict[str, Any] = {}
     for name, value in (table or {}).items():
         path = f"setup.{kind}s.{name}"

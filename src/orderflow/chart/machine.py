@@ -23,7 +23,12 @@ from orderflow.chart.actions import Action
 from orderflow.chart.algorithm import Event
 from orderflow.chart.definition import compile_definition
 from orderflow.chart.guards import describe
-from orderflow.chart.implementations import DEFAULT_MAX_MICROSTEPS, Implementations, resolve_dotted, resolve_table
+from orderflow.chart.implementations import (
+    DEFAULT_MAX_MICROSTEPS,
+    Implementations,
+    resolve_dotted,
+    resolve_table,
+)
 from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.snapshot import ACTIVE, Snapshot, restore, state_value
 from orderflow.errors import DefinitionError, InvalidEventError, MissingImplementationError, Problem
@@ -61,7 +66,9 @@ class Explanation:
 
     def __str__(self) -> str:
         if self.fired:
-            moves = "; ".join(f"{c.source} -> {', '.join(c.targets or ('(stays)',))}" for c in self.fired)
+            moves = "; ".join(
+                f"{c.source} -> {', '.join(c.targets or ('(stays)',))}" for c in self.fired
+            )
             return f"'{self.event}' fires: {moves}"
         if self.blocked:
             reasons = "; ".join(f"{c.source}: {c.reason}" for c in self.blocked)
@@ -109,7 +116,9 @@ class Machine:
         start = self.make_snapshot(configuration=frozenset(), status=ACTIVE, context=context)
         return algorithm.initial_macrostep(self, start, Event.internal(data))
 
-    def transition(self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel) -> tuple[Snapshot, list[Action]]:
+    def transition(
+        self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel
+    ) -> tuple[Snapshot, list[Action]]:
         """The next snapshot and the caller's actions for ``event``; ``snapshot`` is not changed.
 
         An event no active state handles leaves the snapshot as it is.  A
@@ -130,15 +139,21 @@ class Machine:
         transitions = algorithm.select_transitions(run, self.event(event))
         return any(t.targets is not None or t.actions for t in transitions)
 
-    def explain(self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel) -> Explanation:
+    def explain(
+        self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel
+    ) -> Explanation:
         """Which transition ``event`` would fire, or which guards blocked it and why."""
         self._check_own(snapshot)
         resolved = self.event(event)
         run = algorithm._Run(self, snapshot)
-        chosen = set(algorithm.select_transitions(run, resolved)) if snapshot.status == ACTIVE else set()
+        chosen = (
+            set(algorithm.select_transitions(run, resolved)) if snapshot.status == ACTIVE else set()
+        )
         fired, blocked = [], []
         seen: set[int] = set()
-        for atomic in sorted((s for s in snapshot.configuration if s.is_atomic), key=lambda n: n.order):
+        for atomic in sorted(
+            (s for s in snapshot.configuration if s.is_atomic), key=lambda n: n.order
+        ):
             for state in (atomic, *atomic.ancestors):
                 for t in state.candidates(resolved.type) if state.on else ():
                     if id(t) in seen:
@@ -146,7 +161,9 @@ class Machine:
                     seen.add(id(t))
                     passed, reason = (True, None)
                     if t.guard is not None:
-                        passed, reason = t.guard.evaluate(snapshot.context, resolved.value, snapshot.configuration)
+                        passed, reason = t.guard.evaluate(
+                            snapshot.context, resolved.value, snapshot.configuration
+                        )
                     check = GuardCheck(
                         source=t.source.id,
                         descriptor=t.descriptor or "",
@@ -208,18 +225,24 @@ class Machine:
         elif isinstance(event, Mapping):
             data = dict(event)
         else:
-            raise InvalidEventError(f"an event must be a type string or an object with a 'type', not {type(event).__name__}")
+            raise InvalidEventError(
+                f"an event must be a type string or an object with a 'type', not {type(event).__name__}"
+            )
         event_type = data.get("type")
         if not isinstance(event_type, str) or not event_type:
             raise InvalidEventError(f"an event needs a non-empty string 'type'; got {data!r}")
         model = self.implementations.events.get(event_type)
         if model is None:
             return Event(event_type, data, data)
-        payload = data if "type" in model.model_fields else {k: v for k, v in data.items() if k != "type"}
+        payload = (
+            data if "type" in model.model_fields else {k: v for k, v in data.items() if k != "type"}
+        )
         try:
             value = model.model_validate(payload)
         except ValidationError as exc:
-            raise InvalidEventError(f"the payload of '{event_type}' does not fit {model.__name__}: {exc}", event_type) from exc
+            raise InvalidEventError(
+                f"the payload of '{event_type}' does not fit {model.__name__}: {exc}", event_type
+            ) from exc
         normalised = {"type": event_type, **value.model_dump(mode="json")}
         return Event(event_type, normalised, value)
 
@@ -240,10 +263,14 @@ class Machine:
             if isinstance(update, BaseModel):
                 update = update.model_dump()
             if not isinstance(update, Mapping):
-                raise TypeError(f"an assignment must return a mapping of context keys, not {type(update).__name__}")
+                raise TypeError(
+                    f"an assignment must return a mapping of context keys, not {type(update).__name__}"
+                )
             return self.context_model.model_validate({**context.model_dump(), **update})
         if not isinstance(update, Mapping):
-            raise TypeError(f"an assignment must return a mapping of context keys, not {type(update).__name__}")
+            raise TypeError(
+                f"an assignment must return a mapping of context keys, not {type(update).__name__}"
+            )
         return {**context, **update}
 
     def resolve_delay(self, delay: float | str, context: Any, event: Event) -> float:
@@ -254,7 +281,9 @@ class Machine:
         impl = self.implementations.delays[delay]
         value = impl(context, event.value, None) if callable(impl) else impl
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"delay '{delay}' must give a non-negative number of milliseconds, not {value!r}")
+            raise ValueError(
+                f"delay '{delay}' must give a non-negative number of milliseconds, not {value!r}"
+            )
         return float(value)
 
     def make_snapshot(self, **fields: Any) -> Snapshot:
@@ -280,11 +309,17 @@ class Machine:
 
     def _check_own(self, snapshot: Snapshot) -> None:
         if not isinstance(snapshot, Snapshot):
-            raise TypeError("transition() takes a Snapshot; restore persisted data with machine.resolve_snapshot(data)")
+            raise TypeError(
+                "transition() takes a Snapshot; restore persisted data with machine.resolve_snapshot(data)"
+            )
         if snapshot.machine is not self and snapshot.machine is not None:
             if snapshot.machine.id != self.id or snapshot.machine.version != self.version:
-                raise ValueError(f"this snapshot belongs to machine '{snapshot.machine.id}', not '{self.id}'")
-            raise ValueError("this snapshot was made by another machine object; restore it with resolve_snapshot")
+                raise ValueError(
+                    f"this snapshot belongs to machine '{snapshot.machine.id}', not '{self.id}'"
+                )
+            raise ValueError(
+                "this snapshot was made by another machine object; restore it with resolve_snapshot"
+            )
 
 
 class Setup:
@@ -302,15 +337,26 @@ class Setup:
     ) -> None:
         problems: list[Problem] = []
         context_model = resolve_dotted(context)
-        if context_model is not None and not (isinstance(context_model, type) and issubclass(context_model, BaseModel)):
-            problems.append(Problem("setup.context", "the context model must be a pydantic BaseModel subclass"))
+        if context_model is not None and not (
+            isinstance(context_model, type) and issubclass(context_model, BaseModel)
+        ):
+            problems.append(
+                Problem("setup.context", "the context model must be a pydantic BaseModel subclass")
+            )
             context_model = None
         event_models = resolve_table("event", events, problems)
         for name, model in event_models.items():
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
-                problems.append(Problem(f"setup.events.{name}", "an event model must be a pydantic BaseModel subclass"))
+                problems.append(
+                    Problem(
+                        f"setup.events.{name}",
+                        "an event model must be a pydantic BaseModel subclass",
+                    )
+                )
         if max_microsteps < 1:
-            problems.append(Problem("setup.max_microsteps", "the microstep bound must be at least 1"))
+            problems.append(
+                Problem("setup.max_microsteps", "the microstep bound must be at least 1")
+            )
         guard_table = resolve_table("guard", guards, problems)
         action_table = resolve_table("action", actions, problems)
         delay_table = resolve_table("delay", delays, problems)
@@ -341,7 +387,12 @@ def setup(
 ) -> Setup:
     """Bind the implementations that definitions name (XState v5's ``setup``)."""
     return Setup(
-        guards=guards, actions=actions, delays=delays, context=context, events=events, max_microsteps=max_microsteps
+        guards=guards,
+        actions=actions,
+        delays=delays,
+        context=context,
+        events=events,
+        max_microsteps=max_microsteps,
     )
 
 

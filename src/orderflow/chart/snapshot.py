@@ -44,10 +44,7 @@ class FrozenValue(dict[str, Any]):
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("a snapshot's state value is immutable")
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        return hash(tuple(sorted(self.items(), key=lambda kv: kv[0])))
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +105,9 @@ class Snapshot:
 
     def _machine(self) -> Machine:
         if self.machine is None:
-            raise RuntimeError("this snapshot was not made by a machine; use machine.resolve_snapshot(data)")
+            raise RuntimeError(
+                "this snapshot was not made by a machine; use machine.resolve_snapshot(data)"
+            )
         return self.machine
 
     def __eq__(self, other: object) -> bool:
@@ -186,13 +185,16 @@ def configuration_from_value(root: StateNode, value: Any) -> frozenset[StateNode
 def _parse_value(node: StateNode, value: Any, active: set[StateNode], path: str) -> None:
     if node.is_atomic:
         if value != {}:
-            raise InvalidSnapshotError(f"'{node.id}' has no child states, but the value has {value!r}", path)
+            raise InvalidSnapshotError(
+                f"'{node.id}' has no child states, but the value has {value!r}", path
+            )
         return
     states = {c.key: c for c in node.states}
     if node.type == PARALLEL:
         if not isinstance(value, Mapping) or set(value) != set(states):
             raise InvalidSnapshotError(
-                f"parallel state '{node.id}' needs every region active: {sorted(states)}; got {value!r}", path
+                f"parallel state '{node.id}' needs every region active: {sorted(states)}; got {value!r}",
+                path,
             )
         for key, sub in value.items():
             active.add(states[key])
@@ -203,7 +205,9 @@ def _parse_value(node: StateNode, value: Any, active: set[StateNode], path: str)
         if child is None:
             raise InvalidSnapshotError(f"'{node.id}' has no child state '{value}'", path)
         if not child.is_atomic:
-            raise InvalidSnapshotError(f"'{child.id}' has child states; the value must say which are active", path)
+            raise InvalidSnapshotError(
+                f"'{child.id}' has child states; the value must say which are active", path
+            )
         active.add(child)
         return
     if not isinstance(value, Mapping) or len(value) != 1:
@@ -232,18 +236,24 @@ def is_in_final_state(configuration: Iterable[StateNode], node: StateNode) -> bo
 
 # -- restoring from JSON ----------------------------------------------------------------------
 
-_KNOWN_KEYS = frozenset({"machine", "version", "value", "status", "context", "history", "timers", "output", "error"})
+_KNOWN_KEYS = frozenset(
+    {"machine", "version", "value", "status", "context", "history", "timers", "output", "error"}
+)
 
 
 def restore(machine: Machine, data: Any) -> Snapshot:
     """Validate a persisted snapshot against ``machine`` and rebuild it; never returns one that lies."""
     if not isinstance(data, Mapping):
-        raise InvalidSnapshotError(f"a persisted snapshot must be a JSON object, not {type(data).__name__}")
+        raise InvalidSnapshotError(
+            f"a persisted snapshot must be a JSON object, not {type(data).__name__}"
+        )
     unknown = set(data) - _KNOWN_KEYS
     if unknown:
         raise InvalidSnapshotError(f"unknown keys {sorted(unknown)}")
     if "machine" in data and data["machine"] != machine.id:
-        raise InvalidSnapshotError(f"this snapshot belongs to machine '{data['machine']}', not '{machine.id}'", "$.machine")
+        raise InvalidSnapshotError(
+            f"this snapshot belongs to machine '{data['machine']}', not '{machine.id}'", "$.machine"
+        )
     if "version" in data and str(data["version"]) != machine.version:
         raise InvalidSnapshotError(
             f"this snapshot was written by definition version '{data['version']}', and this machine is "
@@ -257,20 +267,31 @@ def restore(machine: Machine, data: Any) -> Snapshot:
     final = is_in_final_state(configuration, machine.root)
     status = data.get("status", DONE if final else ACTIVE)
     if status not in STATUSES:
-        raise InvalidSnapshotError(f"status must be one of {list(STATUSES)}, not {status!r}", "$.status")
+        raise InvalidSnapshotError(
+            f"status must be one of {list(STATUSES)}, not {status!r}", "$.status"
+        )
     if final and status == ACTIVE:
-        raise InvalidSnapshotError("the value is a final state of the machine, so the status cannot be 'active'", "$.status")
+        raise InvalidSnapshotError(
+            "the value is a final state of the machine, so the status cannot be 'active'",
+            "$.status",
+        )
     if status == DONE and not final:
-        raise InvalidSnapshotError("the status is 'done' but the value is not a final state of the machine", "$.status")
+        raise InvalidSnapshotError(
+            "the status is 'done' but the value is not a final state of the machine", "$.status"
+        )
     try:
         context = machine.validate_context(data["context"])
     except (ValidationError, TypeError, ValueError) as exc:
-        raise InvalidSnapshotError(f"the context does not fit the machine's context model: {exc}", "$.context") from exc
+        raise InvalidSnapshotError(
+            f"the context does not fit the machine's context model: {exc}", "$.context"
+        ) from exc
     history = _restore_history(machine, data.get("history") or {})
     timers = _restore_timers(data.get("timers") or [])
     error = data.get("error")
     if error is not None and status != ERROR:
-        raise InvalidSnapshotError("only a snapshot with status 'error' can carry an error", "$.error")
+        raise InvalidSnapshotError(
+            "only a snapshot with status 'error' can carry an error", "$.error"
+        )
     return Snapshot(
         value=state_value(machine.root, configuration),
         status=status,
@@ -286,7 +307,9 @@ def restore(machine: Machine, data: Any) -> Snapshot:
 
 def _restore_history(machine: Machine, data: Any) -> dict[str, tuple[str, ...]]:
     if not isinstance(data, Mapping):
-        raise InvalidSnapshotError("history must map history state ids to lists of state ids", "$.history")
+        raise InvalidSnapshotError(
+            "history must map history state ids to lists of state ids", "$.history"
+        )
     history: dict[str, tuple[str, ...]] = {}
     for key, ids in data.items():
         path = f"$.history.{key}"
@@ -294,7 +317,9 @@ def _restore_history(machine: Machine, data: Any) -> dict[str, tuple[str, ...]]:
         if node is None or node.type != HISTORY or node.parent is None:
             raise InvalidSnapshotError(f"'{key}' is not a history state of this machine", path)
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-            raise InvalidSnapshotError("a history value must be a non-empty list of state ids", path)
+            raise InvalidSnapshotError(
+                "a history value must be a non-empty list of state ids", path
+            )
         parent = node.parent
         remembered = []
         for ident in ids:
@@ -302,7 +327,9 @@ def _restore_history(machine: Machine, data: Any) -> dict[str, tuple[str, ...]]:
             if target is None or not target.is_descendant_of(parent) or target.type == HISTORY:
                 raise InvalidSnapshotError(f"'{ident}' is not a state inside '{parent.id}'", path)
             if node.history == "shallow" and target.parent is not parent:
-                raise InvalidSnapshotError(f"shallow history remembers children of '{parent.id}' only", path)
+                raise InvalidSnapshotError(
+                    f"shallow history remembers children of '{parent.id}' only", path
+                )
             if node.history == "deep" and not target.is_atomic:
                 raise InvalidSnapshotError("deep history remembers atomic states only", path)
             remembered.append(target)
@@ -335,7 +362,9 @@ def _restore_timers(data: Any) -> tuple[Timer, ...]:
             or not isinstance(item.get("delay"), int | float)
             or isinstance(item.get("delay"), bool)
         ):
-            raise InvalidSnapshotError("a timer needs a string id, an event with a string type and a numeric delay", path)
+            raise InvalidSnapshotError(
+                "a timer needs a string id, an event with a string type and a numeric delay", path
+            )
         if item["id"] in seen:
             raise InvalidSnapshotError(f"two timers share the id '{item['id']}'", path)
         seen.add(item["id"])
