@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -30,23 +29,33 @@ from pydantic import BaseModel
 from orderflow.chart.actions import Action, ActionSpec, Assign, Cancel, Emit, Log, Raise
 from orderflow.chart.definition import DONE_STATE_PREFIX
 from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode, Transition
+from orderflow.chart.plans import MAX_PLANS, MacrostepPlan, PlanKey, plan_key
 from orderflow.chart.snapshot import ACTIVE, DONE, ERROR, Snapshot, Timer, is_in_final_state
 from orderflow.errors import InfiniteLoopError, OrderflowError
 
 _ABOVE_ROOT = None  # the domain of a re-entering transition of the root: every state is inside it
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
-    """An event inside the engine: its type, its JSON form, and what implementations receive."""
+    """An event inside the engine: its type, its JSON form, and what implementations receive.
 
-    type: str
-    data: Mapping[str, Any]
-    value: Any  # the validated payload model when the event type has one, else ``data``
+    A plain slotted class rather than a frozen dataclass: one is made per event, on the hot path.
+    """
+
+    __slots__ = ("data", "type", "value")
+
+    def __init__(self, type: str, data: Mapping[str, Any], value: Any) -> None:
+        self.type = type
+        self.data = data
+        #: the validated payload model when the event type has one, else ``data``
+        self.value = value
 
     @staticmethod
     def internal(data: Mapping[str, Any]) -> Event:
         return Event(data["type"], data, data)
+
+    def __repr__(self) -> str:
+        return f"Event({self.data!r})"
 
 
 class MachineLike(Protocol):
@@ -56,6 +65,7 @@ class MachineLike(Protocol):
     nodes_by_id: Mapping[str, StateNode]
     max_microsteps: int
     has_always: bool
+    plans: dict[PlanKey, MacrostepPlan]
     output: Any
     has_output: bool
 
@@ -71,12 +81,14 @@ class _Run:
 
     __slots__ = (
         "actions",
+        "changed",
         "config",
         "context",
         "history",
         "machine",
         "output",
         "queue",
+        "replayable",
         "status",
         "timers",
     )
@@ -91,6 +103,10 @@ class _Run:
         self.queue: deque[Event] = deque()
         self.status = snapshot.status
         self.output = snapshot.output
+        #: False once anything but the configuration decided what happens (see plans.py)
+        self.replayable = True
+        #: False while the macrostep has changed nothing (so the input snapshot can be returned)
+        self.changed = False
 
 
 # -- the macrostep -------------------------------------------------------------------------------
@@ -102,6 +118,10 @@ def macrostep(
     """Process one external event to completion (SCXML's mainEventLoop body for one event)."""
     if snapshot.status != ACTIVE:
         return snapshot, []
+    key = plan_key(snapshot, event.type)
+    plan = machine.plans.get(key)
+    if plan is not None:
+        return plan.replay(snapshot, event.data, machine.make_snapshot)
     run = _Run(machine, snapshot)
     try:
         _consume_timer(run, event)
@@ -111,11 +131,14 @@ def macrostep(
         _settle(run, event)
     except OrderflowError:
         raise
-    except (
-        Exception
-    ) as exc:  # a guard, assignment or computed value raised: record it, apply nothing
+    except Exception as exc:  # user code raised: record it, apply nothing
         return _failed(machine, snapshot, event, exc), []
-    return _finish(run), run.actions
+    result = _finish(run) if run.changed else snapshot
+    if run.replayable:
+        if len(machine.plans) >= MAX_PLANS:
+            machine.plans.clear()
+        machine.plans[key] = MacrostepPlan.record(snapshot, result, run.actions, event.data)
+    return result, run.actions
 
 
 def initial_macrostep(
@@ -123,6 +146,7 @@ def initial_macrostep(
 ) -> tuple[Snapshot, list[Action]]:
     """Enter the initial configuration (the root and its default descendants) and settle."""
     run = _Run(machine, snapshot)
+    run.changed = True
     try:
         root = machine.root
         to_enter: set[StateNode] = {root}
@@ -171,6 +195,7 @@ def _consume_timer(run: _Run, event: Event) -> None:
     for timer_id, timer in run.timers.items():
         if timer.event.get("type") == event.type:
             del run.timers[timer_id]
+            run.changed = True
             return
 
 
@@ -229,10 +254,7 @@ def _select_below(node: StateNode, run: _Run, event: Event) -> list[Transition]:
             return found
     candidates = node.candidates(event.type) if node.on else ()
     for transition in candidates:
-        if (
-            transition.guard is None
-            or transition.guard.evaluate(run.context, event.value, config)[0]
-        ):
+        if transition.guard is None or _passes(run, transition, event):
             return [transition]
     return []
 
@@ -244,11 +266,7 @@ def select_eventless_transitions(run: _Run, event: Event) -> list[Transition]:
     for atomic in sorted((s for s in config if s.is_atomic), key=_order):
         for state in (atomic, *atomic.ancestors):
             chosen = next(
-                (
-                    t
-                    for t in state.always
-                    if t.guard is None or t.guard.evaluate(run.context, event.value, config)[0]
-                ),
+                (t for t in state.always if t.guard is None or _passes(run, t, event)),
                 None,
             )
             if chosen is not None:
@@ -491,6 +509,7 @@ def _add_ancestors_to_enter(
 
 def microstep(run: _Run, transitions: list[Transition], event: Event) -> None:
     """SCXML's microstep: plan exit and entry sets, then exit, run transition actions, enter."""
+    run.changed = True
     nodes_by_id = run.machine.nodes_by_id
     to_exit = sorted(
         compute_exit_set(transitions, run.config, run.history, nodes_by_id),
@@ -547,7 +566,7 @@ def _reach_final(run: _Run, state: StateNode, completed: set[StateNode], event: 
     if parent.type == COMPOUND:
         done: dict[str, Any] = {"type": DONE_STATE_PREFIX + parent.id}
         if state.has_output:
-            done["output"] = _compute(state.output, run.context, event)
+            done["output"] = _compute(run, state.output, event)
         run.queue.append(Event.internal(done))
     while (
         marker is not None
@@ -563,7 +582,7 @@ def _reach_final(run: _Run, state: StateNode, completed: set[StateNode], event: 
         return
     machine = run.machine
     final_output = (
-        _compute(completion.output, run.context, event)
+        _compute(run, completion.output, event)
         if completion.has_output and completion.parent
         else None
     )
@@ -571,7 +590,7 @@ def _reach_final(run: _Run, state: StateNode, completed: set[StateNode], event: 
         done_event = Event.internal(
             {"type": DONE_STATE_PREFIX + completion.id, "output": final_output}
         )
-        run.output = _compute(machine.output, run.context, done_event)
+        run.output = _compute(run, machine.output, done_event)
     else:
         run.output = final_output
     run.status = DONE
@@ -587,17 +606,20 @@ def _execute(run: _Run, specs: Iterable[ActionSpec], event: Event) -> None:
     for spec in specs:
         builtin = spec.builtin
         if builtin is None:
-            params = spec.params(run.context, event.value) if callable(spec.params) else spec.params
+            params = spec.params
+            if callable(params):
+                run.replayable = False
+                params = params(run.context, event.value)
             run.actions.append(Action(spec.name, params, event.data))
         elif isinstance(builtin, Assign):
             run.context = _assign(run, builtin, spec.params, event)
         elif isinstance(builtin, Raise):
             _raise(run, builtin, spec.params, event)
         elif isinstance(builtin, Emit):
-            emitted = _event_data(_compute(builtin.event, run.context, event, spec.params))
+            emitted = _event_data(_compute(run, builtin.event, event, spec.params))
             run.actions.append(Action("emit", {"event": emitted}, event.data))
         elif isinstance(builtin, Log):
-            message = _compute(builtin.message, run.context, event, spec.params)
+            message = _compute(run, builtin.message, event, spec.params)
             run.actions.append(Action("log", {"message": message}, event.data))
         elif isinstance(builtin, Cancel):
             run.timers.pop(builtin.id, None)
@@ -605,28 +627,35 @@ def _execute(run: _Run, specs: Iterable[ActionSpec], event: Event) -> None:
 
 
 def _assign(run: _Run, action: Assign, params: Any, event: Event) -> Any:
+    run.replayable = False
     update = action.update
     if callable(update):
         result = update(run.context, event.value, params)
     else:
-        result = {key: _compute(value, run.context, event, params) for key, value in update.items()}
+        result = {key: _compute(run, value, event, params) for key, value in update.items()}
     return run.machine.apply_assign(run.context, result)
 
 
 def _raise(run: _Run, action: Raise, params: Any, event: Event) -> None:
-    raised = _event_data(_compute(action.event, run.context, event, params))
+    raised = _event_data(_compute(run, action.event, event, params))
     if action.delay is None:
         run.queue.append(Event.internal(raised))
         return
-    delay = run.machine.resolve_delay(action.delay, run.context, event)
+    delay = _delay(run, action.delay, event)
     timer_id = action.id or raised["type"]
     _schedule(run, Timer(timer_id, raised, delay), event)
 
 
 def _schedule_delayed(run: _Run, state: StateNode, event: Event) -> None:
     for delayed in state.after:
-        delay = run.machine.resolve_delay(delayed.delay, run.context, event)
+        delay = _delay(run, delayed.delay, event)
         _schedule(run, Timer(delayed.event_type, {"type": delayed.event_type}, delay), event)
+
+
+def _delay(run: _Run, delay: float | str, event: Event) -> float:
+    if isinstance(delay, str):  # a named delay may read the context
+        run.replayable = False
+    return run.machine.resolve_delay(delay, run.context, event)
 
 
 def _schedule(run: _Run, timer: Timer, event: Event) -> None:
@@ -640,12 +669,20 @@ def _cancel_delayed(run: _Run, state: StateNode, event: Event) -> None:
             run.actions.append(Action("cancel", {"id": delayed.event_type}, event.data))
 
 
-def _compute(value: Any, context: Any, event: Event, params: Any = None) -> Any:
+def _compute(run: _Run, value: Any, event: Event, params: Any = None) -> Any:
     """A built-in's argument: computed by calling it when it is a callable from a Python config."""
     if callable(value) and not isinstance(value, type):
+        run.replayable = False
         fn: Callable[..., Any] = value
-        return fn(context, event.value, params)
+        return fn(run.context, event.value, params)
     return value
+
+
+def _passes(run: _Run, transition: Transition, event: Event) -> bool:
+    assert transition.guard is not None
+    if transition.guard_reads_data:
+        run.replayable = False
+    return transition.guard.evaluate(run.context, event.value, run.config)[0]
 
 
 def _event_data(value: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from orderflow.chart.guards import (
     NotGuard,
     OrGuard,
     StateInGuard,
+    reads_data,
 )
 from orderflow.chart.implementations import Implementations
 from orderflow.chart.nodes import (
@@ -414,7 +415,16 @@ class _Compiler:
     ) -> Transition:
         self.transition_count += 1
         return Transition(
-            source, descriptor, targets, guard, actions, reenter, self.transition_count, None, path
+            source,
+            descriptor,
+            targets,
+            guard,
+            actions,
+            reenter,
+            self.transition_count,
+            None,
+            path,
+            guard_reads_data=guard is not None and reads_data(guard),
         )
 
     def _targets(

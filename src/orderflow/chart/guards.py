@@ -117,6 +117,17 @@ def describe(guard: Guard) -> str:
     return f"!({describe(guard.guard)})"
 
 
+def reads_data(guard: Guard) -> bool:
+    """Whether a guard's answer can depend on context or event data (anything but ``stateIn``)."""
+    if isinstance(guard, StateInGuard):
+        return False
+    if isinstance(guard, AndGuard | OrGuard):
+        return any(reads_data(g) for g in guard.guards)
+    if isinstance(guard, NotGuard):
+        return reads_data(guard.guard)
+    return True
+
+
 # Builders: plain data, so a config built in Python is still JSON.
 
 

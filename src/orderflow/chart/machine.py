@@ -30,6 +30,7 @@ from orderflow.chart.implementations import (
     resolve_table,
 )
 from orderflow.chart.nodes import StateNode, Transition
+from orderflow.chart.plans import MacrostepPlan, PlanKey
 from orderflow.chart.snapshot import ACTIVE, Snapshot, restore, state_value
 from orderflow.errors import DefinitionError, InvalidEventError, MissingImplementationError, Problem
 
@@ -99,6 +100,7 @@ class Machine:
         self.context_model = implementations.context
         self._initial_context = tree.context
         self._values: dict[frozenset[StateNode], Any] = {}
+        self.plans: dict[PlanKey, MacrostepPlan] = {}
         for warning in self.warnings:
             warnings.warn(f"{warning.path}: {warning.message}", DefinitionWarning, stacklevel=3)
 
@@ -218,8 +220,13 @@ class Machine:
 
     def event(self, event: str | Mapping[str, Any] | BaseModel) -> Event:
         """Normalise and validate an external event; :class:`InvalidEventError` when it does not fit."""
-        if isinstance(event, str):
+        if type(event) is str and event:
             data: dict[str, Any] = {"type": event}
+            model = self.implementations.events.get(event)
+            if model is None:
+                return Event(event, data, data)
+        elif isinstance(event, str):
+            data = {"type": event}
         elif isinstance(event, BaseModel):
             data = event.model_dump(mode="json")
         elif isinstance(event, Mapping):

@@ -34,6 +34,8 @@ class Transition:
     order: int = 0
     delay: float | str | None = None
     path: str = ""
+    #: whether the guard reads context or event data (anything but stateIn)
+    guard_reads_data: bool = False
 
     def __repr__(self) -> str:
         target = ", ".join(t.id for t in self.targets) if self.targets is not None else "(none)"
