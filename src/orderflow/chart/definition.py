@@ -192,6 +192,7 @@ class _Compiler:
             depth=len(path),
             ancestors=(parent, *parent.ancestors) if parent is not None else (),
             order=len(self.nodes),
+            is_atomic=state_type in (ATOMIC, FINAL),
         )
         if node_id in self.by_id:
             self.problem(
@@ -225,6 +226,8 @@ class _Compiler:
                 )
             )
         node.children = tuple(children)
+        node.states = tuple(c for c in children if c.type != HISTORY)
+        node.by_key = {c.key: c for c in node.states}
         return node
 
     # -- pass 2: references --------------------------------------------------------------

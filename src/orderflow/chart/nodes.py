@@ -62,6 +62,11 @@ class StateNode:
     path: tuple[str, ...] = ()
     depth: int = 0
     children: tuple[StateNode, ...] = ()
+    #: children that are real states (history pseudo-states left out), and the same by key
+    states: tuple[StateNode, ...] = ()
+    by_key: dict[str, StateNode] = field(default_factory=dict)
+    #: atomic or final: no child states
+    is_atomic: bool = False
     #: proper ancestors, nearest first
     ancestors: tuple[StateNode, ...] = ()
     initial: Transition | None = None
@@ -80,15 +85,6 @@ class StateNode:
     meta: Any = None
     description: str | None = None
     _candidates: dict[str, tuple[Transition, ...]] = field(default_factory=dict)
-
-    @property
-    def is_atomic(self) -> bool:
-        return self.type in (ATOMIC, FINAL)
-
-    @property
-    def states(self) -> tuple[StateNode, ...]:
-        """Children that are real states (history pseudo-states left out)."""
-        return tuple(c for c in self.children if c.type != HISTORY)
 
     def is_descendant_of(self, other: StateNode) -> bool:
         return other in self.ancestors

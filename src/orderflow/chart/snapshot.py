@@ -36,6 +36,7 @@ class Machine(Protocol):
     def nodes_by_id(self) -> Mapping[str, StateNode]: ...
     def can(self, snapshot: Snapshot, event: str | Mapping[str, Any]) -> bool: ...
     def validate_context(self, data: Any) -> Any: ...
+    def make_snapshot(self, **fields: Any) -> Snapshot: ...
 
 
 class FrozenValue(dict[str, Any]):
@@ -182,6 +183,10 @@ def configuration_from_value(root: StateNode, value: Any) -> frozenset[StateNode
     return frozenset(active)
 
 
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # the exact check first: it is much cheaper
+
+
 def _parse_value(node: StateNode, value: Any, active: set[StateNode], path: str) -> None:
     if node.is_atomic:
         if value != {}:
@@ -189,9 +194,9 @@ def _parse_value(node: StateNode, value: Any, active: set[StateNode], path: str)
                 f"'{node.id}' has no child states, but the value has {value!r}", path
             )
         return
-    states = {c.key: c for c in node.states}
+    states = node.by_key
     if node.type == PARALLEL:
-        if not isinstance(value, Mapping) or set(value) != set(states):
+        if not _is_mapping(value) or set(value) != set(states):
             raise InvalidSnapshotError(
                 f"parallel state '{node.id}' needs every region active: {sorted(states)}; got {value!r}",
                 path,
@@ -210,7 +215,7 @@ def _parse_value(node: StateNode, value: Any, active: set[StateNode], path: str)
             )
         active.add(child)
         return
-    if not isinstance(value, Mapping) or len(value) != 1:
+    if not _is_mapping(value) or len(value) != 1:
         raise InvalidSnapshotError(
             f"compound state '{node.id}' must have exactly one active child; got {value!r}", path
         )
@@ -292,15 +297,13 @@ def restore(machine: Machine, data: Any) -> Snapshot:
         raise InvalidSnapshotError(
             "only a snapshot with status 'error' can carry an error", "$.error"
         )
-    return Snapshot(
-        value=state_value(machine.root, configuration),
+    return machine.make_snapshot(
         status=status,
         context=context,
         output=data.get("output"),
         error=error,
         history=history,
         timers=timers,
-        machine=machine,
         configuration=configuration,
     )
 
