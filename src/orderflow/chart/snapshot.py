@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
+from orderflow.chart.definition import AFTER_PREFIX
 from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode
 from orderflow.errors import InvalidSnapshotError
 
@@ -184,7 +185,9 @@ def configuration_from_value(root: StateNode, value: Any) -> frozenset[StateNode
 
 
 def _is_mapping(value: Any) -> bool:
-    return type(value) is dict or isinstance(value, Mapping)  # the exact check first: it is much cheaper
+    return type(value) is dict or isinstance(
+        value, Mapping
+    )  # the exact check first: it is much cheaper
 
 
 def _parse_value(node: StateNode, value: Any, active: set[StateNode], path: str) -> None:
@@ -291,12 +294,18 @@ def restore(machine: Machine, data: Any) -> Snapshot:
             f"the context does not fit the machine's context model: {exc}", "$.context"
         ) from exc
     history = _restore_history(machine, data.get("history") or {})
-    timers = _restore_timers(data.get("timers") or [])
+    timers = _restore_timers(data.get("timers") or [], configuration)
     error = data.get("error")
     if error is not None and status != ERROR:
         raise InvalidSnapshotError(
             "only a snapshot with status 'error' can carry an error", "$.error"
         )
+    if status == ERROR and not isinstance(error, Mapping):
+        raise InvalidSnapshotError(
+            "a snapshot with status 'error' must say what the error was", "$.error"
+        )
+    if data.get("output") is not None and status != DONE:
+        raise InvalidSnapshotError("only a finished (done) snapshot can have an output", "$.output")
     return machine.make_snapshot(
         status=status,
         context=context,
@@ -350,7 +359,9 @@ def _check_consistent(nodes: list[StateNode], path: str) -> None:
                 raise InvalidSnapshotError(f"'{a.id}' and '{b.id}' cannot be active together", path)
 
 
-def _restore_timers(data: Any) -> tuple[Timer, ...]:
+def _restore_timers(data: Any, configuration: frozenset[StateNode]) -> tuple[Timer, ...]:
+    """Timers with the right shapes; an ``after`` timer only for a state that is active."""
+    own_after = {d.event_type for node in configuration for d in node.after}
     if not isinstance(data, list):
         raise InvalidSnapshotError("timers must be a list", "$.timers")
     timers = []
@@ -367,6 +378,10 @@ def _restore_timers(data: Any) -> tuple[Timer, ...]:
         ):
             raise InvalidSnapshotError(
                 "a timer needs a string id, an event with a string type and a numeric delay", path
+            )
+        if item["id"].startswith(AFTER_PREFIX) and item["id"] not in own_after:
+            raise InvalidSnapshotError(
+                f"timer '{item['id']}' belongs to a state that is not active", path
             )
         if item["id"] in seen:
             raise InvalidSnapshotError(f"two timers share the id '{item['id']}'", path)
