@@ -32,21 +32,25 @@ from orderflow.chart import (
     setup,
     state_in,
 )
+from orderflow.runtime import Actor, SimulatedClock, create_actor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Action",
+    "Actor",
     "DefinitionWarning",
     "Explanation",
     "GuardCheck",
     "Machine",
     "Setup",
+    "SimulatedClock",
     "Snapshot",
     "Timer",
     "and_",
     "assign",
     "cancel",
+    "create_actor",
     "create_machine",
     "emit",
     "errors",

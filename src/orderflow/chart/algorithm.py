@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -58,6 +59,16 @@ class Event:
         return f"Event({self.data!r})"
 
 
+@dataclass(frozen=True, slots=True)
+class Microstep:
+    """What one microstep did, for inspection tools: the event, the transitions, the states left and entered."""
+
+    event: str
+    transitions: tuple[tuple[str, tuple[str, ...] | None], ...]
+    exited: tuple[str, ...]
+    entered: tuple[str, ...]
+
+
 class MachineLike(Protocol):
     """What the algorithm needs of a machine (implemented by ``machine.Machine``)."""
 
@@ -91,6 +102,7 @@ class _Run:
         "replayable",
         "status",
         "timers",
+        "trace",
     )
 
     def __init__(self, machine: MachineLike, snapshot: Snapshot) -> None:
@@ -107,22 +119,28 @@ class _Run:
         self.replayable = True
         #: False while the macrostep has changed nothing (so the input snapshot can be returned)
         self.changed = False
+        #: the microsteps taken, when an inspection tool asked for them
+        self.trace: list[Microstep] | None = None
 
 
 # -- the macrostep -------------------------------------------------------------------------------
 
 
 def macrostep(
-    machine: MachineLike, snapshot: Snapshot, event: Event
+    machine: MachineLike, snapshot: Snapshot, event: Event, trace: list[Microstep] | None = None
 ) -> tuple[Snapshot, list[Action]]:
-    """Process one external event to completion (SCXML's mainEventLoop body for one event)."""
+    """Process one external event to completion (SCXML's mainEventLoop body for one event).
+
+    With ``trace``, every microstep is appended to it (and no stored plan is replayed).
+    """
     if snapshot.status != ACTIVE:
         return snapshot, []
     key = plan_key(snapshot, event.type)
-    plan = machine.plans.get(key)
+    plan = machine.plans.get(key) if trace is None else None
     if plan is not None:
         return plan.replay(snapshot, event.data, machine.make_snapshot)
     run = _Run(machine, snapshot)
+    run.trace = trace
     try:
         _consume_timer(run, event)
         transitions = select_transitions(run, event)
@@ -142,17 +160,21 @@ def macrostep(
 
 
 def initial_macrostep(
-    machine: MachineLike, snapshot: Snapshot, event: Event
+    machine: MachineLike, snapshot: Snapshot, event: Event, trace: list[Microstep] | None = None
 ) -> tuple[Snapshot, list[Action]]:
     """Enter the initial configuration (the root and its default descendants) and settle."""
     run = _Run(machine, snapshot)
     run.changed = True
+    run.trace = trace
     try:
         root = machine.root
         to_enter: set[StateNode] = {root}
         default_entry: set[StateNode] = {root}
         _add_descendants_to_enter(root, run.history, to_enter, default_entry, machine.nodes_by_id)
-        _enter_states(run, sorted(to_enter, key=_order), default_entry, event)
+        entered = sorted(to_enter, key=_order)
+        if trace is not None:
+            trace.append(Microstep(event.type, (), (), tuple(s.id for s in entered)))
+        _enter_states(run, entered, default_entry, event)
         _settle(run, event)
     except OrderflowError:
         raise
@@ -517,10 +539,23 @@ def microstep(run: _Run, transitions: list[Transition], event: Event) -> None:
         reverse=True,
     )
     to_enter, default_entry = compute_entry_set(transitions, run.history, nodes_by_id)
+    entered = sorted(to_enter, key=_order)
+    if run.trace is not None:
+        run.trace.append(
+            Microstep(
+                event.type,
+                tuple(
+                    (t.source.id, tuple(n.id for n in t.targets) if t.targets is not None else None)
+                    for t in transitions
+                ),
+                tuple(s.id for s in to_exit),
+                tuple(s.id for s in entered),
+            )
+        )
     _exit_states(run, to_exit, event)
     for t in transitions:
         _execute(run, t.actions, event)
-    _enter_states(run, sorted(to_enter, key=_order), default_entry, event)
+    _enter_states(run, entered, default_entry, event)
 
 
 def _exit_states(run: _Run, to_exit: list[StateNode], event: Event) -> None:

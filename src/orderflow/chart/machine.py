@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from orderflow.chart import algorithm
 from orderflow.chart.actions import Action
-from orderflow.chart.algorithm import Event
+from orderflow.chart.algorithm import Event, Microstep
 from orderflow.chart.definition import compile_definition
 from orderflow.chart.guards import describe
 from orderflow.chart.implementations import (
@@ -77,6 +77,17 @@ class Explanation:
         return f"no active state handles '{self.event}'"
 
 
+@dataclass(frozen=True)
+class Step:
+    """One macrostep, as an inspection tool sees it."""
+
+    event: Mapping[str, Any]
+    before: Snapshot | None
+    snapshot: Snapshot
+    actions: list[Action]
+    microsteps: tuple[Microstep, ...]
+
+
 class Machine:
     """A compiled statechart.  Create it with :func:`create_machine` or ``setup(...).create_machine``."""
 
@@ -111,12 +122,8 @@ class Machine:
 
     def initial_transition(self, input: Any = None) -> tuple[Snapshot, list[Action]]:
         """The initial snapshot and the actions entering it causes."""
-        context = self._initial_context_for(input)
-        data: dict[str, Any] = {"type": INIT_EVENT}
-        if input is not None:
-            data["input"] = input
-        start = self.make_snapshot(configuration=frozenset(), status=ACTIVE, context=context)
-        return algorithm.initial_macrostep(self, start, Event.internal(data))
+        step = self.step(None, input=input)
+        return step.snapshot, step.actions
 
     def transition(
         self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel
@@ -128,6 +135,32 @@ class Machine:
         """
         self._check_own(snapshot)
         return algorithm.macrostep(self, snapshot, self.event(event))
+
+    def step(
+        self,
+        snapshot: Snapshot | None,
+        event: str | Mapping[str, Any] | BaseModel | None = None,
+        *,
+        input: Any = None,
+    ) -> Step:
+        """``transition`` (or, with no snapshot, ``initial_transition``) with its microsteps, for inspection tools."""
+        microsteps: list[Microstep] = []
+        if snapshot is None:
+            start = self.make_snapshot(
+                configuration=frozenset(), status=ACTIVE, context=self._initial_context_for(input)
+            )
+            data: dict[str, Any] = {"type": INIT_EVENT}
+            if input is not None:
+                data["input"] = input
+            resolved = Event.internal(data)
+            result, actions = algorithm.initial_macrostep(self, start, resolved, microsteps)
+        else:
+            self._check_own(snapshot)
+            if event is None:
+                raise InvalidEventError("step() needs an event when it is given a snapshot")
+            resolved = self.event(event)
+            result, actions = algorithm.macrostep(self, snapshot, resolved, microsteps)
+        return Step(resolved.data, snapshot, result, actions, tuple(microsteps))
 
     def resolve_snapshot(self, data: Any) -> Snapshot:
         """Validate a persisted snapshot (``snapshot.to_json()``) and restore it."""

@@ -51,14 +51,23 @@ class FrozenValue(dict[str, Any]):
 
 @dataclass(frozen=True, slots=True)
 class Timer:
-    """A pending delayed event: ``event`` is due ``delay`` milliseconds after it was scheduled."""
+    """A pending delayed event: ``event`` is due ``delay`` milliseconds after it was scheduled.
+
+    ``due`` is the clock time (milliseconds) at which it fires.  The core has no clock and
+    leaves it ``None``; whoever runs the timer (an actor, the timer worker) sets it, so a
+    restored snapshot can resume the timer with its remaining time.
+    """
 
     id: str
     event: Mapping[str, Any]
     delay: float
+    due: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "event": dict(self.event), "delay": self.delay}
+        data = {"id": self.id, "event": dict(self.event), "delay": self.delay}
+        if self.due is not None:
+            data["due"] = self.due
+        return data
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -386,5 +395,8 @@ def _restore_timers(data: Any, configuration: frozenset[StateNode]) -> tuple[Tim
         if item["id"] in seen:
             raise InvalidSnapshotError(f"two timers share the id '{item['id']}'", path)
         seen.add(item["id"])
-        timers.append(Timer(item["id"], dict(item["event"]), float(item["delay"])))
+        due = item.get("due")
+        if due is not None and (isinstance(due, bool) or not isinstance(due, int | float)):
+            raise InvalidSnapshotError("a timer's due time must be a number of milliseconds", path)
+        timers.append(Timer(item["id"], dict(item["event"]), float(item["delay"]), due))
     return tuple(timers)

@@ -1,0 +1,21 @@
+"""The in-memory runtime: actors that run a machine's effects and fire its timers on a clock.
+
+The pure core (``orderflow.chart``) decides; an :class:`Actor` does what it
+decided, in order, and delivers ``after`` timers when its clock says they are
+due.  Use :class:`SimulatedClock` in tests, :class:`ThreadingClock` (the
+default) or :class:`AsyncioClock` for real time.
+"""
+
+from orderflow.runtime.actor import Actor, ActorNotRunningError, Subscription, create_actor
+from orderflow.runtime.clock import AsyncioClock, Clock, SimulatedClock, ThreadingClock
+
+__all__ = [
+    "Actor",
+    "ActorNotRunningError",
+    "AsyncioClock",
+    "Clock",
+    "SimulatedClock",
+    "Subscription",
+    "ThreadingClock",
+    "create_actor",
+]

@@ -1,0 +1,411 @@
+"""An in-memory actor: the pure core plus the effects it asks for, timers on a clock, and listeners.
+
+    actor = orderflow.create_actor(machine, clock=SimulatedClock())
+    actor.start()
+    actor.send({"type": "PAY", "amount": "10.00"})
+    actor.get_snapshot().value
+
+``send`` runs one macrostep through ``machine.transition`` and then performs
+the returned actions in order: named effects through their implementations,
+``emit`` to the ``on(...)`` handlers, ``log`` to the ``orderflow.actor``
+logger, and ``schedule`` / ``cancel`` on the clock.  An effect may answer
+with an event (or a list of events); the actor processes those next, before
+anything else it was sent.
+
+One processing path serves both flavours: :meth:`Actor._macrostep` is a
+generator that yields each effect call; ``send`` drives it calling effects,
+``send_async`` drives it awaiting async effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect as inspection
+import logging
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from typing import Any
+
+from orderflow.chart import Action, Machine, Snapshot
+from orderflow.chart.machine import Step
+from orderflow.errors import MissingImplementationError, OrderflowError
+from orderflow.runtime.clock import ThreadingClock
+
+logger = logging.getLogger("orderflow.actor")
+
+EventLike = str | Mapping[str, Any]
+Listener = Callable[[Snapshot], None]
+EmitHandler = Callable[[Mapping[str, Any]], None]
+Inspector = Callable[[Step], None]
+EffectCall = Callable[[], Any]
+
+IDLE, RUNNING, STOPPED = "idle", "running", "stopped"
+
+
+class ActorNotRunningError(OrderflowError):
+    """An event was sent to an actor that was not started, or has been stopped."""
+
+
+class Subscription:
+    """Returned by :meth:`Actor.subscribe` and :meth:`Actor.on`; ``unsubscribe()`` ends it."""
+
+    def __init__(self, remove: Callable[[], None]) -> None:
+        self._remove = remove
+
+    def unsubscribe(self) -> None:
+        self._remove()
+
+
+class Actor:
+    """A running instance of a machine.  Create it with :func:`create_actor`."""
+
+    def __init__(
+        self,
+        machine: Machine,
+        snapshot: Snapshot | Mapping[str, Any] | None = None,
+        clock: Any = None,
+        implementations: Mapping[str, Callable[..., Any]] | None = None,
+        *,
+        input: Any = None,
+        inspect: Inspector | None = None,
+    ) -> None:
+        self.machine = machine
+        self.clock = clock if clock is not None else ThreadingClock()
+        if snapshot is not None and not isinstance(snapshot, Snapshot):
+            snapshot = machine.resolve_snapshot(snapshot)
+        self._snapshot: Snapshot | None = snapshot
+        self._effects: dict[str, Callable[..., Any]] = {
+            **machine.effects,
+            **(implementations or {}),
+        }
+        self._input = input
+        self._inspect = inspect
+        self._listeners: list[Listener] = []
+        self._emit_handlers: dict[str, list[EmitHandler]] = {}
+        self._timers: dict[str, tuple[Any, object]] = {}  # timer id -> (clock handle, token)
+        self._mailbox: deque[EventLike] = deque()
+        self._lock = threading.RLock()
+        self._processing = False
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.status = IDLE
+        #: the exception of the last effect that failed (the snapshot then has status "error")
+        self.error: BaseException | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> Actor:
+        """Enter the initial state, or resume a restored snapshot's timers (no entry actions re-run)."""
+        with self._lock:
+            if self.status == RUNNING:
+                return self
+            if self.status == STOPPED:
+                raise ActorNotRunningError(
+                    "a stopped actor cannot be started again; create a new one"
+                )
+            self.status = RUNNING
+            if self._snapshot is None:
+                self._drive(self._macrostep(None))
+            else:
+                self._resume_timers()
+                self._notify(self._snapshot)
+            self._drain()
+        return self
+
+    async def start_async(self) -> Actor:
+        """:meth:`start`, awaiting async entry effects."""
+        if self.status == RUNNING:
+            return self
+        if self.status == STOPPED:
+            raise ActorNotRunningError("a stopped actor cannot be started again; create a new one")
+        self.status = RUNNING
+        if self._snapshot is None:
+            await self._drive_async(self._macrostep(None))
+        else:
+            self._resume_timers()
+            self._notify(self._snapshot)
+        await self._drain_async()
+        return self
+
+    def stop(self) -> None:
+        """Cancel every pending timer and accept no more events."""
+        with self._lock:
+            for handle, _ in self._timers.values():
+                self.clock.cancel(handle)
+            self._timers.clear()
+            self._mailbox.clear()
+            self.status = STOPPED
+
+    # -- events -----------------------------------------------------------------------------
+
+    def send(self, event: EventLike) -> Snapshot:
+        """Process ``event`` (and whatever it causes) now; return the snapshot afterwards.
+
+        Sent from inside an effect or a listener, the event is queued and processed as soon
+        as the current macrostep's actions are done.
+        """
+        with self._lock:
+            self._check_running()
+            self._mailbox.append(event)
+            if not self._processing:
+                self._drain()
+            return self.get_snapshot()
+
+    async def send_async(self, event: EventLike) -> Snapshot:
+        """:meth:`send` for async effect implementations (each awaited in order)."""
+        self._check_running()
+        self._mailbox.append(event)
+        if not self._processing:
+            await self._drain_async()
+        return self.get_snapshot()
+
+    def _check_running(self) -> None:
+        if self.status != RUNNING:
+            raise ActorNotRunningError(
+                f"the actor is {self.status}; call start() before sending events"
+            )
+
+    def _drain(self) -> None:
+        self._processing = True
+        try:
+            while self._mailbox and self.status == RUNNING:
+                self._drive(self._macrostep(self._mailbox.popleft()))
+        finally:
+            self._processing = False
+
+    async def _drain_async(self) -> None:
+        self._processing = True
+        try:
+            while self._mailbox and self.status == RUNNING:
+                await self._drive_async(self._macrostep(self._mailbox.popleft()))
+        finally:
+            self._processing = False
+
+    def _drive(self, steps: Generator[EffectCall, Any, None]) -> None:
+        result: Any = None
+        while True:
+            try:
+                call = steps.send(result)
+            except StopIteration:
+                return
+            try:
+                result = call()
+                if inspection.isawaitable(result):
+                    _close(result)
+                    raise TypeError(
+                        f"effect {getattr(call, 'name', '?')} is async; use send_async()"
+                    )
+            except Exception as exc:
+                result = _Failure(exc)
+
+    async def _drive_async(self, steps: Generator[EffectCall, Any, None]) -> None:
+        result: Any = None
+        while True:
+            try:
+                call = steps.send(result)
+            except StopIteration:
+                return
+            try:
+                result = call()
+                if inspection.isawaitable(result):
+                    result = await result
+            except Exception as exc:
+                result = _Failure(exc)
+
+    def _macrostep(self, event: EventLike | None) -> Generator[EffectCall, Any, None]:
+        """One macrostep and its actions; yields each effect call and receives its result."""
+        before = self._snapshot
+        if self._inspect is not None or before is None:
+            step = self.machine.step(before, event, input=self._input)
+            snapshot, actions = step.snapshot, step.actions
+            if self._inspect is not None:
+                self._inspect(step)
+        else:
+            assert event is not None
+            snapshot, actions = self.machine.transition(before, event)
+        snapshot = self._apply_timers(snapshot, actions)
+        self._snapshot = snapshot
+        replies: list[EventLike] = []
+        for action in actions:
+            if action.type in ("schedule", "cancel"):
+                continue
+            if action.type == "emit":
+                self._emit(action.params["event"])
+            elif action.type == "log":
+                logger.info("%s: %s", self.machine.id, action.params.get("message"))
+            else:
+                result = yield _EffectCall(self._effect(action), snapshot.context, action)
+                if isinstance(result, _Failure):
+                    self._fail(action, result.exception)
+                    return
+                replies.extend(_events_from(result))
+        self._mailbox.extendleft(reversed(replies))
+        self._notify(self._snapshot)
+
+    def _effect(self, action: Action) -> Callable[..., Any]:
+        impl = self._effects.get(action.type)
+        if impl is None:
+            raise MissingImplementationError("action", action.type)
+        return impl
+
+    def _fail(self, action: Action, exc: BaseException) -> None:
+        logger.error(
+            "effect %r of machine %r failed: %s", action.type, self.machine.id, exc, exc_info=exc
+        )
+        self.error = exc
+        assert self._snapshot is not None
+        error = {"type": type(exc).__name__, "message": str(exc), "action": action.type}
+        self._snapshot = dataclasses.replace(self._snapshot, status="error", error=error)
+        for handle, _ in self._timers.values():
+            self.clock.cancel(handle)
+        self._timers.clear()
+        self._mailbox.clear()
+        self._notify(self._snapshot)
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def _apply_timers(self, snapshot: Snapshot, actions: list[Action]) -> Snapshot:
+        """Arm and disarm clock callbacks for the schedule/cancel actions; record due times."""
+        due: dict[str, float] = {}
+        for action in actions:
+            if action.type == "schedule":
+                timer_id = action.params["id"]
+                self._disarm(timer_id)
+                due[timer_id] = self._arm(
+                    timer_id, action.params["event"], float(action.params["delay"])
+                )
+            elif action.type == "cancel":
+                self._disarm(action.params["id"])
+        for timer_id in list(self._timers):  # delivered timers are no longer pending
+            if not any(t.id == timer_id for t in snapshot.timers):
+                self._disarm(timer_id)
+        if not due:
+            return snapshot
+        timers = tuple(
+            dataclasses.replace(t, due=due[t.id]) if t.id in due else t for t in snapshot.timers
+        )
+        return dataclasses.replace(snapshot, timers=timers)
+
+    def _arm(self, timer_id: str, event: Mapping[str, Any], delay: float) -> float:
+        token = object()
+        handle = self.clock.call_later(delay, lambda: self._on_timer(timer_id, token, event))
+        self._timers[timer_id] = (handle, token)
+        return float(self.clock.now() + delay)
+
+    def _disarm(self, timer_id: str) -> None:
+        armed = self._timers.pop(timer_id, None)
+        if armed is not None:
+            self.clock.cancel(armed[0])
+
+    def _resume_timers(self) -> None:
+        assert self._snapshot is not None
+        now = self.clock.now()
+        resumed = []
+        for timer in self._snapshot.timers:
+            remaining = timer.delay if timer.due is None else max(0.0, timer.due - now)
+            due = self._arm(timer.id, timer.event, remaining)
+            resumed.append(timer if timer.due is not None else dataclasses.replace(timer, due=due))
+        self._snapshot = dataclasses.replace(self._snapshot, timers=tuple(resumed))
+
+    def _on_timer(self, timer_id: str, token: object, event: Mapping[str, Any]) -> None:
+        with self._lock:
+            armed = self._timers.get(timer_id)
+            if armed is None or armed[1] is not token or self.status != RUNNING:
+                return  # cancelled, re-armed, or the actor stopped meanwhile
+            del self._timers[timer_id]
+        if getattr(self.clock, "is_async", False):
+            task = asyncio.ensure_future(self.send_async(dict(event)))
+            self._tasks.add(task)  # keep a reference until it is done
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self.send(dict(event))
+
+    # -- observing ----------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Subscription:
+        """Call ``listener(snapshot)`` after every macrostep."""
+        self._listeners.append(listener)
+        return Subscription(
+            lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        )
+
+    def on(self, event_type: str, handler: EmitHandler) -> Subscription:
+        """Call ``handler(event)`` for every emitted event of ``event_type`` (``"*"`` for all)."""
+        handlers = self._emit_handlers.setdefault(event_type, [])
+        handlers.append(handler)
+        return Subscription(lambda: handlers.remove(handler) if handler in handlers else None)
+
+    def _notify(self, snapshot: Snapshot) -> None:
+        for listener in list(self._listeners):
+            listener(snapshot)
+
+    def _emit(self, event: Mapping[str, Any]) -> None:
+        for handler in [
+            *self._emit_handlers.get(event["type"], ()),
+            *self._emit_handlers.get("*", ()),
+        ]:
+            handler(event)
+
+    def get_snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            raise ActorNotRunningError("the actor has not started yet")
+        return self._snapshot
+
+    def get_persisted_snapshot(self) -> dict[str, Any]:
+        """The snapshot as JSON, with the due times of pending timers, for ``create_actor(..., snapshot=...)``."""
+        return self.get_snapshot().to_json()
+
+
+class _EffectCall:
+    """A named effect ready to run: ``impl(context, event, params)``."""
+
+    __slots__ = ("action", "context", "impl", "name")
+
+    def __init__(self, impl: Callable[..., Any], context: Any, action: Action) -> None:
+        self.impl = impl
+        self.context = context
+        self.action = action
+        self.name = action.type
+
+    def __call__(self) -> Any:
+        return self.impl(self.context, self.action.event, self.action.params)
+
+
+class _Failure:
+    __slots__ = ("exception",)
+
+    def __init__(self, exception: Exception) -> None:
+        self.exception = exception
+
+
+def _events_from(result: Any) -> list[EventLike]:
+    """An effect's answer: nothing, one event, or a list of events for the actor to process next."""
+    if result is None:
+        return []
+    if isinstance(result, str | Mapping):
+        return [result]
+    if isinstance(result, list | tuple):
+        return list(result)
+    raise TypeError(
+        f"an effect may return None, an event or a list of events, not {type(result).__name__}"
+    )
+
+
+def _close(awaitable: Awaitable[Any]) -> None:
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
+
+
+def create_actor(
+    machine: Machine,
+    snapshot: Snapshot | Mapping[str, Any] | None = None,
+    clock: Any = None,
+    implementations: Mapping[str, Callable[..., Any]] | None = None,
+    *,
+    input: Any = None,
+    inspect: Inspector | None = None,
+) -> Actor:
+    """An actor for ``machine``, from its initial state or from a (persisted) snapshot; call ``start()``."""
+    return Actor(machine, snapshot, clock, implementations, input=input, inspect=inspect)
