@@ -11,7 +11,13 @@ import pytest
 
 import orderflow
 from orderflow.errors import MissingImplementationError
-from orderflow.runtime import ActorNotRunningError, AsyncioClock, SimulatedClock, ThreadingClock, create_actor
+from orderflow.runtime import (
+    ActorNotRunningError,
+    AsyncioClock,
+    SimulatedClock,
+    ThreadingClock,
+    create_actor,
+)
 
 ORDER = {
     "id": "order",
@@ -36,7 +42,9 @@ ORDER = {
 def make(log: list[Any], **extra: Any) -> orderflow.Machine:
     return orderflow.setup(
         actions={
-            "notify": lambda ctx, event, params: log.append(("notify", params["template"], event["type"])),
+            "notify": lambda ctx, event, params: log.append(
+                ("notify", params["template"], event["type"])
+            ),
             "capture": lambda ctx, event, params: log.append(("capture", event.get("amount"))),
             **extra,
         }
@@ -91,7 +99,9 @@ def test_emitted_events_reach_their_handlers_and_listeners_see_every_snapshot() 
     assert emitted == [{"type": "order.paid"}, ("any", "order.paid")]
 
 
-def test_a_restored_actor_resumes_its_timer_with_the_remaining_time_and_runs_no_entry_actions() -> None:
+def test_a_restored_actor_resumes_its_timer_with_the_remaining_time_and_runs_no_entry_actions() -> (
+    None
+):
     log: list[Any] = []
     clock = SimulatedClock()
     machine = make(log)
@@ -132,9 +142,9 @@ def test_an_effect_can_answer_with_an_event_processed_before_anything_else() -> 
             "backordered": {},
         },
     }
-    machine = orderflow.setup(actions={"reserve": lambda ctx, event, params: {"type": "STOCK_RESERVED"}}).create_machine(
-        config
-    )
+    machine = orderflow.setup(
+        actions={"reserve": lambda ctx, event, params: {"type": "STOCK_RESERVED"}}
+    ).create_machine(config)
     actor = create_actor(machine, clock=SimulatedClock()).start()
     assert actor.get_snapshot().value == "picking"
 
@@ -163,7 +173,11 @@ def test_an_effect_that_raises_puts_the_actor_in_error_and_stops_its_timers() ->
     actor = create_actor(make([], capture=boom), clock=clock).start()
     snapshot = actor.send("PAY")
     assert snapshot.status == "error"
-    assert snapshot.error == {"type": "RuntimeError", "message": "card declined", "action": "capture"}
+    assert snapshot.error == {
+        "type": "RuntimeError",
+        "message": "card declined",
+        "action": "capture",
+    }
     assert isinstance(actor.error, RuntimeError)
     assert clock.pending == 0
 
@@ -178,7 +192,9 @@ def test_implementations_given_to_the_actor_override_the_machines() -> None:
     log: list[Any] = []
     machine = make([])
     actor = create_actor(
-        machine, clock=SimulatedClock(), implementations={"notify": lambda c, e, p: log.append(p["template"])}
+        machine,
+        clock=SimulatedClock(),
+        implementations={"notify": lambda c, e, p: log.append(p["template"])},
     )
     actor.start()
     assert log == ["received"]
