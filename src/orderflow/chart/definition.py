@@ -283,7 +283,8 @@ class _Compiler:
         for delay_key, transitions in after_config.items():
             where = f"{path}.after.{delay_key}"
             delay = self._delay(delay_key, where, node)
-            event_type = f"{AFTER_PREFIX}{delay_key}.{node.id}"
+            label = _js_number(delay) if isinstance(delay, float) else delay
+            event_type = f"{AFTER_PREFIX}{label}.{node.id}"
             delayed.append(Delayed(event_type, delay))
             compiled = self._transitions(node, event_type, transitions, where)
             for t in compiled:
@@ -678,6 +679,11 @@ def _collect_value_nodes(node: StateNode, value: Any, out: list[StateNode]) -> s
             if problem:
                 return problem
     return None
+
+
+def _js_number(value: float) -> str:
+    """A number as JavaScript prints it (``1000``, ``2.5``), so timer event types match XState's."""
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _fingerprint(root: StateNode) -> str:
