@@ -67,6 +67,8 @@ class Microstep:
     transitions: tuple[tuple[str, tuple[str, ...] | None], ...]
     exited: tuple[str, ...]
     entered: tuple[str, ...]
+    #: each transition's JSON path in the definition (``$.states.a.on.GO[0]``): a unique name for it
+    paths: tuple[str, ...] = ()
 
 
 class MachineLike(Protocol):
@@ -550,6 +552,7 @@ def microstep(run: _Run, transitions: list[Transition], event: Event) -> None:
                 ),
                 tuple(s.id for s in to_exit),
                 tuple(s.id for s in entered),
+                tuple(t.path for t in transitions),
             )
         )
     _exit_states(run, to_exit, event)
