@@ -8,6 +8,9 @@
 // Once a snapshot's status is not "active" the remaining events are not sent (orderflow ignores
 // events on a done machine); each of them is recorded as {"skipped": true, ...the last snapshot}.
 //
+// With --serve the script instead reads one case per line and answers each with one line
+// (the same result object), until stdin closes: one node process for a whole test session.
+//
 // Guards arrive as data ({"type": "stateIn", "state": ...}, {"type": "and", "guards": [...]},
 // {"type": "or", ...}, {"type": "not", "guards": [g]}); XState's JSON cannot carry them, so they
 // are rebuilt with xstate's stateIn() / and() / or() / not() helpers before createMachine.
@@ -108,18 +111,34 @@ function runCase(testCase) {
   return { steps };
 }
 
+function safeRun(testCase) {
+  try {
+    return runCase(testCase);
+  } catch (err) {
+    return { error: err && err.message ? err.message : String(err) };
+  }
+}
+
+function serve() {
+  const readline = require('readline');
+  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  lines.on('line', (line) => {
+    if (line.trim()) {
+      process.stdout.write(JSON.stringify(safeRun(JSON.parse(line))) + '\n');
+    }
+  });
+}
+
 function main() {
+  if (process.argv.includes('--serve')) {
+    serve();
+    return;
+  }
   const chunks = [];
   process.stdin.on('data', (chunk) => chunks.push(chunk));
   process.stdin.on('end', () => {
     const { cases } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    const results = cases.map((testCase) => {
-      try {
-        return runCase(testCase);
-      } catch (err) {
-        return { error: err && err.message ? err.message : String(err) };
-      }
-    });
+    const results = cases.map(safeRun);
     process.stdout.write(JSON.stringify({ results }));
   });
 }

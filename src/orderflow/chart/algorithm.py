@@ -314,7 +314,9 @@ def remove_conflicting_transitions(
 
     def exits(t: Transition) -> set[StateNode]:
         if id(t) not in exit_sets:
-            exit_sets[id(t)] = set(compute_exit_set([t], config, history, nodes_by_id))
+            exit_sets[id(t)] = set(
+                compute_exit_set([t], config, transition_domains([t], history, nodes_by_id))
+            )
         return exit_sets[id(t)]
 
     for t1 in enabled:
@@ -399,18 +401,31 @@ def _inside(node: StateNode, domain: StateNode | None) -> bool:
     return domain is None or node.is_descendant_of(domain)
 
 
-def compute_exit_set(
+Domains = Mapping[Transition, StateNode | None]
+
+
+def transition_domains(
     transitions: Iterable[Transition],
-    config: Iterable[StateNode],
     history: Mapping[str, tuple[str, ...]],
     nodes_by_id: Mapping[str, StateNode],
+) -> dict[Transition, StateNode | None]:
+    """Each transition's domain, computed once per microstep, before the exits record history.
+
+    Exit and entry must agree on it: a transition into a history state of a state it
+    exits has one target before the exit records the history and another after.
+    """
+    return {t: transition_domain(t, history, nodes_by_id) for t in transitions if t.targets}
+
+
+def compute_exit_set(
+    transitions: Iterable[Transition], config: Iterable[StateNode], domains: Domains
 ) -> list[StateNode]:
     """SCXML's computeExitSet: the active states each transition's domain contains."""
     to_exit: list[StateNode] = []
     for t in transitions:
         if not t.targets:
             continue
-        domain = transition_domain(t, history, nodes_by_id)
+        domain = domains[t]
         if t.reenter and domain is t.source and domain not in to_exit:
             to_exit.append(domain)
         for state in config:
@@ -421,6 +436,7 @@ def compute_exit_set(
 
 def compute_entry_set(
     transitions: Iterable[Transition],
+    domains: Domains,
     history: Mapping[str, tuple[str, ...]],
     nodes_by_id: Mapping[str, StateNode],
 ) -> tuple[set[StateNode], set[StateNode]]:
@@ -428,7 +444,9 @@ def compute_entry_set(
     to_enter: set[StateNode] = set()
     default_entry: set[StateNode] = set()
     for t in transitions:
-        domain = transition_domain(t, history, nodes_by_id)
+        if not t.targets:
+            continue
+        domain = domains[t]
         for s in t.targets or ():
             if s.type != HISTORY and (s is not t.source or t.source is not domain or t.reenter):
                 to_enter.add(s)
@@ -446,6 +464,9 @@ def compute_entry_set(
 
 
 def _proper_ancestors(node: StateNode, upto: StateNode | None) -> list[StateNode]:
+    """The ancestors of ``node`` below ``upto``, nearest first (none when ``node`` is ``upto``)."""
+    if node is upto:
+        return []
     result = []
     for ancestor in node.ancestors:
         if ancestor is upto:
@@ -532,15 +553,18 @@ def _add_ancestors_to_enter(
 
 
 def microstep(run: _Run, transitions: list[Transition], event: Event) -> None:
-    """SCXML's microstep: plan exit and entry sets, then exit, run transition actions, enter."""
+    """SCXML's microstep: plan exit set, history and entry set, then exit, run transition actions, enter.
+
+    The entry set is planned with the history the exits record, as SCXML's enterStates
+    runs after exitStates: a transition back into a history state it leaves restores
+    what was active a moment ago.
+    """
     run.changed = True
     nodes_by_id = run.machine.nodes_by_id
-    to_exit = sorted(
-        compute_exit_set(transitions, run.config, run.history, nodes_by_id),
-        key=_order,
-        reverse=True,
-    )
-    to_enter, default_entry = compute_entry_set(transitions, run.history, nodes_by_id)
+    domains = transition_domains(transitions, run.history, nodes_by_id)
+    to_exit = sorted(compute_exit_set(transitions, run.config, domains), key=_order, reverse=True)
+    history = recorded_history(to_exit, run.config, run.history)
+    to_enter, default_entry = compute_entry_set(transitions, domains, history, nodes_by_id)
     entered = sorted(to_enter, key=_order)
     if run.trace is not None:
         run.trace.append(
@@ -555,27 +579,38 @@ def microstep(run: _Run, transitions: list[Transition], event: Event) -> None:
                 tuple(t.path for t in transitions),
             )
         )
+    run.history = history
     _exit_states(run, to_exit, event)
     for t in transitions:
         _execute(run, t.actions, event)
     _enter_states(run, entered, default_entry, event)
 
 
-def _exit_states(run: _Run, to_exit: list[StateNode], event: Event) -> None:
-    """SCXML's exitStates: record history, then run exit actions innermost first."""
-    config = run.config
+def recorded_history(
+    to_exit: list[StateNode], config: set[StateNode], history: dict[str, tuple[str, ...]]
+) -> dict[str, tuple[str, ...]]:
+    """SCXML's exitStates, first half: what each history state of an exited state remembers."""
+    recorded = history
     for state in to_exit:
         for h in state.children:
-            if h.type == HISTORY:
-                if h.history == "deep":
-                    remembered = [s for s in config if s.is_atomic and s.is_descendant_of(state)]
-                else:
-                    remembered = [s for s in config if s.parent is state]
-                run.history[h.id] = tuple(s.id for s in sorted(remembered, key=_order))
+            if h.type != HISTORY:
+                continue
+            if h.history == "deep":
+                remembered = [s for s in config if s.is_atomic and s.is_descendant_of(state)]
+            else:
+                remembered = [s for s in config if s.parent is state]
+            if recorded is history:
+                recorded = dict(history)
+            recorded[h.id] = tuple(s.id for s in sorted(remembered, key=_order))
+    return recorded
+
+
+def _exit_states(run: _Run, to_exit: list[StateNode], event: Event) -> None:
+    """SCXML's exitStates, second half: exit actions innermost first."""
     for state in to_exit:
         _execute(run, state.exit, event)
         _cancel_delayed(run, state, event)
-        config.discard(state)
+        run.config.discard(state)
 
 
 def _enter_states(

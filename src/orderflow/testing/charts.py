@@ -95,6 +95,7 @@ class _Options:
     reenter: bool
     wildcards: bool
     multiple_targets: bool
+    self_transitions: bool
     keys: Iterator[int]
 
 
@@ -110,12 +111,14 @@ def machine_configs(
     reenter: bool = True,
     wildcards: bool = True,
     multiple_targets: bool = True,
+    self_transitions: bool = True,
 ) -> dict[str, Any]:
     """A valid XState v5 JSON machine config (machine id ``"m"``) using only data guards.
 
     ``max_depth`` bounds the nesting below the machine, ``max_children`` the
     children of one state.  The keyword flags leave a feature out, to keep a
-    known disagreement out of a broader test or to focus a test on the rest.
+    known disagreement out of a broader test or to focus a test on the rest
+    (``self_transitions=False``: no event transition targets its own source).
     States are keyed by kind and number (``a3`` atomic, ``c1`` compound,
     ``p2`` parallel, ``f4`` final, ``h5`` history) so a failing example reads easily.
     """
@@ -128,6 +131,7 @@ def machine_configs(
         reenter=reenter,
         wildcards=wildcards,
         multiple_targets=multiple_targets,
+        self_transitions=self_transitions,
         keys=iter(range(1, 10_000)),
     )
     root_kind = draw(st.sampled_from((COMPOUND, PARALLEL) if parallel else (COMPOUND,)))
@@ -234,7 +238,12 @@ def _transitions(
     shape = draw(st.sampled_from(shapes))
     transition: dict[str, Any] = {}
     if shape == "single":
-        target = root if draw(st.integers(0, 9)) == 0 else draw(st.sampled_from(nodes[1:]))
+        targets = [n for n in nodes if options.self_transitions or n is not source]
+        target = draw(
+            st.sampled_from(targets[1:] if targets[0] is root and len(targets) > 1 else targets)
+        )
+        if targets[0] is root and draw(st.integers(0, 9)) == 0:
+            target = root
         transition["target"] = draw(st.sampled_from(_references(source, target)))
     elif shape == "regions":
         owner = draw(st.sampled_from(parallels))
