@@ -374,10 +374,19 @@ def history_default(node: StateNode) -> Transition:
 def transition_domain(
     t: Transition, history: Mapping[str, tuple[str, ...]], nodes_by_id: Mapping[str, StateNode]
 ) -> StateNode | None:
-    """SCXML's getTransitionDomain, with XState's rules: ``reenter`` and any common ancestor."""
+    """SCXML's getTransitionDomain, with XState's rules: ``reenter`` and any common ancestor.
+
+    A transition that stays inside its source keeps the source as its domain.  The source
+    itself counts as inside only when it is an explicit target: a history state that
+    resolves to the source re-enters it, so the domain must contain the source (XState
+    keeps the source there and ends with two active children in one compound; SCXML and
+    orderflow exit and re-enter it).
+    """
     targets = effective_targets(t, history, nodes_by_id)
     source = t.source
-    if not t.reenter and all(s is source or s.is_descendant_of(source) for s in targets):
+    if not t.reenter and all(
+        s.is_descendant_of(source) or (s is source and s in (t.targets or ())) for s in targets
+    ):
         return source
     lca = _least_common_ancestor([*targets, source])
     if lca is not None:
