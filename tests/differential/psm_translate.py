@@ -84,14 +84,15 @@ class _Translation:
             else:
                 state.to(self.resolve(parent, self.configs[parent]["initial"]))
             return
-        for event, target in config.get("on", {}).items():
+        transitions = list(config.get("on", {}).items())
+        if "onDone" in config:
+            transitions.append((f"done.state.{state.id}", config["onDone"]))
+        for event, target in transitions:
             resolved = self.resolve(path if target.startswith(".") else parent, target)
             # XState v5's default reenter: false keeps the source active when every target is the
             # source or inside it (its transition domain is the source): psm's internal transition.
             internal = resolved is state or resolved.is_descendant(state)
             state.to(resolved, event=event, internal=internal)
-        if "onDone" in config:
-            state.to(self.resolve(parent, config["onDone"]), event=f"done.state.{state.id}")
 
 
 class XStateEngine(SyncEngine):

@@ -21,111 +21,28 @@ Where XState v5 and SCXML differ, JSON machines follow XState v5:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from pydantic import BaseModel
-
-from orderflow.chart.actions import Action, ActionSpec, Assign, Cancel, Emit, Log, Raise
+from orderflow.chart.actions import Action
 from orderflow.chart.definition import DONE_STATE_PREFIX
+from orderflow.chart.execution import (
+    Event,
+    MachineLike,
+    Microstep,
+    Run,
+    cancel_delayed,
+    compute,
+    execute,
+    guard_passes,
+    schedule_delayed,
+)
 from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode, Transition
-from orderflow.chart.plans import MAX_PLANS, MacrostepPlan, PlanKey, plan_key
-from orderflow.chart.snapshot import ACTIVE, DONE, ERROR, Snapshot, Timer, is_in_final_state
+from orderflow.chart.plans import MAX_PLANS, MacrostepPlan, plan_key
+from orderflow.chart.snapshot import ACTIVE, DONE, ERROR, Snapshot, is_in_final_state
 from orderflow.errors import InfiniteLoopError, OrderflowError
 
 _ABOVE_ROOT = None  # the domain of a re-entering transition of the root: every state is inside it
-
-
-class Event:
-    """An event inside the engine: its type, its JSON form, and what implementations receive.
-
-    A plain slotted class rather than a frozen dataclass: one is made per event, on the hot path.
-    """
-
-    __slots__ = ("data", "type", "value")
-
-    def __init__(self, type: str, data: Mapping[str, Any], value: Any) -> None:
-        self.type = type
-        self.data = data
-        #: the validated payload model when the event type has one, else ``data``
-        self.value = value
-
-    @staticmethod
-    def internal(data: Mapping[str, Any]) -> Event:
-        return Event(data["type"], data, data)
-
-    def __repr__(self) -> str:
-        return f"Event({self.data!r})"
-
-
-@dataclass(frozen=True, slots=True)
-class Microstep:
-    """What one microstep did, for inspection tools: the event, the transitions, the states left and entered."""
-
-    event: str
-    transitions: tuple[tuple[str, tuple[str, ...] | None], ...]
-    exited: tuple[str, ...]
-    entered: tuple[str, ...]
-    #: each transition's JSON path in the definition (``$.states.a.on.GO[0]``): a unique name for it
-    paths: tuple[str, ...] = ()
-
-
-class MachineLike(Protocol):
-    """What the algorithm needs of a machine (implemented by ``machine.Machine``)."""
-
-    root: StateNode
-    nodes_by_id: Mapping[str, StateNode]
-    max_microsteps: int
-    has_always: bool
-    plans: dict[PlanKey, MacrostepPlan]
-    output: Any
-    has_output: bool
-
-    def resolve_delay(self, delay: float | str, context: Any, event: Event) -> float: ...
-
-    def apply_assign(self, context: Any, update: Any) -> Any: ...
-
-    def make_snapshot(self, **fields: Any) -> Snapshot: ...
-
-
-class _Run:
-    """The mutable working state of one macrostep; becomes a new snapshot at the end."""
-
-    __slots__ = (
-        "actions",
-        "changed",
-        "config",
-        "context",
-        "history",
-        "machine",
-        "output",
-        "queue",
-        "replayable",
-        "status",
-        "timers",
-        "trace",
-    )
-
-    def __init__(self, machine: MachineLike, snapshot: Snapshot) -> None:
-        self.machine = machine
-        self.config: set[StateNode] = set(snapshot.configuration)
-        self.history: dict[str, tuple[str, ...]] = dict(snapshot.history)
-        self.context = snapshot.context
-        self.timers: dict[str, Timer] = {t.id: t for t in snapshot.timers}
-        self.actions: list[Action] = []
-        self.queue: deque[Event] = deque()
-        self.status = snapshot.status
-        self.output = snapshot.output
-        #: False once anything but the configuration decided what happens (see plans.py)
-        self.replayable = True
-        #: False while the macrostep has changed nothing (so the input snapshot can be returned)
-        self.changed = False
-        #: the microsteps taken, when an inspection tool asked for them
-        self.trace: list[Microstep] | None = None
-
-
-# -- the macrostep -------------------------------------------------------------------------------
 
 
 def macrostep(
@@ -141,7 +58,7 @@ def macrostep(
     plan = machine.plans.get(key) if trace is None else None
     if plan is not None:
         return plan.replay(snapshot, event.data, machine.make_snapshot)
-    run = _Run(machine, snapshot)
+    run = Run(machine, snapshot)
     run.trace = trace
     try:
         _consume_timer(run, event)
@@ -165,7 +82,7 @@ def initial_macrostep(
     machine: MachineLike, snapshot: Snapshot, event: Event, trace: list[Microstep] | None = None
 ) -> tuple[Snapshot, list[Action]]:
     """Enter the initial configuration (the root and its default descendants) and settle."""
-    run = _Run(machine, snapshot)
+    run = Run(machine, snapshot)
     run.changed = True
     run.trace = trace
     try:
@@ -185,7 +102,7 @@ def initial_macrostep(
     return _finish(run), run.actions
 
 
-def _settle(run: _Run, event: Event) -> None:
+def _settle(run: Run, event: Event) -> None:
     """Take eventless transitions and internal events until neither is left (SCXML's macrostep loop)."""
     machine = run.machine
     select_eventless = machine.has_always
@@ -214,7 +131,7 @@ def _settle(run: _Run, event: Event) -> None:
             raise InfiniteLoopError(machine.max_microsteps, sorted(set(recent)), event.type)
 
 
-def _consume_timer(run: _Run, event: Event) -> None:
+def _consume_timer(run: Run, event: Event) -> None:
     """A delivered timer event is no longer pending."""
     for timer_id, timer in run.timers.items():
         if timer.event.get("type") == event.type:
@@ -223,7 +140,7 @@ def _consume_timer(run: _Run, event: Event) -> None:
             return
 
 
-def _finish(run: _Run) -> Snapshot:
+def _finish(run: Run) -> Snapshot:
     return run.machine.make_snapshot(
         configuration=frozenset(run.config),
         status=run.status,
@@ -250,7 +167,7 @@ def _failed(machine: MachineLike, snapshot: Snapshot, event: Event, exc: Excepti
 # -- selecting transitions ---------------------------------------------------------------------
 
 
-def select_transitions(run: _Run, event: Event) -> list[Transition]:
+def select_transitions(run: Run, event: Event) -> list[Transition]:
     """The enabled transitions for ``event`` (XState's transitionNode), conflicts removed."""
     enabled = _select_below(run.machine.root, run, event)
     if len(enabled) > 1:
@@ -260,7 +177,7 @@ def select_transitions(run: _Run, event: Event) -> list[Transition]:
     return enabled
 
 
-def _select_below(node: StateNode, run: _Run, event: Event) -> list[Transition]:
+def _select_below(node: StateNode, run: Run, event: Event) -> list[Transition]:
     config = run.config
     if node.type == COMPOUND:
         for child in node.children:
@@ -278,19 +195,19 @@ def _select_below(node: StateNode, run: _Run, event: Event) -> list[Transition]:
             return found
     candidates = node.candidates(event.type) if node.on else ()
     for transition in candidates:
-        if transition.guard is None or _passes(run, transition, event):
+        if transition.guard is None or guard_passes(run, transition, event):
             return [transition]
     return []
 
 
-def select_eventless_transitions(run: _Run, event: Event) -> list[Transition]:
+def select_eventless_transitions(run: Run, event: Event) -> list[Transition]:
     """SCXML's selectEventlessTransitions: per atomic state in document order, the first enabled ``always``."""
     enabled: list[Transition] = []
     config = run.config
     for atomic in sorted((s for s in config if s.is_atomic), key=_order):
         for state in (atomic, *atomic.ancestors):
             chosen = next(
-                (t for t in state.always if t.guard is None or _passes(run, t, event)),
+                (t for t in state.always if t.guard is None or guard_passes(run, t, event)),
                 None,
             )
             if chosen is not None:
@@ -561,7 +478,7 @@ def _add_ancestors_to_enter(
 # -- the microstep ------------------------------------------------------------------------------
 
 
-def microstep(run: _Run, transitions: list[Transition], event: Event) -> None:
+def microstep(run: Run, transitions: list[Transition], event: Event) -> None:
     """SCXML's microstep: plan exit set, history and entry set, then exit, run transition actions, enter.
 
     The entry set is planned with the history the exits record, as SCXML's enterStates
@@ -591,7 +508,7 @@ def microstep(run: _Run, transitions: list[Transition], event: Event) -> None:
     run.history = history
     _exit_states(run, to_exit, event)
     for t in transitions:
-        _execute(run, t.actions, event)
+        execute(run, t.actions, event)
     _enter_states(run, entered, default_entry, event)
 
 
@@ -614,32 +531,32 @@ def recorded_history(
     return recorded
 
 
-def _exit_states(run: _Run, to_exit: list[StateNode], event: Event) -> None:
+def _exit_states(run: Run, to_exit: list[StateNode], event: Event) -> None:
     """SCXML's exitStates, second half: exit actions innermost first."""
     for state in to_exit:
-        _execute(run, state.exit, event)
-        _cancel_delayed(run, state, event)
+        execute(run, state.exit, event)
+        cancel_delayed(run, state, event)
         run.config.discard(state)
 
 
 def _enter_states(
-    run: _Run, to_enter: list[StateNode], default_entry: set[StateNode], event: Event
+    run: Run, to_enter: list[StateNode], default_entry: set[StateNode], event: Event
 ) -> None:
     """SCXML's enterStates: entry actions outermost first; a final state raises done events."""
     completed: set[StateNode] = set()
     for state in to_enter:
         run.config.add(state)
-        _execute(run, state.entry, event)
-        _schedule_delayed(run, state, event)
+        execute(run, state.entry, event)
+        schedule_delayed(run, state, event)
         if state in default_entry and state.initial is not None and state.initial.actions:
-            _execute(run, state.initial.actions, event)
+            execute(run, state.initial.actions, event)
         if state.type == FINAL:
             _reach_final(run, state, completed, event)
             if run.status != ACTIVE:
                 return
 
 
-def _reach_final(run: _Run, state: StateNode, completed: set[StateNode], event: Event) -> None:
+def _reach_final(run: Run, state: StateNode, completed: set[StateNode], event: Event) -> None:
     """Queue the done events a final state causes; finish the machine when its root is done."""
     parent = state.parent
     assert parent is not None
@@ -648,7 +565,7 @@ def _reach_final(run: _Run, state: StateNode, completed: set[StateNode], event: 
     if parent.type == COMPOUND:
         done: dict[str, Any] = {"type": DONE_STATE_PREFIX + parent.id}
         if state.has_output:
-            done["output"] = _compute(run, state.output, event)
+            done["output"] = compute(run, state.output, event)
         run.queue.append(Event.internal(done))
     while (
         marker is not None
@@ -664,7 +581,7 @@ def _reach_final(run: _Run, state: StateNode, completed: set[StateNode], event: 
         return
     machine = run.machine
     final_output = (
-        _compute(run, completion.output, event)
+        compute(run, completion.output, event)
         if completion.has_output and completion.parent
         else None
     )
@@ -672,111 +589,16 @@ def _reach_final(run: _Run, state: StateNode, completed: set[StateNode], event: 
         done_event = Event.internal(
             {"type": DONE_STATE_PREFIX + completion.id, "output": final_output}
         )
-        run.output = _compute(run, machine.output, done_event)
+        run.output = compute(run, machine.output, done_event)
     else:
         run.output = final_output
     run.status = DONE
     for active in sorted(run.config, key=_order, reverse=True):
-        _execute(run, active.exit, event)
-        _cancel_delayed(run, active, event)
+        execute(run, active.exit, event)
+        cancel_delayed(run, active, event)
 
 
 # -- actions -------------------------------------------------------------------------------------
-
-
-def _execute(run: _Run, specs: Iterable[ActionSpec], event: Event) -> None:
-    for spec in specs:
-        builtin = spec.builtin
-        if builtin is None:
-            params = spec.params
-            if callable(params):
-                run.replayable = False
-                params = params(run.context, event.value)
-            run.actions.append(Action(spec.name, params, event.data))
-        elif isinstance(builtin, Assign):
-            run.context = _assign(run, builtin, spec.params, event)
-        elif isinstance(builtin, Raise):
-            _raise(run, builtin, spec.params, event)
-        elif isinstance(builtin, Emit):
-            emitted = _event_data(_compute(run, builtin.event, event, spec.params))
-            run.actions.append(Action("emit", {"event": emitted}, event.data))
-        elif isinstance(builtin, Log):
-            message = _compute(run, builtin.message, event, spec.params)
-            run.actions.append(Action("log", {"message": message}, event.data))
-        elif isinstance(builtin, Cancel):
-            run.timers.pop(builtin.id, None)
-            run.actions.append(Action("cancel", {"id": builtin.id}, event.data))
-
-
-def _assign(run: _Run, action: Assign, params: Any, event: Event) -> Any:
-    run.replayable = False
-    update = action.update
-    if callable(update):
-        result = update(run.context, event.value, params)
-    else:
-        result = {key: _compute(run, value, event, params) for key, value in update.items()}
-    return run.machine.apply_assign(run.context, result)
-
-
-def _raise(run: _Run, action: Raise, params: Any, event: Event) -> None:
-    raised = _event_data(_compute(run, action.event, event, params))
-    if action.delay is None:
-        run.queue.append(Event.internal(raised))
-        return
-    delay = _delay(run, action.delay, event)
-    timer_id = action.id or raised["type"]
-    _schedule(run, Timer(timer_id, raised, delay), event)
-
-
-def _schedule_delayed(run: _Run, state: StateNode, event: Event) -> None:
-    for delayed in state.after:
-        delay = _delay(run, delayed.delay, event)
-        _schedule(run, Timer(delayed.event_type, {"type": delayed.event_type}, delay), event)
-
-
-def _delay(run: _Run, delay: float | str, event: Event) -> float:
-    if isinstance(delay, str):  # a named delay may read the context
-        run.replayable = False
-    return run.machine.resolve_delay(delay, run.context, event)
-
-
-def _schedule(run: _Run, timer: Timer, event: Event) -> None:
-    run.timers[timer.id] = timer
-    run.actions.append(Action("schedule", timer.to_json(), event.data))
-
-
-def _cancel_delayed(run: _Run, state: StateNode, event: Event) -> None:
-    for delayed in state.after:
-        if run.timers.pop(delayed.event_type, None) is not None:
-            run.actions.append(Action("cancel", {"id": delayed.event_type}, event.data))
-
-
-def _compute(run: _Run, value: Any, event: Event, params: Any = None) -> Any:
-    """A built-in's argument: computed by calling it when it is a callable from a Python config."""
-    if callable(value) and not isinstance(value, type):
-        run.replayable = False
-        fn: Callable[..., Any] = value
-        return fn(run.context, event.value, params)
-    return value
-
-
-def _passes(run: _Run, transition: Transition, event: Event) -> bool:
-    assert transition.guard is not None
-    if transition.guard_reads_data:
-        run.replayable = False
-    return transition.guard.evaluate(run.context, event.value, run.config)[0]
-
-
-def _event_data(value: Any) -> dict[str, Any]:
-    if isinstance(value, str):
-        return {"type": value}
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):
-        raise TypeError(
-            f"an event must be a type string or an object with a string 'type', not {value!r}"
-        )
-    return dict(value)
 
 
 def _order(node: StateNode) -> int:

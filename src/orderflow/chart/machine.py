@@ -20,8 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from orderflow.chart import algorithm
 from orderflow.chart.actions import Action
-from orderflow.chart.algorithm import Event, Microstep
 from orderflow.chart.definition import compile_definition
+from orderflow.chart.execution import Event, Microstep, Run
 from orderflow.chart.guards import describe
 from orderflow.chart.implementations import (
     DEFAULT_MAX_MICROSTEPS,
@@ -170,7 +170,7 @@ class Machine:
         """Would ``event`` select a transition with a target or actions?"""
         if snapshot.status != ACTIVE:
             return False
-        run = algorithm._Run(self, snapshot)
+        run = Run(self, snapshot)
         transitions = algorithm.select_transitions(run, self.event(event))
         return any(t.targets is not None or t.actions for t in transitions)
 
@@ -180,7 +180,7 @@ class Machine:
         """Which transition ``event`` would fire, or which guards blocked it and why."""
         self._check_own(snapshot)
         resolved = self.event(event)
-        run = algorithm._Run(self, snapshot)
+        run = Run(self, snapshot)
         chosen = (
             set(algorithm.select_transitions(run, resolved)) if snapshot.status == ACTIVE else set()
         )

@@ -1,0 +1,210 @@
+"""The working state of a macrostep and the executable content it runs.
+
+:class:`Run` is the mutable state one macrostep works on (configuration,
+history, context, pending timers, the actions for the caller, the internal
+queue); ``algorithm.py`` turns it into the next snapshot.  :func:`execute`
+runs a state's or transition's actions: ``assign`` and ``raise`` change the
+run, everything else becomes an :class:`~orderflow.chart.actions.Action`
+record for the caller.  Whatever reads context or event data marks the run
+as not replayable (see ``plans.py``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from orderflow.chart.actions import Action, ActionSpec, Assign, Cancel, Emit, Log, Raise
+from orderflow.chart.nodes import StateNode, Transition
+from orderflow.chart.plans import MacrostepPlan, PlanKey
+from orderflow.chart.snapshot import Snapshot, Timer
+
+
+class Event:
+    """An event inside the engine: its type, its JSON form, and what implementations receive.
+
+    A plain slotted class rather than a frozen dataclass: one is made per event, on the hot path.
+    """
+
+    __slots__ = ("data", "type", "value")
+
+    def __init__(self, type: str, data: Mapping[str, Any], value: Any) -> None:
+        self.type = type
+        self.data = data
+        #: the validated payload model when the event type has one, else ``data``
+        self.value = value
+
+    @staticmethod
+    def internal(data: Mapping[str, Any]) -> Event:
+        return Event(data["type"], data, data)
+
+    def __repr__(self) -> str:
+        return f"Event({self.data!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Microstep:
+    """What one microstep did, for inspection tools: the event, the transitions, the states left and entered."""
+
+    event: str
+    transitions: tuple[tuple[str, tuple[str, ...] | None], ...]
+    exited: tuple[str, ...]
+    entered: tuple[str, ...]
+    #: each transition's JSON path in the definition (``$.states.a.on.GO[0]``): a unique name for it
+    paths: tuple[str, ...] = ()
+
+
+class MachineLike(Protocol):
+    """What the algorithm needs of a machine (implemented by ``machine.Machine``)."""
+
+    root: StateNode
+    nodes_by_id: Mapping[str, StateNode]
+    max_microsteps: int
+    has_always: bool
+    plans: dict[PlanKey, MacrostepPlan]
+    output: Any
+    has_output: bool
+
+    def resolve_delay(self, delay: float | str, context: Any, event: Event) -> float: ...
+
+    def apply_assign(self, context: Any, update: Any) -> Any: ...
+
+    def make_snapshot(self, **fields: Any) -> Snapshot: ...
+
+
+class Run:
+    """The mutable working state of one macrostep; becomes a new snapshot at the end."""
+
+    __slots__ = (
+        "actions",
+        "changed",
+        "config",
+        "context",
+        "history",
+        "machine",
+        "output",
+        "queue",
+        "replayable",
+        "status",
+        "timers",
+        "trace",
+    )
+
+    def __init__(self, machine: MachineLike, snapshot: Snapshot) -> None:
+        self.machine = machine
+        self.config: set[StateNode] = set(snapshot.configuration)
+        self.history: dict[str, tuple[str, ...]] = dict(snapshot.history)
+        self.context = snapshot.context
+        self.timers: dict[str, Timer] = {t.id: t for t in snapshot.timers}
+        self.actions: list[Action] = []
+        self.queue: deque[Event] = deque()
+        self.status = snapshot.status
+        self.output = snapshot.output
+        #: False once anything but the configuration decided what happens (see plans.py)
+        self.replayable = True
+        #: False while the macrostep has changed nothing (so the input snapshot can be returned)
+        self.changed = False
+        #: the microsteps taken, when an inspection tool asked for them
+        self.trace: list[Microstep] | None = None
+
+
+# -- the macrostep -------------------------------------------------------------------------------
+
+
+def execute(run: Run, specs: Iterable[ActionSpec], event: Event) -> None:
+    for spec in specs:
+        builtin = spec.builtin
+        if builtin is None:
+            params = spec.params
+            if callable(params):
+                run.replayable = False
+                params = params(run.context, event.value)
+            run.actions.append(Action(spec.name, params, event.data))
+        elif isinstance(builtin, Assign):
+            run.context = _assign(run, builtin, spec.params, event)
+        elif isinstance(builtin, Raise):
+            _raise(run, builtin, spec.params, event)
+        elif isinstance(builtin, Emit):
+            emitted = _event_data(compute(run, builtin.event, event, spec.params))
+            run.actions.append(Action("emit", {"event": emitted}, event.data))
+        elif isinstance(builtin, Log):
+            message = compute(run, builtin.message, event, spec.params)
+            run.actions.append(Action("log", {"message": message}, event.data))
+        elif isinstance(builtin, Cancel):
+            run.timers.pop(builtin.id, None)
+            run.actions.append(Action("cancel", {"id": builtin.id}, event.data))
+
+
+def _assign(run: Run, action: Assign, params: Any, event: Event) -> Any:
+    run.replayable = False
+    update = action.update
+    if callable(update):
+        result = update(run.context, event.value, params)
+    else:
+        result = {key: compute(run, value, event, params) for key, value in update.items()}
+    return run.machine.apply_assign(run.context, result)
+
+
+def _raise(run: Run, action: Raise, params: Any, event: Event) -> None:
+    raised = _event_data(compute(run, action.event, event, params))
+    if action.delay is None:
+        run.queue.append(Event.internal(raised))
+        return
+    delay = _delay(run, action.delay, event)
+    timer_id = action.id or raised["type"]
+    _schedule(run, Timer(timer_id, raised, delay), event)
+
+
+def schedule_delayed(run: Run, state: StateNode, event: Event) -> None:
+    for delayed in state.after:
+        delay = _delay(run, delayed.delay, event)
+        _schedule(run, Timer(delayed.event_type, {"type": delayed.event_type}, delay), event)
+
+
+def _delay(run: Run, delay: float | str, event: Event) -> float:
+    if isinstance(delay, str):  # a named delay may read the context
+        run.replayable = False
+    return run.machine.resolve_delay(delay, run.context, event)
+
+
+def _schedule(run: Run, timer: Timer, event: Event) -> None:
+    run.timers[timer.id] = timer
+    run.actions.append(Action("schedule", timer.to_json(), event.data))
+
+
+def cancel_delayed(run: Run, state: StateNode, event: Event) -> None:
+    for delayed in state.after:
+        if run.timers.pop(delayed.event_type, None) is not None:
+            run.actions.append(Action("cancel", {"id": delayed.event_type}, event.data))
+
+
+def compute(run: Run, value: Any, event: Event, params: Any = None) -> Any:
+    """A built-in's argument: computed by calling it when it is a callable from a Python config."""
+    if callable(value) and not isinstance(value, type):
+        run.replayable = False
+        fn: Callable[..., Any] = value
+        return fn(run.context, event.value, params)
+    return value
+
+
+def guard_passes(run: Run, transition: Transition, event: Event) -> bool:
+    assert transition.guard is not None
+    if transition.guard_reads_data:
+        run.replayable = False
+    return transition.guard.evaluate(run.context, event.value, run.config)[0]
+
+
+def _event_data(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"type": value}
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):
+        raise TypeError(
+            f"an event must be a type string or an object with a string 'type', not {value!r}"
+        )
+    return dict(value)
