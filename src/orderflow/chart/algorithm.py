@@ -21,7 +21,8 @@ Where XState v5 and SCXML differ, JSON machines follow XState v5:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from orderflow.chart.actions import Action
@@ -87,13 +88,14 @@ def initial_macrostep(
     run.trace = trace
     try:
         root = machine.root
-        to_enter: set[StateNode] = {root}
-        default_entry: set[StateNode] = {root}
-        _add_descendants_to_enter(root, run.history, to_enter, default_entry, machine.nodes_by_id)
-        entered = sorted(to_enter, key=_order)
+        entry = EntrySet(run.history, machine.nodes_by_id)
+        entry.to_enter.add(root)
+        entry.default_entry.add(root)
+        entry.add_descendants(root)
+        entered = sorted(entry.to_enter, key=_order)
         if trace is not None:
             trace.append(Microstep(event.type, (), (), tuple(s.id for s in entered)))
-        _enter_states(run, entered, default_entry, event)
+        _enter_states(run, entered, entry.default_entry, event)
         _settle(run, event)
     except OrderflowError:
         raise
@@ -365,28 +367,94 @@ def compute_entry_set(
     domains: Domains,
     history: Mapping[str, tuple[str, ...]],
     nodes_by_id: Mapping[str, StateNode],
-) -> tuple[set[StateNode], set[StateNode]]:
+) -> EntrySet:
     """SCXML's computeEntrySet: the states to enter, and those entered by default (their initial actions run)."""
-    to_enter: set[StateNode] = set()
-    default_entry: set[StateNode] = set()
+    entry = EntrySet(history, nodes_by_id)
     for t in transitions:
-        if not t.targets:
-            continue
-        domain = domains[t]
+        if t.targets:
+            entry.add_transition(t, domains[t])
+    return entry
+
+
+class EntrySet:
+    """The states a microstep enters, those it enters by default, and whether any history decided them.
+
+    The entry set never depends on the configuration; when no history state was read it
+    depends on the transitions alone, and ``microstep`` keeps it on the transition.
+    """
+
+    __slots__ = ("default_entry", "history", "nodes_by_id", "read_history", "to_enter")
+
+    def __init__(
+        self, history: Mapping[str, tuple[str, ...]], nodes_by_id: Mapping[str, StateNode]
+    ) -> None:
+        self.to_enter: set[StateNode] = set()
+        self.default_entry: set[StateNode] = set()
+        self.history = history
+        self.nodes_by_id = nodes_by_id
+        self.read_history = False
+
+    def add_transition(self, t: Transition, domain: StateNode | None) -> None:
+        """The body of SCXML's computeEntrySet loop, with XState's rule for a self-target."""
         for s in t.targets or ():
-            if s.type != HISTORY and (s is not t.source or t.source is not domain or t.reenter):
-                to_enter.add(s)
-                default_entry.add(s)
-            _add_descendants_to_enter(s, history, to_enter, default_entry, nodes_by_id)
+            if s.type == HISTORY:
+                self.read_history = True
+            elif s is not t.source or t.source is not domain or t.reenter:
+                self.to_enter.add(s)
+                self.default_entry.add(s)
+            self.add_descendants(s)
         reentrancy = _ABOVE_ROOT if (t.source.parent is None and t.reenter) else domain
-        for s in effective_targets(t, history, nodes_by_id):
+        for s in effective_targets(t, self.history, self.nodes_by_id):
             ancestors = _proper_ancestors(s, domain)
             if domain is not None and domain.type == PARALLEL:
                 ancestors.append(domain)
-            _add_ancestors_to_enter(
-                ancestors, history, to_enter, default_entry, nodes_by_id, reentrancy
-            )
-    return to_enter, default_entry
+            self.add_ancestors(ancestors, reentrancy)
+
+    def add_descendants(self, state: StateNode) -> None:
+        """SCXML's addDescendantStatesToEnter."""
+        to_enter = self.to_enter
+        if state.type == HISTORY:
+            self.read_history = True
+            parent = state.parent
+            assert parent is not None
+            remembered = self.history.get(state.id)
+            if remembered:
+                targets = [self.nodes_by_id[i] for i in remembered]
+            else:
+                default = history_default(state)
+                targets = list(default.targets or ())
+                if default is parent.initial:
+                    self.default_entry.add(parent)
+            for s in targets:
+                to_enter.add(s)
+                self.add_descendants(s)
+            for s in targets:
+                self.add_ancestors(_proper_ancestors(s, parent), _ABOVE_ROOT)
+        elif state.type == COMPOUND:
+            assert state.initial is not None and state.initial.targets
+            initial = state.initial.targets[0]
+            if initial.type != HISTORY:
+                to_enter.add(initial)
+                self.default_entry.add(initial)
+            self.add_descendants(initial)
+            self.add_ancestors(_proper_ancestors(initial, state), _ABOVE_ROOT)
+        elif state.type == PARALLEL:
+            for child in state.states:
+                if not any(s.is_descendant_of(child) for s in to_enter):
+                    to_enter.add(child)
+                    self.default_entry.add(child)
+                    self.add_descendants(child)
+
+    def add_ancestors(self, ancestors: list[StateNode], reentrancy: StateNode | None) -> None:
+        """SCXML's addAncestorStatesToEnter (with XState's re-entrancy domain)."""
+        for ancestor in ancestors:
+            if _inside(ancestor, reentrancy):
+                self.to_enter.add(ancestor)
+            if ancestor.type == PARALLEL:
+                for child in ancestor.states:
+                    if not any(s.is_descendant_of(child) for s in self.to_enter):
+                        self.to_enter.add(child)
+                        self.add_descendants(child)
 
 
 def _proper_ancestors(node: StateNode, upto: StateNode | None) -> list[StateNode]:
@@ -401,80 +469,6 @@ def _proper_ancestors(node: StateNode, upto: StateNode | None) -> list[StateNode
     return result
 
 
-def _add_descendants_to_enter(
-    state: StateNode,
-    history: Mapping[str, tuple[str, ...]],
-    to_enter: set[StateNode],
-    default_entry: set[StateNode],
-    nodes_by_id: Mapping[str, StateNode],
-) -> None:
-    """SCXML's addDescendantStatesToEnter."""
-    if state.type == HISTORY:
-        parent = state.parent
-        assert parent is not None
-        remembered = history.get(state.id)
-        if remembered:
-            targets = [nodes_by_id[i] for i in remembered]
-        else:
-            default = history_default(state)
-            targets = list(default.targets or ())
-            if default is parent.initial:
-                default_entry.add(parent)
-        for s in targets:
-            to_enter.add(s)
-            _add_descendants_to_enter(s, history, to_enter, default_entry, nodes_by_id)
-        for s in targets:
-            _add_ancestors_to_enter(
-                _proper_ancestors(s, parent),
-                history,
-                to_enter,
-                default_entry,
-                nodes_by_id,
-                _ABOVE_ROOT,
-            )
-        return
-    if state.type == COMPOUND:
-        assert state.initial is not None and state.initial.targets
-        initial = state.initial.targets[0]
-        if initial.type != HISTORY:
-            to_enter.add(initial)
-            default_entry.add(initial)
-        _add_descendants_to_enter(initial, history, to_enter, default_entry, nodes_by_id)
-        _add_ancestors_to_enter(
-            _proper_ancestors(initial, state),
-            history,
-            to_enter,
-            default_entry,
-            nodes_by_id,
-            _ABOVE_ROOT,
-        )
-    elif state.type == PARALLEL:
-        for child in state.states:
-            if not any(s.is_descendant_of(child) for s in to_enter):
-                to_enter.add(child)
-                default_entry.add(child)
-                _add_descendants_to_enter(child, history, to_enter, default_entry, nodes_by_id)
-
-
-def _add_ancestors_to_enter(
-    ancestors: list[StateNode],
-    history: Mapping[str, tuple[str, ...]],
-    to_enter: set[StateNode],
-    default_entry: set[StateNode],
-    nodes_by_id: Mapping[str, StateNode],
-    reentrancy: StateNode | None,
-) -> None:
-    """SCXML's addAncestorStatesToEnter (with XState's re-entrancy domain)."""
-    for ancestor in ancestors:
-        if _inside(ancestor, reentrancy):
-            to_enter.add(ancestor)
-        if ancestor.type == PARALLEL:
-            for child in ancestor.states:
-                if not any(s.is_descendant_of(child) for s in to_enter):
-                    to_enter.add(child)
-                    _add_descendants_to_enter(child, history, to_enter, default_entry, nodes_by_id)
-
-
 # -- the microstep ------------------------------------------------------------------------------
 
 
@@ -487,11 +481,21 @@ def microstep(run: Run, transitions: list[Transition], event: Event) -> None:
     """
     run.changed = True
     nodes_by_id = run.machine.nodes_by_id
-    domains = transition_domains(transitions, run.history, nodes_by_id)
+    single = transitions[0] if len(transitions) == 1 else None
+    plan = single.entry_plan if single is not None else None
+    if plan is not None:
+        domain, entered, default_entry = plan
+        domains: Domains = {single: domain} if single is not None and single.targets else {}
+    else:
+        domains = transition_domains(transitions, run.history, nodes_by_id)
     to_exit = sorted(compute_exit_set(transitions, run.config, domains), key=_order, reverse=True)
     history = recorded_history(to_exit, run.config, run.history)
-    to_enter, default_entry = compute_entry_set(transitions, domains, history, nodes_by_id)
-    entered = sorted(to_enter, key=_order)
+    if plan is None:
+        entry = compute_entry_set(transitions, domains, history, nodes_by_id)
+        entered = tuple(sorted(entry.to_enter, key=_order))
+        default_entry = frozenset(entry.default_entry)
+        if single is not None and not entry.read_history:
+            single.entry_plan = (domains.get(single), entered, default_entry)
     if run.trace is not None:
         run.trace.append(
             Microstep(
@@ -540,7 +544,7 @@ def _exit_states(run: Run, to_exit: list[StateNode], event: Event) -> None:
 
 
 def _enter_states(
-    run: Run, to_enter: list[StateNode], default_entry: set[StateNode], event: Event
+    run: Run, to_enter: Sequence[StateNode], default_entry: AbstractSet[StateNode], event: Event
 ) -> None:
     """SCXML's enterStates: entry actions outermost first; a final state raises done events."""
     completed: set[StateNode] = set()

@@ -36,6 +36,9 @@ class Transition:
     path: str = ""
     #: whether the guard reads context or event data (anything but stateIn)
     guard_reads_data: bool = False
+    #: (domain, states entered in order, states entered by default), kept by the algorithm the
+    #: first time it plans this transition alone, when no history state decided the entry
+    entry_plan: tuple[StateNode | None, tuple[StateNode, ...], frozenset[StateNode]] | None = None
 
     def __repr__(self) -> str:
         target = ", ".join(t.id for t in self.targets) if self.targets is not None else "(none)"

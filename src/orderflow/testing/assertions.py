@@ -31,13 +31,9 @@ def assert_state(snapshot: Snapshot, expected: State, path: Path | None = None) 
     """``snapshot.matches(expected)``, or an ``AssertionError`` showing both configurations."""
     if snapshot.matches(expected):
         return
-    lines = [
-        f"expected the snapshot to be in {_show(expected)}, but it is in {_show(snapshot.value)}",
-        f"  active states: {', '.join(active_states(snapshot)) or '(none)'}",
-        f"  status: {snapshot.status}",
-    ]
+    lines = [f"the snapshot is not in {_show(expected)}", *_mismatch(expected, snapshot)]
     if path is not None:
-        lines.append(f"  path: {path.describe()}")
+        lines.append(f"  path:     {path.describe()}")
     raise AssertionError("\n".join(lines))
 
 
@@ -65,10 +61,14 @@ def assert_path(
             continue
         so_far = Path(start, path.steps[: index + 1])
         raise AssertionError(
-            f"after event {index + 1} of {len(events)} ({_show(dict(step.event))}), expected "
-            f"{_show(expected)} but the snapshot is in {_show(step.snapshot.value)}\n"
-            f"  active states: {', '.join(active_states(step.snapshot)) or '(none)'}\n"
-            f"  path: {so_far.describe()}"
+            "\n".join(
+                [
+                    f"after event {index + 1} of {len(events)} ({_show(dict(step.event))}) "
+                    f"the snapshot is not in {_show(expected)}",
+                    *_mismatch(expected, step.snapshot),
+                    f"  path:     {so_far.describe()}",
+                ]
+            )
         )
     return path
 
@@ -91,6 +91,14 @@ def assert_cannot(snapshot: Snapshot, event: EventLike) -> None:
         f"expected {_event_type(event)!r} to be refused in {_show(snapshot.value)}, "
         f"but {_explain(snapshot, event)}"
     )
+
+
+def _mismatch(expected: State, snapshot: Snapshot) -> list[str]:
+    active = ", ".join(active_states(snapshot)) or "(none)"
+    return [
+        f"  expected: {_show(expected)}",
+        f"  actual:   {_show(snapshot.value)} (status {snapshot.status}; active states: {active})",
+    ]
 
 
 def active_states(snapshot: Snapshot) -> list[str]:

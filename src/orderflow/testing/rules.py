@@ -8,6 +8,9 @@ sends it up to ``stateful_step_count`` enabled events (drawn with
 every invariant runs on the snapshot: a function of the snapshot that returns
 ``False`` or raises ``AssertionError`` when something is wrong.
 
+A step that puts the snapshot in status ``"error"`` fails too, unless
+``fail_on_error=False``.
+
 With ``persist_each_step=True`` the walk does what a service does between
 requests: ``json.dumps(snapshot.to_json())``, then ``machine.resolve_snapshot``,
 and carries on from the restored snapshot.  A snapshot that does not come back
@@ -61,6 +64,7 @@ class MachineRules(RuleBasedStateMachine):
     machine: ClassVar[Machine]
     checks: ClassVar[tuple[Invariant, ...]] = ()
     persist_each_step: ClassVar[bool] = False
+    fail_on_error: ClassVar[bool] = True
     input: ClassVar[Any] = None
     drawer: ClassVar[EventDrawer]
 
@@ -78,17 +82,26 @@ class MachineRules(RuleBasedStateMachine):
     @rule(data=st.data())
     def send_enabled_event(self, data: st.DataObject) -> None:
         """Send one enabled event; a snapshot that takes none (final, or every guard shut) stays put."""
-        event = data.draw(st.composite(lambda draw: self.drawer.draw(draw, self.snapshot))())
-        if event is None:
-            return
+        event: dict[str, Any] | None = None
         try:
+            event = self.drawer.draw(data.draw, self.snapshot)
+            if event is None:
+                return
             step = self.machine.step(self.snapshot, event)
         except Exception as exc:
-            self.steps.append(PathStep(dict(event), self.snapshot, ()))
-            exc.add_note(describe_walk(self.path))
+            doing = (
+                "choosing an event"
+                if event is None
+                else f"sending {json.dumps(event, default=str)}"
+            )
+            exc.add_note(f"while {doing} after this walk:\n{describe_walk(self.path)}")
             raise
         fired = tuple(p for micro in step.microsteps for p in micro.paths)
         self.steps.append(PathStep(step.event, step.snapshot, fired))
+        if self.fail_on_error and step.snapshot.status == "error":
+            raise WalkFailure(
+                f"the snapshot went into status 'error': {step.snapshot.error}", self.path
+            )
         self.snapshot = self._persisted(step.snapshot) if self.persist_each_step else step.snapshot
 
     @invariant()
@@ -130,6 +143,7 @@ def machine_rules(
     invariants: Sequence[Invariant] = (),
     *,
     persist_each_step: bool = False,
+    fail_on_error: bool = True,
     input: Any = None,
     extra_events: Iterable[str] = (),
     payloads: Payloads | None = None,
@@ -138,6 +152,8 @@ def machine_rules(
 ) -> type[MachineRules]:
     """A ``RuleBasedStateMachine`` class that walks ``machine``; use its ``.TestCase`` as a test.
 
+    A step that leaves the snapshot in status ``"error"`` (a guard or an assignment raised)
+    fails the walk unless ``fail_on_error=False``; the walk then stops there, as the machine does.
     ``input`` goes to ``initial_transition``; ``extra_events`` and ``payloads`` are as for
     :func:`orderflow.testing.strategies.events`; ``settings`` become ``TestCase.settings``
     (``stateful_step_count`` is the longest walk).
@@ -146,6 +162,7 @@ def machine_rules(
         "machine": machine,
         "checks": tuple(invariants),
         "persist_each_step": persist_each_step,
+        "fail_on_error": fail_on_error,
         "input": input,
         "drawer": EventDrawer(machine, extra_events=extra_events, payloads=payloads),
     }

@@ -14,8 +14,8 @@ guards that read the payload see varied values; a type without one is sent
 as ``{"type": ...}``.  Pass ``payloads={"PAY": strategy}`` where a model's
 constraints are more than field annotations can say.
 
-Candidates are tried in a drawn order, so hypothesis shrinks towards the
-first one in document order: failing walks come back short *and* plain.
+Each event is one choice among the enabled types, in document order, so
+hypothesis shrinks a failing walk towards fewer steps and earlier types.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from orderflow.testing.paths import default_events
 
 SnapshotSource = Snapshot | Callable[[], Snapshot] | None
 Payloads = Mapping[str, st.SearchStrategy[Mapping[str, Any]]]
+Draw = Callable[[st.SearchStrategy[Any]], Any]
 
 
 class EventDrawer:
@@ -56,19 +57,30 @@ class EventDrawer:
         """The event types worth trying from ``snapshot``, in document order."""
         if snapshot.status != "active":
             return []
-        found = dict.fromkeys(e for e in default_events(self.machine, snapshot) if isinstance(e, str))
+        found = dict.fromkeys(
+            e for e in default_events(self.machine, snapshot) if isinstance(e, str)
+        )
         found.update(dict.fromkeys(self.extra_events))
         return list(found)
 
-    def draw(self, draw: st.DrawFn, snapshot: Snapshot) -> dict[str, Any] | None:
-        """An enabled event, or ``None`` when no candidate is enabled (a final or stuck snapshot)."""
+    def draw(self, draw: Draw, snapshot: Snapshot) -> dict[str, Any] | None:
+        """An enabled event, or ``None`` when no candidate is enabled (a final or stuck snapshot).
+
+        ``draw`` is a composite's ``draw`` or ``data.draw``.  One choice picks the event type
+        (so a walk shrinks towards the first enabled type, and deleting a step deletes one
+        choice); a type with a payload draws its payload next, and when the guards refuse that
+        payload the next enabled type is tried.
+        """
         candidates = self.candidates(snapshot)
-        if not candidates:
+        enabled = [t for t in candidates if t in self._payloads or snapshot.can(t)]
+        if not enabled:
             return None
-        order = draw(st.permutations(candidates)) if len(candidates) > 1 else candidates
-        for event_type in order:
+        first = draw(st.integers(0, len(enabled) - 1)) if len(enabled) > 1 else 0
+        for event_type in enabled[first:] + enabled[:first]:
             strategy = self._payloads.get(event_type)
-            event = {"type": event_type} if strategy is None else _with_type(event_type, draw(strategy))
+            if strategy is None:
+                return {"type": event_type}
+            event = _with_type(event_type, draw(strategy))
             if snapshot.can(event):
                 return event
         return None
