@@ -21,7 +21,7 @@ Where XState v5 and SCXML differ, JSON machines follow XState v5:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -55,6 +55,43 @@ def macrostep(
     """
     if snapshot.status != ACTIVE:
         return snapshot, []
+    return _planned(machine, snapshot, event, trace, _take_event)
+
+
+def initial_macrostep(
+    machine: MachineLike, snapshot: Snapshot, event: Event, trace: list[Microstep] | None = None
+) -> tuple[Snapshot, list[Action]]:
+    """Enter the initial configuration (the root and its default descendants) and settle."""
+    return _planned(machine, snapshot, event, trace, _enter_initial)
+
+
+def _take_event(run: Run, event: Event) -> None:
+    _consume_timer(run, event)
+    transitions = select_transitions(run, event)
+    if transitions:
+        microstep(run, transitions, event)
+
+
+def _enter_initial(run: Run, event: Event) -> None:
+    run.changed = True
+    entry = EntrySet(run.history, run.machine.nodes_by_id)
+    entry.to_enter.add(run.machine.root)
+    entry.default_entry.add(run.machine.root)
+    entry.add_descendants(run.machine.root)
+    entered = sorted(entry.to_enter, key=_order)
+    if run.trace is not None:
+        run.trace.append(Microstep(event.type, (), (), tuple(s.id for s in entered)))
+    _enter_states(run, entered, entry.default_entry, event)
+
+
+def _planned(
+    machine: MachineLike,
+    snapshot: Snapshot,
+    event: Event,
+    trace: list[Microstep] | None,
+    first_step: Callable[[Run, Event], None],
+) -> tuple[Snapshot, list[Action]]:
+    """Run ``first_step`` and settle, or replay the stored plan for the same key (see plans.py)."""
     key = plan_key(snapshot, event.type)
     plan = machine.plans.get(key) if trace is None else None
     if plan is not None:
@@ -62,10 +99,7 @@ def macrostep(
     run = Run(machine, snapshot)
     run.trace = trace
     try:
-        _consume_timer(run, event)
-        transitions = select_transitions(run, event)
-        if transitions:
-            microstep(run, transitions, event)
+        first_step(run, event)
         _settle(run, event)
     except OrderflowError:
         raise
@@ -77,31 +111,6 @@ def macrostep(
             machine.plans.clear()
         machine.plans[key] = MacrostepPlan.record(snapshot, result, run.actions, event.data)
     return result, run.actions
-
-
-def initial_macrostep(
-    machine: MachineLike, snapshot: Snapshot, event: Event, trace: list[Microstep] | None = None
-) -> tuple[Snapshot, list[Action]]:
-    """Enter the initial configuration (the root and its default descendants) and settle."""
-    run = Run(machine, snapshot)
-    run.changed = True
-    run.trace = trace
-    try:
-        root = machine.root
-        entry = EntrySet(run.history, machine.nodes_by_id)
-        entry.to_enter.add(root)
-        entry.default_entry.add(root)
-        entry.add_descendants(root)
-        entered = sorted(entry.to_enter, key=_order)
-        if trace is not None:
-            trace.append(Microstep(event.type, (), (), tuple(s.id for s in entered)))
-        _enter_states(run, entered, entry.default_entry, event)
-        _settle(run, event)
-    except OrderflowError:
-        raise
-    except Exception as exc:
-        return _failed(machine, snapshot, event, exc), []
-    return _finish(run), run.actions
 
 
 def _settle(run: Run, event: Event) -> None:

@@ -122,8 +122,8 @@ class Machine:
 
     def initial_transition(self, input: Any = None) -> tuple[Snapshot, list[Action]]:
         """The initial snapshot and the actions entering it causes."""
-        step = self.step(None, input=input)
-        return step.snapshot, step.actions
+        start, event = self._start(input)
+        return algorithm.initial_macrostep(self, start, event)
 
     def transition(
         self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel
@@ -146,13 +146,7 @@ class Machine:
         """``transition`` (or, with no snapshot, ``initial_transition``) with its microsteps, for inspection tools."""
         microsteps: list[Microstep] = []
         if snapshot is None:
-            start = self.make_snapshot(
-                configuration=frozenset(), status=ACTIVE, context=self._initial_context_for(input)
-            )
-            data: dict[str, Any] = {"type": INIT_EVENT}
-            if input is not None:
-                data["input"] = input
-            resolved = Event.internal(data)
+            start, resolved = self._start(input)
             result, actions = algorithm.initial_macrostep(self, start, resolved, microsteps)
         else:
             self._check_own(snapshot)
@@ -336,6 +330,16 @@ class Machine:
         return Snapshot(value=value, machine=self, **fields)
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _start(self, input: Any) -> tuple[Snapshot, Event]:
+        """The empty snapshot the initial macrostep starts from, and its ``xstate.init`` event."""
+        start = self.make_snapshot(
+            configuration=frozenset(), status=ACTIVE, context=self._initial_context_for(input)
+        )
+        data: dict[str, Any] = {"type": INIT_EVENT}
+        if input is not None:
+            data["input"] = input
+        return start, Event.internal(data)
 
     def _initial_context_for(self, input: Any) -> Any:
         configured = self._initial_context
