@@ -23,7 +23,7 @@ def _blocks() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("where", "code"), _blocks(), ids=[w for w, _ in _blocks()])
 def test_documented_example_runs(where: str, code: str) -> None:
-    exec(compile(code, where, "exec"), {"__name__": "__doc_example__"})
+    exec(compile(code, where, "exec", dont_inherit=True), {"__name__": "__doc_example__"})
 
 
 @pytest.mark.parametrize(

@@ -248,3 +248,20 @@ def test_an_assignment_that_breaks_the_context_model_is_an_error_and_changes_not
     assert after.value == "a"
     assert after.context == snapshot.context
     assert actions == []
+
+
+def test_a_pydantic_input_is_merged_into_the_context_like_a_mapping() -> None:
+    from pydantic import BaseModel
+
+    class Counter(BaseModel):
+        n: int = 0
+        label: str = "x"
+
+    class Start(BaseModel):
+        n: int
+
+    machine = orderflow.setup(context=Counter).create_machine(
+        {"id": "m", "initial": "a", "states": {"a": {}}}
+    )
+    snapshot, _ = machine.initial_transition(input=Start(n=5))
+    assert snapshot.context == Counter(n=5, label="x")

@@ -284,3 +284,40 @@ def test_done_events_are_processed_in_the_same_macrostep_as_the_final_entry() ->
     assert snapshot.value == "finished"
     assert snapshot.status == "done"
     assert snapshot.output == {"levels": 2}
+
+
+def test_a_finished_machine_cancels_its_pending_delayed_raises() -> None:
+    machine = orderflow.create_machine(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {
+                "a": {
+                    "on": {
+                        "GO": {
+                            "target": "b",
+                            "actions": [
+                                {
+                                    "type": "raise",
+                                    "params": {
+                                        "event": {"type": "LATER"},
+                                        "delay": 1000,
+                                        "id": "later",
+                                    },
+                                }
+                            ],
+                        }
+                    }
+                },
+                "b": {"on": {"END": "c"}},
+                "c": {"type": "final"},
+            },
+        }
+    )
+    snapshot, _ = machine.initial_transition()
+    snapshot, actions = machine.transition(snapshot, "GO")
+    assert [t.id for t in snapshot.timers] == ["later"]
+    snapshot, actions = machine.transition(snapshot, "END")
+    assert snapshot.status == "done"
+    assert snapshot.timers == ()
+    assert [(a.type, a.params) for a in actions] == [("cancel", {"id": "later"})]

@@ -306,3 +306,36 @@ def test_a_guard_on_a_parameterised_object_receives_its_params() -> None:
     assert machine.transition(snapshot, {"type": "GO", "n": 2})[0].value == "a"
     assert machine.transition(snapshot, {"type": "GO", "n": 3})[0].value == "b"
     assert seen == [{"min": 3}, {"min": 3}]
+
+
+def test_an_explanation_names_the_guards_passed_over_before_the_transition_that_fired() -> None:
+    machine = orderflow.setup(guards={"vip": lambda c, e, p: (False, "not a VIP")}).create_machine(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {
+                "a": {"on": {"GO": [{"target": "b", "guard": "vip"}, {"target": "c"}]}},
+                "b": {},
+                "c": {},
+            },
+        }
+    )
+    snapshot, _ = machine.initial_transition()
+    text = str(machine.explain(snapshot, "GO"))
+    assert text == "'GO' fires: m.a -> m.c (passed over: m.a: not a VIP)"
+
+
+def test_can_and_explain_treat_a_guard_that_raises_as_blocking_with_its_error() -> None:
+    machine = orderflow.setup(guards={"g": lambda c, e, p: 1 / 0}).create_machine(
+        {
+            "id": "x",
+            "initial": "a",
+            "states": {"a": {"on": {"GO": {"target": "b", "guard": "g"}}}, "b": {}},
+        }
+    )
+    snapshot, _ = machine.initial_transition()
+    assert snapshot.can("GO") is False
+    explanation = machine.explain(snapshot, "GO")
+    assert not explanation.would_transition
+    assert explanation.blocked[0].reason == "guard raised ZeroDivisionError: division by zero"
+    assert machine.transition(snapshot, "GO")[0].status == "error"

@@ -55,9 +55,13 @@ def assert_legal(machine: orderflow.Machine, snapshot: orderflow.Snapshot) -> No
             assert node.parent in config, f"{node.id} is active without its parent"
         active_children = [c for c in node.states if c in config]
         if node.type == COMPOUND:
-            assert len(active_children) == 1, f"compound {node.id} has {len(active_children)} active children"
+            assert len(active_children) == 1, (
+                f"compound {node.id} has {len(active_children)} active children"
+            )
         elif node.type == PARALLEL:
-            assert len(active_children) == len(node.states), f"parallel {node.id} has an inactive region"
+            assert len(active_children) == len(node.states), (
+                f"parallel {node.id} has an inactive region"
+            )
         else:
             assert not active_children
     assert configuration_from_value(machine.root, snapshot.value) == config

@@ -148,8 +148,22 @@ def test_on_random_machines_the_plan_covers_every_transition_the_walk_can_fire(d
     except orderflow.errors.InfiniteLoopError:
         return  # a random machine may loop on its own events; nothing to cover
     reachable = {t for edges in graph.edges.values() for edge in edges for t in edge.transitions}
+    reachable |= set(graph.initial_transitions)
     assert plan.covered == reachable
-    fired: set[str] = set()
+    fired: set[str] = set(graph.initial_transitions)
     for path in plan:
         fired |= replay(random_machine, path.start, path.events).transitions
     assert fired == reachable
+
+
+def test_transitions_fired_while_starting_count_as_covered() -> None:
+    starting = orderflow.create_machine(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {"a": {"always": "b"}, "b": {"on": {"GO": "c"}}, "c": {"type": "final"}},
+        }
+    )
+    plan = coverage_plan(starting)
+    assert plan.uncovered == ()
+    assert [[e["type"] for e in p.events] for p in plan] == [["GO"]]

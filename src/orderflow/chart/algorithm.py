@@ -609,6 +609,9 @@ def _reach_final(run: Run, state: StateNode, completed: set[StateNode], event: E
     for active in sorted(run.config, key=_order, reverse=True):
         execute(run, active.exit, event)
         cancel_delayed(run, active, event)
+    for timer_id in list(run.timers):  # a finished machine keeps no delayed event pending
+        del run.timers[timer_id]
+        run.actions.append(Action("cancel", {"id": timer_id}, event.data))
 
 
 # -- actions -------------------------------------------------------------------------------------

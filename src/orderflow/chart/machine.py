@@ -32,7 +32,13 @@ from orderflow.chart.implementations import (
 from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.plans import MacrostepPlan, PlanKey
 from orderflow.chart.snapshot import ACTIVE, Snapshot, restore, state_value
-from orderflow.errors import DefinitionError, InvalidEventError, MissingImplementationError, Problem
+from orderflow.errors import (
+    DefinitionError,
+    InvalidEventError,
+    MissingImplementationError,
+    OrderflowError,
+    Problem,
+)
 
 INIT_EVENT = "xstate.init"
 
@@ -70,7 +76,10 @@ class Explanation:
             moves = "; ".join(
                 f"{c.source} -> {', '.join(c.targets or ('(stays)',))}" for c in self.fired
             )
-            return f"'{self.event}' fires: {moves}"
+            passed_over = "; ".join(f"{c.source}: {c.reason}" for c in self.blocked)
+            return f"'{self.event}' fires: {moves}" + (
+                f" (passed over: {passed_over})" if passed_over else ""
+            )
         if self.blocked:
             reasons = "; ".join(f"{c.source}: {c.reason}" for c in self.blocked)
             return f"'{self.event}' is blocked: {reasons}"
@@ -165,7 +174,12 @@ class Machine:
         if snapshot.status != ACTIVE:
             return False
         run = Run(self, snapshot)
-        transitions = algorithm.select_transitions(run, self.event(event))
+        try:
+            transitions = algorithm.select_transitions(run, self.event(event))
+        except OrderflowError:
+            raise
+        except Exception:  # a guard raised: sending the event would put the snapshot in error
+            return False
         return any(t.targets is not None or t.actions for t in transitions)
 
     def explain(
@@ -175,9 +189,16 @@ class Machine:
         self._check_own(snapshot)
         resolved = self.event(event)
         run = Run(self, snapshot)
-        chosen = (
-            set(algorithm.select_transitions(run, resolved)) if snapshot.status == ACTIVE else set()
-        )
+        try:
+            chosen = (
+                set(algorithm.select_transitions(run, resolved))
+                if snapshot.status == ACTIVE
+                else set()
+            )
+        except OrderflowError:
+            raise
+        except Exception:  # a guard raised; the checks below say which one
+            chosen = set()
         fired, blocked = [], []
         seen: set[int] = set()
         for atomic in sorted(
@@ -190,9 +211,14 @@ class Machine:
                     seen.add(id(t))
                     passed, reason = (True, None)
                     if t.guard is not None:
-                        passed, reason = t.guard.evaluate(
-                            snapshot.context, resolved.value, snapshot.configuration
-                        )
+                        try:
+                            passed, reason = t.guard.evaluate(
+                                snapshot.context, resolved.value, snapshot.configuration
+                            )
+                        except OrderflowError:
+                            raise
+                        except Exception as exc:
+                            passed, reason = False, f"guard raised {type(exc).__name__}: {exc}"
                     check = GuardCheck(
                         source=t.source.id,
                         descriptor=t.descriptor or "",
@@ -342,13 +368,17 @@ class Machine:
         return start, Event.internal(data)
 
     def _initial_context_for(self, input: Any) -> Any:
+        """The configured context (or ``context(input)`` when it is a function), with a mapping input merged over it."""
         configured = self._initial_context
         if callable(configured):
-            context = configured(input)
-        else:
-            context = dict(configured or {})
-            if isinstance(input, Mapping):
-                context.update(input)
+            return self.validate_context(configured(input))
+        context = dict(configured or {})
+        if isinstance(input, BaseModel):
+            input = input.model_dump()
+        if isinstance(input, Mapping):
+            context.update(
+                input
+            )  # any other input still reaches entry actions as the init event's "input"
         return self.validate_context(context)
 
     def _check_own(self, snapshot: Snapshot) -> None:

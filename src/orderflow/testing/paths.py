@@ -87,6 +87,8 @@ class StateGraph:
     edges: dict[Hashable, list[Edge]] = field(default_factory=dict)
     #: True when ``max_snapshots`` stopped the walk before it had seen everything
     truncated: bool = False
+    #: transitions fired while entering the initial snapshot (eventless ones, raised events)
+    initial_transitions: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -148,10 +150,13 @@ def explore(
     snapshot; by default, every event the active states listen to (see :func:`default_events`).
     An event that changes nothing and fires no transition adds no edge.
     """
+    initial_transitions: tuple[str, ...] = ()
     if start is None:
-        start, _ = machine.initial_transition()
+        first = machine.step(None)
+        start = first.snapshot
+        initial_transitions = tuple(p for micro in first.microsteps for p in micro.paths)
     choose = _event_chooser(machine, events)
-    graph = StateGraph(machine, start, key(start))
+    graph = StateGraph(machine, start, key(start), initial_transitions=initial_transitions)
     graph.nodes[graph.start_key] = start
     queue = deque([graph.start_key])
     while queue:
@@ -264,7 +269,7 @@ def coverage_plan(machine: Machine, **explore_options: Any) -> CoveragePlan:
                 if fired not in best or depth[node] + 1 < best[fired][0]:
                     best[fired] = (depth[node] + 1, node, edge)
     every = tuple(t.path for t in machine.transitions())
-    covered: set[str] = set()
+    covered: set[str] = set(graph.initial_transitions)  # every path starts by firing these
     paths: list[Path] = []
     for transition in every:
         if transition in covered or transition not in best:
