@@ -11,7 +11,7 @@ or restart it; a request decided after it closed ends in ``completed``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -32,6 +32,7 @@ from orderflow.orders.values import (
     discounted,
 )
 
+Effect = Callable[["FulfilmentContext", Mapping[str, Any], Any], None]
 ReturnStatus = Literal[
     "requested", "approved", "rejected", "abandoned", "received", "accepted", "items_rejected"
 ]
@@ -286,7 +287,9 @@ def implementations(ports: Ports, policies: Policies) -> Setup:
         if context.refund_amount > 0:
             ports.payments.refund(context.sale_id, context.refund_amount, context.currency)
 
-    def notifier(template: str) -> Any:
+    def notifier(template: str) -> Effect:
+        """An effect telling the sale's parties about this fulfilment with ``template``."""
+
         def notify(context: FulfilmentContext, event: Mapping[str, Any], params: Any) -> None:
             ports.notifications.notify(
                 f"sale:{context.sale_id}",
