@@ -4,9 +4,14 @@
     ├── DefinitionError            a machine definition is wrong (carries every problem, with JSON paths)
     ├── MissingImplementationError a named guard, action or delay has no implementation
     ├── InvalidEventError          an event is malformed or its payload fails its model
+    │   └── UnknownEventError      no state of the machine ever handles this event type
     ├── InvalidSnapshotError       a persisted snapshot does not fit the machine
     ├── InfiniteLoopError          a macrostep never settles (eventless or raised-event loop)
-    └── UnsafeExpressionError      an expression from a document is outside the sandbox
+    ├── UnsafeExpressionError      an expression from a document is outside the sandbox
+    ├── RecordNotFoundError        the service was asked to move a record that is not in the database
+    ├── StaleRecordError           a record changed under a write (optimistic workflow_version check)
+    ├── TransitionFailedError      a guard or assignment raised while a persisted record moved
+    └── EffectError               an in-transaction effect raised; the whole transition rolled back
 
 Each exception carries the thing it is about (JSON path, state id, event
 type) as attributes, and its message is a sentence a user can act on.
@@ -98,3 +103,79 @@ class UnsafeExpressionError(OrderflowError):
         self.expression = expression
         self.reason = reason
         super().__init__(f"Refusing expression {expression!r}: {reason}.")
+
+
+class UnknownEventError(InvalidEventError):
+    """No state of the machine handles this event type, so no snapshot of it could ever take it."""
+
+    def __init__(self, machine_id: str, event_type: str) -> None:
+        self.machine_id = machine_id
+        super().__init__(
+            f"Machine '{machine_id}' has no transition for event '{event_type}' in any state; "
+            f"check the event name against machine.events.",
+            event_type,
+        )
+
+
+class RecordNotFoundError(OrderflowError):
+    """The record to move is not in the database (deleted, or never flushed)."""
+
+    def __init__(self, record_type: str, record_id: str) -> None:
+        self.record_type = record_type
+        self.record_id = record_id
+        super().__init__(f"There is no {record_type} with id {record_id!r} in the database.")
+
+
+class StaleRecordError(OrderflowError):
+    """The record's ``workflow_version`` is not the one the write expected: someone moved it first.
+
+    Nothing was written; read the record again and decide whether to retry.
+    """
+
+    def __init__(self, record_type: str, record_id: str, expected: int, found: int | None) -> None:
+        self.record_type = record_type
+        self.record_id = record_id
+        self.expected = expected
+        self.found = found
+        now = "was deleted" if found is None else f"is at version {found}"
+        super().__init__(
+            f"{record_type} {record_id!r} {now}, not at the expected workflow version {expected}; "
+            f"another transition got there first. Nothing was written; reload it and retry."
+        )
+
+
+class TransitionFailedError(OrderflowError):
+    """A guard or an assignment raised while processing ``event_type``; nothing was written.
+
+    ``error`` is the core's description (``snapshot.error``): the exception's type and message.
+    """
+
+    def __init__(self, record_type: str, record_id: str, event_type: str, error: object) -> None:
+        self.record_type = record_type
+        self.record_id = record_id
+        self.event_type = event_type
+        self.error = error
+        super().__init__(
+            f"Processing '{event_type}' for {record_type} {record_id!r} failed inside the machine "
+            f"({error}); nothing was written."
+        )
+
+
+class EffectError(OrderflowError):
+    """Effect ``effect`` raised while ``event_type`` moved a record; the transaction rolled back.
+
+    The effect's own exception is ``__cause__`` (and ``original``).
+    """
+
+    def __init__(
+        self, record_type: str, record_id: str, event_type: str, effect: str, original: BaseException
+    ) -> None:
+        self.record_type = record_type
+        self.record_id = record_id
+        self.event_type = event_type
+        self.effect = effect
+        self.original = original
+        super().__init__(
+            f"Effect '{effect}' failed while '{event_type}' moved {record_type} {record_id!r}: "
+            f"{type(original).__name__}: {original}. Nothing was written."
+        )

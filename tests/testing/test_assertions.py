@@ -94,9 +94,13 @@ def test_assert_path_checks_the_state_after_every_event_and_returns_the_path() -
 
 def test_assert_path_names_the_first_step_that_went_elsewhere() -> None:
     with pytest.raises(AssertionError) as caught:
-        assert_path(machine, ["ADD", "CHECKOUT", "CARD", "APPROVED"], ["cart", "payment", "payment.invoice", "done"])
+        assert_path(
+            machine,
+            ["ADD", "CHECKOUT", "CARD", "APPROVED"],
+            ["cart", "payment", "payment.invoice", "done"],
+        )
     assert _message(caught) == (
-        "after event 3 of 4 ({\"type\": \"CARD\"}) the snapshot is not in 'payment.invoice'\n"
+        'after event 3 of 4 ({"type": "CARD"}) the snapshot is not in \'payment.invoice\'\n'
         "  expected: 'payment.invoice'\n"
         '  actual:   {"payment": "card"} (status active; active states: checkout.payment.card)\n'
         '  path:     cart -ADD-> cart -CHECKOUT-> {"payment": "choosing"} -CARD-> {"payment": "card"}'
@@ -137,7 +141,7 @@ def test_assert_cannot_says_which_transition_would_fire() -> None:
     with pytest.raises(AssertionError) as caught:
         assert_cannot(path.end, "CARD")
     assert _message(caught) == (
-        "expected 'CARD' to be refused in {\"payment\": \"choosing\"}, but "
+        'expected \'CARD\' to be refused in {"payment": "choosing"}, but '
         "'CARD' fires: checkout.payment.choosing -> checkout.payment.card"
     )
 

@@ -10,7 +10,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-TEST_MODULE = '''
+TEST_MODULE = """
 import orderflow
 
 machine = orderflow.create_machine(
@@ -60,7 +60,7 @@ def test_actors_can_be_made_unstarted_or_from_a_persisted_snapshot(actor_factory
 
 def test_every_test_gets_a_fresh_clock(simulated_clock):
     assert simulated_clock.now() == 0 and simulated_clock.pending == 0
-'''
+"""
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_the_actor_factory_stops_actors_whose_test_failed(
     pytester: pytest.Pytester, explicit_plugin: list[str]
 ) -> None:
     pytester.makepyfile(
-        test_failing='''
+        test_failing="""
 import orderflow
 
 machine = orderflow.create_machine(
@@ -96,7 +96,7 @@ def test_fails(actor_factory):
 
 def test_then(simulated_clock):
     assert made[0].status == "stopped"
-'''
+"""
     )
     result = pytester.runpytest_inprocess(*explicit_plugin)
     result.assert_outcomes(passed=1, failed=1)

@@ -54,9 +54,7 @@ shop = orderflow.setup(
         "within_limit": lambda ctx, event, params: event.amount <= 500,
     },
     actions={
-        "add": orderflow.assign(
-            lambda ctx, event, params: {"items": ctx["items"] + event.quantity}
-        )
+        "add": orderflow.assign(lambda ctx, event, params: {"items": ctx["items"] + event.quantity})
     },
     events={"PAY": Pay, "ADD": Add},
 ).create_machine(SHOP)
@@ -114,7 +112,9 @@ def test_extra_events_reach_wildcard_transitions() -> None:
 
 
 @given(enabled_sequences(shop, max_size=12))
-def test_every_event_of_a_drawn_walk_is_enabled_where_it_is_sent(walk: list[dict[str, Any]]) -> None:
+def test_every_event_of_a_drawn_walk_is_enabled_where_it_is_sent(
+    walk: list[dict[str, Any]],
+) -> None:
     snapshot, _ = shop.initial_transition()
     for event in walk:
         assert snapshot.can(event), (snapshot.value, event)

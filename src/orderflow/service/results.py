@@ -1,0 +1,126 @@
+"""What the service answers with: typed results, never bare booleans or dicts.
+
+A :class:`TransitionResult` is also what the transition log keeps (in its
+first row's metadata), so replaying an idempotency key returns the very
+same answer with ``idempotent=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: an id for the log, a label for people, and the permissions they hold."""
+
+    id: str
+    label: str | None = None
+    permissions: frozenset[str] = frozenset()
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """The outcome of one ``send`` or ``transition``.
+
+    ``success`` is false when the event was refused (no active state takes
+    it, a guard blocked it, the workflow is done or disabled); ``reason``
+    then says why and nothing was written.  ``effects`` are the named
+    effects run (or, in a dry run, that would run), ``emitted`` the domain
+    events written to the outbox, ``scheduled`` and ``cancelled`` the timer
+    ids.  ``version`` is the record's ``workflow_version`` afterwards.
+    """
+
+    success: bool
+    record_type: str
+    record_id: str
+    event: str | None
+    from_state: Any
+    to_state: Any
+    effects: tuple[str, ...] = ()
+    emitted: tuple[Mapping[str, Any], ...] = ()
+    scheduled: tuple[str, ...] = ()
+    cancelled: tuple[str, ...] = ()
+    reason: str | None = None
+    idempotent: bool = False
+    dry_run: bool = False
+    version: int | None = None
+    status: str | None = None
+    steps: int = 0
+    log_ids: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.success
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("effects", "emitted", "scheduled", "cancelled", "log_ids"):
+            data[key] = [dict(item) if isinstance(item, Mapping) else item for item in data[key]]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TransitionResult:
+        fields = dict(data)
+        for key in ("effects", "emitted", "scheduled", "cancelled", "log_ids"):
+            fields[key] = tuple(fields.get(key) or ())
+        return cls(**fields)
+
+    def replayed(self) -> TransitionResult:
+        return replace(self, idempotent=True)
+
+
+@dataclass(frozen=True)
+class EventOption:
+    """One event the record's active states listen to, and whether it would move the record now."""
+
+    event: str
+    allowed: bool
+    reason: str | None = None
+    targets: tuple[str, ...] = ()
+    needs_payload: bool = False
+
+
+@dataclass(frozen=True)
+class TransitionOption:
+    """A transition of the definition, as a target-state workflow would list it."""
+
+    event: str
+    source: str
+    targets: tuple[str, ...] | None
+    guard: str | None
+
+
+@dataclass(frozen=True)
+class TransitionAttempt:
+    """Whether ``to_state`` can be reached from the record's state in one event, and by which."""
+
+    allowed: bool
+    to_state: str
+    from_state: Any
+    event: str | None = None
+    reason: str | None = None
+    candidates: tuple[str, ...] = field(default=())
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+@dataclass(frozen=True)
+class BulkFailure:
+    record_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """``bulk_send``'s tally: one transaction per record, failures with their reasons."""
+
+    succeeded: int
+    failed: int
+    failures: tuple[BulkFailure, ...]
+    results: tuple[TransitionResult, ...]

@@ -1,0 +1,131 @@
+"""The target-state view of a statechart, for teams coming from ``transition(record, to_state)`` APIs.
+
+A target-state workflow asks "can this record go to *shipped*?".  A
+statechart asks "what does event *SHIP* do?".  :func:`find_event` answers
+the first with the second: it tries every event the active states listen
+to, on the pure core, and keeps those whose result matches the wanted
+state.  Two events that both lead there are reported as ambiguous rather
+than one picked silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from orderflow.chart import Machine, Snapshot
+from orderflow.chart.guards import describe
+from orderflow.errors import InvalidEventError
+from orderflow.service.results import EventOption, TransitionAttempt, TransitionOption
+
+INTERNAL_PREFIX = "xstate."
+
+
+def user_events(machine: Machine, snapshot: Snapshot) -> list[str]:
+    """Event types a caller may send now: the active states' descriptors minus internal and wildcard ones."""
+    return [
+        e
+        for e in machine.next_events(snapshot)
+        if not e.startswith(INTERNAL_PREFIX) and not e.endswith("*")
+    ]
+
+
+def handles(machine: Machine, event_type: str) -> bool:
+    """Does any state of ``machine`` listen to ``event_type`` (wildcards included)?"""
+    for descriptor in machine.events:
+        if descriptor in (event_type, "*"):
+            return True
+        if descriptor.endswith(".*") and event_type.startswith(descriptor[:-1]):
+            return True
+    return False
+
+
+def event_options(machine: Machine, snapshot: Snapshot) -> list[EventOption]:
+    options = []
+    for event_type in user_events(machine, snapshot):
+        try:
+            explanation = machine.explain(snapshot, event_type)
+        except InvalidEventError as exc:
+            options.append(EventOption(event_type, True, str(exc), needs_payload=True))
+            continue
+        if explanation.fired:
+            targets = tuple(t for c in explanation.fired for t in (c.targets or ()))
+            options.append(EventOption(event_type, True, None, targets))
+        else:
+            options.append(EventOption(event_type, False, str(explanation)))
+    return options
+
+
+def transitions_from(machine: Machine, state: str) -> list[TransitionOption]:
+    """Every transition that applies while ``state`` (a dotted path or a state id) is active."""
+    node = resolve_state(machine, state)
+    options = []
+    for source in (node, *node.ancestors):
+        for descriptor, transitions in source.on.items():
+            if descriptor.startswith(INTERNAL_PREFIX):
+                continue
+            for t in transitions:
+                options.append(
+                    TransitionOption(
+                        descriptor,
+                        source.id,
+                        tuple(n.id for n in t.targets) if t.targets is not None else None,
+                        None if t.guard is None else describe(t.guard),
+                    )
+                )
+    return options
+
+
+def find_event(
+    machine: Machine, snapshot: Snapshot, to_state: str, params: Mapping[str, Any] | None
+) -> TransitionAttempt:
+    """Which single event moves ``snapshot`` into ``to_state`` (see the module doc)."""
+    resolve_state(machine, to_state)
+    leading: list[str] = []
+    blocked: list[str] = []
+    for event_type in user_events(machine, snapshot):
+        event = {**(params or {}), "type": event_type}
+        try:
+            after, _ = machine.transition(snapshot, event)
+        except InvalidEventError as exc:
+            blocked.append(f"{event_type}: {exc}")
+            continue
+        if after.status == "error" or after is snapshot or not after.matches(to_state):
+            if after is snapshot and _targets_state(machine, snapshot, event_type, to_state):
+                blocked.append(str(machine.explain(snapshot, event)))
+            continue
+        leading.append(event_type)
+    if snapshot.matches(to_state) and not leading:
+        return TransitionAttempt(False, to_state, snapshot.value, reason=f"already in '{to_state}'")
+    if len(leading) == 1:
+        return TransitionAttempt(True, to_state, snapshot.value, leading[0], None, tuple(leading))
+    if leading:
+        return TransitionAttempt(
+            False,
+            to_state,
+            snapshot.value,
+            reason=f"ambiguous: events {', '.join(leading)} all lead to '{to_state}'; send one of them",
+            candidates=tuple(leading),
+        )
+    reason = "; ".join(blocked) or f"no event leads from {snapshot.value!r} to '{to_state}'"
+    return TransitionAttempt(False, to_state, snapshot.value, reason=reason)
+
+
+def resolve_state(machine: Machine, state: str) -> Any:
+    """The node a dotted path (``"sale.paid"``) or a state id (``"#order.sale.paid"``) names."""
+    for key in (state, f"{machine.id}.{state}"):
+        try:
+            return machine.state(key)
+        except KeyError:
+            continue
+    raise KeyError(f"machine '{machine.id}' has no state '{state}'")
+
+
+def _targets_state(machine: Machine, snapshot: Snapshot, event_type: str, to_state: str) -> bool:
+    """Does a candidate transition for ``event_type`` name ``to_state`` (so its block is worth reporting)?"""
+    wanted = resolve_state(machine, to_state)
+    for node in snapshot.configuration:
+        for t in node.candidates(event_type) if node.on else ():
+            if t.targets and any(n is wanted or n.is_descendant_of(wanted) for n in t.targets):
+                return True
+    return False

@@ -1,0 +1,882 @@
+"""``WorkflowService``: move persisted records with the pure core, one locked transaction per event.
+
+    service = WorkflowService(Session, {"sale": sale_machine}, effects={"capture": capture})
+    result = service.send(order, {"type": "PAY", "amount": "10.00"}, actor=clerk, idempotency_key=key)
+
+Every write is one transaction that
+
+1. locks the row (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the
+   engine from :func:`orderflow.store.create_engine` takes the write lock at
+   ``BEGIN IMMEDIATE``);
+2. returns the earlier result (``idempotent=True``) if the idempotency key
+   was already used for this record;
+3. rehydrates the snapshot through ``machine.resolve_snapshot``, after the
+   registered definition migrations;
+4. runs the pure transition (guards are evaluated on the locked row);
+5. runs the named effects through the registered handlers, in order (an
+   effect may answer with events, processed next in the same transaction,
+   each its own logged step);
+6. writes state, context, legacy status and ``workflow_version`` with an
+   optimistic ``WHERE workflow_version = <read>``, one log row per step,
+   outbox rows for ``emit`` and scheduled-event rows for timers; commits.
+
+Anything that raises rolls the whole of it back.  An event the active
+states do not take (or a guard blocks) is *not* an exception: the result
+says ``success=False`` with the reason, and nothing is written.  An event
+no state of the machine ever handles is a programming error and raises
+:class:`~orderflow.errors.UnknownEventError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, inspect, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from orderflow.chart import Action, Machine, Snapshot
+from orderflow.errors import (
+    EffectError,
+    InvalidSnapshotError,
+    MissingImplementationError,
+    OrderflowError,
+    RecordNotFoundError,
+    StaleRecordError,
+    TransitionFailedError,
+    UnknownEventError,
+)
+from orderflow.service.definition_versions import DefinitionMigrations, SnapshotMigration
+from orderflow.service.results import (
+    Actor,
+    BulkFailure,
+    BulkResult,
+    EventOption,
+    TransitionAttempt,
+    TransitionOption,
+    TransitionResult,
+)
+from orderflow.service.target_states import (
+    event_options,
+    find_event,
+    handles,
+    transitions_from,
+)
+from orderflow.store import (
+    OutboxEvent,
+    ScheduledEvent,
+    TransitionLog,
+    WorkflowRecord,
+    record_identity,
+    snapshot_data,
+    state_columns,
+    status_for_state,
+)
+from orderflow.store.base import utcnow
+from orderflow.store.record import dotted_path
+from orderflow.store.workflow_tables import CANCELLED, FIRED, PENDING
+
+logger = logging.getLogger("orderflow.service")
+
+EventLike = str | Mapping[str, Any] | BaseModel
+#: handler(session, record, action) -> None, an event, or a list of events to process next
+EffectHandler = Callable[[Session, Any, Action], Any]
+RecordRef = Any  # a mapped WorkflowRecord instance, or a (Model, primary key) pair
+
+LEGACY_EVENT = "orderflow.legacy_status"
+
+
+@dataclasses.dataclass
+class _Step:
+    """One macrostep inside a send, with what it did."""
+
+    event: dict[str, Any]
+    before: Snapshot | None
+    after: Snapshot
+    effects: list[str] = dataclasses.field(default_factory=list)
+    emitted: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    scheduled: list[str] = dataclasses.field(default_factory=list)
+    cancelled: list[str] = dataclasses.field(default_factory=list)
+    log_id: int | None = None
+
+
+class _Refused(Exception):
+    """The event does not move the record; the service answers with ``success=False``."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+Chooser = Callable[[Machine, Snapshot | None], tuple[EventLike | None, str | None]]
+
+
+class WorkflowService:
+    """Persisted transitions for records that mix in :class:`~orderflow.store.WorkflowRecord`.
+
+    ``session_factory`` makes a new SQLAlchemy ``Session`` (a ``sessionmaker``);
+    the service opens one per call.  ``machines`` maps machine id to machine;
+    a record names its machine in ``workflow_machine``.  ``effects`` maps a
+    named effect to ``handler(session, record, action)``, run inside the
+    transaction; an effect without a handler falls back to the machine's own
+    implementation, ``impl(context, event, params)``.  ``workflow_enabled``
+    may be switched off at run time for an emergency rollback to direct
+    legacy status updates (:meth:`transition` only).
+    """
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        machines: Mapping[str, Machine],
+        *,
+        effects: Mapping[str, EffectHandler] | None = None,
+        workflow_enabled: bool = True,
+        clock: Callable[[], datetime] = utcnow,
+        max_follow_ups: int = 100,
+    ) -> None:
+        for key, machine in machines.items():
+            if key != machine.id:
+                raise ValueError(
+                    f"machines must be keyed by their id: '{key}' holds '{machine.id}'"
+                )
+        self.session_factory = session_factory
+        self.machines = dict(machines)
+        self.effects = dict(effects or {})
+        self.workflow_enabled = workflow_enabled
+        self.clock = clock
+        self.max_follow_ups = max_follow_ups
+        self._migrations = DefinitionMigrations()
+
+    def register_migration(
+        self, machine_id: str, from_version: str | int, to_version: str | int, fn: SnapshotMigration
+    ) -> None:
+        """Upgrade snapshots written by ``from_version`` of ``machine_id`` on load (``fn(data) -> data``)."""
+        self._migrations.register(machine_id, from_version, to_version, fn)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def snapshot(self, record: RecordRef) -> Snapshot:
+        """The record's current snapshot, read from the database (migrated, validated)."""
+        with self.session_factory() as session:
+            row = self._load(session, record, lock=False)
+            return self._rehydrate(self._machine_for(row), row)[0]
+
+    def can(self, record: RecordRef, event: EventLike) -> bool:
+        """Would ``event`` move the record now?"""
+        snapshot = self.snapshot(record)
+        assert snapshot.machine is not None
+        return bool(snapshot.can(_plain_event(event)))
+
+    def allowed_events(self, record: RecordRef) -> list[EventOption]:
+        """The events the record's active states listen to, with the guard's reason when one blocks."""
+        snapshot = self.snapshot(record)
+        return event_options(self._machine_of(snapshot), snapshot)
+
+    def transitions_for_state(
+        self, state: str, machine: str | None = None
+    ) -> list[TransitionOption]:
+        """The transitions that apply while ``state`` is active (guards not evaluated)."""
+        return transitions_from(self._machine_named(machine), state)
+
+    def allowed_transitions(self, record: RecordRef) -> list[TransitionAttempt]:
+        """Every state one event away from the record's state, each allowed or not with the reason."""
+        snapshot = self.snapshot(record)
+        machine = self._machine_of(snapshot)
+        attempts = []
+        for option in event_options(machine, snapshot):
+            if option.allowed and not option.needs_payload:
+                after, _ = machine.transition(snapshot, option.event)
+                target = dotted_path(after.value) or str(after.value)
+                attempts.append(TransitionAttempt(True, target, snapshot.value, option.event))
+            else:
+                target = ", ".join(option.targets) or "?"
+                attempts.append(
+                    TransitionAttempt(False, target, snapshot.value, option.event, option.reason)
+                )
+        return attempts
+
+    def can_transition(
+        self, record: RecordRef, to_state: str, params: Mapping[str, Any] | None = None
+    ) -> TransitionAttempt:
+        """Can one event move the record into ``to_state``, and which (see ``target_states``)?"""
+        snapshot = self.snapshot(record)
+        return find_event(self._machine_of(snapshot), snapshot, to_state, params)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def start(
+        self,
+        record: RecordRef,
+        *,
+        machine: str | None = None,
+        input: Any = None,
+        actor: Actor | str | None = None,
+        note: str = "",
+        dry_run: bool = False,
+    ) -> TransitionResult:
+        """Enter the initial state of ``machine`` for a record that has no workflow state yet.
+
+        A new (transient) record is inserted in the same transaction.
+        """
+        chosen = self._machine_named(machine or getattr(record, "workflow_machine", None))
+
+        def choose(_: Machine, snapshot: Snapshot | None) -> tuple[EventLike | None, str | None]:
+            if snapshot is not None:
+                return None, "the workflow of this record has already started"
+            return {"type": "xstate.init", "input": input}, None
+
+        return self._execute(
+            record, choose, actor=actor, note=note, idempotency_key=None, dry_run=dry_run,
+            expected_version=None, starting=chosen,
+        )  # fmt: skip
+
+    def send(
+        self,
+        record: RecordRef,
+        event: EventLike,
+        *,
+        actor: Actor | str | None = None,
+        note: str = "",
+        idempotency_key: str | None = None,
+        dry_run: bool = False,
+        expected_version: int | None = None,
+    ) -> TransitionResult:
+        """Process ``event`` for ``record`` in one transaction (see the module doc).
+
+        ``expected_version`` turns on the caller's own optimistic check: the
+        send raises :class:`StaleRecordError` if the record moved since the
+        caller read it at that ``workflow_version``.
+        """
+        plain = _plain_event(event)
+
+        def choose(
+            machine: Machine, snapshot: Snapshot | None
+        ) -> tuple[EventLike | None, str | None]:
+            if snapshot is None:
+                return None, "the workflow of this record has not started; call start() first"
+            return plain, None
+
+        return self._execute(
+            record, choose, actor=actor, note=note, idempotency_key=idempotency_key,
+            dry_run=dry_run, expected_version=expected_version,
+        )  # fmt: skip
+
+    def transition(
+        self,
+        record: RecordRef,
+        to_state: str,
+        *,
+        actor: Actor | str | None = None,
+        note: str = "",
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        dry_run: bool = False,
+    ) -> TransitionResult:
+        """Move the record into ``to_state`` by the one event that leads there (``params`` is its payload).
+
+        With ``workflow_enabled`` off this is a direct legacy status update,
+        logged as such.
+        """
+
+        def choose(
+            machine: Machine, snapshot: Snapshot | None
+        ) -> tuple[EventLike | None, str | None]:
+            if snapshot is None:
+                return None, "the workflow of this record has not started; call start() first"
+            attempt = find_event(machine, snapshot, to_state, params)
+            if not attempt.allowed or attempt.event is None:
+                return None, attempt.reason
+            return {**(params or {}), "type": attempt.event}, None
+
+        return self._execute(
+            record, choose, actor=actor, note=note, idempotency_key=idempotency_key,
+            dry_run=dry_run, expected_version=None, legacy_to=to_state,
+        )  # fmt: skip
+
+    def bulk_send(
+        self,
+        records: Iterable[RecordRef],
+        event: EventLike,
+        *,
+        actor: Actor | str | None = None,
+        note: str = "",
+        dry_run: bool = False,
+        progress: Callable[[int, TransitionResult | None], None] | None = None,
+    ) -> BulkResult:
+        """``send`` to each record in its own transaction; failures are counted with their reasons.
+
+        ``progress(done, result)`` is called after each record (``result`` is
+        None when the send raised).
+        """
+        results: list[TransitionResult] = []
+        failures: list[BulkFailure] = []
+        for done, record in enumerate(records, start=1):
+            result: TransitionResult | None = None
+            try:
+                result = self.send(record, event, actor=actor, note=note, dry_run=dry_run)
+            except (OrderflowError, IntegrityError) as exc:
+                failures.append(BulkFailure(str(record_identity(record)[1]), str(exc)))
+            else:
+                results.append(result)
+                if not result.success:
+                    failures.append(BulkFailure(result.record_id, result.reason or "refused"))
+            if progress is not None:
+                progress(done, result)
+        succeeded = sum(1 for r in results if r.success)
+        return BulkResult(succeeded, len(failures), tuple(failures), tuple(results))
+
+    # -- the transaction ---------------------------------------------------------------------
+
+    def _execute(
+        self,
+        record: RecordRef,
+        choose: Chooser,
+        *,
+        actor: Actor | str | None,
+        note: str,
+        idempotency_key: str | None,
+        dry_run: bool,
+        expected_version: int | None,
+        starting: Machine | None = None,
+        legacy_to: str | None = None,
+    ) -> TransitionResult:
+        model = record[0] if isinstance(record, tuple) else type(record)
+        record_type, record_id = _table(model), "?"
+        who = Actor(actor) if isinstance(actor, str) else actor
+        session = self.session_factory()
+        session.expire_on_commit = False
+        try:
+            row = self._load(session, record, lock=True, insert=starting is not None)
+            record_id = str(record_identity(row)[1])
+            if idempotency_key is not None:
+                earlier = self._earlier(session, record_type, record_id, idempotency_key)
+                if earlier is not None:
+                    session.rollback()
+                    return earlier
+            read_version = row.workflow_version or 0
+            if expected_version is not None and read_version != expected_version:
+                raise StaleRecordError(record_type, record_id, expected_version, read_version)
+
+            def refused(reason: str | None, before: Any = None) -> TransitionResult:
+                session.rollback()
+                return TransitionResult(
+                    False, record_type, record_id, None, before, before,
+                    reason=reason, dry_run=dry_run, version=read_version, status=row.status,
+                )  # fmt: skip
+
+            if not self.workflow_enabled:
+                if legacy_to is None:
+                    return refused(
+                        "the workflow is disabled (workflow_enabled=False); only "
+                        "transition(record, to_state) works then, as a direct legacy status update"
+                    )
+                result = self._legacy_update(
+                    session, row, legacy_to, who, note, idempotency_key, dry_run, read_version
+                )
+                self._finish(session, record, row, dry_run)
+                return result
+
+            machine = starting or self._machine_for(row)
+            snapshot, migrated_from = (
+                (None, None) if row.workflow_state is None else self._rehydrate(machine, row)
+            )
+            if starting is None and snapshot is None:
+                return refused("the workflow of this record has not started; call start() first")
+            event, reason = choose(machine, snapshot)
+            if event is None:
+                return refused(reason, None if snapshot is None else snapshot.value)
+            assert isinstance(event, Mapping)
+            try:
+                steps = self._run(
+                    session, row, machine, snapshot, event, dry_run, record_type, record_id
+                )
+            except _Refused as refusal:
+                return refused(refusal.reason, None if snapshot is None else snapshot.value)
+            result = self._result(record_type, record_id, steps, read_version, row, dry_run)
+            if not dry_run:
+                self._write(
+                    session, row, machine, steps, read_version, who, note, idempotency_key,
+                    migrated_from, result,
+                )  # fmt: skip
+                result = dataclasses.replace(result, status=row.status)
+            self._finish(session, record, row, dry_run)
+            return self._with_log_ids(result, steps)
+        except IntegrityError:
+            session.rollback()
+            if idempotency_key is not None:  # a concurrent send with the same key won the race
+                with self.session_factory() as again:
+                    earlier = self._earlier(again, record_type, record_id, idempotency_key)
+                if earlier is not None:
+                    return earlier
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def _refusal(
+        self, machine: Machine, snapshot: Snapshot, event: Mapping[str, Any]
+    ) -> str | None:
+        """Why ``snapshot`` cannot take ``event`` at all (None if it may); raises for an unknown event."""
+        event_type = str(event.get("type"))
+        if not handles(machine, event_type):
+            raise UnknownEventError(machine.id, event_type)
+        if snapshot.status != "active":
+            return f"the workflow of this record is {snapshot.status}; it takes no more events"
+        return None
+
+    def _run(
+        self,
+        session: Session,
+        row: Any,
+        machine: Machine,
+        snapshot: Snapshot | None,
+        event: Mapping[str, Any],
+        dry_run: bool,
+        record_type: str,
+        record_id: str,
+    ) -> list[_Step]:
+        """The macrosteps of this send: the event's, then those of the events its effects answered."""
+        steps: list[_Step] = []
+        queue: list[EventLike] = [event]
+        current = snapshot
+        while queue:
+            if len(steps) > self.max_follow_ups:
+                raise OrderflowError(
+                    f"effects kept answering with events after {self.max_follow_ups} follow-up steps "
+                    f"of {record_type} {record_id!r}; check the effects' replies"
+                )
+            next_event = queue.pop(0)
+            if current is None:
+                data = dict(next_event)  # type: ignore[arg-type]
+                after, actions = machine.initial_transition(input=data.get("input"))
+                if after.status == "error":
+                    raise TransitionFailedError(record_type, record_id, "xstate.init", after.error)
+            else:
+                # a malformed event or a payload that fails its model raises InvalidEventError
+                data = dict(machine.event(next_event).data)
+                reason = self._refusal(machine, current, data)
+                if reason is None:
+                    after, actions = machine.transition(current, data)
+                    if after.status == "error":
+                        raise TransitionFailedError(
+                            record_type, record_id, str(data["type"]), after.error
+                        )
+                    if not machine.can(current, data):
+                        reason = str(machine.explain(current, data))
+                if reason is not None:
+                    if not steps:
+                        raise _Refused(reason)
+                    logger.info("follow-up of %s %s ignored: %s", record_type, record_id, reason)
+                    continue
+            step = _Step(data, current, after)
+            replies = self._perform(
+                session, row, machine, step, actions, dry_run, record_type, record_id
+            )
+            steps.append(step)
+            queue[:0] = replies
+            current = step.after
+        return steps
+
+    def _perform(
+        self,
+        session: Session,
+        row: Any,
+        machine: Machine,
+        step: _Step,
+        actions: list[Action],
+        dry_run: bool,
+        record_type: str,
+        record_id: str,
+    ) -> list[EventLike]:
+        """Run one step's actions in order; return the events the effects answered with."""
+        replies: list[EventLike] = []
+        due: dict[str, float] = {}
+        now = self.clock()
+        for action in actions:
+            if action.type == "emit":
+                step.emitted.append(dict(action.params["event"]))
+            elif action.type == "log":
+                logger.info("%s %s: %s", record_type, record_id, action.params.get("message"))
+            elif action.type == "schedule":
+                timer_id = str(action.params["id"])
+                step.scheduled.append(timer_id)
+                due_at = now + timedelta(milliseconds=float(action.params["delay"]))
+                due[timer_id] = due_at.timestamp() * 1000
+                if not dry_run:
+                    self._cancel_timers(session, record_type, record_id, [timer_id], CANCELLED)
+                    session.add(
+                        ScheduledEvent(
+                            record_type=record_type, record_id=record_id, machine=machine.id,
+                            timer_id=timer_id, event=dict(action.params["event"]),
+                            due_at=due_at, status=PENDING,
+                        )
+                    )  # fmt: skip
+            elif action.type == "cancel":
+                step.cancelled.append(str(action.params["id"]))
+                if not dry_run:
+                    self._cancel_timers(
+                        session, record_type, record_id, step.cancelled[-1:], CANCELLED
+                    )
+            else:
+                step.effects.append(action.type)
+                if not dry_run:
+                    replies.extend(
+                        self._effect(session, row, machine, step, action, record_type, record_id)
+                    )
+        if due:
+            timers = tuple(
+                dataclasses.replace(t, due=due[t.id]) if t.id in due else t
+                for t in step.after.timers
+            )
+            step.after = dataclasses.replace(step.after, timers=timers)
+        if step.before is not None and not dry_run:
+            remaining = {t.id for t in step.after.timers}
+            delivered = [
+                t.id for t in step.before.timers
+                if t.id not in remaining and t.id not in step.cancelled
+            ]  # fmt: skip
+            if delivered:
+                self._cancel_timers(session, record_type, record_id, delivered, FIRED)
+        return replies
+
+    def _effect(
+        self,
+        session: Session,
+        row: Any,
+        machine: Machine,
+        step: _Step,
+        action: Action,
+        record_type: str,
+        record_id: str,
+    ) -> list[EventLike]:
+        handler = self.effects.get(action.type)
+        try:
+            if handler is not None:
+                answer = handler(session, row, action)
+            elif action.type in machine.effects:
+                answer = machine.effects[action.type](
+                    step.after.context, action.event, action.params
+                )
+            else:
+                raise MissingImplementationError("action", action.type)
+        except MissingImplementationError:
+            raise
+        except Exception as exc:
+            raise EffectError(
+                record_type, record_id, str(step.event["type"]), action.type, exc
+            ) from exc
+        if answer is None:
+            return []
+        if isinstance(answer, str | Mapping | BaseModel):
+            return [answer]
+        if isinstance(answer, list | tuple):
+            return list(answer)
+        raise EffectError(
+            record_type, record_id, str(step.event["type"]), action.type,
+            TypeError(f"an effect may return None, an event or a list of events, not {type(answer).__name__}"),
+        )  # fmt: skip
+
+    def _cancel_timers(
+        self, session: Session, record_type: str, record_id: str, ids: list[str], status: str
+    ) -> None:
+        session.execute(
+            update(ScheduledEvent)
+            .where(
+                ScheduledEvent.record_type == record_type,
+                ScheduledEvent.record_id == record_id,
+                ScheduledEvent.timer_id.in_(ids),
+                ScheduledEvent.status == PENDING,
+            )
+            .values(status=status, settled_at=self.clock())
+            .execution_options(synchronize_session=False)
+        )
+
+    def _write(
+        self,
+        session: Session,
+        row: Any,
+        machine: Machine,
+        steps: list[_Step],
+        read_version: int,
+        actor: Actor | None,
+        note: str,
+        idempotency_key: str | None,
+        migrated_from: str | None,
+        result: TransitionResult,
+    ) -> None:
+        model = type(row)
+        record_type, record_id = result.record_type, result.record_id
+        columns = state_columns(steps[-1].after, model)
+        new_version = read_version + len(steps)
+        pk = _pk_column(model)
+        written = session.execute(
+            update(model)
+            .where(pk == getattr(row, pk.key), model.workflow_version == read_version)
+            .values(**columns, workflow_version=new_version)
+            .execution_options(synchronize_session=False)
+        )
+        if written.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleRecordError(
+                record_type, record_id, read_version, _current_version(session, row)
+            )
+        for name, value in {**columns, "workflow_version": new_version}.items():
+            set_committed_value(row, name, value)
+        logs = []
+        for index, step in enumerate(steps):
+            details: dict[str, Any] = {
+                "event": step.event,
+                "transition": {
+                    "from": None if step.before is None else _value(step.before),
+                    "to": _value(step.after),
+                    "status": step.after.status,
+                },
+                "effects": step.effects,
+                "emitted": step.emitted,
+                "scheduled": step.scheduled,
+                "cancelled": step.cancelled,
+            }
+            if index == 0:
+                if migrated_from is not None:
+                    details["migrated_from"] = migrated_from
+                details["result"] = dataclasses.replace(result, status=row.status).to_json()
+            logs.append(
+                TransitionLog(
+                    record_type=record_type, record_id=record_id, machine=machine.id,
+                    machine_version=machine.version, event=str(step.event["type"]),
+                    from_state=details["transition"]["from"], to_state=details["transition"]["to"],
+                    record_version=read_version + index + 1,
+                    actor_user=None if actor is None else actor.id,
+                    actor_label=None if actor is None else (actor.label or actor.id),
+                    note=note, details=details,
+                    idempotency_key=idempotency_key if index == 0 else None,
+                    created_at=self.clock(),
+                )
+            )  # fmt: skip
+        session.add_all(logs)
+        if any(step.emitted for step in steps):
+            session.flush()
+            sequence = (
+                session.scalar(
+                    select(func.coalesce(func.max(OutboxEvent.sequence), 0)).where(
+                        OutboxEvent.record_type == record_type, OutboxEvent.record_id == record_id
+                    )
+                )
+                or 0
+            )
+            for log, step in zip(logs, steps, strict=True):
+                for emitted in step.emitted:
+                    sequence += 1
+                    session.add(
+                        OutboxEvent(
+                            record_type=record_type, record_id=record_id, sequence=sequence,
+                            event_type=str(emitted.get("type")), payload=emitted,
+                            transition_id=log.id, status=PENDING, attempts=0,
+                            available_at=self.clock(),
+                        )
+                    )  # fmt: skip
+        session.flush()
+        for log, step in zip(logs, steps, strict=True):
+            step.log_id = log.id
+
+    def _legacy_update(
+        self,
+        session: Session,
+        row: Any,
+        to_state: str,
+        actor: Actor | None,
+        note: str,
+        idempotency_key: str | None,
+        dry_run: bool,
+        read_version: int,
+    ) -> TransitionResult:
+        """The emergency path: set the legacy status directly, bump the version, log that we did."""
+        model = type(row)
+        record_type, record_id = _table(model), str(record_identity(row)[1])
+        old, new = row.status, status_for_state(model, to_state)
+        result = TransitionResult(
+            True, record_type, record_id, LEGACY_EVENT, {"status": old}, {"status": new},
+            dry_run=dry_run, version=read_version + (0 if dry_run else 1), status=new, steps=1,
+            reason="workflow disabled: direct legacy status update",
+        )  # fmt: skip
+        if dry_run:
+            return result
+        pk = _pk_column(model)
+        written = session.execute(
+            update(model)
+            .where(pk == getattr(row, pk.key), model.workflow_version == read_version)
+            .values(status=new, workflow_version=read_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if written.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleRecordError(
+                record_type, record_id, read_version, _current_version(session, row)
+            )
+        set_committed_value(row, "status", new)
+        set_committed_value(row, "workflow_version", read_version + 1)
+        log = TransitionLog(
+            record_type=record_type, record_id=record_id, machine=row.workflow_machine or "",
+            machine_version=None, event=LEGACY_EVENT, from_state={"status": old},
+            to_state={"status": new}, record_version=read_version + 1,
+            actor_user=None if actor is None else actor.id,
+            actor_label=None if actor is None else (actor.label or actor.id), note=note,
+            details={
+                "workflow_enabled": False, "fallback": "direct legacy status update",
+                "to_state": to_state, "result": result.to_json(),
+            },
+            idempotency_key=idempotency_key, created_at=self.clock(),
+        )  # fmt: skip
+        session.add(log)
+        session.flush()
+        return dataclasses.replace(result, log_ids=(log.id,))
+
+    def _finish(self, session: Session, record: RecordRef, row: Any, dry_run: bool) -> None:
+        if dry_run:
+            session.rollback()
+            return
+        session.commit()
+        if record is not row and not isinstance(record, tuple):
+            for name in (
+                "workflow_machine",
+                "workflow_state",
+                "workflow_context",
+                "workflow_version",
+                "status",
+            ):
+                set_committed_value(record, name, getattr(row, name))
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _load(
+        self, session: Session, record: RecordRef, *, lock: bool, insert: bool = False
+    ) -> Any:
+        if insert and not isinstance(record, tuple) and _has_no_key(record):
+            session.add(record)
+            session.flush()
+            return record
+        model, key = record_identity(record)
+        pk = _pk_column(model)
+        query = select(model).where(pk == key).execution_options(populate_existing=True)
+        if lock:
+            query = query.with_for_update()
+        row = session.execute(query).scalar_one_or_none()
+        if row is None:
+            if insert and not isinstance(record, tuple):
+                session.add(record)
+                session.flush()
+                return record
+            raise RecordNotFoundError(_table(model), str(key))
+        if not isinstance(row, WorkflowRecord):
+            raise TypeError(f"{model.__name__} does not mix in orderflow.store.WorkflowRecord")
+        return row
+
+    def _rehydrate(self, machine: Machine, row: Any) -> tuple[Snapshot, str | None]:
+        data = snapshot_data(row)
+        data, migrated_from = self._migrations.upgrade(machine.id, machine.version, data)
+        return machine.resolve_snapshot(data), migrated_from
+
+    def _machine_for(self, row: Any) -> Machine:
+        name = row.workflow_machine
+        machine = self.machines.get(name)
+        if machine is None:
+            raise InvalidSnapshotError(
+                f"the record names machine {name!r}, which this service does not have "
+                f"(it has {sorted(self.machines)})",
+                "$.workflow_machine",
+            )
+        return machine
+
+    def _machine_named(self, name: str | None) -> Machine:
+        if name is None:
+            if len(self.machines) != 1:
+                raise ValueError(f"say which machine: this service has {sorted(self.machines)}")
+            return next(iter(self.machines.values()))
+        if name not in self.machines:
+            raise KeyError(f"this service has no machine '{name}' (it has {sorted(self.machines)})")
+        return self.machines[name]
+
+    def _machine_of(self, snapshot: Snapshot) -> Machine:
+        assert snapshot.machine is not None, "the service only holds snapshots its machines made"
+        return self.machines[snapshot.machine.id]
+
+    def _earlier(
+        self, session: Session, record_type: str, record_id: str, key: str
+    ) -> TransitionResult | None:
+        log = session.execute(
+            select(TransitionLog).where(
+                TransitionLog.record_type == record_type,
+                TransitionLog.record_id == record_id,
+                TransitionLog.idempotency_key == key,
+            )
+        ).scalar_one_or_none()
+        if log is None:
+            return None
+        result = TransitionResult.from_json(log.details["result"])
+        return dataclasses.replace(result.replayed(), log_ids=(log.id,))
+
+    def _result(
+        self,
+        record_type: str,
+        record_id: str,
+        steps: list[_Step],
+        read_version: int,
+        row: Any,
+        dry_run: bool,
+    ) -> TransitionResult:
+        first, last = steps[0], steps[-1]
+        return TransitionResult(
+            True, record_type, record_id, str(first.event["type"]),
+            None if first.before is None else _value(first.before), _value(last.after),
+            effects=tuple(e for s in steps for e in s.effects),
+            emitted=tuple(e for s in steps for e in s.emitted),
+            scheduled=tuple(t for s in steps for t in s.scheduled),
+            cancelled=tuple(t for s in steps for t in s.cancelled),
+            dry_run=dry_run, version=read_version if dry_run else read_version + len(steps),
+            status=row.status, steps=len(steps),
+        )  # fmt: skip
+
+    @staticmethod
+    def _with_log_ids(result: TransitionResult, steps: list[_Step]) -> TransitionResult:
+        ids = tuple(s.log_id for s in steps if s.log_id is not None)
+        return dataclasses.replace(result, log_ids=ids) if ids else result
+
+
+def _has_no_key(record: Any) -> bool:
+    return any(k is None for k in inspect(type(record)).primary_key_from_instance(record))
+
+
+def _plain_event(event: EventLike) -> dict[str, Any]:
+    if isinstance(event, str):
+        return {"type": event}
+    if isinstance(event, BaseModel):
+        return event.model_dump(mode="json")
+    return dict(event)
+
+
+def _value(snapshot: Snapshot) -> Any:
+    return snapshot.to_json()["value"]
+
+
+def _table(model: type[Any]) -> str:
+    return str(getattr(model, "__tablename__", model.__name__))
+
+
+def _pk_column(model: type[Any]) -> Any:
+    (column,) = inspect(model).primary_key
+    return getattr(model, inspect(model).get_property_by_column(column).key)
+
+
+def _current_version(session: Session, row: Any) -> int | None:
+    model = type(row)
+    pk = _pk_column(model)
+    found = session.execute(
+        select(model.workflow_version).where(pk == getattr(row, pk.key))
+    ).scalar_one_or_none()
+    return None if found is None else int(found)

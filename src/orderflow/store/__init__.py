@@ -1,0 +1,58 @@
+"""Persistence: workflow records in SQL, the transition log, the outbox and durable timers.
+
+    from orderflow.store import WorkflowRecord, rehydrate, persist, upgrade
+
+A record keeps its snapshot in ``workflow_state`` (without the context) and
+``workflow_context``; :func:`rehydrate` restores it through
+``machine.resolve_snapshot`` and :func:`persist` writes one back.  The
+service (``orderflow.service``) does both inside one locked transaction with
+the log row, outbox rows and scheduled timers; this package only knows the
+tables.
+"""
+
+from orderflow.store.base import Base, JSONDocument, UTCDateTime
+from orderflow.store.domain import Fulfillment, Quotation, SaleOrder
+from orderflow.store.engine import create_engine
+from orderflow.store.record import (
+    WorkflowRecord,
+    legacy_status,
+    persist,
+    record_identity,
+    rehydrate,
+    snapshot_data,
+    state_columns,
+    status_for_state,
+)
+from orderflow.store.schema import MIGRATIONS, alembic_config, downgrade, upgrade
+from orderflow.store.workflow_tables import (
+    OutboxEvent,
+    OverrideRequest,
+    ScheduledEvent,
+    TransitionLog,
+)
+
+__all__ = [
+    "MIGRATIONS",
+    "Base",
+    "Fulfillment",
+    "JSONDocument",
+    "OutboxEvent",
+    "OverrideRequest",
+    "Quotation",
+    "SaleOrder",
+    "ScheduledEvent",
+    "TransitionLog",
+    "UTCDateTime",
+    "WorkflowRecord",
+    "alembic_config",
+    "create_engine",
+    "downgrade",
+    "legacy_status",
+    "persist",
+    "record_identity",
+    "rehydrate",
+    "snapshot_data",
+    "state_columns",
+    "status_for_state",
+    "upgrade",
+]

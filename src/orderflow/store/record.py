@@ -1,0 +1,168 @@
+"""The ``WorkflowRecord`` mixin: a snapshot in two columns, and the way back and forth.
+
+``workflow_state`` holds the snapshot without its context (value, status,
+history, pending timers, machine id and definition version);
+``workflow_context`` holds the context; ``workflow_version`` counts the
+writes, so a write can check nobody moved the record since it was read.
+A legacy ``status`` column follows the state through the model's declared
+``__workflow_status__`` mapping, so readers that predate the workflow keep
+working.
+
+:func:`rehydrate` goes through ``machine.resolve_snapshot``: a tampered or
+stale ``workflow_state`` raises :class:`~orderflow.errors.InvalidSnapshotError`,
+it is never reinterpreted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from sqlalchemy import Integer, String, inspect
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orderflow.chart import Machine, Snapshot
+from orderflow.errors import InvalidSnapshotError
+from orderflow.store.base import JSONDocument
+
+
+class WorkflowRecord:
+    """Mix into any SQLAlchemy 2 declarative model whose rows a machine moves.
+
+        class Invoice(Base, WorkflowRecord):
+            __tablename__ = "invoices"
+            __workflow_status__ = {"draft": "draft", "sent": "open", "paid": "closed"}
+            id: Mapped[int] = mapped_column(primary_key=True)
+
+    ``__workflow_status__`` maps a state (a dotted path such as
+    ``"sale.awaiting_payment"``, matched as ``snapshot.matches`` does) to the
+    legacy ``status`` value; the most specific matching path wins.  A state
+    the mapping does not cover leaves ``status`` as it was.  With no mapping
+    at all, ``status`` is the dotted path of the state (for a non-parallel
+    state value).
+    """
+
+    __workflow_status__: ClassVar[Mapping[str, str]] = {}
+
+    workflow_machine: Mapped[str | None] = mapped_column(String(100), default=None)
+    workflow_state: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
+    workflow_context: Mapped[Any] = mapped_column(JSONDocument, default=None, nullable=True)
+    workflow_version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    status: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+
+
+def snapshot_data(record: WorkflowRecord) -> dict[str, Any]:
+    """The record's persisted snapshot as one dict (what ``snapshot.to_json()`` gave)."""
+    state = record.workflow_state
+    if state is None:
+        raise InvalidSnapshotError(
+            f"{record_label(record)} has no workflow_state; start its workflow first",
+            "$.workflow_state",
+        )
+    if not isinstance(state, Mapping):
+        raise InvalidSnapshotError(
+            f"workflow_state of {record_label(record)} must be a JSON object, "
+            f"not {type(state).__name__}",
+            "$.workflow_state",
+        )
+    if "context" in state:
+        raise InvalidSnapshotError(
+            "workflow_state must not carry the context; it lives in workflow_context",
+            "$.workflow_state.context",
+        )
+    return {**state, "context": record.workflow_context}
+
+
+def rehydrate(machine: Machine, record: WorkflowRecord) -> Snapshot:
+    """The record's snapshot, validated against ``machine``; :class:`InvalidSnapshotError` if it does not fit."""
+    return machine.resolve_snapshot(snapshot_data(record))
+
+
+def state_columns(snapshot: Snapshot, model: type[WorkflowRecord]) -> dict[str, Any]:
+    """The column values that store ``snapshot`` on a row of ``model`` (``workflow_version`` excluded)."""
+    data = snapshot.to_json()
+    context = data.pop("context")
+    columns: dict[str, Any] = {
+        "workflow_machine": data["machine"],
+        "workflow_state": data,
+        "workflow_context": context,
+    }
+    status = legacy_status(model, snapshot)
+    if status is not None:
+        columns["status"] = status
+    return columns
+
+
+def persist(snapshot: Snapshot, record: WorkflowRecord) -> None:
+    """Write ``snapshot`` onto ``record`` and bump ``workflow_version``; the caller's session flushes it.
+
+    :class:`~orderflow.service.WorkflowService` does this itself, with the
+    version check, the log row and the outbox in one transaction; use
+    ``persist`` for records you move by hand.
+    """
+    for name, value in state_columns(snapshot, type(record)).items():
+        setattr(record, name, value)
+    record.workflow_version = (record.workflow_version or 0) + 1
+
+
+def legacy_status(model: type[WorkflowRecord], snapshot: Snapshot) -> str | None:
+    """The ``status`` value ``snapshot`` maps to on ``model``, or ``None`` to leave it unchanged."""
+    mapping = model.__workflow_status__
+    if not mapping:
+        return dotted_path(snapshot.value)
+    best: tuple[int, str] | None = None
+    for path, status in mapping.items():
+        if snapshot.matches(path):
+            depth = path.count(".")
+            if best is None or depth > best[0]:
+                best = (depth, status)
+    return None if best is None else best[1]
+
+
+def status_for_state(model: type[WorkflowRecord], state: str) -> str:
+    """The legacy status a state path maps to (the path itself when the mapping is silent)."""
+    mapping = model.__workflow_status__
+    if state in mapping:
+        return mapping[state]
+    for path in sorted(mapping, key=lambda p: -p.count(".")):
+        if state.startswith(path + "."):
+            return mapping[path]
+    return state
+
+
+def dotted_path(value: Any) -> str | None:
+    """``{"a": {"b": "c"}}`` -> ``"a.b.c"``; ``None`` for a parallel value."""
+    parts: list[str] = []
+    while isinstance(value, Mapping):
+        if len(value) != 1:
+            return None
+        ((key, value),) = value.items()
+        parts.append(key)
+    if isinstance(value, str):
+        parts.append(value)
+    return ".".join(parts) or None
+
+
+def record_identity(record: object) -> tuple[type[Any], Any]:
+    """The mapped class and the primary key of ``record`` (an instance or a ``(Model, pk)`` pair)."""
+    if isinstance(record, tuple):
+        model, key = record
+        return model, key
+    mapper = inspect(type(record))
+    keys = mapper.primary_key_from_instance(record)
+    if len(keys) != 1:
+        raise TypeError(
+            f"{type(record).__name__} needs a single-column primary key to be moved by the service"
+        )
+    if keys[0] is None:
+        raise TypeError(f"{type(record).__name__} has no primary key yet; flush it first")
+    return type(record), keys[0]
+
+
+def record_label(record: object) -> str:
+    table = getattr(type(record), "__tablename__", type(record).__name__)
+    try:
+        keys = inspect(type(record)).primary_key_from_instance(record)
+    except Exception:  # an unmapped object: its class name is enough for a message
+        return str(table)
+    return f"{table} {keys[0]!r}" if len(keys) == 1 else str(table)

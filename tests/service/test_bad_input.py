@@ -1,0 +1,83 @@
+"""What bad input gets from the service: a clear error, and nothing written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+from workflow_db import TICKET, Capture, Database, Ticket, capture, ticket_machine
+
+import orderflow
+from orderflow.chart import Action
+from orderflow.errors import EffectError, InvalidSnapshotError, TransitionFailedError
+from orderflow.service import WorkflowService
+from orderflow.store import OutboxEvent, TransitionLog
+
+
+def written(database: Database) -> tuple[int, int, int]:
+    with database.Session() as session:
+        return tuple(  # type: ignore[return-value]
+            int(session.scalar(select(func.count()).select_from(m)) or 0)
+            for m in (TransitionLog, OutboxEvent, Capture)
+        )
+
+
+def started(service: WorkflowService) -> Ticket:
+    ticket = Ticket(workflow_machine="ticket")
+    service.start(ticket)
+    return ticket
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("workflow_state", {"machine": "ticket", "version": "1", "value": "nowhere", "status": "active"}, "no child state 'nowhere'"),
+        ("workflow_state", {"machine": "ticket", "version": "1", "value": {"open": "x", "paid": "y"}, "status": "active"}, "exactly one active child"),
+        ("workflow_state", ["open"], "must be a JSON object"),
+        ("workflow_state", {"machine": "ticket", "version": "1", "value": "shipped", "status": "active"}, "final state"),
+        ("workflow_state", {"machine": "ticket", "version": "9", "value": "open", "status": "active"}, "no migration from version '9'"),
+        ("workflow_context", ["not", "a", "mapping"], "context"),
+        ("workflow_machine", "stranger", "does not have"),
+    ],
+)
+def test_a_tampered_row_is_refused_and_nothing_is_written(
+    service: WorkflowService, database: Database, column: str, value: Any, message: str
+) -> None:
+    ticket = started(service)
+    with database.Session.begin() as session:
+        session.execute(update(Ticket).where(Ticket.id == ticket.id).values({column: value}))
+    before = written(database)
+    with pytest.raises(InvalidSnapshotError, match=message):
+        service.send(ticket, "HOLD")
+    assert written(database) == before
+
+
+def test_an_effect_that_raises_rolls_back_the_whole_transition(database: Database) -> None:
+    def failing(session: Any, record: Any, action: Action) -> None:
+        capture(session, record, action)
+        session.flush()  # the capture row is really in the transaction when the next line raises
+        raise RuntimeError("card declined")
+
+    service = WorkflowService(database.Session, {"ticket": ticket_machine()}, effects={"capture": failing})
+    ticket = started(service)
+    before = written(database)
+    with pytest.raises(EffectError, match=r"Effect 'capture' failed.*card declined") as caught:
+        service.send(ticket, {"type": "PAY", "amount": 50}, idempotency_key="k")
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert written(database) == before
+    assert service.snapshot(ticket).value == "open"
+    assert ticket.workflow_version == 1
+
+
+def test_a_guard_that_raises_is_an_error_and_writes_nothing(database: Database) -> None:
+    def broken(*_: Any) -> bool:
+        raise ZeroDivisionError("bad guard")
+
+    machine = orderflow.setup(guards={"enough": broken}, actions={"capture": lambda *_: None}).create_machine(TICKET)
+    service = WorkflowService(database.Session, {"ticket": machine}, effects={"capture": capture})
+    ticket = started(service)
+    before = written(database)
+    with pytest.raises(TransitionFailedError, match="ZeroDivisionError"):
+        service.send(ticket, {"type": "PAY", "amount": 50})
+    assert written(database) == before

@@ -1,0 +1,95 @@
+"""WorkflowRecord, rehydrate and persist: a snapshot in two columns and back, validated on the way in."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+from workflow_db import Database, Ticket, ticket_machine
+
+from orderflow.errors import InvalidSnapshotError
+from orderflow.store import (
+    Fulfillment,
+    Quotation,
+    SaleOrder,
+    legacy_status,
+    persist,
+    rehydrate,
+    state_columns,
+)
+
+
+def test_persist_splits_state_and_context_and_rehydrate_restores_it(database: Database) -> None:
+    machine = ticket_machine()
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, {"type": "PAY", "amount": 12})
+    with database.Session.begin() as session:
+        ticket = Ticket(title="x")
+        persist(snapshot, ticket)
+        session.add(ticket)
+    assert ticket.workflow_state is not None
+    assert ticket.workflow_state["value"] == "paid" and "context" not in ticket.workflow_state
+    assert (ticket.workflow_context, ticket.workflow_machine) == ({"paid": 1}, "ticket")
+    assert (ticket.workflow_version, ticket.status) == (1, "PAID")
+    with database.Session() as session:
+        loaded = session.get(Ticket, ticket.id)
+        assert loaded is not None
+        assert rehydrate(machine, loaded) == snapshot
+
+
+@pytest.mark.parametrize(
+    ("tamper", "path"),
+    [
+        (lambda s: {**s, "value": "vanished"}, "$.value"),
+        (lambda s: {**s, "value": {"open": "deeper"}}, "$.value"),
+        (lambda s: {**s, "value": 7}, "$.value"),
+        (lambda s: {**s, "status": "done"}, "$.status"),
+        (lambda s: {**s, "version": "0"}, "$.version"),
+        (lambda s: {**s, "machine": "other"}, "$.machine"),
+        (lambda s: {**s, "context": {"smuggled": True}}, "$.workflow_state.context"),
+        (lambda s: ["not", "an", "object"], "$.workflow_state"),
+        (lambda s: None, "$.workflow_state"),
+    ],
+)
+def test_a_tampered_workflow_state_is_refused_with_its_json_path(tamper: Any, path: str) -> None:
+    machine = ticket_machine()
+    snapshot, _ = machine.initial_transition()
+    ticket = Ticket(id=1)
+    persist(snapshot, ticket)
+    ticket.workflow_state = tamper(dict(ticket.workflow_state or {}))
+    with pytest.raises(InvalidSnapshotError) as caught:
+        rehydrate(machine, ticket)
+    assert caught.value.path.startswith(path)
+
+
+def test_legacy_status_takes_the_most_specific_mapping() -> None:
+    class Nested(Ticket):
+        __workflow_status__: ClassVar[dict[str, str]] = {"sale": "OPEN", "sale.paid": "PAID"}
+
+    machine = ticket_machine(
+        {"id": "n", "initial": "sale", "states": {"sale": {"initial": "paid", "states": {"paid": {"on": {"X": "due"}}, "due": {}}}}}
+    )
+    snapshot, _ = machine.initial_transition()
+    assert legacy_status(Nested, snapshot) == "PAID"
+    assert state_columns(snapshot, Nested)["status"] == "PAID"
+
+
+def test_without_a_mapping_the_status_is_the_dotted_state() -> None:
+    machine = ticket_machine(
+        {"id": "n", "initial": "sale", "states": {"sale": {"initial": "paid", "states": {"paid": {}}}}}
+    )
+    snapshot, _ = machine.initial_transition()
+    assert legacy_status(Quotation, snapshot) == "sale.paid"
+
+
+def test_the_example_records_link_quotation_sale_and_fulfilment(database: Database) -> None:
+    with database.Session.begin() as session:
+        quotation = Quotation(reference="Q-1", customer_id="C-1")
+        session.add(quotation)
+        session.flush()
+        sale = SaleOrder(reference="S-1", customer_id="C-1", quotation_id=quotation.id)
+        session.add(sale)
+        session.flush()
+        session.add(Fulfillment(reference="F-1", sale_order_id=sale.id))
+    with pytest.raises(Exception, match=r"(?i)unique"), database.Session.begin() as session:
+        session.add(SaleOrder(reference="S-2", customer_id="C-1", quotation_id=quotation.id))

@@ -1,0 +1,155 @@
+"""Databases and a small machine for the store and service tests (shared by both conftests).
+
+``open_database(kind)`` gives a migrated, empty database of one kind:
+``sqlite-memory``, ``sqlite-file`` or ``postgresql`` (a fresh schema on the
+server ``ORDERFLOW_TEST_POSTGRES_URL`` names, dropped afterwards), plus the
+test-only tables ``tickets`` and ``captures``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, ForeignKey, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+import orderflow
+from orderflow.chart import Action, Machine
+from orderflow.store import WorkflowRecord, create_engine, upgrade
+
+POSTGRES_URL = os.environ.get("ORDERFLOW_TEST_POSTGRES_URL")
+KINDS = ("sqlite-memory", "sqlite-file", "postgresql")
+NO_POSTGRES = "ORDERFLOW_TEST_POSTGRES_URL is not set; PostgreSQL store tests need a server"
+
+
+class TestBase(DeclarativeBase):
+    metadata = MetaData()
+
+
+class Ticket(TestBase, WorkflowRecord):
+    """A record the ticket machine moves; its legacy status follows a declared mapping."""
+
+    __tablename__ = "tickets"
+    __workflow_status__: ClassVar[dict[str, str]] = {
+        "open": "OPEN",
+        "held": "ON_HOLD",
+        "paid": "PAID",
+        "shipped": "DONE",
+        "cancelled": "CANCELLED",
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Capture(TestBase):
+    """What the ``capture`` effect writes: one row per money capture, deliberately not unique."""
+
+    __tablename__ = "captures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    amount: Mapped[int]
+
+
+class Pay(BaseModel):
+    amount: int = Field(gt=0)
+
+
+TICKET: dict[str, Any] = {
+    "id": "ticket",
+    "version": "1",
+    "initial": "open",
+    "context": {"paid": 0},
+    "states": {
+        "open": {
+            "on": {
+                "PAY": {
+                    "target": "paid",
+                    "guard": "enough",
+                    "actions": [
+                        {"type": "capture"},
+                        {"type": "emit", "params": {"event": {"type": "ticket.paid"}}},
+                        {"type": "assign", "params": {"paid": 1}},
+                    ],
+                },
+                "HOLD": "held",
+                "CANCEL": "cancelled",
+            }
+        },
+        "held": {"after": {"60000": "open"}, "on": {"RELEASE": "open", "CANCEL": "cancelled"}},
+        "paid": {"on": {"SHIP": {"target": "shipped", "actions": [{"type": "emit", "params": {"event": {"type": "ticket.shipped"}}}]}}},
+        "shipped": {"type": "final"},
+        "cancelled": {"type": "final"},
+    },
+}
+
+
+def enough(context: Any, event: Any, params: Any) -> tuple[bool, str]:
+    return event.amount >= 10, f"amount {event.amount} is below the minimum of 10"
+
+
+def ticket_machine(config: dict[str, Any] | None = None) -> Machine:
+    return orderflow.setup(
+        guards={"enough": enough}, actions={"capture": lambda *_: None}, events={"PAY": Pay}
+    ).create_machine(config or TICKET)
+
+
+def capture(session: Session, record: Any, action: Action) -> None:
+    """The in-transaction effect: record the money taken."""
+    session.add(Capture(ticket_id=record.id, amount=int(action.event["amount"])))
+
+
+@dataclass
+class Database:
+    kind: str
+    engine: Engine
+    Session: sessionmaker[Session]
+    schema: str | None = None
+
+    def engine_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=False)
+
+    def new_engine(self) -> Engine:
+        """A second engine on the same database (for another process)."""
+        return make_engine(self.engine_url(), self.schema)
+
+
+def make_engine(url: str, schema: str | None) -> Engine:
+    if schema is None:
+        return create_engine(url)
+    return create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+
+
+@contextmanager
+def open_database(kind: str, tmp_path: Path) -> Iterator[Database]:
+    schema = None
+    if kind == "sqlite-memory":
+        engine = create_engine("sqlite://")
+    elif kind == "sqlite-file":
+        engine = create_engine(f"sqlite:///{tmp_path / 'orderflow.db'}")
+    else:
+        assert POSTGRES_URL is not None
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        engine = make_engine(POSTGRES_URL, schema)
+    try:
+        upgrade(engine)
+        TestBase.metadata.create_all(engine)
+        yield Database(kind, engine, sessionmaker(engine, expire_on_commit=False), schema)
+    finally:
+        engine.dispose()
+        if schema is not None:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            admin.dispose()
