@@ -1,0 +1,9 @@
+"""The ``orderflow`` command (typer + rich).
+
+User mistakes (a bad file, an unknown machine, an invalid definition) print one
+readable line on standard error and exit non-zero; a traceback means a bug.
+"""
+
+from orderflow.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,89 @@
+"""The ``orderflow`` command: validate and db upgrade, and how user mistakes are reported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from orderflow.cli import app
+
+runner = CliRunner()
+
+BROKEN = {
+    "id": "broken",
+    "initial": "missing",
+    "states": {
+        "a": {"on": {"GO": "nowhere"}},
+        "b": {"type": "final", "states": {"c": {}}},
+    },
+}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orderflow", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_validate_accepts_a_good_file_and_a_shipped_machine(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(
+        json.dumps({"id": "good", "initial": "a", "states": {"a": {"on": {"GO": "b"}}, "b": {}}})
+    )
+    result = runner.invoke(app, ["validate", str(good), "sale"])
+    assert result.exit_code == 0, result.output
+    assert "good.json: machine 'good', 3 states" in result.output
+    assert "sale: machine 'sale'" in result.output
+
+
+def test_validate_lists_every_problem_with_its_json_path_and_exits_1(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(BROKEN))
+    result = runner.invoke(app, ["validate", str(broken)])
+    assert result.exit_code == 1
+    assert "$.initial: initial state 'missing' is not a child of 'broken'" in result.output
+    assert "$.states.a.on.GO.target: unknown target 'nowhere'" in result.output
+    assert "$.states.b.states: a final state cannot have child states" in result.output
+
+
+def test_validate_reports_unreachable_states_as_warnings(tmp_path: Path) -> None:
+    lonely = tmp_path / "lonely.json"
+    lonely.write_text(json.dumps({"id": "l", "initial": "a", "states": {"a": {}, "b": {}}}))
+    result = runner.invoke(app, ["validate", str(lonely)])
+    assert result.exit_code == 0
+    assert "warning" in result.output and "'l.b' is unreachable" in result.output
+
+
+def test_a_user_mistake_is_one_readable_line_and_no_traceback(tmp_path: Path) -> None:
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{not json")
+    result = run_cli("validate", str(bad_json))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error:") and "is not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+    unknown = run_cli("validate", "no-such-machine")
+    assert unknown.returncode == 2 and "ships no machine" in unknown.stderr
+
+
+def test_db_upgrade_creates_the_workflow_tables(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'flow.sqlite3'}"
+    result = runner.invoke(app, ["db", "upgrade", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    tables = set(sa.inspect(sa.create_engine(url)).get_table_names())
+    assert {"workflow_transition_log", "workflow_outbox", "workflow_scheduled_events"} <= tables
+
+
+@pytest.mark.parametrize("args", [[], ["--help"]])
+def test_help_is_shown_without_a_command(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert "validate" in result.output and "db" in result.output
