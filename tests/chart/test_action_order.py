@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chart_support import noop
+
 import orderflow
 from orderflow import Action
-
-
-def noop(context: Any, event: Any, params: Any) -> None:
-    return None
 
 
 def named(name: str, **params: Any) -> dict[str, Any]:

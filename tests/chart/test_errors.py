@@ -6,6 +6,7 @@ import warnings
 from typing import Any
 
 import pytest
+from chart_support import noop
 
 import orderflow
 from orderflow.errors import (
@@ -14,10 +15,6 @@ from orderflow.errors import (
     MissingImplementationError,
     OrderflowError,
 )
-
-
-def noop(context: Any, event: Any, params: Any) -> None:
-    return None
 
 
 def problems_of(config: Any, **implementations: Any) -> dict[str, str]:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from chart_support import noop
 
 import orderflow
-
-
-def noop(context: Any, event: Any, params: Any) -> None:
-    return None
 
 
 def test_an_unguarded_always_transition_is_taken_on_entry() -> None:

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from chart_support import effects, types
 
 import orderflow
-
-
-def noop(context: Any, event: Any, params: Any) -> None:
-    return None
-
-
-def effects(*names: str) -> dict[str, Any]:
-    return {name: noop for name in names}
-
-
-def types(actions: list[orderflow.Action]) -> list[str]:
-    return [a.type for a in actions]
-
 
 JOB = {
     "id": "m",

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chart_support import noop
+
 import orderflow
-
-
-def noop(context: Any, event: Any, params: Any) -> None:
-    return None
 
 
 def history_machine(kind: str, default: str | None = None) -> orderflow.Machine:
