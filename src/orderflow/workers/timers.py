@@ -1,0 +1,303 @@
+"""Durable ``after`` timers: deliver each due ``ScheduledEvent`` through the service, exactly once in effect.
+
+    fired = fire_due_timers(service, Session)            # one batch, now
+    TimerWorker(service, Session).run(stop)              # until ``stop`` is set
+
+One batch is one database transaction:
+
+1. claim up to ``batch`` pending rows whose ``due_at`` has passed, with
+   ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers on many
+   machines take disjoint rows (SQLite has no row locks: the engine from
+   :func:`orderflow.store.create_engine` takes the database write lock at
+   ``BEGIN IMMEDIATE``, so workers there simply take turns);
+2. send each timer's event through the service *inside that same
+   transaction*: the service gets a session joined to the worker's
+   connection in a SAVEPOINT, so its "commit" only releases the savepoint
+   and its rollback (a refused event, an effect that raised) undoes that
+   one timer only; the idempotency key is the timer's own id
+   (``timer:<row id>:<timer id>``);
+3. mark each row ``fired`` (or record the failure) and commit once.
+
+The transition, its log, its outbox rows and the ``fired`` mark therefore
+commit together or not at all.  A worker killed while holding a batch
+commits nothing: PostgreSQL rolls its transaction back and releases its
+row locks, and the next worker fires those timers again, for the first time
+in effect.  Nothing lives in memory between batches, so a restarted process
+resumes every pending timer without re-arming anything.
+
+Records are processed in (record type, record id) order within a batch so
+that two workers always take record locks in the same order.  A row whose
+delivery hits a lock conflict (PostgreSQL aborted it as a deadlock victim,
+say) is left pending for the next batch without counting as an attempt;
+any other exception counts as an attempt, pushes ``due_at`` back with
+exponential backoff and, after ``max_attempts``, parks the row as ``dead``
+with its error.
+
+An event the record no longer takes (a guard blocks the ``after``
+transition) is dropped, as XState drops it: the row is ``fired`` and
+``last_error`` says why nothing happened.  A row whose record is gone is
+``cancelled``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from orderflow.errors import RecordNotFoundError
+from orderflow.service import Actor, WorkflowService
+from orderflow.store import ScheduledEvent, WorkflowRecord
+from orderflow.store.workflow_tables import CANCELLED, DEAD, FIRED, PENDING
+
+logger = logging.getLogger("orderflow.workers.timers")
+
+TIMER_ACTOR = Actor("orderflow.timer-worker", "timer worker")
+#: how a firing ended: delivered, dropped (the record did not take it), retry later, dead, record gone
+OUTCOMES = ("fired", "dropped", "retry", "dead", "cancelled")
+
+
+@dataclass(frozen=True)
+class TimerFiring:
+    """What one claimed timer came to in a batch."""
+
+    scheduled_id: int
+    timer_id: str
+    record_type: str
+    record_id: str
+    outcome: str
+    detail: str | None = None
+
+
+def timer_idempotency_key(row: ScheduledEvent) -> str:
+    """The idempotency key a delivery of ``row`` uses: unique per row, so a re-armed timer fires again."""
+    return f"timer:{row.id}:{row.timer_id}"[:200]
+
+
+def workflow_models() -> dict[str, type[Any]]:
+    """Every mapped model that mixes in ``WorkflowRecord``, by table name."""
+    found: dict[str, type[Any]] = {}
+    pending: list[type[Any]] = [WorkflowRecord]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        table = getattr(cls, "__tablename__", None)
+        if isinstance(table, str) and inspect(cls, raiseerr=False) is not None:
+            found.setdefault(table, cls)
+    return found
+
+
+def fire_due_timers(
+    service: WorkflowService,
+    session_factory: Callable[[], Session],
+    *,
+    now: datetime | None = None,
+    batch: int = 50,
+    models: Mapping[str, type[Any]] | None = None,
+    max_attempts: int = 5,
+    retry_delay: timedelta = timedelta(seconds=30),
+    max_retry_delay: timedelta = timedelta(hours=1),
+    actor: Actor = TIMER_ACTOR,
+) -> list[TimerFiring]:
+    """Claim and deliver one batch of due timers (see the module doc); returns what each came to.
+
+    ``models`` maps a record type (table name) to its model; by default
+    every mapped ``WorkflowRecord`` subclass.  ``now`` defaults to the
+    service's clock.
+    """
+    now = service.clock() if now is None else now
+    by_table = dict(models) if models is not None else workflow_models()
+    session = session_factory()
+    try:
+        rows = list(
+            session.execute(
+                select(ScheduledEvent)
+                .where(ScheduledEvent.status == PENDING, ScheduledEvent.due_at <= now)
+                .order_by(ScheduledEvent.due_at, ScheduledEvent.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        if not rows:
+            session.rollback()
+            return []
+        joined = _joined_service(service, session.connection())
+        firings = []
+        for row in sorted(rows, key=lambda r: (r.record_type, r.record_id, r.due_at, r.id)):
+            firing = _deliver(
+                joined, row, by_table, now, actor, max_attempts, retry_delay, max_retry_delay
+            )
+            firings.append(firing)
+        session.commit()
+        return firings
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _joined_service(service: WorkflowService, connection: Any) -> WorkflowService:
+    """The same service, opening its sessions in a SAVEPOINT of the worker's transaction."""
+    joined = copy.copy(service)
+    joined.session_factory = lambda: Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    return joined
+
+
+def _deliver(
+    service: WorkflowService,
+    row: ScheduledEvent,
+    models: Mapping[str, type[Any]],
+    now: datetime,
+    actor: Actor,
+    max_attempts: int,
+    retry_delay: timedelta,
+    max_retry_delay: timedelta,
+) -> TimerFiring:
+    def outcome(name: str, detail: str | None = None) -> TimerFiring:
+        return TimerFiring(row.id, row.timer_id, row.record_type, row.record_id, name, detail)
+
+    model = models.get(row.record_type)
+    try:
+        if model is None:
+            raise LookupError(
+                f"no model for record type {row.record_type!r}; pass models= to the timer worker "
+                f"(it knows {sorted(models)})"
+            )
+        result = service.send(
+            (model, _primary_key(model, row.record_id)),
+            row.event,
+            actor=actor,
+            note=f"timer {row.timer_id} due {row.due_at.isoformat()}",
+            idempotency_key=timer_idempotency_key(row),
+        )
+    except RecordNotFoundError as exc:
+        _settle(row, CANCELLED, now, str(exc))
+        return outcome("cancelled", str(exc))
+    except OperationalError as exc:
+        if exc.connection_invalidated:
+            raise
+        # a lock conflict (deadlock victim, lock timeout): the service rolled its savepoint back
+        logger.info("timer %s of %s %s contended, retried next batch: %s",
+                    row.timer_id, row.record_type, row.record_id, exc.orig)  # fmt: skip
+        return outcome("retry", str(exc.orig))
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise
+        return _failed(row, exc, now, max_attempts, retry_delay, max_retry_delay, outcome)
+    except Exception as exc:
+        return _failed(row, exc, now, max_attempts, retry_delay, max_retry_delay, outcome)
+    if result.success:
+        # the service marks a delivered timer fired itself, except when the transition re-arms
+        # the same timer id (it then marks the old row cancelled): this row did fire
+        _settle(row, FIRED, now, None)
+        return outcome("fired")
+    _settle(row, FIRED, now, f"delivered, not taken: {result.reason}")
+    return outcome("dropped", result.reason)
+
+
+def _failed(
+    row: ScheduledEvent,
+    exc: BaseException,
+    now: datetime,
+    max_attempts: int,
+    retry_delay: timedelta,
+    max_retry_delay: timedelta,
+    outcome: Callable[[str, str | None], TimerFiring],
+) -> TimerFiring:
+    error = f"{type(exc).__name__}: {exc}"
+    row.attempts = (row.attempts or 0) + 1
+    row.last_error = error
+    if row.attempts >= max_attempts:
+        row.status, row.settled_at = DEAD, now
+        logger.error("timer %s of %s %s is dead after %d attempts: %s",
+                     row.timer_id, row.record_type, row.record_id, row.attempts, error)  # fmt: skip
+        return outcome("dead", error)
+    delay: timedelta = retry_delay * 2 ** (row.attempts - 1)
+    row.due_at = now + min(delay, max_retry_delay)
+    logger.warning("timer %s of %s %s failed (attempt %d), retried at %s: %s",
+                   row.timer_id, row.record_type, row.record_id, row.attempts, row.due_at, error)  # fmt: skip
+    return outcome("retry", error)
+
+
+def _settle(row: ScheduledEvent, status: str, now: datetime, note: str | None) -> None:
+    row.status, row.settled_at = status, now
+    if note is not None:
+        row.last_error = note
+
+
+def _primary_key(model: type[Any], record_id: str) -> Any:
+    """``record_id`` (always stored as text) converted to the type of ``model``'s primary key."""
+    (column,) = inspect(model).primary_key
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return record_id
+    return python_type(record_id) if python_type in (int, str) else record_id
+
+
+class TimerWorker:
+    """Fire due timers in a loop until stopped: a batch, then a short sleep when there was nothing to do.
+
+    Safe to run in many processes on PostgreSQL (see the module doc); on
+    SQLite run one.  ``run`` returns when ``stop`` is set (or after
+    ``max_batches`` batches, for tests and benchmarks).
+    """
+
+    def __init__(
+        self,
+        service: WorkflowService,
+        session_factory: Callable[[], Session],
+        *,
+        batch: int = 50,
+        poll_interval: float = 1.0,
+        models: Mapping[str, type[Any]] | None = None,
+        max_attempts: int = 5,
+        retry_delay: timedelta = timedelta(seconds=30),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.service = service
+        self.session_factory = session_factory
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self.models = dict(models) if models is not None else workflow_models()
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self.clock = clock or service.clock
+        self.fired = 0
+
+    def run_once(self) -> list[TimerFiring]:
+        """One batch (see :func:`fire_due_timers`)."""
+        firings = fire_due_timers(
+            self.service, self.session_factory, now=self.clock(), batch=self.batch,
+            models=self.models, max_attempts=self.max_attempts, retry_delay=self.retry_delay,
+        )  # fmt: skip
+        self.fired += sum(1 for f in firings if f.outcome == "fired")
+        return firings
+
+    def run(self, stop: threading.Event | None = None, *, max_batches: int | None = None) -> None:
+        stop = stop or threading.Event()
+        batches = 0
+        while not stop.is_set() and (max_batches is None or batches < max_batches):
+            try:
+                firings = self.run_once()
+            except OperationalError as exc:  # the database went away: wait, then try again
+                logger.warning("timer batch failed, retrying: %s", exc)
+                firings = []
+            batches += 1
+            if not _made_progress(firings):
+                stop.wait(self.poll_interval)
+
+
+def _made_progress(firings: Iterable[TimerFiring]) -> bool:
+    return any(f.outcome != "retry" for f in firings)

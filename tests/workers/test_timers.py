@@ -1,0 +1,186 @@
+"""The timer worker delivers due ScheduledEvent rows through the service, once, and records what happened."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from alarms import (
+    RING,
+    alarm_service,
+    arm,
+    ring_log_rows,
+    rings_by_alarm,
+    timer_statuses,
+)
+from conftest import later
+from sqlalchemy import select
+from workflow_db import Database, Ticket
+
+from orderflow.chart import Action
+from orderflow.service import WorkflowService
+from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
+from orderflow.workers import TimerWorker, fire_due_timers, timer_idempotency_key
+
+
+def test_a_due_timer_fires_once_through_the_service(database: Database) -> None:
+    service = alarm_service(database.Session)
+    arm(service, 3)
+
+    firings = fire_due_timers(service, database.Session, now=later())
+
+    assert [f.outcome for f in firings] == ["fired"] * 3
+    assert rings_by_alarm(database) == {1: 1, 2: 1, 3: 1}
+    assert timer_statuses(database) == {"fired": 3}
+    assert all(service.snapshot((Ticket, i)).matches("rung") for i in (1, 2, 3))
+    assert fire_due_timers(service, database.Session, now=later()) == []
+    assert rings_by_alarm(database) == {1: 1, 2: 1, 3: 1}
+
+
+def test_the_firing_is_logged_with_the_timer_as_idempotency_key_and_emits_to_the_outbox(
+    database: Database,
+) -> None:
+    service = alarm_service(database.Session)
+    arm(service, 1)
+    fire_due_timers(service, database.Session, now=later())
+
+    with database.Session() as session:
+        timer = session.execute(select(ScheduledEvent)).scalar_one()
+        log = session.execute(select(TransitionLog).where(TransitionLog.event == RING)).scalar_one()
+        outbox = session.execute(select(OutboxEvent)).scalar_one()
+    assert log.idempotency_key == timer_idempotency_key(timer)
+    assert log.actor_user == "orderflow.timer-worker"
+    assert timer.settled_at is not None and timer.last_error is None
+    assert (outbox.event_type, outbox.transition_id) == ("alarm.rung", log.id)
+
+
+def test_a_timer_that_is_not_due_yet_waits(database: Database) -> None:
+    service = alarm_service(database.Session)
+    arm(service, 2)
+
+    assert fire_due_timers(service, database.Session, now=later(minutes=0.5)) == []
+    assert timer_statuses(database) == {"pending": 2}
+
+
+def test_a_timer_cancelled_by_leaving_its_state_never_fires(database: Database) -> None:
+    service = alarm_service(database.Session)
+    arm(service, 2)
+    assert service.send((Ticket, 1), "DISARM").success
+
+    firings = fire_due_timers(service, database.Session, now=later())
+
+    assert [(f.record_id, f.outcome) for f in firings] == [("2", "fired")]
+    assert timer_statuses(database) == {"cancelled": 1, "fired": 1}
+    assert rings_by_alarm(database) == {2: 1}
+
+
+def test_a_rearmed_timer_fires_again_under_a_new_key(database: Database) -> None:
+    service = alarm_service(database.Session)
+    arm(service, 1)
+    fire_due_timers(service, database.Session, now=later())
+    assert service.send((Ticket, 1), "REARM").success
+
+    firings = fire_due_timers(service, database.Session, now=later(minutes=4))
+
+    assert [f.outcome for f in firings] == ["fired"]
+    assert rings_by_alarm(database) == {1: 2}
+    assert ring_log_rows(database) == {"1": 2}
+
+
+def test_a_timer_event_the_record_does_not_take_is_dropped_and_settled(database: Database) -> None:
+    service = alarm_service(database.Session)
+    arm(service, 1, muted=True)
+
+    (firing,) = fire_due_timers(service, database.Session, now=later())
+
+    assert firing.outcome == "dropped" and firing.detail is not None
+    assert "muted" in firing.detail
+    with database.Session() as session:
+        timer = session.execute(select(ScheduledEvent)).scalar_one()
+    assert timer.status == "fired" and "muted" in (timer.last_error or "")
+    assert service.snapshot((Ticket, 1)).matches("armed")
+
+
+def test_an_effect_that_raises_is_retried_with_backoff_then_parked_dead(
+    database: Database,
+) -> None:
+    def broken_ring(session: Any, record: Any, action: Action) -> None:
+        raise RuntimeError("the bell is broken")
+
+    service = alarm_service(database.Session, broken_ring)
+    arm(service, 1)
+    now = later()
+
+    first = fire_due_timers(service, database.Session, now=now, max_attempts=3)
+    assert [f.outcome for f in first] == ["retry"]
+    with database.Session() as session:
+        timer = session.execute(select(ScheduledEvent)).scalar_one()
+    assert timer.attempts == 1 and "the bell is broken" in (timer.last_error or "")
+    assert timer.due_at == now + timedelta(seconds=30)
+    assert fire_due_timers(service, database.Session, now=now + timedelta(seconds=29)) == []
+
+    second = fire_due_timers(
+        service, database.Session, now=now + timedelta(seconds=30), max_attempts=3
+    )
+    assert [f.outcome for f in second] == ["retry"]
+    third = fire_due_timers(
+        service, database.Session, now=now + timedelta(minutes=5), max_attempts=3
+    )
+    assert [f.outcome for f in third] == ["dead"]
+    assert timer_statuses(database) == {"dead": 1}
+    assert service.snapshot((Ticket, 1)).matches("armed")  # every failed firing rolled back
+    assert rings_by_alarm(database) == {}
+
+
+def test_a_failing_timer_does_not_undo_the_others_in_its_batch(database: Database) -> None:
+    def ring_but_not_two(session: Any, record: Any, action: Action) -> None:
+        if record.id == 2:
+            raise RuntimeError("alarm 2 is broken")
+        from alarms import ring
+
+        ring(session, record, action)
+
+    service = alarm_service(database.Session, ring_but_not_two)
+    arm(service, 3)
+
+    firings = fire_due_timers(service, database.Session, now=later())
+
+    assert {f.record_id: f.outcome for f in firings} == {"1": "fired", "2": "retry", "3": "fired"}
+    assert rings_by_alarm(database) == {1: 1, 3: 1}
+    assert timer_statuses(database) == {"fired": 2, "pending": 1}
+
+
+def test_a_restarted_service_resumes_pending_timers_with_nothing_to_rearm(
+    database: Database,
+) -> None:
+    arm(alarm_service(database.Session), 2)
+    if database.kind != "sqlite-memory":
+        database.engine.dispose()  # the old process and its connections are gone
+
+    fresh = alarm_service(database.Session)  # a new service knows nothing but the database
+    firings = fire_due_timers(fresh, database.Session, now=later())
+
+    assert [f.outcome for f in firings] == ["fired", "fired"]
+    assert rings_by_alarm(database) == {1: 1, 2: 1}
+
+
+def test_the_worker_loop_fires_in_batches_until_stopped(database: Database) -> None:
+    service = alarm_service(database.Session)
+    arm(service, 7)
+    moment = later()
+    worker = TimerWorker(service, database.Session, batch=3, poll_interval=0, clock=lambda: moment)
+
+    worker.run(max_batches=4)
+
+    assert worker.fired == 7
+    assert rings_by_alarm(database) == dict.fromkeys(range(1, 8), 1)
+
+
+def test_an_unknown_record_type_is_an_attempt_with_a_clear_error(database: Database) -> None:
+    service: WorkflowService = alarm_service(database.Session)
+    arm(service, 1)
+
+    (firing,) = fire_due_timers(service, database.Session, now=later(), models={})
+
+    assert firing.outcome == "retry"
+    assert firing.detail is not None and "no model for record type 'tickets'" in firing.detail
