@@ -25,7 +25,8 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
     "store": {"chart"},
     "service": {"chart", "orders", "store"},
     "workers": {"chart", "orders", "store", "service"},
-    "testing": {"chart", "runtime", "store"},
+    # the plugin's service fixtures wire the order machines into a WorkflowService
+    "testing": {"chart", "runtime", "store", "service", "orders"},
     "cli": {"chart", "io", "export", "runtime", "orders", "store", "service", "workers", "testing", "api"},
     "api": {"chart", "orders", "store", "service", "export"},
 }

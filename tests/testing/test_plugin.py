@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -116,3 +117,66 @@ def test_an_installed_orderflow_loads_the_plugin_by_itself(pytester: pytest.Pyte
     pytester.makepyfile(test_reminder=TEST_MODULE)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=5)
+
+
+DATABASE_TESTS = """
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from orderflow.store import SaleOrder, TransitionLog
+
+seen = []
+
+
+def test_the_engine_has_orderflows_schema(orderflow_engine):
+    tables = set(sa.inspect(orderflow_engine).get_table_names())
+    assert {"workflow_transition_log", "sale_orders", "stock_levels", "payment_ledger"} <= tables
+    seen.append(orderflow_engine)
+
+
+def test_every_test_gets_a_fresh_database(orderflow_engine):
+    assert orderflow_engine is not seen[0]
+    with orderflow_engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(TransitionLog)) == 0
+
+
+def test_the_service_runs_the_order_machines_on_in_memory_ports(orderflow_service, orderflow_ports):
+    orderflow_ports.credit.set_profile("C-1", Decimal("1000"))
+    sale = SaleOrder(reference="S-1", customer_id="C-1", workflow_machine="sale")
+    orderflow_service.start(sale, input={"customer_id": "C-1", "currency": "EUR", "total": "10.00"})
+    result = orderflow_service.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"})
+    assert result.to_state == "cleared"
+    assert orderflow_service.snapshot(sale).context.credit.limit == Decimal("1000.00")
+
+
+def test_postgres_has_its_own_schema(orderflow_postgres_engine):
+    with orderflow_postgres_engine.connect() as connection:
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar()
+        assert schema.startswith("orderflow_")
+        assert "workflow_outbox" in sa.inspect(connection).get_table_names()
+"""
+
+
+def test_the_plugin_provides_databases_and_a_service_on_in_memory_ports(
+    pytester: pytest.Pytester, explicit_plugin: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_databases=DATABASE_TESTS)
+    result = pytester.runpytest_inprocess(*explicit_plugin, "-rs")
+    if os.environ.get("ORDERFLOW_TEST_POSTGRES_URL"):
+        result.assert_outcomes(passed=4)
+    else:
+        result.assert_outcomes(passed=3, skipped=1)
+        result.stdout.fnmatch_lines(["*ORDERFLOW_TEST_POSTGRES_URL is not set*"])
+
+
+def test_the_postgres_fixture_skips_with_the_reason_when_no_server_is_configured(
+    pytester: pytest.Pytester, explicit_plugin: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ORDERFLOW_TEST_POSTGRES_URL", raising=False)
+    pytester.makepyfile(
+        test_pg="def test_needs_a_server(orderflow_postgres_engine):\n    raise AssertionError\n"
+    )
+    result = pytester.runpytest_inprocess(*explicit_plugin, "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*ORDERFLOW_TEST_POSTGRES_URL is not set*"])

@@ -4,10 +4,23 @@
 
 See ``workflow.py`` for the transaction each call runs, ``target_states.py``
 for the ``transition(record, to_state)`` view, and ``definition_versions.py``
-for snapshots written by older definitions.
+for snapshots written by older definitions, ``ports.py`` for the
+database-backed ports, ``overrides.py`` for who may decide an override,
+and ``order_machines.py`` for a service of the shipped order machines.
 """
 
 from orderflow.service.definition_versions import DefinitionMigrations, SnapshotMigration
+from orderflow.service.order_machines import order_service
+from orderflow.service.overrides import OverrideKind, OverrideRules, sale_override_rules
+from orderflow.service.ports import (
+    DatabaseCredit,
+    DatabaseInventory,
+    DatabaseNotifications,
+    DatabasePayments,
+    DatabasePorts,
+    TransactionScope,
+    database_ports,
+)
 from orderflow.service.results import (
     Actor,
     BulkFailure,
@@ -24,12 +37,23 @@ __all__ = [
     "Actor",
     "BulkFailure",
     "BulkResult",
+    "DatabaseCredit",
+    "DatabaseInventory",
+    "DatabaseNotifications",
+    "DatabasePayments",
+    "DatabasePorts",
     "DefinitionMigrations",
     "EffectHandler",
     "EventOption",
+    "OverrideKind",
+    "OverrideRules",
     "SnapshotMigration",
+    "TransactionScope",
     "TransitionAttempt",
     "TransitionOption",
     "TransitionResult",
     "WorkflowService",
+    "database_ports",
+    "order_service",
+    "sale_override_rules",
 ]

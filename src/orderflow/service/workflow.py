@@ -32,11 +32,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import Table, bindparam, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -53,6 +54,8 @@ from orderflow.errors import (
     UnknownEventError,
 )
 from orderflow.service.definition_versions import DefinitionMigrations, SnapshotMigration
+from orderflow.service.overrides import OverrideRules, prepare_event, record_overrides
+from orderflow.service.ports import TransactionScope
 from orderflow.service.results import (
     Actor,
     BulkFailure,
@@ -70,6 +73,7 @@ from orderflow.service.target_states import (
 )
 from orderflow.store import (
     OutboxEvent,
+    OverrideRequest,
     ScheduledEvent,
     TransitionLog,
     WorkflowRecord,
@@ -128,6 +132,12 @@ class WorkflowService:
     implementation, ``impl(context, event, params)``.  ``workflow_enabled``
     may be switched off at run time for an emergency rollback to direct
     legacy status updates (:meth:`transition` only).
+
+    ``scope`` is the :class:`~orderflow.service.ports.TransactionScope` the
+    database-backed ports read their session from; the service binds each
+    transaction's session to it.  ``overrides`` are the override rules of
+    the machines that have them (:func:`~orderflow.service.overrides.sale_override_rules`):
+    who may decide, and the ``OverrideRequest`` rows kept in step.
     """
 
     def __init__(
@@ -139,6 +149,8 @@ class WorkflowService:
         workflow_enabled: bool = True,
         clock: Callable[[], datetime] = utcnow,
         max_follow_ups: int = 100,
+        scope: TransactionScope | None = None,
+        overrides: Iterable[OverrideRules] = (),
     ) -> None:
         for key, machine in machines.items():
             if key != machine.id:
@@ -152,6 +164,14 @@ class WorkflowService:
         self.clock = clock
         self.max_follow_ups = max_follow_ups
         self._migrations = DefinitionMigrations()
+        self.scope = scope
+        self._updates: dict[tuple[type[Any], tuple[str, ...]], Any] = {}
+        self.overrides = {rules.machine: rules for rules in overrides}
+        unknown = set(self.overrides) - set(self.machines)
+        if unknown:
+            raise ValueError(
+                f"override rules for machines this service does not have: {sorted(unknown)}"
+            )
 
     def register_migration(
         self, machine_id: str, from_version: str | int, to_version: str | int, fn: SnapshotMigration
@@ -299,6 +319,91 @@ class WorkflowService:
             dry_run=dry_run, expected_version=None, legacy_to=to_state,
         )  # fmt: skip
 
+    def request_override(
+        self,
+        record: RecordRef,
+        kind: str,
+        reason: str,
+        *,
+        actor: Actor | str | None = None,
+        note: str = "",
+        idempotency_key: str | None = None,
+    ) -> TransitionResult:
+        """Ask for an override of ``kind`` (``"credit"``, ``"admin"``): its request event, and a row.
+
+        The machine opens the request in its context; the service writes the
+        :class:`~orderflow.store.OverrideRequest` row in the same transaction.
+        """
+        rules = self._override_rules(record)
+        event = {"type": rules.kind(kind).request_event, "reason": reason}
+        return self.send(record, event, actor=actor, note=note, idempotency_key=idempotency_key)
+
+    def decide_override(
+        self,
+        record: RecordRef,
+        request_id: str,
+        *,
+        approve: bool,
+        actor: Actor,
+        note: str = "",
+        idempotency_key: str | None = None,
+    ) -> TransitionResult:
+        """Approve or reject the open override request ``request_id`` (its id in the context).
+
+        ``actor`` needs the permission the request's kind is configured with;
+        without it the answer is ``success=False`` with the reason, and nothing
+        is written or logged.  The row records who decided, when, and the note.
+        """
+        rules = self._override_rules(record)
+        kind_name = request_id.rsplit("-", 1)[0]
+        with self.session_factory() as session:
+            model, key = record_identity(record)
+            found = session.scalar(
+                select(OverrideRequest.kind).where(
+                    OverrideRequest.record_type == _table(model),
+                    OverrideRequest.record_id == str(key),
+                    OverrideRequest.request_key == request_id,
+                )
+            )
+        if found is not None:
+            kind_name = found
+        if kind_name not in rules.kind_names:
+            return TransitionResult(
+                False, _table(model), str(key), None, None, None,
+                reason=f"there is no override request '{request_id}' on this record",
+            )  # fmt: skip
+        kind = rules.kind(kind_name)
+        event = {
+            "type": kind.decision_events[0 if approve else 1],
+            "request_id": request_id,
+            "note": note,
+        }
+        return self.send(record, event, actor=actor, note=note, idempotency_key=idempotency_key)
+
+    def override_requests(self, record: RecordRef) -> list[OverrideRequest]:
+        """The record's override requests, oldest first."""
+        model, key = record_identity(record)
+        with self.session_factory() as session:
+            return list(
+                session.scalars(
+                    select(OverrideRequest)
+                    .where(
+                        OverrideRequest.record_type == _table(model),
+                        OverrideRequest.record_id == str(key),
+                    )
+                    .order_by(OverrideRequest.id)
+                )
+            )
+
+    def _override_rules(self, record: RecordRef) -> OverrideRules:
+        name = getattr(record, "workflow_machine", None)
+        if name is None:
+            name = self._machine_of(self.snapshot(record)).id
+        rules = self.overrides.get(name)
+        if rules is None:
+            raise ValueError(f"this service has no override rules for machine '{name}'")
+        return rules
+
     def bulk_send(
         self,
         records: Iterable[RecordRef],
@@ -351,6 +456,9 @@ class WorkflowService:
         who = Actor(actor) if isinstance(actor, str) else actor
         session = self.session_factory()
         session.expire_on_commit = False
+        bound = ExitStack()
+        if self.scope is not None:
+            bound.enter_context(self.scope.bind(session))
         try:
             row = self._load(session, record, lock=True, insert=starting is not None)
             record_id = str(record_identity(row)[1])
@@ -392,6 +500,11 @@ class WorkflowService:
             if event is None:
                 return refused(reason, None if snapshot is None else snapshot.value)
             assert isinstance(event, Mapping)
+            rules = self.overrides.get(machine.id)
+            if rules is not None:
+                event, reason = prepare_event(rules, event, who)
+                if event is None:  # refused before the machine sees it; written and logged nowhere
+                    return refused(reason, None if snapshot is None else snapshot.value)
             try:
                 steps = self._run(
                     session, row, machine, snapshot, event, dry_run, record_type, record_id
@@ -420,6 +533,7 @@ class WorkflowService:
             raise
         finally:
             session.close()
+            bound.close()
 
     def _refusal(
         self, machine: Machine, snapshot: Snapshot, event: Mapping[str, Any]
@@ -616,12 +730,14 @@ class WorkflowService:
         record_type, record_id = result.record_type, result.record_id
         columns = state_columns(steps[-1].after, model)
         new_version = read_version + len(steps)
-        pk = _pk_column(model)
         written = session.execute(
-            update(model)
-            .where(pk == getattr(row, pk.key), model.workflow_version == read_version)
-            .values(**columns, workflow_version=new_version)
-            .execution_options(synchronize_session=False)
+            self._versioned_update(model, tuple(columns)),
+            {
+                **{f"new_{name}": value for name, value in columns.items()},
+                "new_workflow_version": new_version,
+                "record_key": getattr(row, _pk_column(model).key),
+                "read_version": read_version,
+            },
         )
         if written.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleRecordError(
@@ -629,7 +745,7 @@ class WorkflowService:
             )
         for name, value in {**columns, "workflow_version": new_version}.items():
             set_committed_value(row, name, value)
-        logs = []
+        logs: list[dict[str, Any]] = []
         for index, step in enumerate(steps):
             details: dict[str, Any] = {
                 "event": step.event,
@@ -648,21 +764,31 @@ class WorkflowService:
                     details["migrated_from"] = migrated_from
                 details["result"] = dataclasses.replace(result, status=row.status).to_json()
             logs.append(
-                TransitionLog(
-                    record_type=record_type, record_id=record_id, machine=machine.id,
-                    machine_version=machine.version, event=str(step.event["type"]),
-                    from_state=details["transition"]["from"], to_state=details["transition"]["to"],
-                    record_version=read_version + index + 1,
-                    actor_user=None if actor is None else actor.id,
-                    actor_label=None if actor is None else (actor.label or actor.id),
-                    note=note, details=details,
-                    idempotency_key=idempotency_key if index == 0 else None,
-                    created_at=self.clock(),
-                )
+                {
+                    "record_type": record_type, "record_id": record_id, "machine": machine.id,
+                    "machine_version": machine.version, "event": str(step.event["type"]),
+                    "from_state": details["transition"]["from"],
+                    "to_state": details["transition"]["to"],
+                    "record_version": read_version + index + 1,
+                    "actor_user": None if actor is None else actor.id,
+                    "actor_label": None if actor is None else (actor.label or actor.id),
+                    "note": note, "metadata": details,
+                    "idempotency_key": idempotency_key if index == 0 else None,
+                    "created_at": self.clock(),
+                }
             )  # fmt: skip
-        session.add_all(logs)
+        log_ids = list(session.execute(_LOG_INSERT, logs).scalars())
+        for step, log_id in zip(steps, log_ids, strict=True):
+            step.log_id = log_id
+        rules = self.overrides.get(machine.id)
+        if rules is not None:
+            before = steps[0].before
+            record_overrides(
+                session, rules, record_type, record_id,
+                None if before is None else before.to_json()["context"],
+                columns["workflow_context"], actor, self.clock(),
+            )  # fmt: skip
         if any(step.emitted for step in steps):
-            session.flush()
             sequence = (
                 session.scalar(
                     select(func.coalesce(func.max(OutboxEvent.sequence), 0)).where(
@@ -671,20 +797,26 @@ class WorkflowService:
                 )
                 or 0
             )
-            for log, step in zip(logs, steps, strict=True):
+            for step in steps:
                 for emitted in step.emitted:
                     sequence += 1
                     session.add(
                         OutboxEvent(
                             record_type=record_type, record_id=record_id, sequence=sequence,
                             event_type=str(emitted.get("type")), payload=emitted,
-                            transition_id=log.id, status=PENDING, attempts=0,
+                            transition_id=step.log_id, status=PENDING, attempts=0,
                             available_at=self.clock(),
                         )
                     )  # fmt: skip
         session.flush()
-        for log, step in zip(logs, steps, strict=True):
-            step.log_id = log.id
+
+    def _versioned_update(self, model: type[Any], names: tuple[str, ...]) -> Any:
+        """The version-checked UPDATE of ``model`` setting ``names``, built once per service."""
+        key = (model, names)
+        statement = self._updates.get(key)
+        if statement is None:
+            statement = self._updates[key] = _versioned_update(model, names)
+        return statement
 
     def _legacy_update(
         self,
@@ -846,6 +978,28 @@ class WorkflowService:
     def _with_log_ids(result: TransitionResult, steps: list[_Step]) -> TransitionResult:
         ids = tuple(s.log_id for s in steps if s.log_id is not None)
         return dataclasses.replace(result, log_ids=ids) if ids else result
+
+
+#: the log rows of one send, in one statement that answers with their ids in order
+_LOG_TABLE: Table = TransitionLog.__table__  # type: ignore[assignment]
+_LOG_INSERT = insert(_LOG_TABLE).returning(_LOG_TABLE.c.id, sort_by_parameter_order=True)
+
+
+def _versioned_update(model: type[Any], names: tuple[str, ...]) -> Any:
+    """``UPDATE <table> SET <names>, workflow_version WHERE <key> AND workflow_version = <read>``.
+
+    Built once per model and column set (the service keeps it): a Core statement with bound
+    parameters, which SQLAlchemy compiles once and the ORM need not plan.
+    """
+    table = inspect(model).local_table
+    (key,) = table.primary_key.columns
+    return (
+        update(table)
+        .where(
+            key == bindparam("record_key"), table.c.workflow_version == bindparam("read_version")
+        )
+        .values({table.c[name]: bindparam(f"new_{name}") for name in (*names, "workflow_version")})
+    )
 
 
 def _has_no_key(record: Any) -> bool:

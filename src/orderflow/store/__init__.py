@@ -13,6 +13,13 @@ tables.
 from orderflow.store.base import Base, JSONDocument, UTCDateTime
 from orderflow.store.domain import Fulfillment, Quotation, SaleOrder
 from orderflow.store.engine import create_engine
+from orderflow.store.ports_tables import (
+    CustomerCreditProfile,
+    CustomerSalesAgg,
+    PaymentLedgerEntry,
+    StockLevel,
+    StockReservation,
+)
 from orderflow.store.record import (
     WorkflowRecord,
     legacy_status,
@@ -34,13 +41,18 @@ from orderflow.store.workflow_tables import (
 __all__ = [
     "MIGRATIONS",
     "Base",
+    "CustomerCreditProfile",
+    "CustomerSalesAgg",
     "Fulfillment",
     "JSONDocument",
     "OutboxEvent",
     "OverrideRequest",
+    "PaymentLedgerEntry",
     "Quotation",
     "SaleOrder",
     "ScheduledEvent",
+    "StockLevel",
+    "StockReservation",
     "TransitionLog",
     "UTCDateTime",
     "WorkflowRecord",

@@ -118,11 +118,18 @@ class OverrideRequest(Base):
     """A request to override a blocked step (kind ``admin`` or ``credit``), and its decision."""
 
     __tablename__ = "workflow_override_requests"
-    __table_args__ = (Index("ix_workflow_override_requests_record", "record_type", "record_id"),)
+    __table_args__ = (
+        Index("ix_workflow_override_requests_record", "record_type", "record_id"),
+        UniqueConstraint(
+            "record_type", "record_id", "request_key", name="uq_workflow_override_requests_key"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
     record_type: Mapped[str] = mapped_column(String(100))
     record_id: Mapped[str] = mapped_column(String(64))
+    #: the request's id in the record's context (``credit-1``), unique per record
+    request_key: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(200))

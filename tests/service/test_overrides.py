@@ -1,0 +1,189 @@
+"""Sale overrides through the service: a request opens a row, a decision needs the permission.
+
+The sale machine keeps its override requests in its context and checks the
+acting user's role; the service checks the sender's *permission* (its name
+is configuration), hands the machine the role that permission earns, and
+keeps ``workflow_override_requests`` in step.  A refusal writes nothing
+and is logged nowhere: the caller's result is the only trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, open_database
+
+from orderflow.service import Actor, DatabaseCredit, WorkflowService, order_service
+from orderflow.store import OutboxEvent, SaleOrder, TransitionLog
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+CLERK = Actor("u-clerk", "Clara Clerk", frozenset({"sale.create"}))
+CONTROLLER = Actor("u-credit", "Carl Controller", frozenset({"finance.credit"}))
+ADMIN = Actor("u-admin", "Ada Admin", frozenset({"sale.override.admin"}))
+
+
+@pytest.fixture(params=["sqlite-memory", "postgresql"])
+def sales_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "postgresql" and POSTGRES_URL is None:
+        pytest.skip(NO_POSTGRES)
+    with open_database(request.param, tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+def service(sales_db: Database) -> WorkflowService:
+    """Database-backed ports; credit overrides need the (configured) ``finance.credit`` permission."""
+    return order_service(
+        sales_db.Session, machines=("sale",), credit_permission="finance.credit",
+        clock=lambda: NOW,
+    )  # fmt: skip
+
+
+def set_credit(service: WorkflowService, customer_id: str, limit: str) -> None:
+    with service.session_factory() as session:
+        DatabaseCredit(lambda: session).set_profile(customer_id, Decimal(limit))
+        session.commit()
+
+
+def on_credit_hold(service: WorkflowService) -> SaleOrder:
+    set_credit(service, "C-1", "0")
+    sale = SaleOrder(reference="S-1", customer_id="C-1", workflow_machine="sale")
+    assert service.start(
+        sale, input={"customer_id": "C-1", "currency": "EUR", "total": "500.00", "sale_id": "S-1"}
+    )
+    result = service.send(
+        sale, {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"}, actor=CLERK
+    )
+    assert result.success and result.to_state == {"processing": "credit_hold"}, result
+    return sale
+
+
+def rows(database: Database, model: Any) -> int:
+    with database.Session() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_an_on_account_sale_within_its_limit_clears_on_the_database_credit_check(
+    service: WorkflowService,
+) -> None:
+    set_credit(service, "C-2", "1000")
+    sale = SaleOrder(reference="S-2", customer_id="C-2", workflow_machine="sale")
+    service.start(sale, input={"customer_id": "C-2", "currency": "EUR", "total": "500.00"})
+    result = service.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"})
+    assert result.to_state == "cleared" and result.steps == 2
+    assert sale.workflow_context["credit"]["available"] == "1000.00"
+    assert sale.workflow_context["clearance"]["basis"] == "credit_limit"
+
+
+def test_requesting_an_override_opens_a_row_in_the_same_transaction(
+    service: WorkflowService, sales_db: Database
+) -> None:
+    sale = on_credit_hold(service)
+    result = service.request_override(sale, "credit", "long-standing customer", actor=CLERK)
+    assert result.success and result.to_state == {"processing": "credit_override_pending"}
+    (request,) = service.override_requests(sale)
+    assert (request.request_key, request.kind, request.status) == ("credit-1", "credit", "open")
+    assert (request.reason, request.requested_by, request.decided_by) == (
+        "long-standing customer", "u-clerk", None,
+    )  # fmt: skip
+    with sales_db.Session() as session:
+        types = session.scalars(select(OutboxEvent.event_type).order_by(OutboxEvent.id)).all()
+    # the domain event, and the approvers' notification from the database notification port
+    assert sorted(types) == ["orderflow.notify", "sale.override_requested"]
+
+
+def test_a_decision_without_the_permission_is_refused_writes_nothing_and_logs_nothing(
+    service: WorkflowService, sales_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    sale = on_credit_hold(service)
+    service.request_override(sale, "credit", "please", actor=CLERK)
+    logs, version = rows(sales_db, TransitionLog), sale.workflow_version
+    caplog.set_level(logging.DEBUG)
+    for actor in (CLERK, ADMIN):  # the admin permission does not cover credit overrides
+        result = service.decide_override(sale, "credit-1", approve=True, actor=actor)
+        assert not result.success
+        assert result.reason == (
+            f"{actor.label} may not decide credit overrides: that needs the "
+            "'finance.credit' permission"
+        )
+    assert [r for r in caplog.records if r.name.startswith("orderflow")] == []
+    assert rows(sales_db, TransitionLog) == logs
+    assert service.snapshot(sale).matches("processing.credit_override_pending")
+    assert (service.snapshot(sale).context.overrides[0].status, sale.workflow_version) == (
+        "open", version,
+    )  # fmt: skip
+    (request,) = service.override_requests(sale)
+    assert (request.status, request.decided_by, request.decided_at) == ("open", None, None)
+
+
+def test_a_decision_with_the_permission_clears_the_sale_and_records_who_and_when(
+    service: WorkflowService,
+) -> None:
+    sale = on_credit_hold(service)
+    service.request_override(sale, "credit", "please", actor=CLERK)
+    result = service.decide_override(
+        sale, "credit-1", approve=True, actor=CONTROLLER, note="paid on time for years"
+    )
+    assert result.success and result.to_state == "cleared", result.reason
+    (request,) = service.override_requests(sale)
+    assert (request.status, request.decided_by, request.decided_at) == ("approved", "u-credit", NOW)
+    assert request.note == "paid on time for years"
+    clearance = service.snapshot(sale).context.clearance
+    assert (clearance.basis, clearance.by, clearance.override_id) == (
+        "credit_override", "u-credit", "credit-1",
+    )  # fmt: skip
+
+
+def test_a_rejected_admin_override_returns_through_history_and_withdraws_nothing_else(
+    service: WorkflowService,
+) -> None:
+    sale = on_credit_hold(service)
+    service.request_override(sale, "admin", "VIP", actor=CLERK)
+    assert service.decide_override(sale, "admin-1", approve=False, actor=ADMIN, note="no")
+    assert service.snapshot(sale).matches("processing.credit_hold")
+    (request,) = service.override_requests(sale)
+    assert (request.kind, request.status, request.decided_by) == ("admin", "rejected", "u-admin")
+
+
+def test_an_approved_admin_override_withdraws_the_open_credit_request(
+    service: WorkflowService,
+) -> None:
+    sale = on_credit_hold(service)
+    service.request_override(sale, "credit", "please", actor=CLERK)
+    service.request_override(sale, "admin", "VIP", actor=CLERK)
+    assert service.decide_override(sale, "admin-2", approve=True, actor=ADMIN)
+    statuses = {r.request_key: (r.status, r.decided_by) for r in service.override_requests(sale)}
+    assert statuses == {"credit-1": ("withdrawn", "u-admin"), "admin-2": ("approved", "u-admin")}
+
+
+def test_a_decision_sent_directly_is_checked_and_may_not_name_someone_else(
+    service: WorkflowService, sales_db: Database
+) -> None:
+    sale = on_credit_hold(service)
+    service.request_override(sale, "credit", "please", actor=CLERK)
+    approve = {"type": "CREDIT_OVERRIDE_APPROVED", "request_id": "credit-1"}
+    refused = service.send(sale, approve)
+    assert not refused.success and "needs an actor with the 'finance.credit'" in (
+        refused.reason or ""
+    )
+    spoofed = {**approve, "actor": {"id": "u-credit", "roles": ["credit-approver"]}}
+    impostor = Actor("u-other", None, CONTROLLER.permissions)
+    refused = service.send(sale, spoofed, actor=impostor)
+    assert not refused.success and "names actor 'u-credit'" in (refused.reason or "")
+    assert service.send(sale, approve, actor=CONTROLLER).to_state == "cleared"
+
+
+def test_an_unknown_request_id_is_refused_with_a_reason(service: WorkflowService) -> None:
+    sale = on_credit_hold(service)
+    result = service.decide_override(sale, "nothing-9", approve=True, actor=ADMIN)
+    assert (
+        not result.success
+        and result.reason == "there is no override request 'nothing-9' on this record"
+    )
