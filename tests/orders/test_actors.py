@@ -87,17 +87,33 @@ def test_on_account_above_the_limit_holds_until_a_credit_approver_overrides(
     ]
 
 
-def test_cancelling_a_sale_refunds_every_capture(sale: Machine, ports: InMemoryPorts) -> None:
+def test_cancelling_a_sale_refunds_every_capture_it_booked(
+    sale: Machine, ports: InMemoryPorts
+) -> None:
+    ports.payments.authorize("PSP-1", Decimal("100.00"))
+    ports.payments.authorize("PSP-2", Decimal("50.00"))
     actor, _ = start(sale, SimulatedClock(), SALE_START)
     actor.send({"type": "SELECT_PAYMENT_METHOD", "method": "card"})
     actor.send({"type": "CAPTURE", "amount": "100.00", "reference": "PSP-1"})
     actor.send({"type": "CAPTURE", "amount": "50.00", "reference": "PSP-2"})
+    assert ports.payments.captured == {"PSP-1": Decimal("100.00"), "PSP-2": Decimal("50.00")}
     actor.send({"type": "CANCEL", "reason": "void"})
     assert actor.get_snapshot().value == "cancelled"
     assert [(r.reference, r.amount) for r in ports.payments.refunds] == [
         ("PSP-1", Decimal("100.00")),
         ("PSP-2", Decimal("50.00")),
     ]
+
+
+def test_a_capture_the_provider_never_authorised_puts_the_sale_actor_in_error(
+    sale: Machine, ports: InMemoryPorts
+) -> None:
+    actor, _ = start(sale, SimulatedClock(), SALE_START)
+    actor.send({"type": "SELECT_PAYMENT_METHOD", "method": "card"})
+    actor.send({"type": "CAPTURE", "amount": "100.00", "reference": "PSP-9"})
+    assert actor.get_snapshot().status == "error"
+    assert "0 is authorised" in str(actor.get_snapshot().error)
+    assert ports.payments.captured == {}
 
 
 def test_a_fulfilment_reserves_ships_and_completes_on_the_clock(
@@ -213,6 +229,7 @@ def test_a_quotation_becomes_a_sale_and_then_a_fulfilment(ports: InMemoryPorts) 
         input=sale_input_from(approved, sale_id="S-9"),
     ).start()
     sale.send({"type": "SELECT_PAYMENT_METHOD", "method": "card"})
+    ports.payments.authorize("PSP-9", Decimal("228.00"))  # the customer's checkout
     cleared = sale.send({"type": "CAPTURE", "amount": "228.00", "reference": "PSP-9"})
     assert cleared.value == "cleared"
 

@@ -106,3 +106,111 @@ def db_upgrade(
 
     upgrade(database_url, revision)
     out.print(f"[green]✓[/green] {database_url} is at revision {revision}")
+
+
+DatabaseUrl = Annotated[
+    str, typer.Option("--database-url", envvar="ORDERFLOW_DATABASE_URL", help="SQLAlchemy URL.")
+]
+
+
+class _ConsolePublisher:
+    """Print each event as one JSON line (``--stdout``): for a look at what the relay would send."""
+
+    def publish(self, message: Any) -> None:
+        out.print(json.dumps(message.to_json(), default=str, sort_keys=True), highlight=False)
+
+
+def _publisher(
+    webhook_url: str | None, webhook_secret: str | None, amqp_url: str | None, stdout: bool
+) -> Any:
+    from orderflow.workers import RabbitMQPublisher, WebhookPublisher
+
+    chosen = [name for name, on in (("--webhook-url", webhook_url), ("--amqp-url", amqp_url),
+                                    ("--stdout", stdout)) if on]  # fmt: skip
+    if len(chosen) > 1:
+        raise UserError(f"choose one publisher for the outbox relay, not {' and '.join(chosen)}")
+    if webhook_url:
+        if not webhook_secret:
+            raise UserError("--webhook-url needs --webhook-secret (or ORDERFLOW_WEBHOOK_SECRET)")
+        return WebhookPublisher(webhook_url, secret=webhook_secret)
+    if amqp_url:
+        return RabbitMQPublisher(amqp_url)
+    return _ConsolePublisher() if stdout else None
+
+
+@app.command()
+def worker(
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    once: Annotated[
+        bool, typer.Option("--once", help="One timer batch and one relay batch, then exit.")
+    ] = False,
+    webhook_url: Annotated[
+        str | None, typer.Option(envvar="ORDERFLOW_WEBHOOK_URL", help="Relay to this webhook.")
+    ] = None,
+    webhook_secret: Annotated[
+        str | None, typer.Option(envvar="ORDERFLOW_WEBHOOK_SECRET", help="HMAC secret.")
+    ] = None,
+    amqp_url: Annotated[
+        str | None, typer.Option(envvar="ORDERFLOW_AMQP_URL", help="Relay to this RabbitMQ.")
+    ] = None,
+    stdout: Annotated[
+        bool, typer.Option("--stdout", help="Relay by printing each event as a JSON line.")
+    ] = False,
+    batch: Annotated[int, typer.Option(help="Rows per timer or relay batch.")] = 50,
+    poll_interval: Annotated[float, typer.Option(help="Seconds to wait when idle.")] = 1.0,
+) -> None:
+    """Fire due timers through the order machines (with their hand-offs) and relay the outbox.
+
+    Without a publisher option the relay is off and only timers run.  Many
+    workers may run at once on PostgreSQL; on SQLite run one.
+    """
+    import threading
+
+    from sqlalchemy.orm import sessionmaker
+
+    from orderflow.service import PhaseCoordinator, order_service
+    from orderflow.store import create_engine
+    from orderflow.workers import OutboxRelay, TimerWorker
+
+    publisher = _publisher(webhook_url, webhook_secret, amqp_url, stdout)
+    engine = create_engine(database_url)
+    Session = sessionmaker(engine, expire_on_commit=False)
+    service = order_service(Session, finish_hooks=[PhaseCoordinator.for_orders()])
+    timers = TimerWorker(service, Session, batch=batch, poll_interval=poll_interval)
+    relay = None
+    if publisher is not None:
+        relay = OutboxRelay(Session, publisher, batch=batch, poll_interval=poll_interval)
+    else:
+        err.print("[yellow]no publisher given[/yellow]: the outbox relay is off")
+    try:
+        if once:
+            firings = timers.run_once()
+            report = relay.run_once() if relay is not None else None
+            outcomes = sorted({f.outcome for f in firings})
+            counts = ", ".join(f"{sum(f.outcome == o for f in firings)} {o}" for o in outcomes)
+            out.print(f"timers: {len(firings)} claimed" + (f" ({counts})" if counts else ""))
+            if report is not None:
+                out.print(
+                    f"outbox: {len(report.published)} published, {len(report.retried)} retried, "
+                    f"{len(report.dead)} dead"
+                    + (" (another relay held the lock)" if report.skipped else "")
+                )
+            return
+        stop = threading.Event()
+        threads = [threading.Thread(target=timers.run, args=(stop,), daemon=True)]
+        if relay is not None:
+            threads.append(threading.Thread(target=relay.run, args=(stop,), daemon=True))
+        for thread in threads:
+            thread.start()
+        out.print(f"worker running on {engine.url.render_as_string()}; Ctrl-C stops it")
+        try:
+            while any(thread.is_alive() for thread in threads):
+                stop.wait(0.5)
+        except KeyboardInterrupt:
+            stop.set()
+        for thread in threads:
+            thread.join()
+        out.print(f"stopped: {timers.fired} timers fired"
+                  + (f", {relay.published} events published" if relay is not None else ""))  # fmt: skip
+    finally:
+        engine.dispose()

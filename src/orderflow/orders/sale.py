@@ -4,7 +4,9 @@ A sale is cleared for fulfilment in one of four ways, and ``clearance``
 records which and by whom: captured in full (card, bank transfer), on
 account within the customer's credit limit, by an approved credit override,
 or by an approved admin override.  Captures accumulate and never exceed the
-total; cancelling refunds what was captured.
+total; each capture is booked through the payments port under its
+reference (``book_capture``), so cancelling refunds captures the payment
+ledger has seen.
 """
 
 from __future__ import annotations
@@ -339,6 +341,16 @@ def implementations(ports: Ports, policies: Policies) -> Setup:
         credit = ports.credit.credit_snapshot(context.customer_id, context.currency)
         return {"type": "CREDIT_CHECKED", "credit": credit.model_dump(mode="json")}
 
+    def book_capture(context: SaleContext, event: Mapping[str, Any], params: Any) -> None:
+        """Book the capture the CAPTURE event reported in the payments port, once per reference.
+
+        The guard refuses a reference the sale already holds, so the machine
+        books each reference once; the database-backed ledger keeps a
+        reference once as well (a replayed effect is a no-op there).
+        """
+        capture = context.captures[-1]  # record_capture ran first
+        ports.payments.capture(capture.reference, capture.amount, context.currency)
+
     def refund_captures(context: SaleContext, event: Mapping[str, Any], params: Any) -> None:
         for capture in context.captures:
             ports.payments.refund(capture.reference, capture.amount, context.currency)
@@ -379,6 +391,7 @@ def implementations(ports: Ports, policies: Policies) -> Setup:
             "emit_cleared": emit(sale_cleared),
             "emit_cancelled": emit(sale_cancelled),
             "check_credit": check_credit,
+            "book_capture": book_capture,
             "refund_captures": refund_captures,
             "notify_override_approvers": notify_override_approvers,
         },

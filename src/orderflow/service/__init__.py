@@ -6,9 +6,11 @@ See ``workflow.py`` for the transaction each call runs, ``target_states.py``
 for the ``transition(record, to_state)`` view, and ``definition_versions.py``
 for snapshots written by older definitions, ``ports.py`` for the
 database-backed ports, ``overrides.py`` for who may decide an override,
-and ``order_machines.py`` for a service of the shipped order machines.
+``order_machines.py`` for a service of the shipped order machines, and
+``coordinator.py`` for the hand-offs from one phase's machine to the next.
 """
 
+from orderflow.service.coordinator import HANDOFF_EVENT, Handoff, PhaseCoordinator
 from orderflow.service.definition_versions import DefinitionMigrations, SnapshotMigration
 from orderflow.service.order_machines import order_service
 from orderflow.service.overrides import OverrideKind, OverrideRules, sale_override_rules
@@ -30,9 +32,16 @@ from orderflow.service.results import (
     TransitionOption,
     TransitionResult,
 )
-from orderflow.service.workflow import LEGACY_EVENT, EffectHandler, WorkflowService
+from orderflow.service.workflow import (
+    LEGACY_EVENT,
+    EffectHandler,
+    FinishedRecord,
+    FinishHook,
+    WorkflowService,
+)
 
 __all__ = [
+    "HANDOFF_EVENT",
     "LEGACY_EVENT",
     "Actor",
     "BulkFailure",
@@ -45,8 +54,12 @@ __all__ = [
     "DefinitionMigrations",
     "EffectHandler",
     "EventOption",
+    "FinishHook",
+    "FinishedRecord",
+    "Handoff",
     "OverrideKind",
     "OverrideRules",
+    "PhaseCoordinator",
     "SnapshotMigration",
     "TransactionScope",
     "TransitionAttempt",

@@ -20,6 +20,12 @@ Every write is one transaction that
    optimistic ``WHERE workflow_version = <read>``, one log row per step,
    outbox rows for ``emit`` and scheduled-event rows for timers; commits.
 
+Between 6 and the commit, when the send took the record's machine into a
+top-level final state, the service calls its ``finish_hooks`` (each
+``hook(FinishedRecord)``) in the same transaction: a hand-off to the next
+phase (:class:`~orderflow.service.coordinator.PhaseCoordinator`) commits
+with the transition that finished the machine, or neither does.
+
 Anything that raises rolls the whole of it back.  An event the active
 states do not take (or a guard blocks) is *not* an exception: the result
 says ``success=False`` with the reason, and nothing is written.  An event
@@ -29,6 +35,7 @@ no state of the machine ever handles is a programming error and raises
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -121,6 +128,33 @@ class _Refused(Exception):
 Chooser = Callable[[Machine, Snapshot | None], tuple[EventLike | None, str | None]]
 
 
+@dataclasses.dataclass(frozen=True)
+class FinishedRecord:
+    """A record whose machine reached a top-level final state in the transaction running now.
+
+    ``session`` is that transaction's session and ``record`` its locked row;
+    ``service`` is the same service with every call joined to this
+    transaction (each in a SAVEPOINT), so a hook can start the next record's
+    machine and have it commit, or roll back, with the transition that
+    finished this one.  ``log_id`` is the log row of the finishing step
+    (``None`` when hooks run again for a record finished earlier).
+    """
+
+    session: Session
+    service: WorkflowService
+    record: Any
+    record_type: str
+    record_id: str
+    machine: Machine
+    snapshot: Snapshot
+    actor: Actor | None
+    log_id: int | None
+
+
+#: hook(finished) -> None, run inside the transaction that finished a record's machine
+FinishHook = Callable[[FinishedRecord], None]
+
+
 class WorkflowService:
     """Persisted transitions for records that mix in :class:`~orderflow.store.WorkflowRecord`.
 
@@ -138,6 +172,8 @@ class WorkflowService:
     transaction's session to it.  ``overrides`` are the override rules of
     the machines that have them (:func:`~orderflow.service.overrides.sale_override_rules`):
     who may decide, and the ``OverrideRequest`` rows kept in step.
+    ``finish_hooks`` run, in order, inside the transaction in which a
+    record's machine reaches a top-level final state (see :class:`FinishedRecord`).
     """
 
     def __init__(
@@ -151,6 +187,7 @@ class WorkflowService:
         max_follow_ups: int = 100,
         scope: TransactionScope | None = None,
         overrides: Iterable[OverrideRules] = (),
+        finish_hooks: Iterable[FinishHook] = (),
     ) -> None:
         for key, machine in machines.items():
             if key != machine.id:
@@ -167,6 +204,7 @@ class WorkflowService:
         self.scope = scope
         self._updates: dict[tuple[type[Any], tuple[str, ...]], Any] = {}
         self.overrides = {rules.machine: rules for rules in overrides}
+        self.finish_hooks = tuple(finish_hooks)
         unknown = set(self.overrides) - set(self.machines)
         if unknown:
             raise ValueError(
@@ -178,6 +216,57 @@ class WorkflowService:
     ) -> None:
         """Upgrade snapshots written by ``from_version`` of ``machine_id`` on load (``fn(data) -> data``)."""
         self._migrations.register(machine_id, from_version, to_version, fn)
+
+    def joined(self, session: Session) -> WorkflowService:
+        """This service with every call run in a SAVEPOINT of ``session``'s transaction.
+
+        Its "commit" releases the savepoint and its rollback undoes that call
+        only; nothing is durable until ``session`` commits.
+        """
+        connection = session.connection()
+        joined = copy.copy(self)
+        joined.session_factory = lambda: Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        return joined
+
+    def rerun_finish_hooks(
+        self, record: RecordRef, *, actor: Actor | str | None = None
+    ) -> Snapshot:
+        """Run the finish hooks again for a record whose machine finished earlier, in one locked transaction.
+
+        For records that finished before a hook was installed, or to repair a
+        hand-off by hand; hooks that keep their own unique links (as the
+        PhaseCoordinator's do) make a repeat a no-op.  Raises ``ValueError``
+        if the record's machine has not finished.
+        """
+        who = Actor(actor) if isinstance(actor, str) else actor
+        session = self.session_factory()
+        session.expire_on_commit = False
+        bound = ExitStack()
+        if self.scope is not None:
+            bound.enter_context(self.scope.bind(session))
+        try:
+            row = self._load(session, record, lock=True)
+            machine = self._machine_for(row)
+            snapshot, _ = self._rehydrate(machine, row)
+            record_type, record_id = _table(type(row)), str(record_identity(row)[1])
+            if snapshot.status != "done":
+                raise ValueError(
+                    f"{record_type} {record_id!r} has not finished: its machine '{machine.id}' is "
+                    f"{snapshot.status} in {snapshot.value!r}"
+                )
+            self._run_finish_hooks(
+                session, row, machine, snapshot, record_type, record_id, who, None
+            )
+            session.commit()
+            return snapshot
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+            bound.close()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -518,6 +607,11 @@ class WorkflowService:
                     migrated_from, result,
                 )  # fmt: skip
                 result = dataclasses.replace(result, status=row.status)
+                if steps[-1].after.status == "done":
+                    self._run_finish_hooks(
+                        session, row, machine, steps[-1].after, record_type, record_id, who,
+                        steps[-1].log_id,
+                    )  # fmt: skip
             self._finish(session, record, row, dry_run)
             return self._with_log_ids(result, steps)
         except IntegrityError:
@@ -534,6 +628,27 @@ class WorkflowService:
         finally:
             session.close()
             bound.close()
+
+    def _run_finish_hooks(
+        self,
+        session: Session,
+        row: Any,
+        machine: Machine,
+        snapshot: Snapshot,
+        record_type: str,
+        record_id: str,
+        actor: Actor | None,
+        log_id: int | None,
+    ) -> None:
+        if not self.finish_hooks:
+            return
+        finished = FinishedRecord(
+            session, self.joined(session), row, record_type, record_id, machine, snapshot,
+            actor, log_id,
+        )  # fmt: skip
+        for hook in self.finish_hooks:
+            hook(finished)
+        session.flush()
 
     def _refusal(
         self, machine: Machine, snapshot: Snapshot, event: Mapping[str, Any]

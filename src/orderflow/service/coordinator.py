@@ -1,0 +1,317 @@
+"""``PhaseCoordinator``: when one phase's machine finishes, hand the record to the next one.
+
+    coordinator = PhaseCoordinator.for_orders()          # quotation -> sale -> fulfilment -> sale
+    service = order_service(Session, finish_hooks=[coordinator])
+
+A hand-off is declared, not discovered: ``register(machine, states, name,
+handoff)`` says which final states of which machine hand over and what
+runs then.  The coordinator is a finish hook of the
+:class:`~orderflow.service.WorkflowService`, so a hand-off runs inside the
+transaction of the transition that finished the machine: the approved
+quotation and its sale order commit together or not at all.
+
+Exactly once, even when two processes race:
+
+- the finishing record's row is locked by the service while its hooks run,
+  and each hand-off is logged on it under the idempotency key
+  ``handoff:<name>`` (unique per record), so a hand-off that already ran
+  for this record is skipped;
+- the records a hand-off creates carry a unique link to where they came
+  from (``SaleOrder.quotation_id``; a fulfilment's reference derived from
+  its sale's), so a repeat finds the existing record instead of creating
+  a second; the unique constraint is the last word when two transactions
+  insert at once.
+
+Each hand-off appends one log row on the finishing record and one on each
+record it reached (event ``orderflow.handoff``, from machine, to machine,
+both records' ids), so either record's history explains the other.
+A team adds its own hand-offs with :meth:`PhaseCoordinator.register`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from orderflow.chart import Snapshot
+from orderflow.orders.handoff import fulfilment_input_from, sale_input_from
+from orderflow.service.workflow import FinishedRecord
+from orderflow.store import (
+    Fulfillment,
+    OutboxEvent,
+    Quotation,
+    SaleOrder,
+    TransitionLog,
+    WorkflowRecord,
+    record_identity,
+)
+from orderflow.store.workflow_tables import PENDING
+
+HANDOFF_EVENT = "orderflow.handoff"
+
+#: handoff(finished) -> the records it reached (created, or found by their unique link)
+HandoffFn = Callable[[FinishedRecord], Sequence[Any]]
+#: plans(sale snapshot, sale order) -> one fulfilment input per fulfilment to create
+FulfilmentPlans = Callable[[Snapshot, SaleOrder], Sequence[dict[str, Any]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Handoff:
+    """What runs when ``machine`` finishes in one of ``states`` (dotted paths, matched as ``snapshot.matches``)."""
+
+    name: str
+    machine: str
+    states: tuple[str, ...]
+    run: HandoffFn
+    #: the machine of the records the hand-off reaches, for the log
+    to_machine: str
+
+    def applies_to(self, finished: FinishedRecord) -> bool:
+        return finished.machine.id == self.machine and any(
+            finished.snapshot.matches(state) for state in self.states
+        )
+
+
+def one_fulfilment(sale: Snapshot, order: SaleOrder) -> Sequence[dict[str, Any]]:
+    """The default plan: every line in one fulfilment from the default warehouse."""
+    return [fulfilment_input_from(sale, sale_id=order.reference)]
+
+
+def default_sale_reference(quotation: Quotation) -> str:
+    """``SO-<quotation reference>``: the sale order's reference, unique as the quotation's is."""
+    return f"SO-{quotation.reference}"
+
+
+class PhaseCoordinator:
+    """Hand-offs between machines, run as a finish hook of the service (see the module doc)."""
+
+    def __init__(
+        self,
+        handoffs: Iterable[Handoff] = (),
+        *,
+        sale_reference: Callable[[Quotation], str] = default_sale_reference,
+        fulfilment_plans: FulfilmentPlans = one_fulfilment,
+    ) -> None:
+        """``handoffs`` to start with; ``sale_reference`` and ``fulfilment_plans`` shape the order flow's."""
+        self.handoffs: list[Handoff] = []
+        self.sale_reference = sale_reference
+        self.fulfilment_plans = fulfilment_plans
+        for handoff in handoffs:
+            self.add(handoff)
+
+    @classmethod
+    def for_orders(
+        cls,
+        *,
+        sale_reference: Callable[[Quotation], str] = default_sale_reference,
+        fulfilment_plans: FulfilmentPlans = one_fulfilment,
+    ) -> PhaseCoordinator:
+        """The shipped order flow: quotation approved -> sale; sale cleared -> fulfilment(s); done -> sale."""
+        coordinator = cls(sale_reference=sale_reference, fulfilment_plans=fulfilment_plans)
+        coordinator.register("quotation", ("approved",), "on_quotation_approved",
+                             coordinator.on_quotation_approved, to_machine="sale")  # fmt: skip
+        coordinator.register("sale", ("cleared",), "on_sale_cleared",
+                             coordinator.on_sale_cleared, to_machine="fulfilment")  # fmt: skip
+        coordinator.register(
+            "fulfilment", ("completed", "returned", "cancelled"), "on_fulfilment_done",
+            coordinator.on_fulfilment_done, to_machine="sale",
+        )  # fmt: skip
+        return coordinator
+
+    def register(
+        self, machine: str, states: Sequence[str], name: str, run: HandoffFn, *, to_machine: str
+    ) -> Handoff:
+        """Run ``run(finished)`` when ``machine`` finishes in one of ``states``; ``name`` must be new."""
+        handoff = Handoff(name, machine, tuple(states), run, to_machine)
+        self.add(handoff)
+        return handoff
+
+    def add(self, handoff: Handoff) -> None:
+        if any(h.name == handoff.name for h in self.handoffs):
+            raise ValueError(f"a hand-off named '{handoff.name}' is already registered")
+        self.handoffs.append(handoff)
+
+    def __call__(self, finished: FinishedRecord) -> None:
+        """The finish hook: run every hand-off that applies, once per record."""
+        for handoff in self.handoffs:
+            if not handoff.applies_to(finished) or _already(finished, handoff):
+                continue
+            try:
+                with finished.session.begin_nested():
+                    _log_handoff(finished, handoff, handoff.run(finished))
+            except IntegrityError:
+                # a transaction that did not hold the record's lock ran this hand-off first
+                # and committed: its unique links and log key won, so this repeat is a no-op
+                if not _already(finished, handoff):
+                    raise
+
+    # -- the order flow ------------------------------------------------------------------------
+
+    def on_quotation_approved(self, finished: FinishedRecord) -> Sequence[Any]:
+        """Create the sale order from the approved quotation's final snapshot (one per quotation)."""
+        quotation: Quotation = finished.record
+        existing = _sale_of(finished.session, quotation.id)
+        if existing is not None:
+            return [existing]
+        reference = self.sale_reference(quotation)
+        context = finished.snapshot.context
+        order = SaleOrder(
+            reference=reference, customer_id=context.customer_id, quotation_id=quotation.id,
+            currency=context.currency, total=Decimal(context.total), workflow_machine="sale",
+        )  # fmt: skip
+        data = sale_input_from(finished.snapshot, sale_id=reference)
+        if data.get("quotation_id") is None:
+            data["quotation_id"] = quotation.reference
+        try:
+            finished.service.start(order, machine="sale", input=data, actor=finished.actor,
+                                   note=f"from quotation {quotation.reference}")  # fmt: skip
+        except IntegrityError:  # another transaction created it first: link that one
+            existing = _sale_of(finished.session, quotation.id)
+            if existing is None:
+                raise
+            return [existing]
+        return [order]
+
+    def on_sale_cleared(self, finished: FinishedRecord) -> Sequence[Any]:
+        """Create the sale's fulfilment(s) from its final snapshot (references ``<sale>-F<n>``, unique)."""
+        sale: SaleOrder = finished.record
+        reached: list[Any] = []
+        for number, data in enumerate(self.fulfilment_plans(finished.snapshot, sale), start=1):
+            reference = f"{sale.reference}-F{number}"
+            existing = _fulfilment(finished.session, reference)
+            if existing is None:
+                fulfilment = Fulfillment(
+                    reference=reference, sale_order_id=sale.id, warehouse=data.get("warehouse"),
+                    workflow_machine="fulfilment",
+                )  # fmt: skip
+                try:
+                    finished.service.start(fulfilment, machine="fulfilment", input=data,
+                                           actor=finished.actor, note=f"from sale {sale.reference}")  # fmt: skip
+                except IntegrityError:
+                    existing = _fulfilment(finished.session, reference)
+                    if existing is None:
+                        raise
+                else:
+                    existing = fulfilment
+            reached.append(existing)
+        return reached
+
+    def on_fulfilment_done(self, finished: FinishedRecord) -> Sequence[Any]:
+        """Record the fulfilment's outcome on its sale: a log row there and a ``sale.fulfilment_<outcome>`` event."""
+        fulfilment: Fulfillment = finished.record
+        session = finished.session
+        sale = session.execute(
+            select(SaleOrder).where(SaleOrder.id == fulfilment.sale_order_id).with_for_update()
+        ).scalar_one()
+        outcome = str(finished.snapshot.value)
+        context = finished.snapshot.context
+        payload = {
+            "type": f"sale.fulfilment_{outcome}",
+            "sale_id": sale.reference,
+            "fulfilment": fulfilment.reference,
+            "outcome": outcome,
+            "refund_amount": str(context.refund_amount),
+            "currency": context.currency,
+        }
+        sequence = session.scalar(
+            select(func.coalesce(func.max(OutboxEvent.sequence), 0)).where(
+                OutboxEvent.record_type == SaleOrder.__tablename__,
+                OutboxEvent.record_id == str(sale.id),
+            )
+        )
+        session.add(
+            OutboxEvent(
+                record_type=SaleOrder.__tablename__, record_id=str(sale.id),
+                sequence=int(sequence or 0) + 1, event_type=payload["type"], payload=payload,
+                status=PENDING, attempts=0, available_at=finished.service.clock(),
+            )
+        )  # fmt: skip
+        return [sale]
+
+
+def _sale_of(session: Session, quotation_id: int) -> SaleOrder | None:
+    return session.scalars(select(SaleOrder).where(SaleOrder.quotation_id == quotation_id)).first()
+
+
+def _fulfilment(session: Session, reference: str) -> Fulfillment | None:
+    return session.scalars(select(Fulfillment).where(Fulfillment.reference == reference)).first()
+
+
+def _key(handoff: Handoff) -> str:
+    return f"handoff:{handoff.name}"
+
+
+def _already(finished: FinishedRecord, handoff: Handoff) -> bool:
+    found = finished.session.scalar(
+        select(TransitionLog.id).where(
+            TransitionLog.record_type == finished.record_type,
+            TransitionLog.record_id == finished.record_id,
+            TransitionLog.idempotency_key == _key(handoff),
+        )
+    )
+    return found is not None
+
+
+def _log_handoff(finished: FinishedRecord, handoff: Handoff, reached: Sequence[Any]) -> None:
+    """One log row on the finished record, one on each record the hand-off reached."""
+    targets = [_identity(record) for record in reached]
+    now = finished.service.clock()
+    actor = finished.actor
+    state = finished.snapshot.to_json()["value"]
+    common = {
+        "event": HANDOFF_EVENT,
+        "actor_user": None if actor is None else actor.id,
+        "actor_label": None if actor is None else (actor.label or actor.id),
+        "created_at": now,
+    }
+    source = {"type": finished.record_type, "id": finished.record_id}
+    rows = [
+        TransitionLog(
+            record_type=finished.record_type, record_id=finished.record_id,
+            machine=finished.machine.id, machine_version=finished.machine.version,
+            from_state=state, to_state=state, record_version=finished.record.workflow_version,
+            note=f"{handoff.name}: {finished.machine.id} -> {handoff.to_machine} "
+            + ", ".join(f"{t['type']} {t['id']}" for t in targets),
+            details={"handoff": {
+                "name": handoff.name, "from_machine": finished.machine.id,
+                "to_machine": handoff.to_machine, "from_record": source, "to_records": targets,
+                "finishing_log_id": finished.log_id,
+            }},
+            idempotency_key=_key(handoff), **common,
+        )
+    ]  # fmt: skip
+    for record, target in zip(reached, targets, strict=True):
+        value = (record.workflow_state or {}).get("value")
+        rows.append(
+            TransitionLog(
+                record_type=target["type"], record_id=target["id"],
+                machine=record.workflow_machine or handoff.to_machine,
+                machine_version=(record.workflow_state or {}).get("version"),
+                from_state=value, to_state=value, record_version=record.workflow_version or 0,
+                note=f"{handoff.name}: from {finished.machine.id} {finished.record_type} "
+                f"{finished.record_id}",
+                details={"handoff": {
+                    "name": handoff.name, "from_machine": finished.machine.id,
+                    "to_machine": handoff.to_machine, "from_record": source, "to_record": target,
+                }},
+                idempotency_key=f"{_key(handoff)}:{finished.record_type}:{finished.record_id}"[:200],
+                **common,
+            )
+        )  # fmt: skip
+    finished.session.add_all(rows)
+    finished.session.flush()
+
+
+def _identity(record: Any) -> dict[str, str]:
+    if not isinstance(record, WorkflowRecord):
+        raise TypeError(
+            f"a hand-off must answer with workflow records, not {type(record).__name__}"
+        )
+    model, key = record_identity(record)
+    return {"type": str(getattr(model, "__tablename__", model.__name__)), "id": str(key)}
