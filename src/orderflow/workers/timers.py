@@ -41,7 +41,6 @@ transition) is dropped, as XState drops it: the row is ``fired`` and
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -129,7 +128,7 @@ def fire_due_timers(
         if not rows:
             session.rollback()
             return []
-        joined = _joined_service(service, session.connection())
+        joined = service.joined(session)
         firings = []
         for row in sorted(rows, key=lambda r: (r.record_type, r.record_id, r.due_at, r.id)):
             firing = _deliver(
@@ -143,15 +142,6 @@ def fire_due_timers(
         raise
     finally:
         session.close()
-
-
-def _joined_service(service: WorkflowService, connection: Any) -> WorkflowService:
-    """The same service, opening its sessions in a SAVEPOINT of the worker's transaction."""
-    joined = copy.copy(service)
-    joined.session_factory = lambda: Session(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    return joined
 
 
 def _deliver(
