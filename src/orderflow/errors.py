@@ -11,7 +11,9 @@
     ├── RecordNotFoundError        the service was asked to move a record that is not in the database
     ├── StaleRecordError           a record changed under a write (optimistic workflow_version check)
     ├── TransitionFailedError      a guard or assignment raised while a persisted record moved
-    └── EffectError               an in-transaction effect raised; the whole transition rolled back
+    ├── EffectError               an in-transaction effect raised; the whole transition rolled back
+    └── ExportError                a machine cannot be drawn or written in the asked format
+        └── RendererNotFoundError  the program a format needs (Graphviz's dot for SVG) is not installed
 
 Each exception carries the thing it is about (JSON path, state id, event
 type) as attributes, and its message is a sentence a user can act on.
@@ -178,4 +180,23 @@ class EffectError(OrderflowError):
         super().__init__(
             f"Effect '{effect}' failed while '{event_type}' moved {record_type} {record_id!r}: "
             f"{type(original).__name__}: {original}. Nothing was written."
+        )
+
+
+class ExportError(OrderflowError):
+    """A machine cannot be exported in ``format``: the message says what stands in the way."""
+
+    def __init__(self, message: str, format: str) -> None:
+        self.format = format
+        super().__init__(message)
+
+
+class RendererNotFoundError(ExportError):
+    """The program that renders ``format`` (``program``) is not on the PATH."""
+
+    def __init__(self, program: str, format: str, hint: str) -> None:
+        self.program = program
+        super().__init__(
+            f"Exporting {format} needs the '{program}' program, which is not on the PATH; {hint}",
+            format,
         )

@@ -1,0 +1,265 @@
+"""The neutral diagram model every renderer draws from.
+
+A :class:`Diagram` is the machine's state tree and its transitions, already
+labelled (event, guard, actions, delays) and, when a snapshot is given,
+marked with the states that are active.  Renderers (``mermaid.py``,
+``dot.py``, ``xstate.py``) only decide how to write it; none of them reads
+the compiled machine.  The model keeps everything a definition says about
+behaviour (guard trees, action parameters, ``reenter``, history defaults,
+outputs), so the XState JSON written from it loads back to the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from orderflow.chart import Machine, Snapshot
+from orderflow.chart.actions import ActionSpec, builtin_from_json, builtin_name
+from orderflow.chart.definition import AFTER_PREFIX, DONE_STATE_PREFIX
+from orderflow.chart.guards import (
+    AndGuard,
+    Guard,
+    NamedGuard,
+    NotGuard,
+    OrGuard,
+    StateInGuard,
+    describe,
+)
+from orderflow.chart.nodes import PARALLEL, StateNode, Transition
+
+
+@dataclass(frozen=True)
+class DiagramAction:
+    """A named action and its parameters; ``portable`` is false for one built in Python."""
+
+    name: str
+    params: Any = None
+    portable: bool = True
+
+
+@dataclass(frozen=True)
+class DiagramGuard:
+    """A guard as data: ``kind`` is ``named``, ``stateIn``, ``and``, ``or`` or ``not``."""
+
+    kind: str
+    name: str | None = None
+    params: Any = None
+    #: for ``stateIn``: the ids of the innermost states that must be active (their
+    #: ancestors are then active too)
+    states: tuple[str, ...] = ()
+    guards: tuple[DiagramGuard, ...] = ()
+    #: how the guard reads on an edge (``payment_ok``, ``a && !(b)``)
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class DiagramState:
+    id: str
+    key: str
+    kind: str  # atomic | compound | parallel | final | history
+    history: str | None
+    children: tuple[DiagramState, ...]
+    initial: str | None
+    entry: tuple[DiagramAction, ...]
+    exit: tuple[DiagramAction, ...]
+    active: bool
+    #: the id of the parent state (``None`` for the machine itself)
+    parent: str | None = None
+    #: actions of the initial transition of a compound state
+    initial_actions: tuple[DiagramAction, ...] = ()
+    #: the default targets of a history state (``()``: the parent's initial state)
+    history_default: tuple[str, ...] = ()
+    has_output: bool = False
+    output: Any = None
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    meta: Any = None
+
+    def walk(self) -> Iterator[DiagramState]:
+        """This state and its descendants in document order."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    @property
+    def is_composite(self) -> bool:
+        return self.kind in ("compound", "parallel")
+
+
+@dataclass(frozen=True)
+class DiagramTransition:
+    source: str
+    #: empty for a transition without a target (drawn as a loop on its source)
+    targets: tuple[str, ...]
+    kind: str  # event | always | after | done
+    #: what the edge says happens: the event type, ``always``, ``after 5000ms`` or ``done``
+    event: str | None
+    guard: str | None
+    actions: tuple[str, ...]
+    #: the state whose block the transition is drawn in: the innermost non-parallel state that
+    #: properly contains the source and every target; ``None`` for the top of the diagram
+    owner: str | None
+    #: the event descriptor the transition listens to (``None`` for ``always``)
+    descriptor: str | None = None
+    guard_tree: DiagramGuard | None = None
+    action_specs: tuple[DiagramAction, ...] = ()
+    reenter: bool = False
+    #: for ``after`` transitions: milliseconds, or the name of a delay
+    delay: float | str | None = None
+
+    @property
+    def label(self) -> str:
+        """``EVENT [guard] / action, action``."""
+        text = self.event or ""
+        if self.guard:
+            text = f"{text} [{self.guard}]".strip()
+        if self.actions:
+            text = f"{text} / {', '.join(self.actions)}".strip()
+        return text
+
+
+@dataclass(frozen=True)
+class Diagram:
+    machine_id: str
+    root: DiagramState
+    transitions: tuple[DiagramTransition, ...]
+    #: the version the definition declares (``None``: it declares none)
+    version: str | int | None = None
+    has_context: bool = False
+    context: Any = None
+
+    def states(self) -> Iterator[DiagramState]:
+        return self.root.walk()
+
+    def state(self, state_id: str) -> DiagramState:
+        for state in self.states():
+            if state.id == state_id:
+                return state
+        raise KeyError(state_id)
+
+
+def build_diagram(machine: Machine, snapshot: Snapshot | None = None) -> Diagram:
+    """The diagram of ``machine``; with ``snapshot``, its active states are marked."""
+    active = {node.id for node in snapshot.configuration} if snapshot is not None else set()
+    config = machine.config
+    version = config.get("version")
+    return Diagram(
+        machine_id=machine.id,
+        root=_state(machine.root, active),
+        transitions=tuple(_transition(t) for t in machine.transitions()),
+        version=version if isinstance(version, str | int) else None,
+        has_context="context" in config,
+        context=config.get("context"),
+    )
+
+
+def _state(node: StateNode, active: set[str]) -> DiagramState:
+    initial = node.initial
+    default = node.history_default
+    return DiagramState(
+        id=node.id,
+        key=node.key,
+        kind=node.type,
+        history=node.history,
+        children=tuple(_state(child, active) for child in node.children),
+        initial=initial.targets[0].id if initial is not None and initial.targets else None,
+        entry=tuple(_action(spec) for spec in node.entry),
+        exit=tuple(_action(spec) for spec in node.exit),
+        active=node.id in active,
+        parent=node.parent.id if node.parent is not None else None,
+        initial_actions=tuple(_action(s) for s in initial.actions) if initial is not None else (),
+        history_default=tuple(t.id for t in default.targets or ()) if default is not None else (),
+        has_output=node.has_output,
+        output=node.output,
+        tags=node.tags,
+        description=node.description,
+        meta=node.meta,
+    )
+
+
+def _transition(t: Transition) -> DiagramTransition:
+    descriptor = t.descriptor
+    if descriptor is None:
+        kind, event = "always", "always"
+    elif descriptor.startswith(AFTER_PREFIX) and t.delay is not None:
+        kind, event = "after", f"after {_delay(t.delay)}"
+    elif descriptor == DONE_STATE_PREFIX + t.source.id:
+        kind, event = "done", "done"
+    else:
+        kind, event = "event", descriptor
+    targets = t.targets or ()
+    owner = _owner(t.source, targets)
+    guard = _guard(t.guard) if t.guard is not None else None
+    actions = tuple(_action(spec) for spec in t.actions)
+    return DiagramTransition(
+        source=t.source.id,
+        targets=tuple(target.id for target in targets),
+        kind=kind,
+        event=event,
+        guard=guard.text if guard is not None else None,
+        actions=tuple(a.name for a in actions),
+        owner=owner.id if owner is not None else None,
+        descriptor=descriptor,
+        guard_tree=guard,
+        action_specs=actions,
+        reenter=t.reenter,
+        delay=t.delay,
+    )
+
+
+def _owner(source: StateNode, targets: tuple[StateNode, ...]) -> StateNode | None:
+    """The innermost non-parallel state that properly contains source and targets.
+
+    A state is drawn in its parent's block, so the block an edge is written in
+    must be a proper ancestor of both ends; a parallel state's block is cut into
+    regions, none of which contains the others, so it is skipped.  ``None``
+    means the top of the diagram, outside the machine's own block.
+    """
+    for candidate in source.ancestors:
+        if candidate.type == PARALLEL:
+            continue
+        if all(t.is_descendant_of(candidate) for t in targets):
+            return candidate
+    return None
+
+
+def _guard(guard: Guard) -> DiagramGuard:
+    text = describe(guard)
+    if isinstance(guard, NamedGuard):
+        return DiagramGuard("named", name=guard.name, params=guard.params, text=text)
+    if isinstance(guard, StateInGuard):
+        nodes = [n for n in guard.nodes if isinstance(n, StateNode)]
+        inner = [n for n in nodes if not any(o.is_descendant_of(n) for o in nodes)]
+        ids = tuple(n.id for n in inner)
+        return DiagramGuard("stateIn", states=ids, text=text)
+    if isinstance(guard, AndGuard | OrGuard):
+        kind = "and" if isinstance(guard, AndGuard) else "or"
+        return DiagramGuard(kind, guards=tuple(_guard(g) for g in guard.guards), text=text)
+    if isinstance(guard, NotGuard):
+        return DiagramGuard("not", guards=(_guard(guard.guard),), text=text)
+    raise TypeError(f"unknown guard {guard!r}")
+
+
+def _action(spec: ActionSpec) -> DiagramAction:
+    portable = True
+    if spec.builtin is not None and builtin_name(spec.name) is not None:
+        try:
+            portable = builtin_from_json(spec.name, spec.params) == spec.builtin
+        except ValueError:
+            portable = False
+    params = spec.params
+    if params is not None:
+        try:
+            json.dumps(params)
+        except (TypeError, ValueError):
+            portable = False
+    return DiagramAction(spec.name, params, portable)
+
+
+def _delay(delay: float | str | None) -> str:
+    if isinstance(delay, float):
+        return f"{int(delay)}ms" if delay.is_integer() else f"{delay}ms"
+    return str(delay)
