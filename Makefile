@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest xstate clean
+.PHONY: demo test lint typecheck pytest xstate mermaid clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ xstate: .cache/xstate/node_modules/xstate/package.json
 .cache/xstate/node_modules/xstate/package.json:
 	mkdir -p .cache/xstate
 	cd .cache/xstate && npm install --no-audit --no-fund --silent xstate@5.33.3
+
+# The real Mermaid and a headless-browser driver, for the diagram rendering tests
+# (they also need Debian's chromium; .ci/run installs it).
+mermaid: .cache/mermaid/node_modules/mermaid/package.json
+
+.cache/mermaid/node_modules/mermaid/package.json:
+	mkdir -p .cache/mermaid
+	npm install --prefix .cache/mermaid --no-audit --no-fund --silent mermaid@11.17.2 playwright-core@1.65.1
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis
