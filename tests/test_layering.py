@@ -91,3 +91,10 @@ def test_core_imports_no_database_terminal_or_renderer() -> None:
     for package, path in _modules():
         if package == "chart":
             assert not {n.split(".")[0] for n in _imports(path)} & forbidden, path.name
+
+
+def test_test_modules_have_unique_basenames() -> None:
+    """pytest imports test modules by basename (no __init__.py): two alike would collide."""
+    tests = Path(__file__).resolve().parent
+    names = [p.name for p in tests.rglob("*.py") if p.name != "conftest.py"]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
