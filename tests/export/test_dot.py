@@ -9,8 +9,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from conftest import SHIPPED, shipped, started
 from diagram_reading import read_dot
+from export_support import SHIPPED, shipped, started
 from hypothesis import HealthCheck, assume, given, settings
 
 import orderflow

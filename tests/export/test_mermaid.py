@@ -7,8 +7,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from conftest import SHIPPED, shipped, started
 from diagram_reading import MermaidDoc, read_mermaid
+from export_support import SHIPPED, shipped, started
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

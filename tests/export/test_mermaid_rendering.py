@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHIPPED, shipped
 from diagram_reading import read_mermaid
+from export_support import SHIPPED, shipped
 from hypothesis import HealthCheck, Phase, given, settings
 
 import orderflow

@@ -6,7 +6,7 @@ import warnings
 from typing import Any
 
 import pytest
-from conftest import SHIPPED, shipped
+from export_support import SHIPPED, shipped
 from hypothesis import HealthCheck, given, settings
 
 import orderflow

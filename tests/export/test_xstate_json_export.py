@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 import pytest
-from conftest import SHIPPED, shipped, started
+from export_support import SHIPPED, shipped, started
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from workflow_db import Capture, Database, Ticket
 
 import orderflow
 from orderflow.chart import Action, Machine
 from orderflow.service import WorkflowService
 from orderflow.store import ScheduledEvent, TransitionLog
+from workflow_db import Capture, Database, Ticket
 
 RING = "xstate.after.60000.alarm.armed"
 
@@ -110,3 +111,10 @@ def child_sessions(database: Database) -> sessionmaker[Session]:
     from workflow_db import make_engine
 
     return sessionmaker(make_engine(database.engine_url(), database.schema), expire_on_commit=False)
+
+
+def later(minutes: float = 2) -> datetime:
+    """A moment after every alarm armed now is due."""
+    from orderflow.store.base import utcnow
+
+    return utcnow() + timedelta(minutes=minutes)

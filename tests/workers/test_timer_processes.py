@@ -20,16 +20,16 @@ from alarms import (
     alarm_service,
     arm,
     child_sessions,
+    later,
     ring,
     ring_log_rows,
     rings_by_alarm,
     timer_statuses,
 )
-from conftest import later
-from workflow_db import Database
 
 from orderflow.chart import Action
 from orderflow.workers import fire_due_timers
+from workflow_db import Database
 
 fork = multiprocessing.get_context("fork")
 WORKERS, TIMERS, BATCH = 4, 60, 5

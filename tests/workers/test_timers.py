@@ -9,18 +9,18 @@ from alarms import (
     RING,
     alarm_service,
     arm,
+    later,
     ring_log_rows,
     rings_by_alarm,
     timer_statuses,
 )
-from conftest import later
 from sqlalchemy import select
-from workflow_db import Database, Ticket
 
 from orderflow.chart import Action
 from orderflow.service import WorkflowService
 from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
 from orderflow.workers import TimerWorker, fire_due_timers, timer_idempotency_key
+from workflow_db import Database, Ticket
 
 
 def test_a_due_timer_fires_once_through_the_service(database: Database) -> None:

@@ -1,4 +1,8 @@
-"""Fixtures for the store tests: a migrated database of every kind (PostgreSQL when configured)."""
+"""Fixtures for every database test (store, service, workers): a migrated database of every kind.
+
+PostgreSQL joins the kinds when ``ORDERFLOW_TEST_POSTGRES_URL`` is set; its tests skip, saying
+so, when it is not.  The database helpers themselves are in ``workflow_db.py`` beside this file.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from workflow_db import KINDS, NO_POSTGRES, POSTGRES_URL, Database, open_database
 
 
