@@ -121,8 +121,6 @@ class Machine:
         self._initial_context = tree.context
         self._values: dict[frozenset[StateNode], Any] = {}
         self.plans: dict[PlanKey, MacrostepPlan] = {}
-        for warning in self.warnings:
-            warnings.warn(f"{warning.path}: {warning.message}", DefinitionWarning, stacklevel=3)
 
     def __repr__(self) -> str:
         return f"<Machine {self.id} version={self.version} states={len(self.nodes)}>"
@@ -445,9 +443,18 @@ class Setup:
             max_microsteps=max_microsteps,
         )
 
-    def create_machine(self, config: Mapping[str, Any]) -> Machine:
-        """Compile ``config`` (an XState v5 JSON machine config) against these implementations."""
-        return Machine(config, self.implementations)
+    def create_machine(self, config: Mapping[str, Any], *, _stacklevel: int = 2) -> Machine:
+        """Compile ``config`` (an XState v5 JSON machine config) against these implementations.
+
+        Legal but suspicious parts (unreachable states) are reported as a
+        :class:`DefinitionWarning` at the caller's line, and kept in ``machine.warnings``.
+        """
+        machine = Machine(config, self.implementations)
+        for warning in machine.warnings:
+            warnings.warn(
+                f"{warning.path}: {warning.message}", DefinitionWarning, stacklevel=_stacklevel
+            )
+        return machine
 
 
 def setup(
@@ -472,4 +479,4 @@ def setup(
 
 def create_machine(config: Mapping[str, Any]) -> Machine:
     """Compile a definition with no implementations: fine for drawing, exporting and validating."""
-    return Setup().create_machine(config)
+    return Setup().create_machine(config, _stacklevel=3)
