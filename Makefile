@@ -18,7 +18,7 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples bench
+	$(BIN)/ruff check --no-cache src tests examples bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src

@@ -27,7 +27,9 @@ def test_documented_example_runs(where: str, code: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in sorted((ROOT / "examples").glob("*.py")) if p.name != "run_all.py"], ids=lambda p: p.name
+    "path",
+    [p for p in sorted((ROOT / "examples").glob("*.py")) if p.name != "run_all.py"],
+    ids=lambda p: p.name,
 )
 def test_example_runs(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runpy.run_path(str(path), run_name="__main__")

@@ -27,7 +27,18 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
     "workers": {"chart", "orders", "store", "service"},
     # the plugin's service fixtures wire the order machines into a WorkflowService
     "testing": {"chart", "runtime", "store", "service", "orders"},
-    "cli": {"chart", "io", "export", "runtime", "orders", "store", "service", "workers", "testing", "api"},
+    "cli": {
+        "chart",
+        "io",
+        "export",
+        "runtime",
+        "orders",
+        "store",
+        "service",
+        "workers",
+        "testing",
+        "api",
+    },
     "api": {"chart", "orders", "store", "service", "export"},
 }
 # package -> third-party top-level modules it may import
@@ -73,7 +84,9 @@ def test_every_package_is_a_known_layer() -> None:
     assert packages <= set(ALLOWED_INTERNAL), f"unknown layers: {packages - set(ALLOWED_INTERNAL)}"
 
 
-@pytest.mark.parametrize(("package", "path"), _modules(), ids=lambda v: str(v).rsplit("src/", 1)[-1])
+@pytest.mark.parametrize(
+    ("package", "path"), _modules(), ids=lambda v: str(v).rsplit("src/", 1)[-1]
+)
 def test_module_imports_only_downwards(package: str, path: Path) -> None:
     for name in _imports(path):
         top = name.split(".")[0]
@@ -81,9 +94,13 @@ def test_module_imports_only_downwards(package: str, path: Path) -> None:
             parts = name.split(".")
             if len(parts) == 1 or parts[1] in ("errors", package):
                 continue
-            assert parts[1] in ALLOWED_INTERNAL[package], f"{path.name}: layer '{package}' may not import {name}"
+            assert parts[1] in ALLOWED_INTERNAL[package], (
+                f"{path.name}: layer '{package}' may not import {name}"
+            )
         elif top not in STDLIB:
-            assert top in ALLOWED_EXTERNAL[package], f"{path.name}: layer '{package}' may not import {top}"
+            assert top in ALLOWED_EXTERNAL[package], (
+                f"{path.name}: layer '{package}' may not import {top}"
+            )
 
 
 def test_core_imports_no_database_terminal_or_renderer() -> None:

@@ -86,7 +86,14 @@ TICKET: dict[str, Any] = {
             }
         },
         "held": {"after": {"60000": "open"}, "on": {"RELEASE": "open", "CANCEL": "cancelled"}},
-        "paid": {"on": {"SHIP": {"target": "shipped", "actions": [{"type": "emit", "params": {"event": {"type": "ticket.shipped"}}}]}}},
+        "paid": {
+            "on": {
+                "SHIP": {
+                    "target": "shipped",
+                    "actions": [{"type": "emit", "params": {"event": {"type": "ticket.shipped"}}}],
+                }
+            }
+        },
         "shipped": {"type": "final"},
         "cancelled": {"type": "final"},
     },

@@ -148,7 +148,6 @@ def _states(result: dict[str, Any]) -> Any:
 # -- the random differential test ---------------------------------------------------------------
 
 
-
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

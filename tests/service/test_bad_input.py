@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
-from workflow_db import TICKET, Capture, Database, Ticket, capture, ticket_machine
 
 import orderflow
 from orderflow.chart import Action
 from orderflow.errors import EffectError, InvalidSnapshotError, TransitionFailedError
 from orderflow.service import WorkflowService
 from orderflow.store import OutboxEvent, TransitionLog
+from workflow_db import TICKET, Capture, Database, Ticket, capture, ticket_machine
 
 
 def written(database: Database) -> tuple[int, int, int]:
@@ -32,11 +32,32 @@ def started(service: WorkflowService) -> Ticket:
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [
-        ("workflow_state", {"machine": "ticket", "version": "1", "value": "nowhere", "status": "active"}, "no child state 'nowhere'"),
-        ("workflow_state", {"machine": "ticket", "version": "1", "value": {"open": "x", "paid": "y"}, "status": "active"}, "exactly one active child"),
+        (
+            "workflow_state",
+            {"machine": "ticket", "version": "1", "value": "nowhere", "status": "active"},
+            "no child state 'nowhere'",
+        ),
+        (
+            "workflow_state",
+            {
+                "machine": "ticket",
+                "version": "1",
+                "value": {"open": "x", "paid": "y"},
+                "status": "active",
+            },
+            "exactly one active child",
+        ),
         ("workflow_state", ["open"], "must be a JSON object"),
-        ("workflow_state", {"machine": "ticket", "version": "1", "value": "shipped", "status": "active"}, "final state"),
-        ("workflow_state", {"machine": "ticket", "version": "9", "value": "open", "status": "active"}, "no migration from version '9'"),
+        (
+            "workflow_state",
+            {"machine": "ticket", "version": "1", "value": "shipped", "status": "active"},
+            "final state",
+        ),
+        (
+            "workflow_state",
+            {"machine": "ticket", "version": "9", "value": "open", "status": "active"},
+            "no migration from version '9'",
+        ),
         ("workflow_context", ["not", "a", "mapping"], "context"),
         ("workflow_machine", "stranger", "does not have"),
     ],
@@ -59,7 +80,9 @@ def test_an_effect_that_raises_rolls_back_the_whole_transition(database: Databas
         session.flush()  # the capture row is really in the transaction when the next line raises
         raise RuntimeError("card declined")
 
-    service = WorkflowService(database.Session, {"ticket": ticket_machine()}, effects={"capture": failing})
+    service = WorkflowService(
+        database.Session, {"ticket": ticket_machine()}, effects={"capture": failing}
+    )
     ticket = started(service)
     before = written(database)
     with pytest.raises(EffectError, match=r"Effect 'capture' failed.*card declined") as caught:
@@ -74,7 +97,9 @@ def test_a_guard_that_raises_is_an_error_and_writes_nothing(database: Database) 
     def broken(*_: Any) -> bool:
         raise ZeroDivisionError("bad guard")
 
-    machine = orderflow.setup(guards={"enough": broken}, actions={"capture": lambda *_: None}).create_machine(TICKET)
+    machine = orderflow.setup(
+        guards={"enough": broken}, actions={"capture": lambda *_: None}
+    ).create_machine(TICKET)
     service = WorkflowService(database.Session, {"ticket": machine}, effects={"capture": capture})
     ticket = started(service)
     before = written(database)

@@ -18,6 +18,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
+
+from orderflow.chart import Action
+from orderflow.service import WorkflowService
+from orderflow.store import TransitionLog
 from workflow_db import (
     NO_POSTGRES,
     POSTGRES_URL,
@@ -29,10 +33,6 @@ from workflow_db import (
     open_database,
     ticket_machine,
 )
-
-from orderflow.chart import Action
-from orderflow.service import WorkflowService
-from orderflow.store import TransitionLog
 
 WORKERS, SENDS, RECORDS = 4, 40, 6
 PAY = {"type": "PAY", "amount": 20}
@@ -53,7 +53,11 @@ def _in_child(database: Database, work: Callable[[WorkflowService], Any], result
     try:
         engine = make_engine(database.engine_url(), database.schema)
         effects = getattr(work, "effects", {"capture": capture})
-        service = WorkflowService(sessionmaker(engine, expire_on_commit=False), {"ticket": ticket_machine()}, effects=effects)
+        service = WorkflowService(
+            sessionmaker(engine, expire_on_commit=False),
+            {"ticket": ticket_machine()},
+            effects=effects,
+        )
         results.put(work(service))
     except BaseException as exc:
         results.put(exc)
@@ -63,7 +67,9 @@ def _in_child(database: Database, work: Callable[[WorkflowService], Any], result
         os._exit(0)  # skip finalizers: inherited connections belong to the parent
 
 
-def _hammer(seed: int, ids: list[int]) -> Callable[[WorkflowService], list[tuple[int, str, str | None, bool, bool]]]:
+def _hammer(
+    seed: int, ids: list[int]
+) -> Callable[[WorkflowService], list[tuple[int, str, str | None, bool, bool]]]:
     def work(service: WorkflowService) -> list[tuple[int, str, str | None, bool, bool]]:
         rng = random.Random(seed)
         outcomes = []
@@ -81,7 +87,9 @@ def _hammer(seed: int, ids: list[int]) -> Callable[[WorkflowService], list[tuple
 
 def test_concurrent_processes_never_lose_or_double_a_step(shared_database: Database) -> None:
     database = shared_database
-    service = WorkflowService(database.Session, {"ticket": ticket_machine()}, effects={"capture": capture})
+    service = WorkflowService(
+        database.Session, {"ticket": ticket_machine()}, effects={"capture": capture}
+    )
     ids = []
     for _ in range(RECORDS):
         ticket = Ticket(workflow_machine="ticket")
@@ -89,7 +97,10 @@ def test_concurrent_processes_never_lose_or_double_a_step(shared_database: Datab
         ids.append(ticket.id)
     database.engine.dispose()
     results = fork.Queue()
-    workers = [fork.Process(target=_in_child, args=(database, _hammer(seed, ids), results)) for seed in range(WORKERS)]
+    workers = [
+        fork.Process(target=_in_child, args=(database, _hammer(seed, ids), results))
+        for seed in range(WORKERS)
+    ]
     for worker in workers:
         worker.start()
     outcomes = [results.get(timeout=60) for _ in workers]
@@ -106,12 +117,18 @@ def test_concurrent_processes_never_lose_or_double_a_step(shared_database: Datab
             ticket = session.get(Ticket, record)
             assert ticket is not None
             logs = session.scalars(
-                select(TransitionLog).where(TransitionLog.record_id == str(record)).order_by(TransitionLog.id)
+                select(TransitionLog)
+                .where(TransitionLog.record_id == str(record))
+                .order_by(TransitionLog.id)
             ).all()
             # one log row per version bump, numbered without gaps
-            assert [log.record_version for log in logs] == list(range(1, ticket.workflow_version + 1))
+            assert [log.record_version for log in logs] == list(
+                range(1, ticket.workflow_version + 1)
+            )
             # no capture recorded twice, and each one explained by a logged PAY
-            captures = session.scalar(select(func.count()).select_from(Capture).where(Capture.ticket_id == record))
+            captures = session.scalar(
+                select(func.count()).select_from(Capture).where(Capture.ticket_id == record)
+            )
             assert captures == sum(1 for log in logs if log.event == "PAY") <= 1
             # the state is the one the log explains, replayed on the pure core
             snapshot, _ = machine.initial_transition()
@@ -121,9 +138,17 @@ def test_concurrent_processes_never_lose_or_double_a_step(shared_database: Datab
             assert ticket.workflow_state is not None
             assert snapshot.value == ticket.workflow_state["value"]
             assert snapshot.context == ticket.workflow_context
-        keys = Counter(session.scalars(select(TransitionLog.idempotency_key).where(TransitionLog.idempotency_key.is_not(None))).all())
+        keys = Counter(
+            session.scalars(
+                select(TransitionLog.idempotency_key).where(
+                    TransitionLog.idempotency_key.is_not(None)
+                )
+            ).all()
+        )
     assert all(n == 1 for n in keys.values())
-    applied = Counter(key for _, _, key, success, idempotent in flat if key and success and not idempotent)
+    applied = Counter(
+        key for _, _, key, success, idempotent in flat if key and success and not idempotent
+    )
     assert all(n == 1 for n in applied.values())
     assert set(applied) == set(keys)
     # every success that was not a replay is exactly one logged step
@@ -132,9 +157,13 @@ def test_concurrent_processes_never_lose_or_double_a_step(shared_database: Datab
         assert session.scalar(select(func.count()).select_from(TransitionLog)) == fresh + RECORDS
 
 
-def test_a_process_killed_inside_the_transaction_leaves_no_partial_write(shared_database: Database) -> None:
+def test_a_process_killed_inside_the_transaction_leaves_no_partial_write(
+    shared_database: Database,
+) -> None:
     database = shared_database
-    service = WorkflowService(database.Session, {"ticket": ticket_machine()}, effects={"capture": capture})
+    service = WorkflowService(
+        database.Session, {"ticket": ticket_machine()}, effects={"capture": capture}
+    )
     ticket = Ticket(workflow_machine="ticket")
     service.start(ticket)
     database.engine.dispose()

@@ -23,10 +23,10 @@ from order_flow import (
 )
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, Ticket, make_engine, open_database
 
 from orderflow.service import FinishedRecord, PhaseCoordinator, WorkflowService, order_service
 from orderflow.store import OutboxEvent, Quotation, SaleOrder
+from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, Ticket, make_engine, open_database
 
 fork = multiprocessing.get_context("fork")
 

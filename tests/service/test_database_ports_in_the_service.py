@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, Ticket, open_database
 
 from orderflow.errors import EffectError
 from orderflow.service import Actor, WorkflowService, database_ports, order_service
 from orderflow.store import OutboxEvent, PaymentLedgerEntry, StockReservation, TransitionLog
+from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, Ticket, open_database
 
 CLERK = Actor("u-7", "Clara Clerk", frozenset({"order.change"}))
 ORDER = {

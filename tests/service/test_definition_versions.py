@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from workflow_db import TICKET, Database, Ticket, capture, ticket_machine
 
 from orderflow.errors import InvalidSnapshotError
 from orderflow.service import WorkflowService
 from orderflow.store import TransitionLog
+from workflow_db import TICKET, Database, Ticket, capture, ticket_machine
 
 
 def version_two() -> dict[str, Any]:
@@ -24,7 +24,9 @@ def version_two() -> dict[str, Any]:
 
 
 def test_a_registered_migration_upgrades_an_old_snapshot_on_load(database: Database) -> None:
-    old = WorkflowService(database.Session, {"ticket": ticket_machine()}, effects={"capture": capture})
+    old = WorkflowService(
+        database.Session, {"ticket": ticket_machine()}, effects={"capture": capture}
+    )
     ticket = Ticket(workflow_machine="ticket")
     old.start(ticket)
     old.send(ticket, "HOLD")
@@ -34,7 +36,11 @@ def test_a_registered_migration_upgrades_an_old_snapshot_on_load(database: Datab
         new.send(ticket, "RELEASE")
 
     def rename(data: dict[str, Any]) -> dict[str, Any]:
-        return {**data, "value": "paused" if data["value"] == "held" else data["value"], "timers": []}
+        return {
+            **data,
+            "value": "paused" if data["value"] == "held" else data["value"],
+            "timers": [],
+        }
 
     new.register_migration("ticket", "1", "2", rename)
     assert new.snapshot(ticket).value == "paused"

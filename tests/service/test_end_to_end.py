@@ -16,12 +16,12 @@ from decimal import Decimal
 
 from order_flow import CLERK, add_stock, flow_service, fulfilments, history, sales, sent_quotation
 from sqlalchemy import select
-from workflow_db import Database
 
 from orderflow.service import database_ports
 from orderflow.store import OutboxEvent, PaymentLedgerEntry, ScheduledEvent
 from orderflow.store.base import utcnow
 from orderflow.workers import OutboxMessage, fire_due_timers, relay_outbox
+from workflow_db import Database
 
 
 class InMemoryPublisher:

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, open_database
 
 from orderflow.service import Actor, DatabaseCredit, WorkflowService, order_service
 from orderflow.store import OutboxEvent, SaleOrder, TransitionLog
+from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, open_database
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 CLERK = Actor("u-clerk", "Clara Clerk", frozenset({"sale.create"}))

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from workflow_db import NO_POSTGRES, POSTGRES_URL, open_database
 
 from orderflow.orders import in_memory_ports
 from orderflow.orders.ports import InventoryError, PaymentError, Ports
 from orderflow.orders.values import StockLine
 from orderflow.service import DatabasePorts, database_ports
 from orderflow.store import OutboxEvent, PaymentLedgerEntry, StockLevel
+from workflow_db import NO_POSTGRES, POSTGRES_URL, open_database
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

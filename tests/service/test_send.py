@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from workflow_db import Capture, Database, Ticket
 
 from orderflow.errors import (
     InvalidEventError,
@@ -16,6 +15,7 @@ from orderflow.errors import (
 )
 from orderflow.service import Actor, WorkflowService
 from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
+from workflow_db import Capture, Database, Ticket
 
 CLERK = Actor("u-7", "Clara Clerk", frozenset({"sales"}))
 
@@ -61,16 +61,28 @@ def test_send_moves_the_record_runs_the_effect_and_writes_log_and_outbox(
     with database.Session() as session:
         row = session.get(Ticket, ticket.id)
         assert row is not None and row.workflow_state is not None
-        assert (row.workflow_state["value"], row.workflow_context, row.status) == ("paid", {"paid": 1}, "PAID")
+        assert (row.workflow_state["value"], row.workflow_context, row.status) == (
+            "paid",
+            {"paid": 1},
+            "PAID",
+        )
         log = session.scalars(select(TransitionLog).order_by(TransitionLog.id.desc())).first()
         assert log is not None
-        assert (log.event, log.from_state, log.to_state, log.record_version) == ("PAY", "open", "paid", 2)
+        assert (log.event, log.from_state, log.to_state, log.record_version) == (
+            "PAY",
+            "open",
+            "paid",
+            2,
+        )
         assert (log.actor_user, log.actor_label, log.note) == ("u-7", "Clara Clerk", "phone order")
         assert log.details["effects"] == ["capture"]
         assert log.details["event"] == {"type": "PAY", "amount": 25}
         outbox = session.scalars(select(OutboxEvent)).one()
         assert (outbox.event_type, outbox.sequence, outbox.status, outbox.transition_id) == (
-            "ticket.paid", 1, "pending", log.id,
+            "ticket.paid",
+            1,
+            "pending",
+            log.id,
         )
         assert len(outbox.event_id) == 36
         assert session.scalar(select(func.count()).select_from(Capture)) == 1
@@ -82,9 +94,15 @@ def test_outbox_sequence_counts_per_record(service: WorkflowService, database: D
     service.send(second, {"type": "PAY", "amount": 10})
     service.send(first, "SHIP")
     with database.Session() as session:
-        rows = session.execute(select(OutboxEvent.record_id, OutboxEvent.sequence, OutboxEvent.event_type).order_by(OutboxEvent.id)).all()
+        rows = session.execute(
+            select(OutboxEvent.record_id, OutboxEvent.sequence, OutboxEvent.event_type).order_by(
+                OutboxEvent.id
+            )
+        ).all()
     assert [tuple(r) for r in rows] == [
-        (str(first.id), 1, "ticket.paid"), (str(second.id), 1, "ticket.paid"), (str(first.id), 2, "ticket.shipped"),
+        (str(first.id), 1, "ticket.paid"),
+        (str(second.id), 1, "ticket.paid"),
+        (str(first.id), 2, "ticket.shipped"),
     ]
 
 
@@ -105,7 +123,9 @@ def test_an_event_the_current_state_does_not_take_is_a_refusal(service: Workflow
     assert not result.success and result.reason == "no active state handles 'SHIP'"
 
 
-def test_an_event_no_state_handles_raises_unknown_event(service: WorkflowService, database: Database) -> None:
+def test_an_event_no_state_handles_raises_unknown_event(
+    service: WorkflowService, database: Database
+) -> None:
     ticket = new_ticket(service)
     with pytest.raises(UnknownEventError, match="no transition for event 'SHIPP'"):
         service.send(ticket, "SHIPP")
@@ -136,7 +156,10 @@ def test_an_idempotency_key_applies_once_and_replays_the_first_result(
     again = service.send(ticket, {"type": "PAY", "amount": 10}, idempotency_key="req-1")
     assert first.success and again.success and again.idempotent and not first.idempotent
     assert (again.from_state, again.to_state, again.effects, again.version) == (
-        "open", "paid", ("capture",), 2,
+        "open",
+        "paid",
+        ("capture",),
+        2,
     )
     assert count(database, Capture) == 1 and count(database, TransitionLog) == 2
 
@@ -153,17 +176,25 @@ def test_dry_run_reports_the_transition_and_writes_nothing(
     ticket = new_ticket(service)
     result = service.send(ticket, {"type": "PAY", "amount": 10}, dry_run=True, idempotency_key="d")
     assert result.success and result.dry_run
-    assert (result.to_state, result.effects, result.emitted) == ("paid", ("capture",), ({"type": "ticket.paid"},))
+    assert (result.to_state, result.effects, result.emitted) == (
+        "paid",
+        ("capture",),
+        ({"type": "ticket.paid"},),
+    )
     assert count(database, TransitionLog) == 1
     assert count(database, Capture) == 0 and count(database, OutboxEvent) == 0
     assert service.snapshot(ticket).value == "open"
     assert not service.send(ticket, {"type": "PAY", "amount": 10}, idempotency_key="d").idempotent
 
 
-def test_expected_version_refuses_a_record_that_moved(service: WorkflowService, database: Database) -> None:
+def test_expected_version_refuses_a_record_that_moved(
+    service: WorkflowService, database: Database
+) -> None:
     ticket = new_ticket(service)
     service.send(ticket, "HOLD")
-    with pytest.raises(StaleRecordError, match="is at version 2, not at the expected workflow version 1"):
+    with pytest.raises(
+        StaleRecordError, match="is at version 2, not at the expected workflow version 1"
+    ):
         service.send(ticket, "RELEASE", expected_version=1)
     assert count(database, TransitionLog) == 2
 
@@ -181,7 +212,10 @@ def test_after_timers_become_scheduled_rows_and_are_cancelled_on_exit(
     assert held.scheduled == ("xstate.after.60000.ticket.held",)
     with database.Session() as session:
         timer = session.scalars(select(ScheduledEvent)).one()
-        assert (timer.status, timer.event) == ("pending", {"type": "xstate.after.60000.ticket.held"})
+        assert (timer.status, timer.event) == (
+            "pending",
+            {"type": "xstate.after.60000.ticket.held"},
+        )
         assert timer.due_at > timer.created_at
     assert ticket.workflow_state is not None
     assert ticket.workflow_state["timers"][0]["due"] > 0
@@ -191,7 +225,9 @@ def test_after_timers_become_scheduled_rows_and_are_cancelled_on_exit(
         assert session.scalars(select(ScheduledEvent.status)).all() == ["cancelled"]
 
 
-def test_delivering_a_timer_marks_its_row_fired(service: WorkflowService, database: Database) -> None:
+def test_delivering_a_timer_marks_its_row_fired(
+    service: WorkflowService, database: Database
+) -> None:
     ticket = new_ticket(service)
     service.send(ticket, "HOLD")
     result = service.send(ticket, "xstate.after.60000.ticket.held")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from workflow_db import Database, Ticket
 
 from orderflow.service import LEGACY_EVENT, Actor, WorkflowService
 from orderflow.store import TransitionLog
+from workflow_db import Database, Ticket
 
 
 def started(service: WorkflowService) -> Ticket:
@@ -18,11 +18,15 @@ def started(service: WorkflowService) -> Ticket:
 def test_transitions_for_state_lists_what_leaves_it(service: WorkflowService) -> None:
     options = service.transitions_for_state("open")
     assert [(o.event, o.targets, o.guard) for o in options] == [
-        ("PAY", ("ticket.paid",), "enough"), ("HOLD", ("ticket.held",), None), ("CANCEL", ("ticket.cancelled",), None),
+        ("PAY", ("ticket.paid",), "enough"),
+        ("HOLD", ("ticket.held",), None),
+        ("CANCEL", ("ticket.cancelled",), None),
     ]
 
 
-def test_allowed_events_give_the_guard_reason_or_the_payload_needed(service: WorkflowService) -> None:
+def test_allowed_events_give_the_guard_reason_or_the_payload_needed(
+    service: WorkflowService,
+) -> None:
     ticket = started(service)
     options = {o.event: o for o in service.allowed_events(ticket)}
     assert options["PAY"].needs_payload and "amount" in (options["PAY"].reason or "")
@@ -63,11 +67,17 @@ def test_with_the_workflow_disabled_transition_updates_the_legacy_status_and_log
     service.workflow_enabled = False
     refused = service.send(ticket, "HOLD")
     assert not refused.success and "workflow is disabled" in (refused.reason or "")
-    result = service.transition(ticket, "shipped", actor=Actor("ops", "Ops on call"), note="incident 12")
+    result = service.transition(
+        ticket, "shipped", actor=Actor("ops", "Ops on call"), note="incident 12"
+    )
     assert result.success and result.event == LEGACY_EVENT
     assert (ticket.status, ticket.workflow_version) == ("DONE", 2)
     assert ticket.workflow_state is not None and ticket.workflow_state["value"] == "open"
     with database.Session() as session:
         log = session.scalars(select(TransitionLog).order_by(TransitionLog.id.desc())).first()
         assert log is not None and log.details["workflow_enabled"] is False
-        assert (log.from_state, log.to_state, log.actor_label) == ({"status": "OPEN"}, {"status": "DONE"}, "Ops on call")
+        assert (log.from_state, log.to_state, log.actor_label) == (
+            {"status": "OPEN"},
+            {"status": "DONE"},
+            "Ops on call",
+        )

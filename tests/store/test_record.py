@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pytest
-from workflow_db import Database, Ticket, ticket_machine
 
 from orderflow.errors import InvalidSnapshotError
 from orderflow.store import (
@@ -17,6 +16,7 @@ from orderflow.store import (
     rehydrate,
     state_columns,
 )
+from workflow_db import Database, Ticket, ticket_machine
 
 
 def test_persist_splits_state_and_context_and_rehydrate_restores_it(database: Database) -> None:
@@ -67,7 +67,13 @@ def test_legacy_status_takes_the_most_specific_mapping() -> None:
         __workflow_status__: ClassVar[dict[str, str]] = {"sale": "OPEN", "sale.paid": "PAID"}
 
     machine = ticket_machine(
-        {"id": "n", "initial": "sale", "states": {"sale": {"initial": "paid", "states": {"paid": {"on": {"X": "due"}}, "due": {}}}}}
+        {
+            "id": "n",
+            "initial": "sale",
+            "states": {
+                "sale": {"initial": "paid", "states": {"paid": {"on": {"X": "due"}}, "due": {}}}
+            },
+        }
     )
     snapshot, _ = machine.initial_transition()
     assert legacy_status(Nested, snapshot) == "PAID"
@@ -76,7 +82,11 @@ def test_legacy_status_takes_the_most_specific_mapping() -> None:
 
 def test_without_a_mapping_the_status_is_the_dotted_state() -> None:
     machine = ticket_machine(
-        {"id": "n", "initial": "sale", "states": {"sale": {"initial": "paid", "states": {"paid": {}}}}}
+        {
+            "id": "n",
+            "initial": "sale",
+            "states": {"sale": {"initial": "paid", "states": {"paid": {}}}},
+        }
     )
     snapshot, _ = machine.initial_transition()
     assert legacy_status(Quotation, snapshot) == "sale.paid"

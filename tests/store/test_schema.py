@@ -7,16 +7,21 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.exc import DBAPIError
-from workflow_db import Database
 
 from orderflow.store import Base, TransitionLog, downgrade, upgrade
+from workflow_db import Database
 
 
 def test_the_migrations_match_the_models(database: Database) -> None:
     with database.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     ours = set(Base.metadata.tables)
-    relevant = [d for d in differences if d[1].name in ours or (getattr(d[1], "table", None) is not None and d[1].table.name in ours)]
+    relevant = [
+        d
+        for d in differences
+        if d[1].name in ours
+        or (getattr(d[1], "table", None) is not None and d[1].table.name in ours)
+    ]
     assert relevant == []
 
 
@@ -47,7 +52,9 @@ def _log_row(database: Database) -> int:
         "TRUNCATE workflow_transition_log CASCADE",
     ],
 )
-def test_postgresql_refuses_to_change_the_transition_log(postgres: Database, statement: str) -> None:
+def test_postgresql_refuses_to_change_the_transition_log(
+    postgres: Database, statement: str
+) -> None:
     _log_row(postgres)
     with pytest.raises(DBAPIError, match="append-only"), postgres.engine.begin() as connection:
         connection.exec_driver_sql(statement)

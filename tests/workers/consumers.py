@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from workflow_db import Database
-
 from orderflow.store import OutboxEvent
+from workflow_db import Database
 
 
 @dataclass

@@ -19,7 +19,6 @@ import pytest
 from alarms import child_sessions
 from consumers import add_events, first_seen_sequences, webhook_receiver
 from sqlalchemy import select
-from workflow_db import Database
 
 from orderflow.store import OutboxEvent
 from orderflow.workers import (
@@ -32,6 +31,7 @@ from orderflow.workers import (
     relay_outbox,
     webhook_signature,
 )
+from workflow_db import Database
 
 AMQP_URL = os.environ.get("ORDERFLOW_TEST_AMQP_URL")
 NO_AMQP = "ORDERFLOW_TEST_AMQP_URL is not set; the RabbitMQ publisher tests need a broker"

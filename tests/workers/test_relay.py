@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from consumers import add_events, first_seen_sequences
 from sqlalchemy import select
-from workflow_db import Database, Ticket, capture, ticket_machine
 
 from orderflow.service import WorkflowService
 from orderflow.store import OutboxEvent
 from orderflow.store.base import utcnow
 from orderflow.workers import OutboxMessage, OutboxRelay, PublishError, RetryPolicy, relay_outbox
+from workflow_db import Database, Ticket, capture, ticket_machine
 
 
 class Recorder:
