@@ -234,3 +234,26 @@ def test_delivering_a_timer_marks_its_row_fired(
     assert result.success and result.to_state == "open"
     with database.Session() as session:
         assert session.scalars(select(ScheduledEvent.status)).all() == ["fired"]
+
+
+def test_a_delivered_timer_that_rearms_itself_is_marked_fired_and_a_new_row_waits(
+    database: Database,
+) -> None:
+    import copy
+
+    import workflow_db
+
+    config = copy.deepcopy(workflow_db.TICKET)
+    config["states"]["held"]["after"] = {"60000": {"target": "held", "reenter": True}}
+    service = WorkflowService(
+        database.Session,
+        {"ticket": workflow_db.ticket_machine(config)},
+        effects={"capture": workflow_db.capture},
+    )
+    ticket = new_ticket(service)
+    service.send(ticket, "HOLD")
+    result = service.send(ticket, "xstate.after.60000.ticket.held")
+    assert result.success and result.scheduled == ("xstate.after.60000.ticket.held",)
+    with database.Session() as session:
+        rows = session.scalars(select(ScheduledEvent).order_by(ScheduledEvent.id)).all()
+        assert [row.status for row in rows] == ["fired", "pending"]

@@ -729,6 +729,14 @@ class WorkflowService:
         replies: list[EventLike] = []
         due: dict[str, float] = {}
         now = self.clock()
+        if step.before is not None and not dry_run:
+            # The core consumes the first pending timer whose event this is: its row has fired.
+            # Settled first, so a schedule below that re-arms the same id cancels nothing fired.
+            delivered = next(
+                (t.id for t in step.before.timers if t.event.get("type") == step.event["type"]), None
+            )
+            if delivered is not None:
+                self._cancel_timers(session, record_type, record_id, [delivered], FIRED)
         for action in actions:
             if action.type == "emit":
                 step.emitted.append(dict(action.params["event"]))
@@ -766,14 +774,6 @@ class WorkflowService:
                 for t in step.after.timers
             )
             step.after = dataclasses.replace(step.after, timers=timers)
-        if step.before is not None and not dry_run:
-            remaining = {t.id for t in step.after.timers}
-            delivered = [
-                t.id for t in step.before.timers
-                if t.id not in remaining and t.id not in step.cancelled
-            ]  # fmt: skip
-            if delivered:
-                self._cancel_timers(session, record_type, record_id, delivered, FIRED)
         return replies
 
     def _effect(
