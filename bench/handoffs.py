@@ -18,48 +18,17 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import tempfile
 import time
-import uuid
 
-import sqlalchemy as sa
+from scratch_database import Database
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderflow.service import PhaseCoordinator, WorkflowService, order_service
-from orderflow.store import Quotation, SaleOrder, create_engine, upgrade
+from orderflow.store import Quotation, SaleOrder
 
 fork = multiprocessing.get_context("fork")
 CHAIRS = {"type": "ADD_LINE", "sku": "CHAIR", "quantity": 2, "unit_price": "120.00"}
-
-
-class Database:
-    """A fresh schema (or SQLite file) with orderflow's tables."""
-
-    def __init__(self, url: str | None) -> None:
-        self.url, self.schema = url, None
-        if url is None:
-            self.url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-        else:
-            self.schema = f"bench_{uuid.uuid4().hex[:10]}"
-            with sa.create_engine(url, isolation_level="AUTOCOMMIT").connect() as c:
-                c.exec_driver_sql(f"CREATE SCHEMA {self.schema}")
-        engine = self.engine()
-        upgrade(engine)
-        engine.dispose()
-
-    def engine(self) -> sa.Engine:
-        assert self.url is not None
-        if self.schema is None:
-            return create_engine(self.url)
-        return create_engine(
-            self.url, connect_args={"options": f"-csearch_path={self.schema}"}, pool_size=2
-        )
-
-    def drop(self) -> None:
-        if self.schema is not None and self.url is not None:
-            with sa.create_engine(self.url, isolation_level="AUTOCOMMIT").connect() as c:
-                c.exec_driver_sql(f"DROP SCHEMA {self.schema} CASCADE")
 
 
 def _service(Session: sessionmaker[Session]) -> WorkflowService:

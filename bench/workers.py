@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import tempfile
 import threading
 import time
 import uuid
@@ -28,13 +27,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import sqlalchemy as sa
+from scratch_database import Database
 from sqlalchemy import MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 import orderflow
 from orderflow.chart import Action
 from orderflow.service import WorkflowService
-from orderflow.store import OutboxEvent, WorkflowRecord, create_engine, upgrade
+from orderflow.store import OutboxEvent, WorkflowRecord
 from orderflow.store.base import utcnow
 from orderflow.workers import RabbitMQPublisher, WebhookPublisher, fire_due_timers, relay_outbox
 
@@ -80,36 +80,6 @@ def _service(Session: sessionmaker[Session]) -> WorkflowService:
     return WorkflowService(Session, {"alarm": machine}, effects={"ring": ring})
 
 
-class Database:
-    """A fresh schema (or SQLite file) with orderflow's tables and the bench table."""
-
-    def __init__(self, url: str | None) -> None:
-        self.url, self.schema = url, None
-        if url is None:
-            self.url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-        else:
-            self.schema = f"bench_{uuid.uuid4().hex[:10]}"
-            with sa.create_engine(url, isolation_level="AUTOCOMMIT").connect() as c:
-                c.exec_driver_sql(f"CREATE SCHEMA {self.schema}")
-        engine = self.engine()
-        upgrade(engine)
-        BenchBase.metadata.create_all(engine)
-        engine.dispose()
-
-    def engine(self) -> sa.Engine:
-        assert self.url is not None
-        if self.schema is None:
-            return create_engine(self.url)
-        return create_engine(
-            self.url, connect_args={"options": f"-csearch_path={self.schema}"}, pool_size=2
-        )
-
-    def drop(self) -> None:
-        if self.schema is not None and self.url is not None:
-            with sa.create_engine(self.url, isolation_level="AUTOCOMMIT").connect() as c:
-                c.exec_driver_sql(f"DROP SCHEMA {self.schema} CASCADE")
-
-
 def _fire_all(database: Database, now: Any) -> None:
     try:
         engine = database.engine()
@@ -129,7 +99,7 @@ def _fire_all(database: Database, now: Any) -> None:
 
 
 def bench_timers(url: str | None, timers: int, workers: int) -> float:
-    database = Database(url)
+    database = Database(url, BenchBase.metadata)
     try:
         engine = database.engine()
         Session = sessionmaker(engine, expire_on_commit=False)
@@ -158,7 +128,7 @@ def bench_timers(url: str | None, timers: int, workers: int) -> float:
 
 
 def bench_relay(url: str | None, events: int, publisher: Any) -> float:
-    database = Database(url)
+    database = Database(url, BenchBase.metadata)
     try:
         engine = database.engine()
         Session = sessionmaker(engine, expire_on_commit=False)
