@@ -155,9 +155,9 @@ def test_short_stock_waits_reports_overdue_and_allocates_once_restocked(
     assert actor.send("RESTOCKED").value == "picking"
 
 
-def test_a_return_restocks_and_refunds(fulfilment: Machine, ports: InMemoryPorts) -> None:
-    clock = SimulatedClock()
-    actor, _ = start(fulfilment, clock, FULFILMENT_START)
+def returned(fulfilment: Machine, clock: SimulatedClock, input: dict[str, Any]) -> Actor:
+    """A fulfilment delivered, two chairs (228.00 after the 5 % discount) returned and accepted."""
+    actor, _ = start(fulfilment, clock, input)
     for event in (
         "PICKED",
         "PACKED",
@@ -171,11 +171,47 @@ def test_a_return_restocks_and_refunds(fulfilment: Machine, ports: InMemoryPorts
     )
     for event in ("APPROVE_RETURN", "RETURN_RECEIVED", "ACCEPT_RETURN"):
         actor.send(event)
+    return actor
+
+
+def test_a_return_on_account_restocks_and_credits_the_sale(
+    fulfilment: Machine, ports: InMemoryPorts
+) -> None:
+    clock = SimulatedClock()
+    actor = returned(fulfilment, clock, FULFILMENT_START)
     assert actor.get_snapshot().value == "returned"
     assert ports.inventory.on_hand["main", "CHAIR"] == 8
     (refund,) = ports.payments.refunds
     assert (refund.reference, refund.amount) == ("S-1", Decimal("228.00"))
     assert clock.pending == 0  # the return window timer went with the record
+
+
+def test_a_return_is_refunded_from_the_sales_captures_newest_first(
+    fulfilment: Machine, ports: InMemoryPorts
+) -> None:
+    for reference, amount in (("PSP-1", "200.00"), ("PSP-2", "100.00")):
+        ports.payments.authorize(reference, Decimal(amount))
+        ports.payments.capture(reference, Decimal(amount), "EUR")
+    captures = [{"reference": "PSP-1", "amount": "200.00"}, {"reference": "PSP-2", "amount": "100.00"}]
+    actor = returned(fulfilment, SimulatedClock(), {**FULFILMENT_START, "captures": captures})
+    assert actor.get_snapshot().value == "returned"
+    assert [(r.reference, r.amount) for r in ports.payments.refunds] == [
+        ("PSP-2", Decimal("100.00")),
+        ("PSP-1", Decimal("128.00")),
+    ]
+
+
+def test_a_return_the_captures_cannot_cover_refunds_nothing(
+    fulfilment: Machine, ports: InMemoryPorts
+) -> None:
+    ports.payments.authorize("PSP-1", Decimal("300.00"))
+    ports.payments.capture("PSP-1", Decimal("300.00"), "EUR")
+    ports.payments.refund("PSP-1", Decimal("200.00"), "EUR")  # another return took most of it
+    captures = [{"reference": "PSP-1", "amount": "300.00"}]
+    actor = returned(fulfilment, SimulatedClock(), {**FULFILMENT_START, "captures": captures})
+    assert actor.get_snapshot().status == "error"
+    assert "only 100.00 left to refund" in str(actor.get_snapshot().error)
+    assert len(ports.payments.refunds) == 1
 
 
 def test_the_inventory_never_reserves_one_line_twice(ports: InMemoryPorts) -> None:

@@ -276,6 +276,7 @@ def test_a_cleared_sale_hands_over_to_the_fulfilment(sale: Machine) -> None:
         "currency": "EUR",
         "lines": SALE_START["lines"],
         "discount_percent": "0",
+        "captures": [{"amount": "960.00", "reference": "PSP-1"}],  # what its refunds draw from
         "warehouse": "north",
     }
     with pytest.raises(HandoffError):

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderflow.service import FinishedRecord, PhaseCoordinator, WorkflowService, order_service
-from orderflow.store import OutboxEvent, Quotation, SaleOrder
+from orderflow.store import Fulfillment, OutboxEvent, Quotation, SaleOrder, TransitionLog
 from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, Ticket, make_engine, open_database
 
 fork = multiprocessing.get_context("fork")
@@ -146,6 +146,32 @@ def test_a_cleared_sale_gets_its_fulfilment_and_the_fulfilment_outcome_reaches_t
             .order_by(OutboxEvent.sequence)
         ).all()
     assert events == ["sale.payment_captured", "sale.cleared", "sale.fulfilment_cancelled"]
+
+
+def test_every_log_row_of_a_handed_off_record_counts_one_version_bump(database: Database) -> None:
+    add_stock(database.Session, "CHAIR", 10)
+    service = flow_service(database.Session)
+    quotation = sent_quotation(service)
+    service.send(quotation, "ACCEPT", actor=CLERK)
+    (sale,) = sales(database.Session)
+    service.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "card"}, actor=CLERK)
+    service.send(sale, {"type": "CAPTURE", "amount": "240.00", "reference": "PSP-1"})
+    (fulfilment,) = fulfilments(database.Session)
+    service.send(fulfilment, {"type": "CANCEL", "reason": "customer called"}, actor=CLERK)
+
+    with database.Session() as session:
+        for model, record_id in ((Quotation, quotation.id), (SaleOrder, sale.id),
+                                 (Fulfillment, fulfilment.id)):  # fmt: skip
+            versions = session.scalars(
+                select(TransitionLog.record_version)
+                .where(
+                    TransitionLog.record_type == model.__tablename__,
+                    TransitionLog.record_id == str(record_id),
+                )
+                .order_by(TransitionLog.id)
+            ).all()
+            current = session.get_one(model, record_id).workflow_version
+            assert versions == list(range(1, current + 1)), model.__tablename__
 
 
 def test_a_team_registers_its_own_hand_off(database: Database) -> None:

@@ -132,7 +132,8 @@ def test_a_quotation_becomes_a_paid_sale_and_a_returned_fulfilment(database: Dat
         assert [tuple(row) for row in ledger] == [
             ("capture", "PSP-1", Decimal("100.00")),
             ("capture", "PSP-2", Decimal("140.00")),
-            ("refund", "SO-Q-1", Decimal("240.00")),
+            ("refund", "PSP-2", Decimal("140.00")),  # the return, drawn from the captures,
+            ("refund", "PSP-1", Decimal("100.00")),  # newest first
         ]
         assert (
             database_ports(lambda: session).inventory.available("CHAIR") == 5

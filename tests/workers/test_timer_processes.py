@@ -26,10 +26,14 @@ from alarms import (
     rings_by_alarm,
     timer_statuses,
 )
+from sqlalchemy import select
 
+import orderflow
 from orderflow.chart import Action
+from orderflow.service import WorkflowService
+from orderflow.store import ScheduledEvent
 from orderflow.workers import fire_due_timers
-from workflow_db import Database
+from workflow_db import Database, Ticket
 
 fork = multiprocessing.get_context("fork")
 WORKERS, TIMERS, BATCH = 4, 60, 5
@@ -128,3 +132,62 @@ def test_a_worker_killed_while_others_run_loses_no_timer(shared_database: Databa
     assert exits[0] in (-signal.SIGKILL, 0)  # 0 only if the others left it fewer than 7 timers
     assert exits[1:] == [0] * (WORKERS - 1)
     _assert_each_fired_once(shared_database, TIMERS)
+
+
+#: two timers in one state: whichever fires first leaves the state and cancels the other
+RACE: dict[str, Any] = {
+    "id": "race",
+    "version": "1",
+    "initial": "waiting",
+    "states": {
+        "waiting": {"after": {"1000": "first", "2000": "second"}},
+        "first": {},
+        "second": {},
+    },
+}
+
+
+def _race_service(Session: Any) -> WorkflowService:
+    return WorkflowService(Session, {"race": orderflow.create_machine(RACE)})
+
+
+def _race_worker(database: Database, now: datetime, outcomes: Any) -> None:
+    """One timer per batch, so that workers would split a record's timers if they could."""
+    try:
+        Session = child_sessions(database)
+        service = _race_service(Session)
+        idle = 0
+        while idle < 3:
+            firings = fire_due_timers(service, Session, now=now, batch=1)
+            outcomes.put([f.outcome for f in firings])
+            idle = 0 if firings else idle + 1
+    finally:
+        os._exit(0)
+
+
+def test_workers_fire_one_records_timers_in_due_order_without_deadlocking(
+    shared_database: Database,
+) -> None:
+    records = 24
+    service = _race_service(shared_database.Session)
+    for ticket_id in range(1, records + 1):
+        assert service.start(Ticket(id=ticket_id, title="race"), machine="race").success
+    outcomes = fork.Queue()
+
+    exits = _run(
+        [fork.Process(target=_race_worker, args=(shared_database, later(), outcomes))
+         for _ in range(WORKERS)]
+    )  # fmt: skip
+
+    assert exits == [0] * WORKERS
+    seen: list[str] = []
+    while not outcomes.empty():
+        seen.extend(outcomes.get())
+    # a worker that took the later timer while another held the earlier one of the same record
+    # would fire out of order, or deadlock with it (PostgreSQL then aborts one as a "retry")
+    assert "retry" not in seen
+    with shared_database.Session() as session:
+        states = {row.workflow_state["value"] for row in session.scalars(select(Ticket))}
+        statuses = sorted(session.scalars(select(ScheduledEvent.status)))
+    assert states == {"first"}
+    assert statuses == ["cancelled"] * records + ["fired"] * records

@@ -20,10 +20,11 @@ from pydantic import Field, model_validator
 from orderflow.chart import Setup, assign, emit, setup
 from orderflow.orders.authority import GuardResult
 from orderflow.orders.policies import Policies
-from orderflow.orders.ports import Ports, StockReservation, StockShortage
+from orderflow.orders.ports import PaymentError, Ports, StockReservation, StockShortage
 from orderflow.orders.values import (
     ActingUser,
     Amount,
+    Capture,
     Currency,
     Line,
     Percent,
@@ -49,6 +50,8 @@ class FulfilmentContext(Value):
     currency: Currency
     lines: tuple[Line, ...] = Field(min_length=1)
     discount_percent: Percent = Decimal(0)
+    #: the sale's captures, newest last: refunds are drawn from them (none: paid on account)
+    captures: tuple[Capture, ...] = ()
     warehouse: str = "main"
     reservations: tuple[StockReservation, ...] = ()
     reservations_committed: bool = False
@@ -284,8 +287,35 @@ def implementations(ports: Ports, policies: Policies) -> Setup:
             ports.inventory.restock(line.sku, line.quantity, context.warehouse)
 
     def refund_return(context: FulfilmentContext, event: Mapping[str, Any], params: Any) -> None:
-        if context.refund_amount > 0:
+        """Refund the accepted return from the sale's captures, newest first.
+
+        A sale paid on account has no captures: the refund is a credit note
+        on the sale.  A sale whose captures cannot cover the refund (other
+        returns took it) is refused with :class:`PaymentError`: nothing is
+        refunded twice.
+        """
+        if context.refund_amount <= 0:
+            return
+        if not context.captures:
             ports.payments.refund(context.sale_id, context.refund_amount, context.currency)
+            return
+        plan: list[tuple[str, Decimal]] = []
+        remaining = context.refund_amount
+        for capture in reversed(context.captures):
+            share = min(remaining, ports.payments.refundable(capture.reference))
+            if share > 0:
+                plan.append((capture.reference, share))
+                remaining -= share
+            if remaining == 0:
+                break
+        if remaining > 0:
+            raise PaymentError(
+                f"cannot refund {context.refund_amount} {context.currency} for sale "
+                f"'{context.sale_id}': its captures have only {context.refund_amount - remaining} "
+                "left to refund"
+            )
+        for reference, share in plan:
+            ports.payments.refund(reference, share, context.currency)
 
     def notifier(template: str) -> Effect:
         """An effect telling the sale's parties about this fulfilment with ``template``."""

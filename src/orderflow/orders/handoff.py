@@ -63,6 +63,7 @@ def fulfilment_input_from(
         currency=context.currency,
         lines=context.lines,
         discount_percent=context.discount_percent,
+        captures=context.captures,
         **({"warehouse": warehouse} if warehouse else {}),
     )
     return fulfilment.model_dump(mode="json", include=_INPUT_FIELDS["fulfilment"])
@@ -72,5 +73,5 @@ _INPUT_FIELDS = {
     "sale": {
         "sale_id", "quotation_id", "customer_id", "currency", "lines", "discount_percent", "total",
     },
-    "fulfilment": {"sale_id", "currency", "lines", "discount_percent", "warehouse"},
+    "fulfilment": {"sale_id", "currency", "lines", "discount_percent", "captures", "warehouse"},
 }  # fmt: skip

@@ -39,11 +39,19 @@ class Refund:
 
 
 class InMemoryPayments:
-    """A payment provider: ``authorize`` first (as a checkout would), then ``capture`` and ``refund``."""
+    """A payment provider and its ledger, in memory.
 
-    def __init__(self) -> None:
+    Like a provider, it refuses a capture it has no authorisation for
+    (``authorize`` first, as a checkout would) unless created with
+    ``authorisation_required=False``; like the database ledger, it records a
+    capture once per reference and bounds the refunds of each capture.
+    """
+
+    def __init__(self, *, authorisation_required: bool = True) -> None:
+        self.authorisation_required = authorisation_required
         self.authorized: dict[str, Decimal] = {}
         self.captured: dict[str, Decimal] = {}
+        self.currencies: dict[str, str] = {}
         self.refunds: list[Refund] = []
         self._ids = itertools.count(1)
 
@@ -51,21 +59,44 @@ class InMemoryPayments:
         self.authorized[reference] = Decimal(amount)
 
     def capture(self, reference: str, amount: Decimal, currency: str) -> None:
-        available = self.authorized.get(reference, Decimal(0)) - self.captured.get(
-            reference, Decimal(0)
-        )
-        if amount <= 0 or amount > available:
-            raise PaymentError(
-                f"cannot capture {amount} {currency} on '{reference}': {available} is authorised"
-            )
-        self.captured[reference] = self.captured.get(reference, Decimal(0)) + amount
+        if amount <= 0:
+            raise PaymentError(f"a capture must be positive, not {amount} {currency}")
+        if reference in self.captured:
+            recorded = (self.captured[reference], self.currencies[reference])
+            if recorded != (money(amount), currency):
+                raise PaymentError(
+                    f"capture '{reference}' is already recorded as {recorded[0]} {recorded[1]}, "
+                    f"not {amount} {currency}"
+                )
+            return  # the same capture again: a replayed effect
+        if self.authorisation_required:
+            authorised = self.authorized.get(reference, Decimal(0))
+            if amount > authorised:
+                raise PaymentError(
+                    f"cannot capture {amount} {currency} on '{reference}': {authorised} is authorised"
+                )
+        self.captured[reference] = money(amount)
+        self.currencies[reference] = currency
 
     def refund(self, reference: str, amount: Decimal, currency: str) -> str:
         if amount <= 0:
             raise PaymentError(f"a refund must be positive, not {amount} {currency}")
-        refund = Refund(f"RF-{next(self._ids)}", reference, amount, currency)
+        if reference in self.captured and amount > self.refundable(reference):
+            raise PaymentError(
+                f"cannot refund {amount} {currency} on capture '{reference}': "
+                f"{self.refunded(reference)} of {self.captured[reference]} is refunded already"
+            )
+        refund = Refund(f"RF-{next(self._ids)}", reference, money(amount), currency)
         self.refunds.append(refund)
         return refund.refund_id
+
+    def refunded(self, reference: str) -> Decimal:
+        return sum((r.amount for r in self.refunds if r.reference == reference), Decimal("0.00"))
+
+    def refundable(self, reference: str) -> Decimal:
+        if reference not in self.captured:
+            return Decimal(0)
+        return self.captured[reference] - self.refunded(reference)
 
 
 @dataclass

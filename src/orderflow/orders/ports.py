@@ -63,14 +63,29 @@ class CreditSnapshot(Value):
 
 
 class PaymentPort(Protocol):
-    """A payment service provider."""
+    """A payment service provider, and the ledger of what it captured and refunded.
+
+    The contract every implementation keeps (``tests/service/test_ports.py``
+    runs it against the in-memory and the database-backed one):
+
+    - a capture is recorded once per reference; capturing the same reference
+      again with the same amount and currency is a no-op (a replayed effect),
+      with anything else it is refused;
+    - refunds against a capture never exceed what it captured;
+    - a refund against a reference that is no capture (a sale paid on
+      account: the refund is a credit note on the sale) has no such bound.
+    """
 
     def capture(self, reference: str, amount: Decimal, currency: str) -> None:
-        """Capture ``amount`` of the authorised payment ``reference``; :class:`PaymentError` if refused."""
+        """Capture ``amount`` under ``reference``; :class:`PaymentError` if refused."""
         ...
 
     def refund(self, reference: str, amount: Decimal, currency: str) -> str:
         """Refund ``amount`` against ``reference`` (a capture, or a sale id); return the refund id."""
+        ...
+
+    def refundable(self, reference: str) -> Decimal:
+        """What is left to refund on the capture ``reference`` (0 when it is no capture)."""
         ...
 
 

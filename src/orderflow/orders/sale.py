@@ -25,6 +25,7 @@ from orderflow.orders.ports import CreditSnapshot, Ports
 from orderflow.orders.values import (
     ActingUser,
     Amount,
+    Capture,
     Currency,
     Line,
     Percent,
@@ -36,11 +37,6 @@ PaymentMethod = Literal["card", "bank_transfer", "on_account"]
 OverrideKind = Literal["credit", "admin"]
 OverrideStatus = Literal["open", "approved", "rejected", "withdrawn"]
 ClearanceBasis = Literal["full_payment", "credit_limit", "credit_override", "admin_override"]
-
-
-class Capture(Value):
-    amount: Amount
-    reference: str = Field(min_length=1)
 
 
 class OverrideRequest(Value):

@@ -66,6 +66,13 @@ class StockLine(Value):
     quantity: Quantity
 
 
+class Capture(Value):
+    """A payment captured by the provider under ``reference``: what refunds are drawn from."""
+
+    amount: Amount
+    reference: str = Field(min_length=1)
+
+
 def money(value: Decimal) -> Decimal:
     """``value`` rounded half up to cents, the precision every total here is kept at."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)

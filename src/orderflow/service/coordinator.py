@@ -24,7 +24,8 @@ Exactly once, even when two processes race:
 
 Each hand-off appends one log row on the finishing record and one on each
 record it reached (event ``orderflow.handoff``, from machine, to machine,
-both records' ids), so either record's history explains the other.
+both records' ids), so either record's history explains the other.  Like
+every log row, each counts one ``workflow_version`` bump of its record.
 A team adds its own hand-offs with :meth:`PhaseCoordinator.register`.
 """
 
@@ -40,8 +41,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orderflow.chart import Snapshot
+from orderflow.errors import StaleRecordError
 from orderflow.orders.handoff import fulfilment_input_from, sale_input_from
-from orderflow.service.workflow import FinishedRecord
+from orderflow.service.workflow import FinishedRecord, bump_version
 from orderflow.store import (
     Fulfillment,
     OutboxEvent,
@@ -145,9 +147,10 @@ class PhaseCoordinator:
             try:
                 with finished.session.begin_nested():
                     _log_handoff(finished, handoff, handoff.run(finished))
-            except IntegrityError:
+            except (IntegrityError, StaleRecordError):
                 # a transaction that did not hold the record's lock ran this hand-off first
-                # and committed: its unique links and log key won, so this repeat is a no-op
+                # and committed: its unique links, log key or version bump won, so this
+                # repeat is a no-op
                 if not _already(finished, handoff):
                     raise
 
@@ -275,7 +278,8 @@ def _log_handoff(finished: FinishedRecord, handoff: Handoff, reached: Sequence[A
         TransitionLog(
             record_type=finished.record_type, record_id=finished.record_id,
             machine=finished.machine.id, machine_version=finished.machine.version,
-            from_state=state, to_state=state, record_version=finished.record.workflow_version,
+            from_state=state, to_state=state,
+            record_version=bump_version(finished.session, finished.record),
             note=f"{handoff.name}: {finished.machine.id} -> {handoff.to_machine} "
             + ", ".join(f"{t['type']} {t['id']}" for t in targets),
             details={"handoff": {
@@ -293,7 +297,8 @@ def _log_handoff(finished: FinishedRecord, handoff: Handoff, reached: Sequence[A
                 record_type=target["type"], record_id=target["id"],
                 machine=record.workflow_machine or handoff.to_machine,
                 machine_version=(record.workflow_state or {}).get("version"),
-                from_state=value, to_state=value, record_version=record.workflow_version or 0,
+                from_state=value, to_state=value,
+                record_version=bump_version(finished.session, record),
                 note=f"{handoff.name}: from {finished.machine.id} {finished.record_type} "
                 f"{finished.record_id}",
                 details={"handoff": {

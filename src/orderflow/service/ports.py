@@ -175,6 +175,11 @@ class DatabasePayments:
         )
         return Decimal(0) if found is None else Decimal(found)
 
+    def refundable(self, reference: str) -> Decimal:
+        """What is left to refund on the capture ``reference`` (0 when it is no capture)."""
+        captured = self.captured(reference)
+        return Decimal(0) if captured == 0 else captured - self.refunded(reference)
+
     def refunded(self, reference: str) -> Decimal:
         """The sum of the refunds against ``reference``."""
         found = self._session().scalar(

@@ -1142,6 +1142,30 @@ def _pk_column(model: type[Any]) -> Any:
     return getattr(model, inspect(model).get_property_by_column(column).key)
 
 
+def bump_version(session: Session, row: Any) -> int:
+    """Count one more write to ``row`` (a hand-off's log row on it): version-checked, like a send.
+
+    Every log row stands for one version bump, so a record's log and its
+    ``workflow_version`` always agree, and a writer holding the old version
+    fails its optimistic check instead of overwriting what the hand-off did.
+    """
+    model = type(row)
+    pk = _pk_column(model)
+    read = row.workflow_version or 0
+    written = session.execute(
+        update(model)
+        .where(pk == getattr(row, pk.key), model.workflow_version == read)
+        .values(workflow_version=read + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if written.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleRecordError(
+            _table(model), str(getattr(row, pk.key)), read, _current_version(session, row)
+        )
+    set_committed_value(row, "workflow_version", read + 1)
+    return read + 1
+
+
 def _current_version(session: Session, row: Any) -> int | None:
     model = type(row)
     pk = _pk_column(model)

@@ -5,9 +5,11 @@
 
 One batch is one database transaction:
 
-1. claim up to ``batch`` pending rows whose ``due_at`` has passed, with
-   ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers on many
-   machines take disjoint rows (SQLite has no row locks: the engine from
+1. claim up to ``batch`` pending rows whose ``due_at`` has passed, a whole
+   record at a time: lock the record's row, then its due timer rows, both
+   with ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers on
+   many machines take disjoint records, in the lock order the service
+   keeps (SQLite has no row locks: the engine from
    :func:`orderflow.store.create_engine` takes the database write lock at
    ``BEGIN IMMEDIATE``, so workers there simply take turns);
 2. send each timer's event through the service *inside that same
@@ -25,10 +27,10 @@ row locks, and the next worker fires those timers again, for the first time
 in effect.  Nothing lives in memory between batches, so a restarted process
 resumes every pending timer without re-arming anything.
 
-Records are processed in (record type, record id) order within a batch so
-that two workers always take record locks in the same order.  A row whose
-delivery hits a lock conflict (PostgreSQL aborted it as a deadlock victim,
-say) is left pending for the next batch without counting as an attempt;
+Records are processed in (record type, record id) order within a batch, and
+each record's timers in due order; a timer an earlier firing cancelled is
+not delivered.  A row whose delivery still hits a lock conflict (a lock
+timeout, say) is left pending for the next batch without counting as an attempt;
 any other exception counts as an attempt, pushes ``due_at`` back with
 exponential backoff and, after ``max_attempts``, parks the row as ``dead``
 with its error.
@@ -48,7 +50,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -116,21 +118,18 @@ def fire_due_timers(
     by_table = dict(models) if models is not None else workflow_models()
     session = session_factory()
     try:
-        rows = list(
-            session.execute(
-                select(ScheduledEvent)
-                .where(ScheduledEvent.status == PENDING, ScheduledEvent.due_at <= now)
-                .order_by(ScheduledEvent.due_at, ScheduledEvent.id)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            ).scalars()
-        )
+        rows = _claim(session, now, batch, by_table)
         if not rows:
             session.rollback()
             return []
         joined = service.joined(session)
         firings = []
-        for row in sorted(rows, key=lambda r: (r.record_type, r.record_id, r.due_at, r.id)):
+        for row in rows:
+            session.refresh(row)  # an earlier firing in this batch may have cancelled it
+            if row.status != PENDING:
+                firings.append(TimerFiring(row.id, row.timer_id, row.record_type, row.record_id,
+                                           "cancelled", "cancelled by an earlier firing"))  # fmt: skip
+                continue
             firing = _deliver(
                 joined, row, by_table, now, actor, max_attempts, retry_delay, max_retry_delay
             )
@@ -142,6 +141,60 @@ def fire_due_timers(
         raise
     finally:
         session.close()
+
+
+def _claim(
+    session: Session, now: datetime, batch: int, models: Mapping[str, type[Any]]
+) -> list[ScheduledEvent]:
+    """Up to ``batch`` due rows, whole records at a time, each record's row locked first.
+
+    Locking the record before its timers is the order the service keeps
+    (it locks the record, then settles or cancels that record's timer rows),
+    so a worker never holds a timer row that another transaction, holding
+    the record, needs: no deadlock, and one record's due timers fire in due
+    order in one batch.  A record another worker holds is skipped
+    (``SKIP LOCKED``) and its timers wait for the next batch.
+    """
+    due = (ScheduledEvent.status == PENDING, ScheduledEvent.due_at <= now)
+    records = session.execute(
+        select(ScheduledEvent.record_type, ScheduledEvent.record_id)
+        .where(*due)
+        .group_by(ScheduledEvent.record_type, ScheduledEvent.record_id)
+        .order_by(func.min(ScheduledEvent.due_at), ScheduledEvent.record_type, ScheduledEvent.record_id)
+        .limit(batch)
+    ).all()
+    claimed: list[ScheduledEvent] = []
+    for record_type, record_id in sorted(records):
+        if len(claimed) >= batch:
+            break
+        model = models.get(record_type)
+        if model is not None and not _lock_record(session, model, record_id):
+            continue
+        claimed.extend(
+            session.execute(
+                select(ScheduledEvent)
+                .where(
+                    *due,
+                    ScheduledEvent.record_type == record_type,
+                    ScheduledEvent.record_id == record_id,
+                )
+                .order_by(ScheduledEvent.due_at, ScheduledEvent.id)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+    return claimed
+
+
+def _lock_record(session: Session, model: type[Any], record_id: str) -> bool:
+    """Lock the record's row unless another transaction holds it; True if it is ours (or gone)."""
+    (column,) = inspect(model).primary_key
+    key = _primary_key(model, record_id)
+    if session.execute(select(column).where(column == key)).first() is None:
+        return True  # gone: its timers are claimed and settled as cancelled
+    locked = session.execute(
+        select(column).where(column == key).with_for_update(skip_locked=True)
+    ).first()
+    return locked is not None
 
 
 def _deliver(
