@@ -13,12 +13,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/run_all.py
+	$(BIN)/orderflow demo
 
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check --no-cache src tests examples bench
+	$(BIN)/ruff check --no-cache src tests examples bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src

@@ -23,6 +23,15 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         yield database
 
 
+@pytest.fixture(params=["sqlite-file", "postgresql"])
+def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A database several processes can open: a SQLite file, or PostgreSQL when configured."""
+    if request.param == "postgresql" and POSTGRES_URL is None:
+        pytest.skip(NO_POSTGRES)
+    with open_database(request.param, tmp_path) as database:
+        yield database
+
+
 @pytest.fixture
 def postgres(tmp_path: Path) -> Iterator[Database]:
     """A fresh PostgreSQL schema (skipped, with the reason, when no server is configured)."""

@@ -12,10 +12,8 @@ import random
 import signal
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
@@ -23,14 +21,11 @@ from orderflow.chart import Action
 from orderflow.service import WorkflowService
 from orderflow.store import TransitionLog
 from workflow_db import (
-    NO_POSTGRES,
-    POSTGRES_URL,
     Capture,
     Database,
     Ticket,
     capture,
     make_engine,
-    open_database,
     ticket_machine,
 )
 
@@ -38,14 +33,6 @@ WORKERS, SENDS, RECORDS = 4, 40, 6
 PAY = {"type": "PAY", "amount": 20}
 CHOICES: list[Any] = [PAY, PAY, "HOLD", "RELEASE", "RELEASE", "SHIP", "SHIP", "CANCEL"]
 fork = multiprocessing.get_context("fork")
-
-
-@pytest.fixture(params=["sqlite-file", "postgresql"])
-def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    if request.param == "postgresql" and POSTGRES_URL is None:
-        pytest.skip(NO_POSTGRES)
-    with open_database(request.param, tmp_path) as database:
-        yield database
 
 
 def _in_child(database: Database, work: Callable[[WorkflowService], Any], results: Any) -> None:

@@ -7,7 +7,6 @@ import multiprocessing
 import os
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderflow.service import FinishedRecord, PhaseCoordinator, WorkflowService, order_service
 from orderflow.store import Fulfillment, OutboxEvent, Quotation, SaleOrder, TransitionLog
-from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, Ticket, make_engine, open_database
+from workflow_db import Database, Ticket, make_engine
 
 fork = multiprocessing.get_context("fork")
 
@@ -210,14 +209,6 @@ def test_a_team_registers_its_own_hand_off(database: Database) -> None:
 
 
 # -- racing processes ---------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite-file", "postgresql"])
-def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    if request.param == "postgresql" and POSTGRES_URL is None:
-        pytest.skip(NO_POSTGRES)
-    with open_database(request.param, tmp_path) as database:
-        yield database
 
 
 def _child_sessions(database: Database) -> sessionmaker[Session]:

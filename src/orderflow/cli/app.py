@@ -60,6 +60,27 @@ def _definition(source: str) -> tuple[str, Any, bool]:
     )
 
 
+def load_definition(source: str) -> Any:
+    """The machine in ``source``: a shipped machine's name, a JSON file or an SCXML file.
+
+    A JSON file's named guards and actions need no implementation here: the
+    machine is only drawn or validated, never run.
+    """
+    path = Path(source)
+    if path.suffix.lower() == ".scxml" and path.exists():
+        from orderflow.io import scxml
+
+        return scxml.load(path)
+    _, config, shipped = _definition(source)
+    if shipped:
+        from orderflow.orders import load_machine
+
+        return load_machine(source)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return orderflow.create_machine(config)
+
+
 @app.command()
 def validate(
     sources: Annotated[

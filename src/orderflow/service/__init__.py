@@ -7,12 +7,20 @@ for the ``transition(record, to_state)`` view, and ``definition_versions.py``
 for snapshots written by older definitions, ``ports.py`` for the
 database-backed ports, ``overrides.py`` for who may decide an override,
 ``order_machines.py`` for a service of the shipped order machines, and
-``coordinator.py`` for the hand-offs from one phase's machine to the next.
+``coordinator.py`` for the hand-offs from one phase's machine to the next,
+and ``backfill.py`` for records that only have a legacy status.
 """
 
+from orderflow.service.backfill import (
+    BackfillFailure,
+    BackfillReport,
+    StatusMapping,
+    StatusTarget,
+    backfill,
+)
 from orderflow.service.coordinator import HANDOFF_EVENT, Handoff, PhaseCoordinator
 from orderflow.service.definition_versions import DefinitionMigrations, SnapshotMigration
-from orderflow.service.order_machines import order_service
+from orderflow.service.order_machines import ORDER_RECORDS, order_record_model, order_service
 from orderflow.service.overrides import OverrideKind, OverrideRules, sale_override_rules
 from orderflow.service.ports import (
     DatabaseCredit,
@@ -33,6 +41,7 @@ from orderflow.service.results import (
     TransitionResult,
 )
 from orderflow.service.workflow import (
+    BACKFILL_EVENT,
     LEGACY_EVENT,
     EffectHandler,
     FinishedRecord,
@@ -41,9 +50,13 @@ from orderflow.service.workflow import (
 )
 
 __all__ = [
+    "BACKFILL_EVENT",
     "HANDOFF_EVENT",
     "LEGACY_EVENT",
+    "ORDER_RECORDS",
     "Actor",
+    "BackfillFailure",
+    "BackfillReport",
     "BulkFailure",
     "BulkResult",
     "DatabaseCredit",
@@ -61,12 +74,16 @@ __all__ = [
     "OverrideRules",
     "PhaseCoordinator",
     "SnapshotMigration",
+    "StatusMapping",
+    "StatusTarget",
     "TransactionScope",
     "TransitionAttempt",
     "TransitionOption",
     "TransitionResult",
     "WorkflowService",
+    "backfill",
     "database_ports",
+    "order_record_model",
     "order_service",
     "sale_override_rules",
 ]

@@ -20,6 +20,31 @@ from orderflow.service.overrides import sale_override_rules
 from orderflow.service.ports import TransactionScope, database_ports
 from orderflow.service.workflow import WorkflowService
 from orderflow.store.base import utcnow
+from orderflow.store.domain import Fulfillment, Quotation, SaleOrder
+
+#: the shipped record models by the names people use for them (and by table name)
+ORDER_RECORDS: dict[str, type[Any]] = {
+    "quotation": Quotation,
+    "sale": SaleOrder,
+    "fulfilment": Fulfillment,
+}
+_ALIASES = {
+    "quotations": "quotation",
+    "sale_order": "sale", "sale_orders": "sale", "saleorder": "sale",
+    "fulfillment": "fulfilment", "fulfillments": "fulfilment", "fulfilments": "fulfilment",
+}  # fmt: skip
+
+
+def order_record_model(name: str) -> type[Any]:
+    """The record model for ``name`` (``quotation``, ``sale``, ``fulfilment`` or a table name)."""
+    key = name.strip().lower()
+    model = ORDER_RECORDS.get(_ALIASES.get(key, key))
+    if model is None:
+        raise LookupError(
+            f"no record type {name!r}; use one of {', '.join(ORDER_RECORDS)} "
+            "(or their table names quotations, sale_orders, fulfillments)"
+        )
+    return model
 
 
 def order_service(

@@ -49,7 +49,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orderflow.chart import Action, Machine, Snapshot
+from orderflow.chart import Action, Machine, Snapshot, Timer
 from orderflow.errors import (
     EffectError,
     InvalidSnapshotError,
@@ -101,6 +101,10 @@ EffectHandler = Callable[[Session, Any, Action], Any]
 RecordRef = Any  # a mapped WorkflowRecord instance, or a (Model, primary key) pair
 
 LEGACY_EVENT = "orderflow.legacy_status"
+#: the log event of a record put into its workflow at a given state by ``adopt`` (a backfill)
+BACKFILL_EVENT = "orderflow.backfill"
+#: the reason ``start`` and ``adopt`` give for a record whose workflow is already running
+ALREADY_STARTED = "the workflow of this record has already started"
 
 
 @dataclasses.dataclass
@@ -337,8 +341,48 @@ class WorkflowService:
 
         def choose(_: Machine, snapshot: Snapshot | None) -> tuple[EventLike | None, str | None]:
             if snapshot is not None:
-                return None, "the workflow of this record has already started"
+                return None, ALREADY_STARTED
             return {"type": "xstate.init", "input": input}, None
+
+        return self._execute(
+            record, choose, actor=actor, note=note, idempotency_key=None, dry_run=dry_run,
+            expected_version=None, starting=chosen,
+        )  # fmt: skip
+
+    def adopt(
+        self,
+        record: RecordRef,
+        state: Any,
+        context: Any,
+        *,
+        machine: str | None = None,
+        legacy_status: str | None = None,
+        actor: Actor | str | None = None,
+        note: str = "",
+        dry_run: bool = False,
+    ) -> TransitionResult:
+        """Put a record that has only a legacy status into its workflow at ``state`` (a backfill).
+
+        ``state`` is a state value (``"awaiting_payment"``, ``{"sale": "x"}``)
+        and ``context`` the context to hold there; both are validated like a
+        persisted snapshot (:class:`InvalidSnapshotError` otherwise, nothing
+        written).  The ``after`` timers of the states it lands in are armed
+        as if they had just been entered.  No entry action or effect runs and
+        no hand-off either: the record is taken to be where its legacy status
+        says.  The log row's event is ``orderflow.backfill``.  A record whose
+        workflow has started already is refused (``success=False``), so a
+        backfill run twice changes nothing the second time.
+        """
+        chosen = self._machine_named(machine or getattr(record, "workflow_machine", None))
+        event: dict[str, Any] = {
+            "type": BACKFILL_EVENT, "state": state, "context": context,
+            "legacy_status": legacy_status,
+        }  # fmt: skip
+
+        def choose(_: Machine, snapshot: Snapshot | None) -> tuple[EventLike | None, str | None]:
+            if snapshot is not None:
+                return None, ALREADY_STARTED
+            return event, None
 
         return self._execute(
             record, choose, actor=actor, note=note, idempotency_key=None, dry_run=dry_run,
@@ -607,7 +651,7 @@ class WorkflowService:
                     migrated_from, result,
                 )  # fmt: skip
                 result = dataclasses.replace(result, status=row.status)
-                if steps[-1].after.status == "done":
+                if steps[-1].after.status == "done" and steps[0].event["type"] != BACKFILL_EVENT:
                     self._run_finish_hooks(
                         session, row, machine, steps[-1].after, record_type, record_id, who,
                         steps[-1].log_id,
@@ -685,7 +729,10 @@ class WorkflowService:
             next_event = queue.pop(0)
             if current is None:
                 data = dict(next_event)  # type: ignore[arg-type]
-                after, actions = machine.initial_transition(input=data.get("input"))
+                if data["type"] == BACKFILL_EVENT:
+                    after, actions = _adopted(machine, data)
+                else:
+                    after, actions = machine.initial_transition(input=data.get("input"))
                 if after.status == "error":
                     raise TransitionFailedError(record_type, record_id, "xstate.init", after.error)
             else:
@@ -1140,6 +1187,22 @@ def _table(model: type[Any]) -> str:
 def _pk_column(model: type[Any]) -> Any:
     (column,) = inspect(model).primary_key
     return getattr(model, inspect(model).get_property_by_column(column).key)
+
+
+def _adopted(machine: Machine, event: dict[str, Any]) -> tuple[Snapshot, list[Action]]:
+    """The snapshot of a record put at ``event["state"]``, with the timers of its states armed."""
+    snapshot = machine.resolve_snapshot({"value": event["state"], "context": event["context"]})
+    if snapshot.status != "active":
+        return snapshot, []
+    cause = machine.event({"type": BACKFILL_EVENT})
+    timers = tuple(
+        Timer(delayed.event_type, {"type": delayed.event_type},
+              machine.resolve_delay(delayed.delay, snapshot.context, cause))
+        for state in sorted(snapshot.configuration, key=lambda node: node.order)
+        for delayed in state.after
+    )  # fmt: skip
+    actions = [Action("schedule", timer.to_json(), {"type": BACKFILL_EVENT}) for timer in timers]
+    return dataclasses.replace(snapshot, timers=timers), actions
 
 
 def bump_version(session: Session, row: Any) -> int:

@@ -27,6 +27,12 @@ NAMING_CONVENTION = {
 
 #: JSON on SQLite, JSONB on PostgreSQL.
 JSONDocument: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+#: The same, but Python ``None`` is stored as SQL NULL, never as the JSON value ``null``: for a
+#: record's workflow columns, where "no workflow state yet" must be one thing however it was
+#: written (left out, or set to ``None``).
+NullableJSONDocument: TypeEngine[Any] = JSON(none_as_null=True).with_variant(
+    JSONB(none_as_null=True), "postgresql"
+)
 
 #: A 64-bit key on PostgreSQL; SQLite only auto-increments a plain INTEGER primary key.
 BigKey: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")

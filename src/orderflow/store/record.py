@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from orderflow.chart import Machine, Snapshot
 from orderflow.errors import InvalidSnapshotError
-from orderflow.store.base import JSONDocument
+from orderflow.store.base import NullableJSONDocument
 
 
 class WorkflowRecord:
@@ -45,8 +45,8 @@ class WorkflowRecord:
     __workflow_status__: ClassVar[Mapping[str, str]] = {}
 
     workflow_machine: Mapped[str | None] = mapped_column(String(100), default=None)
-    workflow_state: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
-    workflow_context: Mapped[Any] = mapped_column(JSONDocument, default=None, nullable=True)
+    workflow_state: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONDocument, default=None)
+    workflow_context: Mapped[Any] = mapped_column(NullableJSONDocument, default=None, nullable=True)
     workflow_version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     status: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
 
