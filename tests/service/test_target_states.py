@@ -53,6 +53,13 @@ def test_can_transition_finds_the_event_and_explains_a_block(service: WorkflowSe
     assert "already in" in (service.can_transition(ticket, "open").reason or "")
 
 
+def test_a_target_state_may_be_named_by_its_id(service: WorkflowService) -> None:
+    ticket = started(service)
+    assert service.can_transition(ticket, "#ticket.held").event == "HOLD"
+    assert service.can_transition(ticket, "ticket.held").event == "HOLD"
+    assert "already in" in (service.can_transition(ticket, "#ticket.open").reason or "")
+
+
 def test_transition_sends_the_event_that_leads_to_the_state(service: WorkflowService) -> None:
     ticket = started(service)
     result = service.transition(ticket, "paid", params={"amount": 20}, actor=Actor("u1"), note="n")

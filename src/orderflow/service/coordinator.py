@@ -233,6 +233,7 @@ class PhaseCoordinator:
                 record_type=SaleOrder.__tablename__, record_id=str(sale.id),
                 sequence=int(sequence or 0) + 1, event_type=payload["type"], payload=payload,
                 status=PENDING, attempts=0, available_at=finished.service.clock(),
+                created_at=finished.service.clock(),
             )
         )  # fmt: skip
         return [sale]

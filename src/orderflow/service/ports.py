@@ -414,7 +414,7 @@ class DatabaseNotifications:
             OutboxEvent(
                 event_id=event_id, record_type=NOTIFICATIONS, record_id=event_id, sequence=1,
                 event_type=event_type, payload={"type": event_type, **_PLAIN_JSON.dump_python(payload, mode="json")},
-                status=PENDING, attempts=0, available_at=self._clock(),
+                status=PENDING, attempts=0, available_at=self._clock(), created_at=self._clock(),
             )
         )  # fmt: skip
 

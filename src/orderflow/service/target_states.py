@@ -80,7 +80,7 @@ def find_event(
     machine: Machine, snapshot: Snapshot, to_state: str, params: Mapping[str, Any] | None
 ) -> TransitionAttempt:
     """Which single event moves ``snapshot`` into ``to_state`` (see the module doc)."""
-    resolve_state(machine, to_state)
+    wanted = resolve_state(machine, to_state)
     leading: list[str] = []
     blocked: list[str] = []
     for event_type in user_events(machine, snapshot):
@@ -90,12 +90,12 @@ def find_event(
         except InvalidEventError as exc:
             blocked.append(f"{event_type}: {exc}")
             continue
-        if after.status == "error" or after is snapshot or not after.matches(to_state):
+        if after.status == "error" or after is snapshot or wanted not in after.configuration:
             if after is snapshot and _targets_state(machine, snapshot, event_type, to_state):
                 blocked.append(str(machine.explain(snapshot, event)))
             continue
         leading.append(event_type)
-    if snapshot.matches(to_state) and not leading:
+    if wanted in snapshot.configuration and not leading:
         return TransitionAttempt(False, to_state, snapshot.value, reason=f"already in '{to_state}'")
     if len(leading) == 1:
         return TransitionAttempt(True, to_state, snapshot.value, leading[0], None, tuple(leading))

@@ -967,7 +967,7 @@ class WorkflowService:
                             record_type=record_type, record_id=record_id, sequence=sequence,
                             event_type=str(emitted.get("type")), payload=emitted,
                             transition_id=step.log_id, status=PENDING, attempts=0,
-                            available_at=self.clock(),
+                            available_at=self.clock(), created_at=self.clock(),
                         )
                     )  # fmt: skip
         session.flush()

@@ -8,7 +8,7 @@ at-least-once relay produces.
 :class:`WebhookPublisher` signs the exact body bytes with HMAC-SHA256 under
 a shared secret (``X-Orderflow-Signature: sha256=<hex>``); a receiver
 recomputes it with :func:`webhook_signature` and compares with
-``hmac.compare_digest``.  It retries a 5xx, 408, 429 or network error a few
+``hmac.compare_digest``.  It retries a 5xx, 408, 425, 429 or network error a few
 times at once, then reports it as retryable so the relay backs off; any
 other 4xx is permanent (the receiver said the request is wrong; sending it
 again will not help).
