@@ -1177,7 +1177,14 @@ def _plain_event(event: EventLike) -> dict[str, Any]:
 
 
 def _value(snapshot: Snapshot) -> Any:
-    return snapshot.to_json()["value"]
+    """The snapshot's state value as plain JSON (without serialising its context)."""
+    return _plain_value(snapshot.value)
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _plain_value(sub) for key, sub in value.items()}
+    return value
 
 
 def _table(model: type[Any]) -> str:
@@ -1185,8 +1192,15 @@ def _table(model: type[Any]) -> str:
 
 
 def _pk_column(model: type[Any]) -> Any:
-    (column,) = inspect(model).primary_key
-    return getattr(model, inspect(model).get_property_by_column(column).key)
+    """The mapped primary-key attribute of ``model`` (looked up once per model)."""
+    found = _PK_COLUMNS.get(model)
+    if found is None:
+        (column,) = inspect(model).primary_key
+        found = _PK_COLUMNS[model] = getattr(model, inspect(model).get_property_by_column(column).key)
+    return found
+
+
+_PK_COLUMNS: dict[type[Any], Any] = {}
 
 
 def _adopted(machine: Machine, event: dict[str, Any]) -> tuple[Snapshot, list[Action]]:
