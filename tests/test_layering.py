@@ -38,6 +38,7 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
         "workers",
         "testing",
         "api",
+        "conformance",  # the W3C SCXML runner (orderflow/conformance.py: io + runtime)
     },
     "api": {"chart", "orders", "store", "service", "export"},
 }

@@ -8,6 +8,8 @@
     ├── InvalidSnapshotError       a persisted snapshot does not fit the machine
     ├── InfiniteLoopError          a macrostep never settles (eventless or raised-event loop)
     ├── UnsafeExpressionError      an expression from a document is outside the sandbox
+    ├── ScxmlError                 an SCXML document is malformed or uses what orderflow cannot run
+    │   └── UnsafeDocumentError    an XML document declares entities or reaches outside (refused)
     ├── RecordNotFoundError        the service was asked to move a record that is not in the database
     ├── StaleRecordError           a record changed under a write (optimistic workflow_version check)
     ├── TransitionFailedError      a guard or assignment raised while a persisted record moved
@@ -105,6 +107,26 @@ class UnsafeExpressionError(OrderflowError):
         self.expression = expression
         self.reason = reason
         super().__init__(f"Refusing expression {expression!r}: {reason}.")
+
+
+class ScxmlError(OrderflowError):
+    """An SCXML document cannot be loaded: ``element`` names the element at fault when known."""
+
+    def __init__(self, message: str, element: str | None = None) -> None:
+        self.element = element
+        where = f"<{element}>: " if element else ""
+        super().__init__(f"{where}{message}")
+
+
+class UnsafeDocumentError(ScxmlError):
+    """An XML document uses entity declarations or external references, which are never expanded."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"Refusing the XML document: {reason}. orderflow parses documents without expanding "
+            f"entities or fetching external resources; remove the DOCTYPE's entity declarations."
+        )
 
 
 class UnknownEventError(InvalidEventError):

@@ -38,7 +38,30 @@ async function main() {
           out.innerHTML = svg;
           const edges = out.querySelectorAll("path.transition").length;
           const labels = Array.from(out.querySelectorAll("g.edgeLabel")).map((n) => n.textContent);
-          return { ok: true, edges, edge_labels: labels, svg_length: svg.length };
+          // boxes in the SVG's own units, whatever size the page shows it at
+          const toSvg = out.querySelector("svg").getScreenCTM().inverse();
+          const box = (element) => {
+            const r = element.getBoundingClientRect();
+            const a = new DOMPoint(r.left, r.top).matrixTransform(toSvg);
+            const b = new DOMPoint(r.right, r.bottom).matrixTransform(toSvg);
+            return [a.x, a.y, b.x, b.y];
+          };
+          const prefix = id + "-state-";
+          const name = (element) => element.id.slice(prefix.length).replace(/-\d+$/, "");
+          const states = [];
+          for (const node of out.querySelectorAll("g.node")) {
+            if (node.id.startsWith(prefix)) states.push([name(node), box(node)]);
+          }
+          const clusters = [];
+          const regions = [];
+          for (const cluster of out.querySelectorAll("g.statediagram-cluster")) {
+            const divider = cluster.querySelector(":scope > rect.divider, :scope > g > rect.divider");
+            const outer = cluster.querySelector(":scope > rect.outer, :scope > g > rect.outer");
+            if (divider) regions.push(box(divider));
+            else if (outer) clusters.push([name(cluster), box(outer)]);
+          }
+          return { ok: true, edges, edge_labels: labels, svg_length: svg.length,
+                   states, clusters, regions };
         } catch (e) {
           return { ok: false, error: String((e && e.message) || e) };
         }

@@ -69,13 +69,17 @@ def check_mermaid_structure(machine: Machine, snapshot: Snapshot | None = None) 
         for label in text.split(LOOP_SEPARATOR) if src == dst else [text]:
             drawn[(src, dst, _unescape(label))] += 1
     assert drawn == expected_edges
+    # Mermaid moves a state into the block an edge naming it is written in, so an edge is
+    # written inside a block only when both its ends are children of that block; one loop a state
+    loops = Counter(src for _, _, src, dst, _ in doc.edges if src == dst)
+    assert all(count == 1 for count in loops.values())
     for block, _, src, dst, _ in doc.edges:
         if block is None:
             continue
         assert doc.blocks[block] == 1, f"edge {src} --> {dst} written inside parallel {block}"
         for end in (src, dst):
             if end != "[*]":
-                assert block in doc.ancestors(end), f"{src} --> {dst} in {block}, outside {end}"
+                assert doc.placed[end][0] == block, f"{src} --> {dst} in {block}, moves {end}"
 
     # initial arrows and final markers
     for state in diagram.states():
@@ -186,3 +190,42 @@ def test_labels_are_escaped_for_mermaid() -> None:
     text = to_mermaid(machine)
     assert "X#35;1#59;2" in text
     assert "#123;" in text and "{" not in text.split("stateIn")[1].split("\n")[0]
+
+
+def test_an_edge_into_a_nested_state_is_written_at_the_top() -> None:
+    machine = _machine(
+        {
+            "id": "m",
+            "initial": "outer",
+            "states": {
+                "outer": {
+                    "initial": "a",
+                    "states": {
+                        "a": {"on": {"GO": "inner.b", "STAY": "c"}},
+                        "inner": {"initial": "b", "states": {"b": {}}},
+                        "c": {},
+                    },
+                },
+            },
+        }
+    )
+    doc = read_mermaid(to_mermaid(machine))
+    edges = {(src, dst): block for block, _, src, dst, _ in doc.edges}
+    assert edges[("m_outer_a", "m_outer_inner_b")] is None  # inside m_outer it would move b
+    assert edges[("m_outer_a", "m_outer_c")] == "m_outer"  # siblings stay in their block
+    assert doc.placed["m_outer_inner_b"] == ("m_outer_inner", 0)
+
+
+def test_a_state_named_like_a_start_marker_gets_another_name() -> None:
+    machine = _machine(
+        {
+            "id": "order",
+            "initial": "start",
+            "states": {"start": {"on": {"GO": "end"}}, "end": {"type": "final"}},
+        }
+    )
+    names = mermaid_ids(build_diagram(machine))
+    # Mermaid calls the [*] nodes of the block "order" order_start and order_end
+    assert names["order.start"] == "order_start_"
+    assert names["order.end"] == "order_end_"
+    check_mermaid_structure(machine)

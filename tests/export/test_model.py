@@ -27,23 +27,9 @@ def _check(machine: Machine) -> None:
     diagram = build_diagram(machine)
     assert [s.id for s in diagram.states()] == [n.id for n in machine.nodes]
     assert len(diagram.transitions) == len(machine.transitions())
-    parents = {s.id: s.parent for s in diagram.states()}
-    kinds = {s.id: s.kind for s in diagram.states()}
-
-    def ancestors(state_id: str) -> list[str]:
-        found, current = [], parents[state_id]
-        while current is not None:
-            found.append(current)
-            current = parents[current]
-        return found
-
+    ids = {s.id for s in diagram.states()}
     for t in diagram.transitions:
-        if t.owner is None:  # the top: the machine is an end, or parallel itself
-            assert diagram.root.id in (t.source, *t.targets) or diagram.root.kind == "parallel"
-            continue
-        assert kinds[t.owner] != "parallel"
-        for end in (t.source, *t.targets):
-            assert t.owner in ancestors(end), f"{t.owner} does not contain {end}"
+        assert {t.source, *t.targets} <= ids
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -84,7 +84,32 @@ class Cancel:
     id: str
 
 
-Builtin = Assign | Raise | Emit | Log | Cancel
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A block of executable content compiled from a document (SCXML's ``<onentry>``, a transition's body).
+
+    ``run(run, event)`` gets the macrostep's working state
+    (:class:`~orderflow.chart.execution.Run`) and the current event, so what it
+    raises, schedules and assigns lands in the right queue at the right time.  A
+    block handles its own errors (SCXML raises ``error.execution`` and stops the
+    block); the core only calls it, in document order.  ``label`` names it in traces.
+    """
+
+    run: Callable[[Any, Any], None]
+    label: str = "block"
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluated:
+    """A value a document computes with the macrostep's working state (SCXML's ``<donedata>``).
+
+    Like a :class:`Block`, ``evaluate(run, event)`` handles its own errors.
+    """
+
+    evaluate: Callable[[Any, Any], Any]
+
+
+Builtin = Assign | Raise | Emit | Log | Cancel | Block
 
 
 def assign(update: Mapping[str, Any] | Computed) -> Assign:

@@ -16,6 +16,12 @@ Where XState v5 and SCXML differ, JSON machines follow XState v5:
   its source inside the source;
 - candidates for an event are the exact descriptor, then wildcards, longest first;
 - eventless transitions are re-selected only after a microstep changed something.
+
+Machines compiled under SCXML's conventions (documents, see ``conventions.py``)
+take the SCXML branch at each of those points: document-order selection,
+the least common compound ancestor as domain, a failing condition raising
+``error.execution``, and the format's hooks around each macrostep.  They are
+never replayed from a plan: their executable content reads the datamodel.
 """
 
 from __future__ import annotations
@@ -25,8 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from orderflow.chart.actions import Action
-from orderflow.chart.definition import DONE_STATE_PREFIX
+from orderflow.chart.actions import Action, ActionSpec
 from orderflow.chart.execution import (
     Event,
     MachineLike,
@@ -55,6 +60,8 @@ def macrostep(
     """
     if snapshot.status != ACTIVE:
         return snapshot, []
+    if machine.scxml:
+        return _unplanned(machine, snapshot, event, trace, _take_document_event)
     return _planned(machine, snapshot, event, trace, _take_event)
 
 
@@ -62,11 +69,29 @@ def initial_macrostep(
     machine: MachineLike, snapshot: Snapshot, event: Event, trace: list[Microstep] | None = None
 ) -> tuple[Snapshot, list[Action]]:
     """Enter the initial configuration (the root and its default descendants) and settle."""
+    if machine.scxml:
+        return _unplanned(machine, snapshot, event, trace, _enter_initial)
     return _planned(machine, snapshot, event, trace, _enter_initial)
 
 
 def _take_event(run: Run, event: Event) -> None:
     _consume_timer(run, event)
+    transitions = select_transitions(run, event)
+    if transitions:
+        microstep(run, transitions, event)
+
+
+def _take_document_event(run: Run, event: Event) -> None:
+    """SCXML's mainEventLoop body for an external event: the delivered send, the hooks, then selection."""
+    if run.timers:  # a delivered send is no longer pending
+        for timer_id, timer in run.timers.items():
+            if timer.event == event.data:
+                del run.timers[timer_id]
+                run.changed = True
+                break
+    hooks = run.machine.hooks
+    if hooks is not None:
+        hooks.before_external(run, event)
     transitions = select_transitions(run, event)
     if transitions:
         microstep(run, transitions, event)
@@ -81,7 +106,7 @@ def _enter_initial(run: Run, event: Event) -> None:
     entered = sorted(entry.to_enter, key=_order)
     if run.trace is not None:
         run.trace.append(Microstep(event.type, (), (), tuple(s.id for s in entered)))
-    _enter_states(run, entered, entry.default_entry, event)
+    _enter_states(run, entered, entry.default_entry, event, entry.history_content)
 
 
 def _planned(
@@ -113,6 +138,33 @@ def _planned(
     return result, run.actions
 
 
+def _unplanned(
+    machine: MachineLike,
+    snapshot: Snapshot,
+    event: Event,
+    trace: list[Microstep] | None,
+    first_step: Callable[[Run, Event], None],
+) -> tuple[Snapshot, list[Action]]:
+    """Run ``first_step``, settle, and call the format's hook (SCXML's conventions; no plans)."""
+    run = Run(machine, snapshot)
+    run.trace = trace
+    run.replayable = False
+    try:
+        first_step(run, event)
+        _settle(run, event)
+        hooks = machine.hooks
+        while hooks is not None and run.status == ACTIVE:
+            hooks.after_macrostep(run, event)  # may raise internal events: settle them too
+            if not run.queue:
+                break
+            _settle(run, event)
+    except OrderflowError:
+        raise
+    except Exception as exc:  # user code raised: record it, apply nothing
+        return _failed(machine, snapshot, event, exc), []
+    return (_finish(run) if run.changed else snapshot), run.actions
+
+
 def _settle(run: Run, event: Event) -> None:
     """Take eventless transitions and internal events until neither is left (SCXML's macrostep loop)."""
     machine = run.machine
@@ -121,7 +173,9 @@ def _settle(run: Run, event: Event) -> None:
     recent: deque[str] = deque(maxlen=64)
     while run.status == ACTIVE:
         transitions = select_eventless_transitions(run, event) if select_eventless else []
-        if transitions:
+        if transitions and machine.scxml:
+            microstep(run, transitions, event)  # SCXML selects eventless ones after every microstep
+        elif transitions:
             before = (frozenset(run.config), run.context, dict(run.history))
             microstep(run, transitions, event)
             after = (frozenset(run.config), run.context, dict(run.history))
@@ -179,8 +233,15 @@ def _failed(machine: MachineLike, snapshot: Snapshot, event: Event, exc: Excepti
 
 
 def select_transitions(run: Run, event: Event) -> list[Transition]:
-    """The enabled transitions for ``event`` (XState's transitionNode), conflicts removed."""
-    enabled = _select_below(run.machine.root, run, event)
+    """The enabled transitions for ``event`` (XState's transitionNode), conflicts removed.
+
+    Under SCXML's conventions, SCXML's selectTransitions: per atomic state in
+    document order, the first enabled transition of it or its nearest ancestor.
+    """
+    if run.machine.scxml:
+        enabled = _select_in_document_order(run, event, lambda state: state.candidates(event.type))
+    else:
+        enabled = _select_below(run.machine.root, run, event)
     if len(enabled) > 1:
         return remove_conflicting_transitions(
             enabled, run.config, run.history, run.machine.nodes_by_id
@@ -211,10 +272,49 @@ def _select_below(node: StateNode, run: Run, event: Event) -> list[Transition]:
     return []
 
 
+def _select_in_document_order(
+    run: Run, event: Event, transitions_of: Callable[[StateNode], Iterable[Transition]]
+) -> list[Transition]:
+    """SCXML's selection loop; a condition that raises is false (the hooks raise error.execution)."""
+    enabled: list[Transition] = []
+    hooks = run.machine.hooks
+    for atomic in sorted((s for s in run.config if s.is_atomic), key=_order):
+        for state in (atomic, *atomic.ancestors):
+            chosen = None
+            for t in transitions_of(state):
+                if t.guard is None:
+                    chosen = t
+                    break
+                try:
+                    passed = guard_passes(run, t, event)
+                except OrderflowError:
+                    raise
+                except Exception as exc:
+                    if hooks is None:
+                        raise
+                    hooks.condition_failed(run, exc, event)
+                    passed = False
+                if passed:
+                    chosen = t
+                    break
+            if chosen is not None:
+                if chosen not in enabled:
+                    enabled.append(chosen)
+                break
+    return enabled
+
+
 def select_eventless_transitions(run: Run, event: Event) -> list[Transition]:
     """SCXML's selectEventlessTransitions: per atomic state in document order, the first enabled ``always``."""
-    enabled: list[Transition] = []
     config = run.config
+    if run.machine.scxml:
+        found = _select_in_document_order(run, event, lambda state: state.always)
+        if len(found) > 1:
+            return remove_conflicting_transitions(
+                found, config, run.history, run.machine.nodes_by_id
+            )
+        return found
+    enabled: list[Transition] = []
     for atomic in sorted((s for s in config if s.is_atomic), key=_order):
         for state in (atomic, *atomic.ancestors):
             chosen = next(
@@ -312,6 +412,8 @@ def transition_domain(
     """
     targets = effective_targets(t, history, nodes_by_id)
     source = t.source
+    if source.scxml:
+        return _document_domain(t, targets)
     if not t.reenter and all(
         s.is_descendant_of(source) or (s is source and s in (t.targets or ())) for s in targets
     ):
@@ -320,6 +422,22 @@ def transition_domain(
     if lca is not None:
         return lca
     return _ABOVE_ROOT if t.reenter else _root_of(source)
+
+
+def _document_domain(t: Transition, targets: list[StateNode]) -> StateNode | None:
+    """SCXML's getTransitionDomain: the source for an internal transition inside a compound
+    source, else the least common compound ancestor (a parallel state does not qualify)."""
+    source = t.source
+    if (
+        not t.reenter
+        and source.type == COMPOUND
+        and all(s.is_descendant_of(source) for s in targets)
+    ):
+        return source
+    for ancestor in source.ancestors:
+        if ancestor.type == COMPOUND and all(s.is_descendant_of(ancestor) for s in targets):
+            return ancestor
+    return _ABOVE_ROOT
 
 
 def _least_common_ancestor(nodes: list[StateNode]) -> StateNode | None:
@@ -392,7 +510,14 @@ class EntrySet:
     depends on the transitions alone, and ``microstep`` keeps it on the transition.
     """
 
-    __slots__ = ("default_entry", "history", "nodes_by_id", "read_history", "to_enter")
+    __slots__ = (
+        "default_entry",
+        "history",
+        "history_content",
+        "nodes_by_id",
+        "read_history",
+        "to_enter",
+    )
 
     def __init__(
         self, history: Mapping[str, tuple[str, ...]], nodes_by_id: Mapping[str, StateNode]
@@ -402,6 +527,9 @@ class EntrySet:
         self.history = history
         self.nodes_by_id = nodes_by_id
         self.read_history = False
+        #: a history state's default transition content, by the state it restores (SCXML's
+        #: defaultHistoryContent); ``None`` while there is none
+        self.history_content: dict[StateNode, tuple[ActionSpec, ...]] | None = None
 
     def add_transition(self, t: Transition, domain: StateNode | None) -> None:
         """The body of SCXML's computeEntrySet loop, with XState's rule for a self-target."""
@@ -434,6 +562,10 @@ class EntrySet:
                 targets = list(default.targets or ())
                 if default is parent.initial:
                     self.default_entry.add(parent)
+                elif default.actions:
+                    if self.history_content is None:
+                        self.history_content = {}
+                    self.history_content[parent] = default.actions
             for s in targets:
                 to_enter.add(s)
                 self.add_descendants(s)
@@ -441,12 +573,14 @@ class EntrySet:
                 self.add_ancestors(_proper_ancestors(s, parent), _ABOVE_ROOT)
         elif state.type == COMPOUND:
             assert state.initial is not None and state.initial.targets
-            initial = state.initial.targets[0]
-            if initial.type != HISTORY:
-                to_enter.add(initial)
-                self.default_entry.add(initial)
-            self.add_descendants(initial)
-            self.add_ancestors(_proper_ancestors(initial, state), _ABOVE_ROOT)
+            initials = state.initial.targets  # one child, or (SCXML) several descendants
+            for initial in initials:
+                if initial.type != HISTORY:
+                    to_enter.add(initial)
+                    self.default_entry.add(initial)
+                self.add_descendants(initial)
+            for initial in initials:
+                self.add_ancestors(_proper_ancestors(initial, state), _ABOVE_ROOT)
         elif state.type == PARALLEL:
             for child in state.states:
                 if not any(s.is_descendant_of(child) for s in to_enter):
@@ -492,6 +626,7 @@ def microstep(run: Run, transitions: list[Transition], event: Event) -> None:
     nodes_by_id = run.machine.nodes_by_id
     single = transitions[0] if len(transitions) == 1 else None
     plan = single.entry_plan if single is not None else None
+    history_content = None
     if plan is not None:
         domain, entered, default_entry = plan
         domains: Domains = {single: domain} if single is not None and single.targets else {}
@@ -501,6 +636,7 @@ def microstep(run: Run, transitions: list[Transition], event: Event) -> None:
     history = recorded_history(to_exit, run.config, run.history)
     if plan is None:
         entry = compute_entry_set(transitions, domains, history, nodes_by_id)
+        history_content = entry.history_content
         entered = tuple(sorted(entry.to_enter, key=_order))
         default_entry = frozenset(entry.default_entry)
         if single is not None and not entry.read_history:
@@ -522,7 +658,7 @@ def microstep(run: Run, transitions: list[Transition], event: Event) -> None:
     _exit_states(run, to_exit, event)
     for t in transitions:
         execute(run, t.actions, event)
-    _enter_states(run, entered, default_entry, event)
+    _enter_states(run, entered, default_entry, event, history_content)
 
 
 def recorded_history(
@@ -553,7 +689,11 @@ def _exit_states(run: Run, to_exit: list[StateNode], event: Event) -> None:
 
 
 def _enter_states(
-    run: Run, to_enter: Sequence[StateNode], default_entry: AbstractSet[StateNode], event: Event
+    run: Run,
+    to_enter: Sequence[StateNode],
+    default_entry: AbstractSet[StateNode],
+    event: Event,
+    history_content: Mapping[StateNode, tuple[ActionSpec, ...]] | None = None,
 ) -> None:
     """SCXML's enterStates: entry actions outermost first; a final state raises done events."""
     completed: set[StateNode] = set()
@@ -563,6 +703,8 @@ def _enter_states(
         schedule_delayed(run, state, event)
         if state in default_entry and state.initial is not None and state.initial.actions:
             execute(run, state.initial.actions, event)
+        if history_content and state in history_content:
+            execute(run, history_content[state], event)
         if state.type == FINAL:
             _reach_final(run, state, completed, event)
             if run.status != ACTIVE:
@@ -575,10 +717,14 @@ def _reach_final(run: Run, state: StateNode, completed: set[StateNode], event: E
     assert parent is not None
     marker = parent if parent.type == PARALLEL else parent.parent
     completion = marker or state
+    machine = run.machine
+    prefix = machine.done_state_prefix
+    final_output = None
     if parent.type == COMPOUND:
-        done: dict[str, Any] = {"type": DONE_STATE_PREFIX + parent.id}
+        done: dict[str, Any] = {"type": prefix + parent.id}
         if state.has_output:
-            done["output"] = compute(run, state.output, event)
+            final_output = compute(run, state.output, event)
+            done[machine.done_data_key] = final_output
         run.queue.append(Event.internal(done))
     while (
         marker is not None
@@ -587,21 +733,19 @@ def _reach_final(run: Run, state: StateNode, completed: set[StateNode], event: E
         and is_in_final_state(run.config, marker)
     ):
         completed.add(marker)
-        run.queue.append(Event.internal({"type": DONE_STATE_PREFIX + marker.id}))
+        run.queue.append(Event.internal({"type": prefix + marker.id}))
         completion = marker
         marker = marker.parent
     if marker is not None:
         return
-    machine = run.machine
-    final_output = (
-        compute(run, completion.output, event)
-        if completion.has_output and completion.parent
-        else None
-    )
-    if machine.has_output:
-        done_event = Event.internal(
-            {"type": DONE_STATE_PREFIX + completion.id, "output": final_output}
+    if completion is not state:
+        final_output = (
+            compute(run, completion.output, event)
+            if completion.has_output and completion.parent
+            else None
         )
+    if machine.has_output:
+        done_event = Event.internal({"type": prefix + completion.id, "output": final_output})
         run.output = compute(run, machine.output, done_event)
     else:
         run.output = final_output

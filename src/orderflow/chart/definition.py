@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orderflow.chart.actions import ActionSpec, Builtin, builtin_from_json, builtin_name
+from orderflow.chart.conventions import XSTATE, Conventions
 from orderflow.chart.guards import (
     COMBINATORS,
     AndGuard,
+    Condition,
     Guard,
     NamedGuard,
     NotGuard,
@@ -49,6 +51,9 @@ _STATE_KEYS = frozenset({
     "output", "history", "target", "tags", "meta", "description",
 })  # fmt: skip
 _ROOT_KEYS = _STATE_KEYS | {"context", "version", "types", "schemas", "predictableActionArguments"}
+#: under SCXML's conventions a state lists its transitions in document order, each with its "event"
+_SCXML_STATE_KEYS = (_STATE_KEYS - {"on", "always", "after", "onDone"}) | {"transitions"}
+_SCXML_TRANSITION_KEYS = frozenset({"event", "target", "guard", "actions", "reenter"})
 _TRANSITION_KEYS = frozenset({"target", "guard", "actions", "reenter", "description", "meta"})
 _TYPES = frozenset({ATOMIC, COMPOUND, PARALLEL, FINAL, HISTORY})
 
@@ -70,14 +75,26 @@ class CompiledTree:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def compile_definition(config: Any, implementations: Implementations) -> CompiledTree:
-    """Compile ``config``; the returned tree's ``problems`` is empty when the definition is valid."""
-    return _Compiler(implementations).compile(config)
+def compile_definition(
+    config: Any, implementations: Implementations, conventions: Conventions = XSTATE
+) -> CompiledTree:
+    """Compile ``config``; the returned tree's ``problems`` is empty when the definition is valid.
+
+    Under SCXML's conventions (``orderflow.io.scxml`` writes such configs) a state
+    has ``transitions``, a document-ordered list whose items carry their ``event``
+    descriptor (none for eventless ones); an ``initial`` may be ``{"target":
+    ["#id", ...], "actions": [...]}`` naming descendants, and a history state's
+    ``target`` may be ``{"target": [...], "actions": [...]}``.
+    """
+    return _Compiler(implementations, conventions).compile(config)
 
 
 class _Compiler:
-    def __init__(self, implementations: Implementations) -> None:
+    def __init__(self, implementations: Implementations, conventions: Conventions) -> None:
         self.impl = implementations
+        self.conventions = conventions
+        self.scxml = conventions.scxml
+        self.done_prefix = conventions.done_state_prefix
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.nodes: list[StateNode] = []
@@ -101,8 +118,9 @@ class _Compiler:
         if not isinstance(machine_id, str) or not machine_id:
             self.problem("$.id", "the machine id must be a non-empty string")
             machine_id = DEFAULT_MACHINE_ID
+        root_keys = (_ROOT_KEYS | _SCXML_STATE_KEYS) if self.scxml else _ROOT_KEYS
         for key in config:
-            if key not in _ROOT_KEYS:
+            if key not in root_keys:
                 self.problem(f"$.{key}", self._unknown_key_message(key))
         root = self._build(config, machine_id, machine_id, None, (), "$", is_root=True)
         for node in self.nodes:
@@ -149,7 +167,7 @@ class _Compiler:
             config = {}
         if not is_root:
             for k in config:
-                if k not in _STATE_KEYS:
+                if k not in (_SCXML_STATE_KEYS if self.scxml else _STATE_KEYS):
                     self.problem(f"{json_path}.{k}", self._unknown_key_message(k))
         children_config = config.get("states") or {}
         if not isinstance(children_config, Mapping):
@@ -193,6 +211,7 @@ class _Compiler:
             ancestors=(parent, *parent.ancestors) if parent is not None else (),
             order=len(self.nodes),
             is_atomic=state_type in (ATOMIC, FINAL),
+            scxml=self.scxml,
         )
         if node_id in self.by_id:
             self.problem(
@@ -250,11 +269,14 @@ class _Compiler:
                 )
             node.output, node.has_output = config["output"], True
         if node.type == FINAL:
-            for k in ("on", "always", "after", "onDone"):
+            for k in ("on", "always", "after", "onDone", "transitions"):
                 if config.get(k):
                     self.problem(f"{path}.{k}", "a final state cannot have transitions")
             return
         on: dict[str, list[Transition]] = {}
+        if self.scxml:
+            self._link_document_transitions(node, config.get("transitions"), path, on)
+            return
         on_config = config.get("on") or {}
         if not isinstance(on_config, Mapping):
             self.problem(f"{path}.on", "on must map event descriptors to transitions")
@@ -271,7 +293,7 @@ class _Compiler:
                 self.problem(
                     f"{path}.onDone", "only a compound or parallel state finishes; onDone needs one"
                 )
-            descriptor = DONE_STATE_PREFIX + node.id
+            descriptor = self.done_prefix + node.id
             on.setdefault(descriptor, []).extend(
                 self._transitions(node, descriptor, config["onDone"], f"{path}.onDone")
             )
@@ -297,12 +319,51 @@ class _Compiler:
             sorted((d for d in node.on if is_wildcard(d)), key=len, reverse=True)
         )
 
+    def _link_document_transitions(
+        self, node: StateNode, config: Any, path: str, on: dict[str, list[Transition]]
+    ) -> None:
+        """SCXML's transitions: one list in document order, each with its own ``event``."""
+        always: list[Transition] = []
+        items = config if isinstance(config, list) else [] if config is None else None
+        if items is None:
+            self.problem(f"{path}.transitions", "transitions must be a list")
+            items = []
+        for index, item in enumerate(items):
+            where = f"{path}.transitions[{index}]"
+            if not isinstance(item, Mapping):
+                self.problem(where, "a transition must be an object")
+                continue
+            for k in item:
+                if k not in _SCXML_TRANSITION_KEYS:
+                    self.problem(f"{where}.{k}", f"unknown transition key '{k}'")
+            descriptor = item.get("event")
+            body = {k: v for k, v in item.items() if k != "event"}
+            if descriptor is None:
+                always.extend(self._transitions(node, None, body, where))
+            elif self._check_descriptor(descriptor, f"{where}.event"):
+                on.setdefault(descriptor, []).extend(
+                    self._transitions(node, descriptor, body, where)
+                )
+        node.always = tuple(always)
+        node.on = {descriptor: tuple(ts) for descriptor, ts in on.items()}
+
     def _check_descriptor(self, descriptor: Any, where: str) -> bool:
         if not isinstance(descriptor, str) or not descriptor:
             self.problem(
                 where, "an event descriptor must be a non-empty string (use always for eventless)"
             )
             return False
+        if self.scxml:  # a space-separated list of tokens, each "*" or a name with an optional ".*"
+            tokens = descriptor.split()
+            if not tokens or any(
+                "*" in token
+                and token != "*"
+                and not (token.endswith(".*") and "*" not in token[:-2])
+                for token in tokens
+            ):
+                self.problem(where, f"'{descriptor}' is not an SCXML event descriptor")
+                return False
+            return True
         if "*" in descriptor and not is_wildcard(descriptor):
             self.problem(
                 where, "a wildcard may only stand alone ('*') or as the last token ('prefix.*')"
@@ -320,6 +381,14 @@ class _Compiler:
         if isinstance(initial, Mapping):
             actions = self._actions(initial.get("actions"), f"{path}.actions", node)
             initial = initial.get("target")
+        if self.scxml and (isinstance(initial, list) or str(initial).startswith("#")):
+            targets = self._targets(node, initial, f"{path}.target", relative_to_parent=False)
+            if targets is None:
+                return None
+            if not targets or not all(t.is_descendant_of(node) for t in targets):
+                self.problem(path, f"the initial states of '{node.id}' must be its descendants")
+                return None
+            return self._new_transition(node, None, targets, None, actions, False, path)
         if initial is None:
             self.problem(path, f"compound state '{node.id}' needs an initial state")
             return None
@@ -345,10 +414,13 @@ class _Compiler:
                     f"{path}.{k}",
                     "a history state is a pseudo-state; it has no transitions or actions",
                 )
-        if config.get("target") is not None:
-            targets = self._targets(
-                parent, config["target"], f"{path}.target", relative_to_parent=False
-            )
+        default = config.get("target")
+        actions: tuple[ActionSpec, ...] = ()
+        if self.scxml and isinstance(default, Mapping):  # SCXML: a transition with content
+            actions = self._actions(default.get("actions"), f"{path}.target.actions", node)
+            default = default.get("target")
+        if default is not None:
+            targets = self._targets(parent, default, f"{path}.target", relative_to_parent=False)
             if targets:
                 for target in targets:
                     if not target.is_descendant_of(parent) or target.type == HISTORY:
@@ -357,7 +429,7 @@ class _Compiler:
                             f"a history default must be a state inside '{parent.id}'",
                         )
                 node.history_default = self._new_transition(
-                    node, None, targets, None, (), False, path
+                    node, None, targets, None, actions, False, path
                 )
 
     # -- transitions -------------------------------------------------------------------
@@ -493,6 +565,8 @@ class _Compiler:
     # -- guards, actions, delays ---------------------------------------------------------
 
     def _guard(self, config: Any, path: str, node: StateNode) -> Guard | None:
+        if isinstance(config, Condition):  # compiled by a format (an SCXML cond)
+            return config
         if isinstance(config, str):
             return self._named_guard(config, None, path, node)
         if callable(config):  # inline, from a config written in Python

@@ -4,8 +4,9 @@
 history, context, pending timers, the actions for the caller, the internal
 queue); ``algorithm.py`` turns it into the next snapshot.  :func:`execute`
 runs a state's or transition's actions: ``assign`` and ``raise`` change the
-run, everything else becomes an :class:`~orderflow.chart.actions.Action`
-record for the caller.  Whatever reads context or event data marks the run
+run, a document's :class:`~orderflow.chart.actions.Block` runs with the run
+itself (SCXML's executable content), everything else becomes an
+:class:`~orderflow.chart.actions.Action` record for the caller.  Whatever reads context or event data marks the run
 as not replayable (see ``plans.py``).
 """
 
@@ -18,7 +19,18 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from orderflow.chart.actions import Action, ActionSpec, Assign, Cancel, Emit, Log, Raise
+from orderflow.chart.actions import (
+    Action,
+    ActionSpec,
+    Assign,
+    Block,
+    Cancel,
+    Emit,
+    Evaluated,
+    Log,
+    Raise,
+)
+from orderflow.chart.conventions import MacrostepHooks
 from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.plans import MacrostepPlan, PlanKey
 from orderflow.chart.snapshot import Snapshot, Timer
@@ -62,6 +74,12 @@ class MachineLike(Protocol):
     """What the algorithm needs of a machine (implemented by ``machine.Machine``)."""
 
     root: StateNode
+    #: SCXML's selection, domain and error rules (see conventions.py)
+    scxml: bool
+    hooks: MacrostepHooks | None
+    done_state_prefix: str
+    #: the key of a done event that carries the final state's output ("output"; SCXML: "data")
+    done_data_key: str
     nodes_by_id: Mapping[str, StateNode]
     max_microsteps: int
     has_always: bool
@@ -84,6 +102,7 @@ class Run:
         "changed",
         "config",
         "context",
+        "extension",
         "history",
         "machine",
         "output",
@@ -110,6 +129,8 @@ class Run:
         self.changed = False
         #: the microsteps taken, when an inspection tool asked for them
         self.trace: list[Microstep] | None = None
+        #: the working state a format's blocks and hooks keep for one macrostep (SCXML's datamodel)
+        self.extension: Any = None
 
 
 # -- the macrostep -------------------------------------------------------------------------------
@@ -137,6 +158,9 @@ def execute(run: Run, specs: Iterable[ActionSpec], event: Event) -> None:
         elif isinstance(builtin, Cancel):
             run.timers.pop(builtin.id, None)
             run.actions.append(Action("cancel", {"id": builtin.id}, event.data))
+        elif isinstance(builtin, Block):
+            run.replayable = False
+            builtin.run(run, event)
 
 
 def _assign(run: Run, action: Assign, params: Any, event: Event) -> Any:
@@ -188,6 +212,9 @@ def compute(run: Run, value: Any, event: Event, params: Any = None) -> Any:
         run.replayable = False
         fn: Callable[..., Any] = value
         return fn(run.context, event.value, params)
+    if isinstance(value, Evaluated):
+        run.replayable = False
+        return value.evaluate(run, event)
     return value
 
 

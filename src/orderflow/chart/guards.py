@@ -101,13 +101,35 @@ class NotGuard:
         return (False, f"not({describe(self.guard)}) is false") if passed else (True, None)
 
 
-Guard = NamedGuard | StateInGuard | AndGuard | OrGuard | NotGuard
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A condition compiled by a format (an SCXML ``cond``): ``test(context, event, configuration)``.
+
+    Unlike a named guard it sees the configuration (SCXML's ``In()``); ``label``
+    is the source text, for explanations.  Under SCXML's conventions a condition
+    that raises is false and raises ``error.execution``.
+    """
+
+    label: str
+    test: Callable[[Any, Any, Collection[object]], bool]
+
+    def evaluate(
+        self, context: Any, event: Any, configuration: Collection[object]
+    ) -> tuple[bool, str | None]:
+        if self.test(context, event, configuration):
+            return True, None
+        return False, f"{self.label} is false"
+
+
+Guard = NamedGuard | StateInGuard | AndGuard | OrGuard | NotGuard | Condition
 
 
 def describe(guard: Guard) -> str:
     """A short human-readable form of a guard, for explanations and diagrams."""
     if isinstance(guard, NamedGuard):
         return guard.name
+    if isinstance(guard, Condition):
+        return guard.label
     if isinstance(guard, StateInGuard):
         return f"stateIn({guard.label})"
     if isinstance(guard, AndGuard):

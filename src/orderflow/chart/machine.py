@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from orderflow.chart import algorithm
 from orderflow.chart.actions import Action
+from orderflow.chart.conventions import XSTATE, Conventions
 from orderflow.chart.definition import compile_definition
 from orderflow.chart.execution import Event, Microstep, Run
 from orderflow.chart.guards import describe
@@ -100,11 +101,21 @@ class Step:
 class Machine:
     """A compiled statechart.  Create it with :func:`create_machine` or ``setup(...).create_machine``."""
 
-    def __init__(self, config: Mapping[str, Any], implementations: Implementations) -> None:
-        tree = compile_definition(config, implementations)
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        implementations: Implementations,
+        conventions: Conventions = XSTATE,
+    ) -> None:
+        tree = compile_definition(config, implementations, conventions)
         if tree.problems:
             raise DefinitionError(tree.problems)
         self.config = config
+        self.conventions = conventions
+        self.scxml = conventions.scxml
+        self.hooks = conventions.hooks
+        self.done_state_prefix = conventions.done_state_prefix
+        self.done_data_key = conventions.done_data_key
         self.implementations = implementations
         self.id = tree.machine_id
         self.version = tree.version
@@ -443,13 +454,21 @@ class Setup:
             max_microsteps=max_microsteps,
         )
 
-    def create_machine(self, config: Mapping[str, Any], *, _stacklevel: int = 2) -> Machine:
+    def create_machine(
+        self,
+        config: Mapping[str, Any],
+        *,
+        conventions: Conventions = XSTATE,
+        _stacklevel: int = 2,
+    ) -> Machine:
         """Compile ``config`` (an XState v5 JSON machine config) against these implementations.
 
         Legal but suspicious parts (unreachable states) are reported as a
         :class:`DefinitionWarning` at the caller's line, and kept in ``machine.warnings``.
+        ``conventions`` is for formats: ``orderflow.io.scxml`` compiles documents under
+        SCXML's (``orderflow.chart.conventions``).
         """
-        machine = Machine(config, self.implementations)
+        machine = Machine(config, self.implementations, conventions)
         for warning in machine.warnings:
             warnings.warn(
                 f"{warning.path}: {warning.message}", DefinitionWarning, stacklevel=_stacklevel

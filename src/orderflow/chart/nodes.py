@@ -87,6 +87,8 @@ class StateNode:
     tags: tuple[str, ...] = ()
     meta: Any = None
     description: str | None = None
+    #: compiled under SCXML's conventions (see conventions.py)
+    scxml: bool = False
     _candidates: dict[str, tuple[Transition, ...]] = field(default_factory=dict)
 
     def is_descendant_of(self, other: StateNode) -> bool:
@@ -96,16 +98,30 @@ class StateNode:
         """This node's transitions for ``event_type``, in the order they are tried.
 
         The exact descriptor first, then the wildcard descriptors that match,
-        longest first (XState v5's ``getCandidates``).  Cached per event type.
+        longest first (XState v5's ``getCandidates``); under SCXML's conventions,
+        every transition whose descriptor matches, in document order.  Cached per event type.
         """
         cached = self._candidates.get(event_type)
         if cached is not None:
             return cached
-        found = list(self.on.get(event_type, ()))
-        for descriptor in self.wildcards:
-            if matches_descriptor(event_type, descriptor):
-                found.extend(self.on[descriptor])
-        result = tuple(found)
+        if self.scxml:  # SCXML: every matching transition, in document order
+            result = tuple(
+                sorted(
+                    (
+                        t
+                        for descriptor, ts in self.on.items()
+                        if matches_scxml_descriptor(event_type, descriptor)
+                        for t in ts
+                    ),
+                    key=lambda t: t.order,
+                )
+            )
+        else:
+            found = list(self.on.get(event_type, ()))
+            for descriptor in self.wildcards:
+                if matches_descriptor(event_type, descriptor):
+                    found.extend(self.on[descriptor])
+            result = tuple(found)
         if len(self._candidates) < 512:  # bounded: event types come from outside
             self._candidates[event_type] = result
         return result
@@ -126,3 +142,22 @@ def matches_descriptor(event_type: str, descriptor: str) -> bool:
         return False
     prefix = descriptor[:-2]
     return event_type == prefix or event_type.startswith(prefix + ".")
+
+
+def matches_scxml_descriptor(event_type: str, descriptor: str) -> bool:
+    """SCXML's event descriptor match (section 3.12.1).
+
+    A descriptor is a space-separated list of tokens; a token matches an event
+    name equal to it or starting with it followed by ``.``; ``*`` matches any
+    name, and a trailing ``.*`` (or ``.``) on a token is ignored.
+    """
+    for token in descriptor.split():
+        if token == "*":
+            return True
+        if token.endswith(".*"):
+            token = token[:-2]
+        elif token.endswith("."):
+            token = token[:-1]
+        if event_type == token or event_type.startswith(token + "."):
+            return True
+    return False

@@ -28,7 +28,7 @@ from orderflow.chart.guards import (
     StateInGuard,
     describe,
 )
-from orderflow.chart.nodes import PARALLEL, StateNode, Transition
+from orderflow.chart.nodes import StateNode, Transition
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,6 @@ class DiagramTransition:
     event: str | None
     guard: str | None
     actions: tuple[str, ...]
-    #: the state whose block the transition is drawn in: the innermost non-parallel state that
-    #: properly contains the source and every target; ``None`` for the top of the diagram
-    owner: str | None
     #: the event descriptor the transition listens to (``None`` for ``always``)
     descriptor: str | None = None
     guard_tree: DiagramGuard | None = None
@@ -191,7 +188,6 @@ def _transition(t: Transition) -> DiagramTransition:
     else:
         kind, event = "event", descriptor
     targets = t.targets or ()
-    owner = _owner(t.source, targets)
     guard = _guard(t.guard) if t.guard is not None else None
     actions = tuple(_action(spec) for spec in t.actions)
     return DiagramTransition(
@@ -201,29 +197,12 @@ def _transition(t: Transition) -> DiagramTransition:
         event=event,
         guard=guard.text if guard is not None else None,
         actions=tuple(a.name for a in actions),
-        owner=owner.id if owner is not None else None,
         descriptor=descriptor,
         guard_tree=guard,
         action_specs=actions,
         reenter=t.reenter,
         delay=t.delay,
     )
-
-
-def _owner(source: StateNode, targets: tuple[StateNode, ...]) -> StateNode | None:
-    """The innermost non-parallel state that properly contains source and targets.
-
-    A state is drawn in its parent's block, so the block an edge is written in
-    must be a proper ancestor of both ends; a parallel state's block is cut into
-    regions, none of which contains the others, so it is skipped.  ``None``
-    means the top of the diagram, outside the machine's own block.
-    """
-    for candidate in source.ancestors:
-        if candidate.type == PARALLEL:
-            continue
-        if all(t.is_descendant_of(candidate) for t in targets):
-            return candidate
-    return None
 
 
 def _guard(guard: Guard) -> DiagramGuard:

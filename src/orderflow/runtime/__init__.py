@@ -8,14 +8,17 @@ default) or :class:`AsyncioClock` for real time.
 
 from orderflow.runtime.actor import Actor, ActorNotRunningError, Subscription, create_actor
 from orderflow.runtime.clock import AsyncioClock, Clock, SimulatedClock, ThreadingClock
+from orderflow.runtime.sessions import SessionActor, create_session
 
 __all__ = [
     "Actor",
     "ActorNotRunningError",
     "AsyncioClock",
     "Clock",
+    "SessionActor",
     "SimulatedClock",
     "Subscription",
     "ThreadingClock",
     "create_actor",
+    "create_session",
 ]

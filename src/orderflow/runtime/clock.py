@@ -82,6 +82,12 @@ class SimulatedClock:
             callback()
         self._now = target
 
+    def next_due(self) -> float | None:
+        """The time the next pending callback falls due (``None`` when nothing is pending)."""
+        with self._lock:
+            live = [entry[0] for entry in self._queue if entry[1] not in self._cancelled]
+        return min(live) if live else None
+
     def run_all(self, limit: int = 10_000) -> None:
         """Advance until nothing is pending (at most ``limit`` callbacks: timers can re-arm forever)."""
         for _ in range(limit):

@@ -1,0 +1,250 @@
+"""What the API reads: one record's workflow, its log and timers, override requests, credit.
+
+Plain functions over a :class:`~orderflow.service.WorkflowService`, shared
+by the GraphQL schema and the inspector so the two can never disagree.
+They read; nothing here writes (the dry runs behind :func:`event_options`
+roll back by construction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from shutil import which
+from typing import Any
+
+from sqlalchemy import select
+
+from orderflow.api.records import leaf_paths
+from orderflow.chart import Machine, Snapshot
+from orderflow.errors import InvalidEventError, RecordNotFoundError
+from orderflow.export import build_diagram, to_dot, to_mermaid, to_svg
+from orderflow.export.model import DiagramState
+from orderflow.orders.ports import CreditSnapshot
+from orderflow.service import Actor, DatabaseCredit, WorkflowService
+from orderflow.service.overrides import prepare_event
+from orderflow.store import OverrideRequest, ScheduledEvent, TransitionLog
+from orderflow.store.workflow_tables import PENDING
+
+RecordRef = tuple[type[Any], Any]
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One record's workflow as it stands: its snapshot and the row's bookkeeping."""
+
+    record_type: str
+    record_id: str
+    ref: RecordRef
+    reference: str | None
+    machine: Machine
+    snapshot: Snapshot
+    version: int
+    legacy_status: str | None
+
+    @property
+    def value(self) -> Any:
+        return self.snapshot.to_json()["value"]
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        """The active leaf states as dotted paths."""
+        return leaf_paths(self.value)
+
+    @property
+    def active_state_ids(self) -> list[str]:
+        """Every active state's id (ancestors included), in document order."""
+        return [node.id for node in sorted(self.snapshot.configuration, key=lambda n: n.order)]
+
+
+@dataclass(frozen=True)
+class ActorEventOption:
+    """An event the record's active states listen to, judged for the machine and for one actor.
+
+    ``allowed`` and ``reason`` are the machine's view (state and guards,
+    payload aside: :meth:`WorkflowService.allowed_events`).  ``permitted``
+    says whether ``actor`` sending it now would move the record (a dry run
+    as that actor, through the service's permission checks); ``None`` when
+    that cannot be known without a payload the caller has to supply.
+    ``payload`` is what the API fills in itself (the open request of an
+    override decision).
+    """
+
+    event: str
+    allowed: bool
+    reason: str | None
+    targets: tuple[str, ...]
+    needs_payload: bool
+    permitted: bool | None
+    refusal: str | None
+    payload: dict[str, Any]
+
+
+def workflow(service: WorkflowService, record_type: str, ref: RecordRef) -> Workflow:
+    """The record's workflow; :class:`RecordNotFoundError` when there is no such row."""
+    snapshot = service.snapshot(ref)
+    model, key = ref
+    with service.session_factory() as session:
+        row = session.get(model, key)
+        if row is None:  # deleted between the two reads
+            raise RecordNotFoundError(record_type, str(key))
+        reference = getattr(row, "reference", None)
+        version, legacy = int(row.workflow_version or 0), row.status
+    assert snapshot.machine is not None
+    return Workflow(
+        record_type=record_type,
+        record_id=str(key),
+        ref=ref,
+        reference=None if reference is None else str(reference),
+        machine=service.machines[snapshot.machine.id],
+        snapshot=snapshot,
+        version=version,
+        legacy_status=legacy,
+    )
+
+
+def transition_log(
+    service: WorkflowService, flow: Workflow, limit: int = 50
+) -> list[TransitionLog]:
+    """The record's last ``limit`` log rows, oldest first."""
+    with service.session_factory() as session:
+        rows = session.scalars(
+            select(TransitionLog)
+            .where(
+                TransitionLog.record_type == flow.record_type,
+                TransitionLog.record_id == flow.record_id,
+            )
+            .order_by(TransitionLog.id.desc())
+            .limit(max(limit, 0))
+        ).all()
+    return list(reversed(rows))
+
+
+def pending_timers(service: WorkflowService, flow: Workflow) -> list[ScheduledEvent]:
+    """The record's durable timers that have not fired or been cancelled, soonest first."""
+    with service.session_factory() as session:
+        return list(
+            session.scalars(
+                select(ScheduledEvent)
+                .where(
+                    ScheduledEvent.record_type == flow.record_type,
+                    ScheduledEvent.record_id == flow.record_id,
+                    ScheduledEvent.status == PENDING,
+                )
+                .order_by(ScheduledEvent.due_at, ScheduledEvent.id)
+            )
+        )
+
+
+def override_requests(
+    service: WorkflowService,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    record_type: str | None = None,
+    record_id: str | None = None,
+    limit: int = 100,
+) -> list[OverrideRequest]:
+    """Override requests, newest first, filtered by whichever of the arguments are given."""
+    query = select(OverrideRequest)
+    for column, wanted in (
+        (OverrideRequest.status, status),
+        (OverrideRequest.kind, kind),
+        (OverrideRequest.record_type, record_type),
+        (OverrideRequest.record_id, record_id),
+    ):
+        if wanted is not None:
+            query = query.where(column == wanted)
+    with service.session_factory() as session:
+        return list(session.scalars(query.order_by(OverrideRequest.id.desc()).limit(max(limit, 0))))
+
+
+def credit_snapshot(service: WorkflowService, customer_id: str, currency: str) -> CreditSnapshot:
+    """The customer's credit as the sale's credit check would see it now (from the database)."""
+    with service.session_factory() as session:
+        return DatabaseCredit(lambda: session, clock=service.clock).credit_snapshot(
+            customer_id, currency
+        )
+
+
+def event_options(
+    service: WorkflowService, flow: Workflow, actor: Actor | None
+) -> list[ActorEventOption]:
+    """The events of :meth:`WorkflowService.allowed_events`, each also judged for ``actor``."""
+    rules = service.overrides.get(flow.machine.id)
+    open_requests = {
+        request.kind: request.request_key
+        for request in service.override_requests(flow.ref)
+        if request.status == "open" and request.request_key
+    }
+    options = []
+    for option in service.allowed_events(flow.ref):
+        event: dict[str, Any] = {"type": option.event}
+        deciding = rules.deciding(option.event) if rules is not None else None
+        if deciding is not None and deciding.kind in open_requests:
+            event["request_id"] = open_requests[deciding.kind]
+        permitted, refusal = _judge(service, flow, option.allowed, option.reason, event, actor)
+        if permitted is None and (not option.needs_payload or "request_id" in event):
+            permitted, refusal = _dry_run(service, flow, event, actor)
+        options.append(
+            ActorEventOption(
+                event=option.event,
+                allowed=option.allowed,
+                reason=option.reason,
+                targets=option.targets,
+                needs_payload=option.needs_payload,
+                permitted=permitted,
+                refusal=refusal,
+                payload={k: v for k, v in event.items() if k != "type"},
+            )
+        )
+    return options
+
+
+def diagram(flow: Workflow, format: str | None = None) -> tuple[str, str]:
+    """``(format, source)`` of the machine with the record's active states highlighted.
+
+    Without a ``format``: SVG when Graphviz's ``dot`` is installed, else Mermaid.
+    Asking for ``svg`` without ``dot`` raises :class:`~orderflow.errors.RendererNotFoundError`.
+    """
+    if format is None:
+        format = "svg" if which("dot") else "mermaid"
+    writers = {"svg": to_svg, "mermaid": to_mermaid, "dot": to_dot}
+    if format not in writers:
+        raise ValueError(f"unknown diagram format '{format}'; choose one of {', '.join(writers)}")
+    return format, writers[format](flow.machine, highlight=flow.snapshot)
+
+
+def state_tree(flow: Workflow) -> DiagramState:
+    """The machine's states as a tree, the record's active ones marked (the diagram without Graphviz)."""
+    return build_diagram(flow.machine, flow.snapshot).root
+
+
+def _judge(
+    service: WorkflowService,
+    flow: Workflow,
+    allowed: bool,
+    reason: str | None,
+    event: dict[str, Any],
+    actor: Actor | None,
+) -> tuple[bool | None, str | None]:
+    """The verdict that needs no dry run: refused by the machine, no actor, or no permission."""
+    if not allowed:
+        return False, reason
+    if actor is None:
+        return False, "sign in to send events"
+    rules = service.overrides.get(flow.machine.id)
+    if rules is not None:
+        prepared, refusal = prepare_event(rules, event, actor)
+        if prepared is None:
+            return False, refusal
+    return None, None
+
+
+def _dry_run(
+    service: WorkflowService, flow: Workflow, event: dict[str, Any], actor: Actor | None
+) -> tuple[bool | None, str | None]:
+    try:
+        result = service.send(flow.ref, event, actor=actor, dry_run=True)
+    except InvalidEventError:
+        return None, None  # the event needs more payload than the API can fill in
+    return result.success, result.reason

@@ -1,0 +1,127 @@
+"""``orderflow serve``: the GraphQL API and the inspector under uvicorn; ``orderflow token``: a way in.
+
+Both need the ``orderflow[api]`` extra, imported only when the command
+runs, so the rest of the command line works without it.  The secret that
+signs tokens comes from ``--secret`` or, better (it stays out of the
+process list), ``ORDERFLOW_API_SECRET``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+
+from orderflow.cli.app import DEFAULT_DATABASE_URL, DatabaseUrl, UserError, app, err, out
+
+Secret = Annotated[
+    str | None,
+    typer.Option(
+        "--secret",
+        envvar="ORDERFLOW_API_SECRET",
+        help="Signs and checks actor tokens (16+ characters).",
+    ),
+]
+
+NO_SECRET = (
+    "the API needs a secret to sign actor tokens: set ORDERFLOW_API_SECRET or pass --secret "
+    "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+)
+
+
+def _api_extra() -> Any:
+    """The ``orderflow.api`` package, or a one-line error saying how to install it."""
+    try:
+        import uvicorn  # noqa: F401
+
+        import orderflow.api  # strawberry and starlette come with it
+    except ImportError as exc:
+        # printed here rather than raised as a UserError: main() renders messages as rich
+        # markup, which would swallow the "[api]" of the install command
+        missing = (exc.name or "a dependency").split(".")[0]
+        err.print("[red]error:[/red] ", end="")
+        err.print(
+            f"this command needs the api extra ({missing} is not installed): "
+            "pip install 'orderflow[api]'",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(2) from exc
+    return orderflow.api
+
+
+@app.command()
+def serve(
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    secret: Secret = None,
+    graphiql: Annotated[
+        bool, typer.Option("--graphiql", help="Serve the GraphiQL IDE (loads it from a CDN).")
+    ] = False,
+) -> None:
+    """Serve GraphQL at /graphql and the workflow inspector at / (uvicorn; the api extra)."""
+    api = _api_extra()
+    if not secret:
+        raise UserError(NO_SECRET)
+    import uvicorn
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import sessionmaker
+
+    from orderflow.store import create_engine
+
+    engine = create_engine(database_url)
+    try:
+        if not inspect(engine).has_table("workflow_transition_log"):
+            raise UserError(
+                f"{engine.url.render_as_string()} has no orderflow tables; run "
+                "`orderflow db upgrade` (or `orderflow demo` to fill it with sample orders)"
+            )
+        try:
+            application = api.create_app(
+                sessionmaker(engine, expire_on_commit=False), secret=secret, graphiql=graphiql
+            )
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        address = f"http://{host}:{port}"
+        out.print(
+            f"orderflow on {engine.url.render_as_string()}: GraphQL at {address}/graphql, "
+            f"the inspector at {address}/ (sign in with a token from `orderflow token`); Ctrl-C stops it",
+            highlight=False,
+        )
+        uvicorn.run(application, host=host, port=port, log_level="info")
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def token(
+    actor_id: Annotated[str, typer.Argument(help="The actor's id, as the log records it.")],
+    label: Annotated[str | None, typer.Option(help="A name for people (default: the id).")] = None,
+    permission: Annotated[
+        list[str] | None,
+        typer.Option("--permission", "-p", help="A permission the actor holds (repeatable)."),
+    ] = None,
+    hours: Annotated[float, typer.Option(help="Hours until the token expires.")] = 8.0,
+    secret: Secret = None,
+) -> None:
+    """Print a signed actor token for `orderflow serve` (GraphQL header or the inspector's sign-in)."""
+    api = _api_extra()
+    if not secret:
+        raise UserError(NO_SECRET)
+    if hours <= 0:
+        raise UserError(f"--hours must be positive, not {hours}")
+    from orderflow.service import Actor
+
+    actor = Actor(actor_id, label, frozenset(permission or ()))
+    try:
+        issued = api.issue_token(secret, actor, expires_in=timedelta(hours=hours))
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    typer.echo(issued)
+    err.print(
+        f"token for {actor.label or actor.id} ({', '.join(sorted(actor.permissions)) or 'no permissions'}), "
+        f"valid for {hours:g} hours",
+        highlight=False,
+    )
