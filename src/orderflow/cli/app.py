@@ -39,7 +39,8 @@ def main() -> None:
     try:
         app()
     except (UserError, OrderflowError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print("[red]error:[/red] ", end="")
+        err.print(str(exc), markup=False, highlight=False)  # "orderflow[api]" stays as written
         sys.exit(2)
 
 
