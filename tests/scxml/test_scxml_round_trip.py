@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_w3c_suite import MISSING, SUITE
 
 import orderflow
 from orderflow.chart import Machine, Snapshot
@@ -21,7 +22,7 @@ from orderflow.orders.loading import IMPLEMENTATIONS, MACHINE_NAMES, read_defini
 from orderflow.orders.policies import Policies
 from orderflow.testing import event_sequences, machine_configs
 
-W3C = Path(__file__).resolve().parents[3] / "shared" / "w3c-scxml" / "mandatory"
+W3C = SUITE / "mandatory"
 
 
 def _walks() -> Any:
@@ -111,7 +112,7 @@ def test_a_dumped_document_is_written_again_the_same() -> None:
     assert dump(load(text)) == text
 
 
-@pytest.mark.skipif(not W3C.is_dir(), reason="the W3C SCXML tests are not in ../shared")
+@pytest.mark.skipif(not W3C.is_dir(), reason=MISSING)
 def test_a_machine_loaded_from_scxml_is_written_as_its_document() -> None:
     path = W3C / "test144.scxml"
     machine = load(path)
