@@ -1,6 +1,6 @@
 """Persisted transitions per second: orderflow's WorkflowService against the bare SQL floor.
 
-    .venv/bin/python bench/persisted.py [--ops 2000] [--postgres postgresql+psycopg://...]
+    .venv/bin/python bench/persisted.py [--ops 200] [--rounds 7] [--postgres postgresql+psycopg://...]
 
 For each engine (SQLite file in WAL mode; PostgreSQL when a URL is given or
 ORDERFLOW_TEST_POSTGRES_URL is set) and 1 and 8 worker processes, it
@@ -10,11 +10,19 @@ measures
   locking the service uses: begin, select the row (``FOR UPDATE`` on
   PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), update it, insert a log row,
   commit;
-- **orderflow**: ``WorkflowService.send`` of a two-state toggle (rehydrate,
-  pure transition, versioned update, log row with metadata, commit).
+- **orderflow**: ``WorkflowService.send`` of a two-state toggle (lock,
+  rehydrate, pure transition, versioned update, log row with the full
+  result in its metadata, commit).
 
 Each worker moves its own records, so the numbers are throughput, not
-contention.  Prints a markdown table; the ratio is floor / orderflow.
+contention on one row.  The two kinds take turns inside the same warm
+processes: a round is ``--ops`` transitions per worker of one kind, every
+worker starting at a barrier, then the same of the other kind (the order
+flips every round so drift on a shared machine falls on both).  A round's
+throughput is all workers' transitions over the span from the first start
+to the last end.  The table gives the median of the rounds and, for the
+cost, the median and the range of the per-round ratios (floor throughput
+over orderflow's).
 """
 
 from __future__ import annotations
@@ -22,22 +30,23 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import tempfile
+import statistics
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from scratch_database import Database
 from sqlalchemy import MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 import orderflow
 from orderflow.service import WorkflowService
-from orderflow.store import TransitionLog, create_engine, upgrade
+from orderflow.store import TransitionLog
 
 RECORDS_PER_WORKER = 16
+WARM_UP = 30
 TOGGLE = {
     "id": "toggle",
     "version": "1",
@@ -48,6 +57,7 @@ TOGGLE = {
         "on": {"on": {"FLIP": "off"}},
     },
 }
+KINDS = ("floor", "orderflow")
 
 
 class BenchBase(DeclarativeBase):
@@ -62,19 +72,13 @@ class Switch(BenchBase, orderflow.store.WorkflowRecord):
     name: Mapped[str] = mapped_column(String(20), default="")
 
 
-def engine_for(url: str, schema: str | None) -> sa.Engine:
-    if schema is None:
-        return create_engine(url)
-    return create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-
-
-def floor_worker(url: str, schema: str | None, ids: list[int], ops: int) -> None:
-    engine = engine_for(url, schema)
+def floor_transition(engine: sa.Engine) -> Callable[[int], None]:
+    """One transition in bare SQLAlchemy Core: locked select, versioned update, log insert."""
     table = Switch.__table__
     log = TransitionLog.__table__
     postgres = engine.dialect.name == "postgresql"
-    for i in range(ops):
-        record = ids[i % len(ids)]
+
+    def move(record: int) -> None:
         with engine.begin() as connection:
             query = sa.select(table.c.workflow_state, table.c.workflow_version).where(table.c.id == record)
             if postgres:
@@ -94,75 +98,105 @@ def floor_worker(url: str, schema: str | None, ids: list[int], ops: int) -> None
                     created_at=datetime.now(UTC),
                 )
             )  # fmt: skip
-    engine.dispose()
+
+    return move
 
 
-def orderflow_worker(url: str, schema: str | None, ids: list[int], ops: int) -> None:
-    engine = engine_for(url, schema)
+def orderflow_transition(engine: sa.Engine) -> Callable[[int], None]:
     service = WorkflowService(
         sessionmaker(engine, expire_on_commit=False), {"toggle": orderflow.create_machine(TOGGLE)}
     )
-    for i in range(ops):
-        result = service.send((Switch, ids[i % len(ids)]), "FLIP")
+
+    def move(record: int) -> None:
+        result = service.send((Switch, record), "FLIP")
         assert result.success, result.reason
+
+    return move
+
+
+def worker(database: Database, ids: list[int], ops: int, rounds: int, barrier: Any, out: Any) -> None:
+    """Warm both kinds up, then run ``rounds`` turns of each, reporting (round, kind, start, end)."""
+    engine = database.engine()
+    moves = {"floor": floor_transition(engine), "orderflow": orderflow_transition(engine)}
+    for move in moves.values():
+        for i in range(WARM_UP):
+            move(ids[i % len(ids)])
+    for round_ in range(rounds):
+        for kind in KINDS if round_ % 2 == 0 else KINDS[::-1]:
+            move = moves[kind]
+            barrier.wait()
+            started = time.perf_counter()
+            for i in range(ops):
+                move(ids[i % len(ids)])
+            out.put((round_, kind, started, time.perf_counter()))
     engine.dispose()
 
 
-def run(kind: Callable[..., None], url: str, schema: str | None, workers: int, ops: int) -> float:
-    """Transitions per second of ``workers`` processes doing ``ops`` each."""
-    ids = [[w * RECORDS_PER_WORKER + i + 1 for i in range(RECORDS_PER_WORKER)] for w in range(workers)]
+def measure(database: Database, workers: int, ops: int, rounds: int) -> dict[str, list[float]]:
+    """Throughput per round of each kind with ``workers`` processes."""
     context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=kind, args=(url, schema, ids[w], ops)) for w in range(workers)]
-    started = time.perf_counter()
+    barrier, out = context.Barrier(workers), context.Queue()
+    ids = [[w * RECORDS_PER_WORKER + i + 1 for i in range(RECORDS_PER_WORKER)] for w in range(workers)]
+    processes = [
+        context.Process(target=worker, args=(database, ids[w], ops, rounds, barrier, out))
+        for w in range(workers)
+    ]
     for process in processes:
         process.start()
+    spans: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    for _ in range(workers * rounds * len(KINDS)):
+        round_, kind, started, ended = out.get(timeout=600)
+        spans.setdefault((round_, kind), []).append((started, ended))
     for process in processes:
         process.join()
         if process.exitcode != 0:
-            raise RuntimeError(f"a {kind.__name__} process failed")
-    return workers * ops / (time.perf_counter() - started)
+            raise RuntimeError("a worker process failed")
+    throughput: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    for round_ in range(rounds):
+        for kind in KINDS:
+            span = spans[round_, kind]
+            elapsed = max(end for _, end in span) - min(start for start, _ in span)
+            throughput[kind].append(workers * ops / elapsed)
+    return throughput
 
 
-def prepare(url: str, schema: str | None, records: int) -> None:
-    engine = engine_for(url, schema)
-    upgrade(engine)
-    BenchBase.metadata.create_all(engine)
-    service = WorkflowService(sessionmaker(engine), {"toggle": orderflow.create_machine(TOGGLE)})
-    for i in range(records):
-        service.start(Switch(id=i + 1, workflow_machine="toggle"))
-    engine.dispose()
-
-
-def measure(name: str, url: str, schema: str | None, ops: int) -> list[str]:
-    prepare(url, schema, 8 * RECORDS_PER_WORKER)
-    rows = []
-    for workers in (1, 8):
-        floor = run(floor_worker, url, schema, workers, ops)
-        ours = run(orderflow_worker, url, schema, workers, ops)
-        rows.append(f"| {name} | {workers} | {floor:,.0f} | {ours:,.0f} | {floor / ours:.2f}x |")
-    return rows
+def rows_for(name: str, url: str | None, ops: int, rounds: int) -> list[str]:
+    database = Database(url, BenchBase.metadata)
+    try:
+        engine = database.engine()
+        service = WorkflowService(sessionmaker(engine), {"toggle": orderflow.create_machine(TOGGLE)})
+        for i in range(8 * RECORDS_PER_WORKER):
+            service.start(Switch(id=i + 1, workflow_machine="toggle"))
+        engine.dispose()
+        rows = []
+        for workers in (1, 8):
+            tps = measure(database, workers, ops, rounds)
+            ratios = [f / o for f, o in zip(tps["floor"], tps["orderflow"], strict=True)]
+            rows.append(
+                f"| {name} | {workers} | {statistics.median(tps['floor']):,.0f} "
+                f"| {statistics.median(tps['orderflow']):,.0f} | {statistics.median(ratios):.2f}x "
+                f"| {min(ratios):.2f}x-{max(ratios):.2f}x |"
+            )
+        return rows
+    finally:
+        database.drop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ops", type=int, default=2000, help="transitions per worker and run")
+    parser.add_argument("--ops", type=int, default=200, help="transitions per worker, kind and round")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of each kind")
     parser.add_argument("--postgres", default=os.environ.get("ORDERFLOW_TEST_POSTGRES_URL"))
     args = parser.parse_args()
-    rows = ["| engine | workers | floor (tx/s) | orderflow (tx/s) | cost vs floor |", "|---|---|---|---|---|"]
-    with tempfile.TemporaryDirectory() as folder:
-        rows += measure("SQLite file (WAL)", f"sqlite:///{folder}/bench.db", None, args.ops)
+    rows = [
+        "| engine | workers | floor (tx/s) | orderflow (tx/s) | cost vs floor (median) | range |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    rows += rows_for("SQLite file (WAL)", None, args.ops, args.rounds)
     if args.postgres:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        try:
-            rows += measure("PostgreSQL", args.postgres, schema, args.ops)
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        rows += rows_for("PostgreSQL", args.postgres, args.ops, args.rounds)
     else:
-        rows.append("| PostgreSQL | - | skipped: pass --postgres or set ORDERFLOW_TEST_POSTGRES_URL | | |")
+        rows.append("| PostgreSQL | - | skipped: pass --postgres or set ORDERFLOW_TEST_POSTGRES_URL | | | |")
     print("\n".join(rows))
 
 

@@ -207,6 +207,7 @@ class WorkflowService:
         self._migrations = DefinitionMigrations()
         self.scope = scope
         self._updates: dict[tuple[type[Any], tuple[str, ...]], Any] = {}
+        self._loads: dict[tuple[type[Any], bool], Any] = {}
         self.overrides = {rules.machine: rules for rules in overrides}
         self.finish_hooks = tuple(finish_hooks)
         unknown = set(self.overrides) - set(self.machines)
@@ -1056,11 +1057,10 @@ class WorkflowService:
             session.flush()
             return record
         model, key = record_identity(record)
-        pk = _pk_column(model)
-        query = select(model).where(pk == key).execution_options(populate_existing=True)
-        if lock:
-            query = query.with_for_update()
-        row = session.execute(query).scalar_one_or_none()
+        query = self._loads.get((model, lock))
+        if query is None:
+            query = self._loads[model, lock] = _row_query(model, lock)
+        row = session.execute(query, {"record_key": key}).scalar_one_or_none()
         if row is None:
             if insert and not isinstance(record, tuple):
                 session.add(record)
@@ -1162,6 +1162,18 @@ def _versioned_update(model: type[Any], names: tuple[str, ...]) -> Any:
         )
         .values({table.c[name]: bindparam(f"new_{name}") for name in (*names, "workflow_version")})
     )
+
+
+def _row_query(model: type[Any], lock: bool) -> Any:
+    """``SELECT <model> WHERE <key> = :record_key`` (``FOR UPDATE`` when ``lock``), built once per service.
+
+    ``populate_existing`` refreshes a row a joined session already holds, so a
+    hook or a worker sharing the transaction never moves a stale copy.
+    """
+    query = select(model).where(_pk_column(model) == bindparam("record_key"))
+    if lock:
+        query = query.with_for_update()
+    return query.execution_options(populate_existing=True)
 
 
 def _has_no_key(record: Any) -> bool:
