@@ -9,18 +9,32 @@ from sqlalchemy import func, select, update
 
 import orderflow
 from orderflow.chart import Action
-from orderflow.errors import EffectError, InvalidSnapshotError, TransitionFailedError
+from orderflow.errors import (
+    EffectError,
+    InvalidEventError,
+    InvalidSnapshotError,
+    TransitionFailedError,
+    UnknownEventError,
+)
 from orderflow.service import WorkflowService
 from orderflow.store import OutboxEvent, TransitionLog
 from workflow_db import TICKET, Capture, Database, Ticket, capture, ticket_machine
 
 
-def written(database: Database) -> tuple[int, int, int]:
+def written(database: Database) -> tuple[Any, ...]:
+    """The rows a send could write: counts of log, outbox and captures, and every ticket as stored."""
     with database.Session() as session:
-        return tuple(  # type: ignore[return-value]
+        counts = tuple(
             int(session.scalar(select(func.count()).select_from(m)) or 0)
             for m in (TransitionLog, OutboxEvent, Capture)
         )
+        tickets = session.execute(
+            select(
+                Ticket.id, Ticket.workflow_machine, Ticket.workflow_state,
+                Ticket.workflow_context, Ticket.workflow_version, Ticket.status,
+            ).order_by(Ticket.id)
+        ).all()  # fmt: skip
+        return (*counts, [tuple(row) for row in tickets])
 
 
 def started(service: WorkflowService) -> Ticket:
@@ -106,3 +120,26 @@ def test_a_guard_that_raises_is_an_error_and_writes_nothing(database: Database) 
     with pytest.raises(TransitionFailedError, match="ZeroDivisionError"):
         service.send(ticket, {"type": "PAY", "amount": 50})
     assert written(database) == before
+
+
+@pytest.mark.parametrize(
+    ("event", "error", "message"),
+    [
+        ("SHIPP", UnknownEventError, "no transition for event 'SHIPP'"),
+        ({"type": "PAY", "amount": "lots"}, InvalidEventError, "does not fit Pay"),
+        ({"type": "PAY"}, InvalidEventError, "does not fit Pay"),
+        ({"amount": 50}, InvalidEventError, "type"),
+        ({"type": 7}, InvalidEventError, "type"),
+        ("", InvalidEventError, "type"),
+    ],
+)
+def test_an_unknown_or_malformed_event_is_refused_and_nothing_is_written(
+    service: WorkflowService, database: Database, event: Any, error: type[Exception], message: str
+) -> None:
+    ticket = started(service)
+    before = written(database)
+    with pytest.raises(error, match=message):
+        service.send(ticket, event, idempotency_key="k")
+    assert written(database) == before
+    # the key was not spent on the refused event: the same key moves the record now
+    assert service.send(ticket, {"type": "PAY", "amount": 50}, idempotency_key="k").success
