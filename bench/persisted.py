@@ -53,7 +53,11 @@ TOGGLE = {
     "initial": "off",
     "context": {"flips": 0},
     "states": {
-        "off": {"on": {"FLIP": {"target": "on", "actions": [{"type": "assign", "params": {"flips": 1}}]}}},
+        "off": {
+            "on": {
+                "FLIP": {"target": "on", "actions": [{"type": "assign", "params": {"flips": 1}}]}
+            }
+        },
         "on": {"on": {"FLIP": "off"}},
     },
 }
@@ -80,7 +84,9 @@ def floor_transition(engine: sa.Engine) -> Callable[[int], None]:
 
     def move(record: int) -> None:
         with engine.begin() as connection:
-            query = sa.select(table.c.workflow_state, table.c.workflow_version).where(table.c.id == record)
+            query = sa.select(table.c.workflow_state, table.c.workflow_version).where(
+                table.c.id == record
+            )
             if postgres:
                 query = query.with_for_update()
             state, version = connection.execute(query).one()
@@ -88,7 +94,11 @@ def floor_transition(engine: sa.Engine) -> Callable[[int], None]:
             connection.execute(
                 sa.update(table)
                 .where(table.c.id == record, table.c.workflow_version == version)
-                .values(workflow_state={**state, "value": new}, workflow_version=version + 1, status=new.upper())
+                .values(
+                    workflow_state={**state, "value": new},
+                    workflow_version=version + 1,
+                    status=new.upper(),
+                )
             )
             connection.execute(
                 sa.insert(log).values(
@@ -114,7 +124,9 @@ def orderflow_transition(engine: sa.Engine) -> Callable[[int], None]:
     return move
 
 
-def worker(database: Database, ids: list[int], ops: int, rounds: int, barrier: Any, out: Any) -> None:
+def worker(
+    database: Database, ids: list[int], ops: int, rounds: int, barrier: Any, out: Any
+) -> None:
     """Warm both kinds up, then run ``rounds`` turns of each, reporting (round, kind, start, end)."""
     engine = database.engine()
     moves = {"floor": floor_transition(engine), "orderflow": orderflow_transition(engine)}
@@ -136,7 +148,9 @@ def measure(database: Database, workers: int, ops: int, rounds: int) -> dict[str
     """Throughput per round of each kind with ``workers`` processes."""
     context = multiprocessing.get_context("fork")
     barrier, out = context.Barrier(workers), context.Queue()
-    ids = [[w * RECORDS_PER_WORKER + i + 1 for i in range(RECORDS_PER_WORKER)] for w in range(workers)]
+    ids = [
+        [w * RECORDS_PER_WORKER + i + 1 for i in range(RECORDS_PER_WORKER)] for w in range(workers)
+    ]
     processes = [
         context.Process(target=worker, args=(database, ids[w], ops, rounds, barrier, out))
         for w in range(workers)
@@ -164,7 +178,9 @@ def rows_for(name: str, url: str | None, ops: int, rounds: int) -> list[str]:
     database = Database(url, BenchBase.metadata)
     try:
         engine = database.engine()
-        service = WorkflowService(sessionmaker(engine), {"toggle": orderflow.create_machine(TOGGLE)})
+        service = WorkflowService(
+            sessionmaker(engine), {"toggle": orderflow.create_machine(TOGGLE)}
+        )
         for i in range(8 * RECORDS_PER_WORKER):
             service.start(Switch(id=i + 1, workflow_machine="toggle"))
         engine.dispose()
@@ -184,7 +200,9 @@ def rows_for(name: str, url: str | None, ops: int, rounds: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ops", type=int, default=200, help="transitions per worker, kind and round")
+    parser.add_argument(
+        "--ops", type=int, default=200, help="transitions per worker, kind and round"
+    )
     parser.add_argument("--rounds", type=int, default=7, help="rounds of each kind")
     parser.add_argument("--postgres", default=os.environ.get("ORDERFLOW_TEST_POSTGRES_URL"))
     args = parser.parse_args()
@@ -196,7 +214,9 @@ def main() -> None:
     if args.postgres:
         rows += rows_for("PostgreSQL", args.postgres, args.ops, args.rounds)
     else:
-        rows.append("| PostgreSQL | - | skipped: pass --postgres or set ORDERFLOW_TEST_POSTGRES_URL | | | |")
+        rows.append(
+            "| PostgreSQL | - | skipped: pass --postgres or set ORDERFLOW_TEST_POSTGRES_URL | | | |"
+        )
     print("\n".join(rows))
 
 
