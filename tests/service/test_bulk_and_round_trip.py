@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select, update
+
 from orderflow.service import TransitionResult, WorkflowService
+from orderflow.store import TransitionLog
 from workflow_db import Database, Ticket, capture, ticket_machine
 
 
@@ -61,3 +64,51 @@ def test_a_round_trip_through_the_database_ends_where_the_pure_core_ends(
         assert service.send((Ticket, ticket.id), event).success
         assert _plain(service.snapshot((Ticket, ticket.id)).to_json()) == _plain(pure.to_json())
     assert pure.status == "done" and pure.value == "shipped"
+
+
+def test_bulk_send_counts_missing_and_tampered_records_and_moves_the_rest(
+    service: WorkflowService, database: Database
+) -> None:
+    good = []
+    for _ in range(3):
+        ticket = Ticket(workflow_machine="ticket")
+        service.start(ticket)
+        good.append(ticket)
+    tampered = good.pop(1)
+    with database.Session.begin() as session:
+        session.execute(
+            update(Ticket).where(Ticket.id == tampered.id).values(workflow_state=["open"])
+        )
+    result = service.bulk_send([good[0], tampered, (Ticket, 9999), good[1]], "HOLD")
+    assert (result.succeeded, result.failed) == (2, 2)
+    reasons = {failure.record_id: failure.reason for failure in result.failures}
+    assert "must be a JSON object" in reasons[str(tampered.id)]
+    assert "9999" in reasons["9999"]
+    assert [service.snapshot(t).value for t in good] == ["held", "held"]
+    with database.Session() as session:
+        stored = session.get(Ticket, tampered.id)
+        assert stored is not None and stored.workflow_state == ["open"]
+        assert stored.workflow_version == 1
+
+
+def test_a_bulk_job_run_again_with_its_key_moves_only_the_records_it_had_not_reached(
+    service: WorkflowService, database: Database
+) -> None:
+    tickets = []
+    for _ in range(4):
+        ticket = Ticket(workflow_machine="ticket")
+        service.start(ticket)
+        tickets.append(ticket)
+    first = service.bulk_send(tickets[:2], "HOLD", idempotency_key="hold-all")
+    assert (first.succeeded, first.failed) == (2, 0)
+    again = service.bulk_send(tickets, "HOLD", idempotency_key="hold-all")
+    assert (again.succeeded, again.failed) == (4, 0)
+    assert [r.idempotent for r in again.results] == [True, True, False, False]
+    assert [service.snapshot(t).value for t in tickets] == ["held"] * 4
+    with database.Session() as session:
+        holds = session.scalar(
+            select(func.count())
+            .select_from(TransitionLog)
+            .where(TransitionLog.event == "HOLD")
+        )
+    assert holds == 4

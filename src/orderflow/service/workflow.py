@@ -546,19 +546,28 @@ class WorkflowService:
         actor: Actor | str | None = None,
         note: str = "",
         dry_run: bool = False,
+        idempotency_key: str | None = None,
         progress: Callable[[int, TransitionResult | None], None] | None = None,
     ) -> BulkResult:
         """``send`` to each record in its own transaction; failures are counted with their reasons.
 
-        ``progress(done, result)`` is called after each record (``result`` is
-        None when the send raised).
+        A record that is missing, tampered with or refused is a failure with
+        its reason; the others still move.  ``idempotency_key`` is used for
+        every record (keys are per record), so running the same bulk job
+        again after it stopped half-way moves only the records it had not
+        reached: the others answer with their earlier result
+        (``idempotent=True``).  ``progress(done, result)`` is called after
+        each record (``result`` is None when the send raised).
         """
         results: list[TransitionResult] = []
         failures: list[BulkFailure] = []
         for done, record in enumerate(records, start=1):
             result: TransitionResult | None = None
             try:
-                result = self.send(record, event, actor=actor, note=note, dry_run=dry_run)
+                result = self.send(
+                    record, event, actor=actor, note=note, dry_run=dry_run,
+                    idempotency_key=idempotency_key,
+                )  # fmt: skip
             except (OrderflowError, IntegrityError) as exc:
                 failures.append(BulkFailure(str(record_identity(record)[1]), str(exc)))
             else:
