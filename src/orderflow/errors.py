@@ -150,6 +150,21 @@ class RecordNotFoundError(OrderflowError):
         super().__init__(f"There is no {record_type} with id {record_id!r} in the database.")
 
 
+class InvalidRecordKeyError(RecordNotFoundError):
+    """A record was named by a key its primary key column cannot hold (``"abc"`` for an integer id).
+
+    A kind of :class:`RecordNotFoundError` (no such record can exist), said
+    before any query runs, the same way on every engine.
+    """
+
+    def __init__(self, record_type: str, record_id: str, expected: str) -> None:
+        super().__init__(record_type, record_id)
+        self.expected = expected
+        self.args = (
+            f"{record_id!r} cannot name a {record_type} record: its primary key holds {expected}.",
+        )
+
+
 class StaleRecordError(OrderflowError):
     """The record's ``workflow_version`` is not the one the write expected: someone moved it first.
 

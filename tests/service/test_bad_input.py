@@ -12,6 +12,7 @@ from orderflow.chart import Action
 from orderflow.errors import (
     EffectError,
     InvalidEventError,
+    InvalidRecordKeyError,
     InvalidSnapshotError,
     TransitionFailedError,
     UnknownEventError,
@@ -143,3 +144,18 @@ def test_an_unknown_or_malformed_event_is_refused_and_nothing_is_written(
     assert written(database) == before
     # the key was not spent on the refused event: the same key moves the record now
     assert service.send(ticket, {"type": "PAY", "amount": 50}, idempotency_key="k").success
+
+
+def test_a_record_key_the_primary_key_cannot_hold_is_refused_and_nothing_is_written(
+    service: WorkflowService, database: Database
+) -> None:
+    ticket = started(service)
+    before = written(database)
+    for key in ("abc", 3.5, None):
+        with pytest.raises(InvalidRecordKeyError, match="cannot name a tickets record"):
+            service.send((Ticket, key), "HOLD")
+    assert written(database) == before
+    bulk = service.bulk_send([(Ticket, "abc"), (Ticket, str(ticket.id))], "HOLD")
+    assert (bulk.succeeded, bulk.failed) == (1, 1)
+    assert bulk.failures[0].record_id == "abc"
+    assert service.snapshot((Ticket, str(ticket.id))).value == "held"

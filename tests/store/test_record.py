@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, ClassVar
 
 import pytest
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from orderflow.errors import InvalidSnapshotError
+from orderflow.errors import InvalidRecordKeyError, InvalidSnapshotError, RecordNotFoundError
 from orderflow.store import (
     Fulfillment,
     Quotation,
     SaleOrder,
+    WorkflowRecord,
     legacy_status,
     persist,
+    primary_key_value,
+    record_identity,
     rehydrate,
     state_columns,
 )
@@ -103,3 +109,69 @@ def test_the_example_records_link_quotation_sale_and_fulfilment(database: Databa
         session.add(Fulfillment(reference="F-1", sale_order_id=sale.id))
     with pytest.raises(Exception, match=r"(?i)unique"), database.Session.begin() as session:
         session.add(SaleOrder(reference="S-2", customer_id="C-1", quotation_id=quotation.id))
+
+
+class _KeyBase(DeclarativeBase):
+    pass
+
+
+class _TextKeyed(_KeyBase, WorkflowRecord):
+    __tablename__ = "text_keyed"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+class _UuidKeyed(_KeyBase, WorkflowRecord):
+    __tablename__ = "uuid_keyed"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+ONE_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+
+@pytest.mark.parametrize(
+    ("model", "key", "value"),
+    [
+        (Ticket, 12, 12),
+        (Ticket, "12", 12),
+        (Ticket, " 7", 7),
+        (_TextKeyed, "Q-1", "Q-1"),
+        (_TextKeyed, 42, "42"),
+        (_UuidKeyed, ONE_UUID, ONE_UUID),
+        (_UuidKeyed, str(ONE_UUID), ONE_UUID),
+    ],
+)
+def test_a_key_that_spells_the_primary_key_type_is_converted(
+    model: type[Any], key: Any, value: Any
+) -> None:
+    converted = primary_key_value(model, key)
+    assert converted == value and type(converted) is type(value)
+    assert record_identity((model, key)) == (model, value)
+
+
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        (Ticket, "abc"),
+        (Ticket, 3.5),
+        (Ticket, None),
+        (Ticket, True),
+        (Ticket, [1]),
+        (Ticket, ""),
+        (_TextKeyed, None),
+        (_UuidKeyed, "not-a-uuid"),
+        (_UuidKeyed, 5),
+    ],
+)
+def test_a_key_the_primary_key_cannot_hold_is_refused_before_any_query(
+    model: type[Any], key: Any
+) -> None:
+    with pytest.raises(InvalidRecordKeyError, match="cannot name a") as caught:
+        record_identity((model, key))
+    assert isinstance(caught.value, RecordNotFoundError)
+
+
+def test_a_reference_that_is_not_a_model_and_key_pair_is_a_programming_error() -> None:
+    with pytest.raises(TypeError, match=r"\(Model, primary key\)"):
+        record_identity((Ticket, 1, 2))
+    with pytest.raises(TypeError, match="not a mapped"):
+        record_identity((dict, 1))

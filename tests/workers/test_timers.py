@@ -184,3 +184,19 @@ def test_an_unknown_record_type_is_an_attempt_with_a_clear_error(database: Datab
 
     assert firing.outcome == "retry"
     assert firing.detail is not None and "no model for record type 'tickets'" in firing.detail
+
+
+def test_a_timer_row_naming_a_key_no_record_can_have_is_settled_and_the_batch_goes_on(
+    database: Database,
+) -> None:
+    service: WorkflowService = alarm_service(database.Session)
+    arm(service, 2)
+    with database.Session.begin() as session:
+        row = session.scalars(select(ScheduledEvent).where(ScheduledEvent.record_id == "1")).one()
+        row.record_id = "not-a-number"
+
+    firings = fire_due_timers(service, database.Session, now=later())
+
+    assert sorted(f.outcome for f in firings) == ["cancelled", "fired"]
+    assert rings_by_alarm(database) == {2: 1}
+    assert timer_statuses(database) == {"cancelled": 1, "fired": 1}

@@ -17,7 +17,8 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from orderflow.api.errors import ApiError
-from orderflow.store import Fulfillment, Quotation, SaleOrder, WorkflowRecord
+from orderflow.errors import InvalidRecordKeyError
+from orderflow.store import Fulfillment, Quotation, SaleOrder, WorkflowRecord, primary_key_value
 
 #: the domain records shipped with orderflow, in the order of the flow
 DEFAULT_MODELS: tuple[type[WorkflowRecord], ...] = (Quotation, SaleOrder, Fulfillment)
@@ -66,18 +67,12 @@ class RecordTypes:
                 f"there is no record type '{record_type}'; this API serves "
                 f"{', '.join(self.names) or 'none'}"
             )
-        (column,) = inspect(model).primary_key
         try:
-            kind = column.type.python_type
-        except NotImplementedError:
-            kind = str
-        try:
-            key = kind(record_id)
-        except (TypeError, ValueError):
+            return model, primary_key_value(model, record_id)
+        except InvalidRecordKeyError as exc:
             raise ApiError(
-                f"'{record_id}' is not a valid id for {record_type} (its key is {kind.__name__})"
+                f"'{record_id}' is not a valid id for {record_type} (its key is {exc.expected})"
             ) from None
-        return model, key
 
     def summaries(
         self,

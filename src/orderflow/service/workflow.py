@@ -569,7 +569,7 @@ class WorkflowService:
                     idempotency_key=idempotency_key,
                 )  # fmt: skip
             except (OrderflowError, IntegrityError) as exc:
-                failures.append(BulkFailure(str(record_identity(record)[1]), str(exc)))
+                failures.append(BulkFailure(_key_label(record), str(exc)))
             else:
                 results.append(result)
                 if not result.success:
@@ -1183,6 +1183,16 @@ def _row_query(model: type[Any], lock: bool) -> Any:
     if lock:
         query = query.with_for_update()
     return query.execution_options(populate_existing=True)
+
+
+def _key_label(record: RecordRef) -> str:
+    """The record id a bulk failure reports, even for a reference whose key is unusable."""
+    if isinstance(record, tuple):
+        return str(record[-1]) if record else "?"
+    try:
+        return str(record_identity(record)[1])
+    except (OrderflowError, TypeError):
+        return "?"
 
 
 def _has_no_key(record: Any) -> bool:

@@ -22,7 +22,7 @@ from sqlalchemy import Integer, String, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orderflow.chart import Machine, Snapshot
-from orderflow.errors import InvalidSnapshotError
+from orderflow.errors import InvalidRecordKeyError, InvalidSnapshotError
 from orderflow.store.base import NullableJSONDocument
 
 
@@ -144,10 +144,16 @@ def dotted_path(value: Any) -> str | None:
 
 
 def record_identity(record: object) -> tuple[type[Any], Any]:
-    """The mapped class and the primary key of ``record`` (an instance or a ``(Model, pk)`` pair)."""
+    """The mapped class and the primary key of ``record`` (an instance or a ``(Model, pk)`` pair).
+
+    A pair's key goes through :func:`primary_key_value`, so ``(Ticket, "12")``
+    names the same row as ``(Ticket, 12)`` and ``(Ticket, "abc")`` is refused.
+    """
     if isinstance(record, tuple):
+        if len(record) != 2:
+            raise TypeError(f"a record reference is (Model, primary key), not {record!r}")
         model, key = record
-        return model, key
+        return model, primary_key_value(model, key)
     mapper = inspect(type(record))
     keys = mapper.primary_key_from_instance(record)
     if len(keys) != 1:
@@ -157,6 +163,59 @@ def record_identity(record: object) -> tuple[type[Any], Any]:
     if keys[0] is None:
         raise TypeError(f"{type(record).__name__} has no primary key yet; flush it first")
     return type(record), keys[0]
+
+
+def primary_key_value(model: type[Any], key: Any) -> Any:
+    """``key`` as a value of ``model``'s single-column primary key, or :class:`InvalidRecordKeyError`.
+
+    A key of the column's own type is kept; text that spells one (``"12"``
+    for an integer key, a UUID's text for a UUID key) is converted, and so
+    is an integer for a text key.  Anything else (``"abc"`` or ``3.5`` for
+    an integer key, ``None``, a list) cannot name a row, and is said so
+    before any query, the same on every engine.  Types without a Python
+    equivalent pass through to the database.
+    """
+    python_type = _KEY_TYPES.get(model)
+    if python_type is None:
+        python_type = _KEY_TYPES[model] = _key_type(model)
+    if python_type is object or (
+        isinstance(key, python_type) and not (isinstance(key, bool) and python_type is not bool)
+    ):
+        return key
+    converted: Any = None
+    if python_type is int and isinstance(key, str) and key.strip().lstrip("+-").isdigit():
+        converted = int(key)
+    elif python_type is str and isinstance(key, int) and not isinstance(key, bool):
+        converted = str(key)
+    elif isinstance(key, str) and python_type not in (int, str, bool):
+        try:
+            converted = python_type(key)
+        except TypeError:  # a type not built from text (a date): the database reads the text
+            return key
+        except (ValueError, ArithmeticError):
+            converted = None
+    if converted is None:
+        table = str(getattr(model, "__tablename__", model.__name__))
+        raise InvalidRecordKeyError(table, str(key), python_type.__name__)
+    return converted
+
+
+def _key_type(model: type[Any]) -> type[Any]:
+    """The Python type of ``model``'s single primary-key column (``object``: no Python equivalent)."""
+    mapper = inspect(model, raiseerr=False)
+    if mapper is None or not hasattr(mapper, "primary_key"):
+        raise TypeError(f"{model!r} is not a mapped SQLAlchemy model")
+    if len(mapper.primary_key) != 1:
+        raise TypeError(
+            f"{model.__name__} needs a single-column primary key to be moved by the service"
+        )
+    try:
+        return mapper.primary_key[0].type.python_type  # type: ignore[no-any-return]
+    except NotImplementedError:
+        return object
+
+
+_KEY_TYPES: dict[type[Any], type[Any]] = {}
 
 
 def record_label(record: object) -> str:

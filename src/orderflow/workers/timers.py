@@ -54,9 +54,9 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from orderflow.errors import RecordNotFoundError
+from orderflow.errors import InvalidRecordKeyError, RecordNotFoundError
 from orderflow.service import Actor, WorkflowService
-from orderflow.store import ScheduledEvent, WorkflowRecord
+from orderflow.store import ScheduledEvent, WorkflowRecord, primary_key_value
 from orderflow.store.workflow_tables import CANCELLED, DEAD, FIRED, PENDING
 
 logger = logging.getLogger("orderflow.workers.timers")
@@ -188,7 +188,10 @@ def _claim(
 def _lock_record(session: Session, model: type[Any], record_id: str) -> bool:
     """Lock the record's row unless another transaction holds it; True if it is ours (or gone)."""
     (column,) = inspect(model).primary_key
-    key = _primary_key(model, record_id)
+    try:
+        key = primary_key_value(model, record_id)
+    except InvalidRecordKeyError:
+        return True  # no row can have that key: gone, as below
     if session.execute(select(column).where(column == key)).first() is None:
         return True  # gone: its timers are claimed and settled as cancelled
     locked = session.execute(
@@ -218,7 +221,7 @@ def _deliver(
                 f"(it knows {sorted(models)})"
             )
         result = service.send(
-            (model, _primary_key(model, row.record_id)),
+            (model, primary_key_value(model, row.record_id)),
             row.event,
             actor=actor,
             note=f"timer {row.timer_id} due {row.due_at.isoformat()}",
@@ -277,16 +280,6 @@ def _settle(row: ScheduledEvent, status: str, now: datetime, note: str | None) -
     row.status, row.settled_at = status, now
     if note is not None:
         row.last_error = note
-
-
-def _primary_key(model: type[Any], record_id: str) -> Any:
-    """``record_id`` (always stored as text) converted to the type of ``model``'s primary key."""
-    (column,) = inspect(model).primary_key
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        return record_id
-    return python_type(record_id) if python_type in (int, str) else record_id
 
 
 class TimerWorker:
