@@ -8,10 +8,19 @@ lazily, before the first write, which is too late; :func:`create_engine`
 turns it off and begins every transaction itself.  File databases also get
 WAL (readers never wait for the writer) and a busy timeout.  PostgreSQL
 needs nothing special: the service locks the row.
+
+An in-memory database lives in one connection, which every session shares
+(``StaticPool``), so SQLite's own lock cannot keep two threads' transactions
+apart: one thread's commit would take another's half-done work with it.
+The engine gives that connection to one thread at a time instead, from
+checkout to checkin, waiting up to the busy timeout as a file database
+would.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from typing import Any
 
 import sqlalchemy
@@ -29,9 +38,11 @@ def create_engine(
         return sqlalchemy.create_engine(url, **kwargs)
     in_memory = url.database in (None, "", ":memory:")
     if in_memory:
-        kwargs.setdefault("poolclass", StaticPool)
+        kwargs.setdefault("poolclass", SharedConnectionPool)
         kwargs.setdefault("connect_args", {"check_same_thread": False})
     engine = sqlalchemy.create_engine(url, **kwargs)
+    if isinstance(engine.pool, SharedConnectionPool):
+        engine.pool.turn.timeout = busy_timeout_ms / 1000
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -49,3 +60,64 @@ def create_engine(
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+class SharedConnectionPool(StaticPool):
+    """``StaticPool`` (one connection for everyone) that lends it to one thread at a time.
+
+    A thread asking while another holds it waits, up to ``turn.timeout``
+    seconds, then gets SQLite's own "database is locked" error.
+    """
+
+    #: its log lines are SQLAlchemy's pool messages: logged where StaticPool logs them
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.StaticPool"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.turn = _Turn(30.0)
+
+    def recreate(self) -> SharedConnectionPool:
+        pool = super().recreate()
+        assert isinstance(pool, SharedConnectionPool)
+        pool.turn.timeout = self.turn.timeout
+        return pool
+
+    def _do_get(self) -> Any:
+        self.turn.take()
+        try:
+            return super()._do_get()
+        except BaseException:
+            self.turn.give()
+            raise
+
+    def _do_return_conn(self, record: Any) -> None:
+        super()._do_return_conn(record)
+        self.turn.give()
+
+
+class _Turn:
+    """One thread at a time holds the shared in-memory connection.
+
+    The holder asking again shares it without waiting.  SQLAlchemy returns a
+    shared connection once, at its first check-in, so the turn is not
+    counted: that return ends it.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._changed = threading.Condition()
+        self._owner: int | None = None
+
+    def take(self) -> None:
+        me = threading.get_ident()
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._owner in (None, me), self.timeout):
+                raise sqlite3.OperationalError(
+                    "database is locked: another thread holds the in-memory database's connection"
+                )
+            self._owner = me
+
+    def give(self) -> None:
+        with self._changed:
+            self._owner = None
+            self._changed.notify_all()
