@@ -11,12 +11,15 @@ from orderflow.store import TransitionLog
 from workflow_db import Database, Ticket, capture, ticket_machine
 
 
-def test_bulk_send_counts_successes_and_failures_with_reasons(service: WorkflowService) -> None:
-    tickets = []
-    for _ in range(4):
-        ticket = Ticket(workflow_machine="ticket")
+def started_tickets(service: WorkflowService, count: int) -> list[Ticket]:
+    tickets = [Ticket(workflow_machine="ticket") for _ in range(count)]
+    for ticket in tickets:
         service.start(ticket)
-        tickets.append(ticket)
+    return tickets
+
+
+def test_bulk_send_counts_successes_and_failures_with_reasons(service: WorkflowService) -> None:
+    tickets = started_tickets(service, 4)
     service.send(tickets[0], "CANCEL")
     seen: list[tuple[int, bool]] = []
 
@@ -69,11 +72,7 @@ def test_a_round_trip_through_the_database_ends_where_the_pure_core_ends(
 def test_bulk_send_counts_missing_and_tampered_records_and_moves_the_rest(
     service: WorkflowService, database: Database
 ) -> None:
-    good = []
-    for _ in range(3):
-        ticket = Ticket(workflow_machine="ticket")
-        service.start(ticket)
-        good.append(ticket)
+    good = started_tickets(service, 3)
     tampered = good.pop(1)
     with database.Session.begin() as session:
         session.execute(
@@ -94,11 +93,7 @@ def test_bulk_send_counts_missing_and_tampered_records_and_moves_the_rest(
 def test_a_bulk_job_run_again_with_its_key_moves_only_the_records_it_had_not_reached(
     service: WorkflowService, database: Database
 ) -> None:
-    tickets = []
-    for _ in range(4):
-        ticket = Ticket(workflow_machine="ticket")
-        service.start(ticket)
-        tickets.append(ticket)
+    tickets = started_tickets(service, 4)
     first = service.bulk_send(tickets[:2], "HOLD", idempotency_key="hold-all")
     assert (first.succeeded, first.failed) == (2, 0)
     again = service.bulk_send(tickets, "HOLD", idempotency_key="hold-all")
