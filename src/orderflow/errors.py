@@ -165,6 +165,24 @@ class InvalidRecordKeyError(RecordNotFoundError):
         )
 
 
+class IdempotencyKeyReusedError(OrderflowError):
+    """An idempotency key already used for this record came with a different request.
+
+    A retry sends the same request with the same key and gets the first
+    answer back; a new request needs a new key.  Nothing was written.
+    """
+
+    def __init__(self, record_type: str, record_id: str, key: str, first_event: str) -> None:
+        self.record_type = record_type
+        self.record_id = record_id
+        self.key = key
+        super().__init__(
+            f"idempotency key {key!r} was used for {record_type} {record_id!r} with a different "
+            f"request (its step was {first_event!r}); nothing was written. A retry must repeat "
+            f"the request exactly; a new request needs a new key."
+        )
+
+
 class StaleRecordError(OrderflowError):
     """The record's ``workflow_version`` is not the one the write expected: someone moved it first.
 

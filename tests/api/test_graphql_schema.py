@@ -344,6 +344,9 @@ def test_an_idempotency_key_answers_a_repeat_with_the_first_result(
     assert first["success"] and not first["idempotent"]
     assert again["idempotent"] and again["logIds"] == first["logIds"]
     assert tally(service) == after_first
+    reused = graphql(service, SEND, {**variables, "event": "SUBMIT"}, actor=ADMIN)
+    assert error_codes(reused)[0][0] == "IDEMPOTENCY_KEY_REUSED"
+    assert tally(service) == after_first
 
 
 def test_a_stale_expected_version_is_an_error_and_writes_nothing(service: WorkflowService) -> None:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from orderflow.errors import (
+    IdempotencyKeyReusedError,
     InvalidEventError,
     RecordNotFoundError,
     StaleRecordError,
@@ -162,6 +163,30 @@ def test_an_idempotency_key_applies_once_and_replays_the_first_result(
         2,
     )
     assert count(database, Capture) == 1 and count(database, TransitionLog) == 2
+
+
+@pytest.mark.parametrize(
+    "other",
+    [{"type": "PAY", "amount": 99}, {"type": "PAY", "amount": 10, "note": "x"}, "HOLD"],
+)
+def test_an_idempotency_key_reused_for_a_different_request_is_refused_and_writes_nothing(
+    service: WorkflowService, database: Database, other: Any
+) -> None:
+    ticket = new_ticket(service)
+    assert service.send(ticket, {"type": "PAY", "amount": 10}, idempotency_key="req-1").success
+    before = count(database, TransitionLog), count(database, Capture), ticket.workflow_version
+    with pytest.raises(IdempotencyKeyReusedError, match=r"'req-1' was used .* different request"):
+        service.send(ticket, other, idempotency_key="req-1")
+    assert (count(database, TransitionLog), count(database, Capture)) == before[:2]
+    assert service.snapshot(ticket).value == "paid" and ticket.workflow_version == before[2]
+
+
+def test_the_same_request_is_the_same_whatever_the_key_order_of_its_payload(
+    service: WorkflowService,
+) -> None:
+    ticket = new_ticket(service)
+    service.send(ticket, {"type": "PAY", "amount": 10}, idempotency_key="req-1")
+    assert service.send(ticket, {"amount": 10, "type": "PAY"}, idempotency_key="req-1").idempotent
 
 
 def test_an_idempotency_key_is_per_record(service: WorkflowService) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from orderflow.errors import IdempotencyKeyReusedError
 from orderflow.service import LEGACY_EVENT, Actor, WorkflowService
 from orderflow.store import TransitionLog
 from workflow_db import Database, Ticket
@@ -64,6 +66,20 @@ def test_transition_sends_the_event_that_leads_to_the_state(service: WorkflowSer
     ticket = started(service)
     result = service.transition(ticket, "paid", params={"amount": 20}, actor=Actor("u1"), note="n")
     assert result.success and result.event == "PAY" and result.effects == ("capture",)
+    assert ticket.status == "PAID"
+
+
+def test_a_retried_transition_replays_and_a_reused_key_for_another_target_is_refused(
+    service: WorkflowService,
+) -> None:
+    ticket = started(service)
+    first = service.transition(ticket, "paid", params={"amount": 20}, idempotency_key="t-1")
+    again = service.transition(ticket, "paid", params={"amount": 20}, idempotency_key="t-1")
+    assert first.success and again.idempotent and again.to_state == "paid"
+    with pytest.raises(IdempotencyKeyReusedError):
+        service.transition(ticket, "shipped", idempotency_key="t-1")
+    with pytest.raises(IdempotencyKeyReusedError):  # send and transition are different requests
+        service.send(ticket, {"type": "PAY", "amount": 20}, idempotency_key="t-1")
     assert ticket.status == "PAID"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from orderflow.errors import (
+    IdempotencyKeyReusedError,
     InvalidEventError,
     InvalidSnapshotError,
     OrderflowError,
@@ -55,6 +56,7 @@ _CODES: tuple[tuple[type[OrderflowError], str], ...] = (
     (UnknownEventError, "UNKNOWN_EVENT"),
     (InvalidEventError, "INVALID_EVENT"),
     (StaleRecordError, "STALE_RECORD"),
+    (IdempotencyKeyReusedError, "IDEMPOTENCY_KEY_REUSED"),
     (InvalidSnapshotError, "INVALID_SNAPSHOT"),
 )
 

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
@@ -52,6 +54,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from orderflow.chart import Action, Machine, Snapshot, Timer
 from orderflow.errors import (
     EffectError,
+    IdempotencyKeyReusedError,
     InvalidSnapshotError,
     MissingImplementationError,
     OrderflowError,
@@ -418,7 +421,7 @@ class WorkflowService:
 
         return self._execute(
             record, choose, actor=actor, note=note, idempotency_key=idempotency_key,
-            dry_run=dry_run, expected_version=expected_version,
+            dry_run=dry_run, expected_version=expected_version, request={"send": plain},
         )  # fmt: skip
 
     def transition(
@@ -451,6 +454,7 @@ class WorkflowService:
         return self._execute(
             record, choose, actor=actor, note=note, idempotency_key=idempotency_key,
             dry_run=dry_run, expected_version=None, legacy_to=to_state,
+            request={"transition": to_state, "params": dict(params or {})},
         )  # fmt: skip
 
     def request_override(
@@ -593,8 +597,10 @@ class WorkflowService:
         expected_version: int | None,
         starting: Machine | None = None,
         legacy_to: str | None = None,
+        request: Mapping[str, Any] | None = None,
     ) -> TransitionResult:
         model = record[0] if isinstance(record, tuple) else type(record)
+        digest = None if idempotency_key is None else request_digest(request)
         record_type, record_id = _table(model), "?"
         who = Actor(actor) if isinstance(actor, str) else actor
         session = self.session_factory()
@@ -606,7 +612,7 @@ class WorkflowService:
             row = self._load(session, record, lock=True, insert=starting is not None)
             record_id = str(record_identity(row)[1])
             if idempotency_key is not None:
-                earlier = self._earlier(session, record_type, record_id, idempotency_key)
+                earlier = self._earlier(session, record_type, record_id, idempotency_key, digest)
                 if earlier is not None:
                     session.rollback()
                     return earlier
@@ -628,8 +634,9 @@ class WorkflowService:
                         "transition(record, to_state) works then, as a direct legacy status update"
                     )
                 result = self._legacy_update(
-                    session, row, legacy_to, who, note, idempotency_key, dry_run, read_version
-                )
+                    session, row, legacy_to, who, note, idempotency_key, digest, dry_run,
+                    read_version,
+                )  # fmt: skip
                 self._finish(session, record, row, dry_run)
                 return result
 
@@ -658,7 +665,7 @@ class WorkflowService:
             if not dry_run:
                 self._write(
                     session, row, machine, steps, read_version, who, note, idempotency_key,
-                    migrated_from, result,
+                    digest, migrated_from, result,
                 )  # fmt: skip
                 result = dataclasses.replace(result, status=row.status)
                 if steps[-1].after.status == "done" and steps[0].event["type"] != BACKFILL_EVENT:
@@ -672,7 +679,9 @@ class WorkflowService:
             session.rollback()
             if idempotency_key is not None:  # a concurrent send with the same key won the race
                 with self.session_factory() as again:
-                    earlier = self._earlier(again, record_type, record_id, idempotency_key)
+                    earlier = self._earlier(
+                        again, record_type, record_id, idempotency_key, digest
+                    )
                 if earlier is not None:
                     return earlier
             raise
@@ -895,6 +904,7 @@ class WorkflowService:
         actor: Actor | None,
         note: str,
         idempotency_key: str | None,
+        digest: str | None,
         migrated_from: str | None,
         result: TransitionResult,
     ) -> None:
@@ -934,6 +944,8 @@ class WorkflowService:
             if index == 0:
                 if migrated_from is not None:
                     details["migrated_from"] = migrated_from
+                if digest is not None:
+                    details["request"] = digest
                 details["result"] = dataclasses.replace(result, status=row.status).to_json()
             logs.append(
                 {
@@ -998,6 +1010,7 @@ class WorkflowService:
         actor: Actor | None,
         note: str,
         idempotency_key: str | None,
+        digest: str | None,
         dry_run: bool,
         read_version: int,
     ) -> TransitionResult:
@@ -1034,6 +1047,7 @@ class WorkflowService:
             details={
                 "workflow_enabled": False, "fallback": "direct legacy status update",
                 "to_state": to_state, "result": result.to_json(),
+                **({} if digest is None else {"request": digest}),
             },
             idempotency_key=idempotency_key, created_at=self.clock(),
         )  # fmt: skip
@@ -1110,8 +1124,9 @@ class WorkflowService:
         return self.machines[snapshot.machine.id]
 
     def _earlier(
-        self, session: Session, record_type: str, record_id: str, key: str
+        self, session: Session, record_type: str, record_id: str, key: str, digest: str | None
     ) -> TransitionResult | None:
+        """The first answer given under ``key``, or None; a different request under it raises."""
         log = session.execute(
             select(TransitionLog).where(
                 TransitionLog.record_type == record_type,
@@ -1121,6 +1136,9 @@ class WorkflowService:
         ).scalar_one_or_none()
         if log is None:
             return None
+        first = log.details.get("request")  # None on rows written before requests were kept
+        if digest is not None and first is not None and first != digest:
+            raise IdempotencyKeyReusedError(record_type, record_id, key, log.event)
         result = TransitionResult.from_json(log.details["result"])
         return dataclasses.replace(result.replayed(), log_ids=(log.id,))
 
@@ -1183,6 +1201,17 @@ def _row_query(model: type[Any], lock: bool) -> Any:
     if lock:
         query = query.with_for_update()
     return query.execution_options(populate_existing=True)
+
+
+def request_digest(request: Mapping[str, Any] | None) -> str:
+    """A fingerprint of what a caller asked for, kept with its idempotency key's log row.
+
+    Canonical JSON (sorted keys; decimals, dates and the like as text), so a
+    retry whose payload lists the same fields in another order, or spells
+    ``Decimal("10")`` for ``"10"``, is the same request.
+    """
+    text = json.dumps(request or {}, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _key_label(record: RecordRef) -> str:
