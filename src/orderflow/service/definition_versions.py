@@ -53,12 +53,25 @@ class DefinitionMigrations:
                     f"register one with service.register_migration",
                     "$.version",
                 )
-            version, fn = step
+            (next_version, fn), from_version = step, version
+            version = next_version
             if version in seen:
                 raise InvalidSnapshotError(
                     f"the migrations of machine '{machine_id}' loop at version '{version}'",
                     "$.version",
                 )
             seen.add(version)
-            data = {**fn(dict(data)), "version": version, "machine": machine_id}
+            what = f"the migration of machine '{machine_id}' from version '{from_version}' to '{version}'"
+            try:
+                migrated = fn(dict(data))
+            except Exception as exc:
+                raise InvalidSnapshotError(
+                    f"{what} failed: {type(exc).__name__}: {exc}", "$.version"
+                ) from exc
+            if not isinstance(migrated, dict):
+                raise InvalidSnapshotError(
+                    f"{what} must return the snapshot as a JSON object, not {type(migrated).__name__}",
+                    "$",
+                )
+            data = {**migrated, "version": version, "machine": machine_id}
         return data, start

@@ -222,7 +222,18 @@ class WorkflowService:
     def register_migration(
         self, machine_id: str, from_version: str | int, to_version: str | int, fn: SnapshotMigration
     ) -> None:
-        """Upgrade snapshots written by ``from_version`` of ``machine_id`` on load (``fn(data) -> data``)."""
+        """Upgrade snapshots written by ``from_version`` of ``machine_id`` on load (``fn(data) -> data``).
+
+        ``fn`` gets the stored snapshot with its context and returns it as the
+        next version would have written it; versions chain one step at a
+        time.  A step that raises, or returns something that does not restore
+        on the current machine, is an :class:`InvalidSnapshotError` and
+        nothing is written.
+        """
+        if machine_id not in self.machines:
+            raise ValueError(
+                f"this service has no machine '{machine_id}' (it has {sorted(self.machines)})"
+            )
         self._migrations.register(machine_id, from_version, to_version, fn)
 
     def joined(self, session: Session) -> WorkflowService:
