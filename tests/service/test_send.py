@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from orderflow.errors import (
     IdempotencyKeyReusedError,
@@ -116,6 +116,28 @@ def test_a_blocked_guard_is_a_refusal_with_its_reason_and_writes_nothing(
     assert result.reason is not None and "amount 3 is below the minimum of 10" in result.reason
     assert count(database, TransitionLog) == 1 and count(database, Capture) == 0
     assert service.snapshot(ticket).value == "open"
+
+
+def test_a_refusal_reads_the_row_once_and_opens_no_second_transaction(
+    service: WorkflowService, database: Database
+) -> None:
+    ticket = new_ticket(service)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split())[:40])
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        result = service.send((Ticket, ticket.id), "SHIP")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    assert not result.success and result.status == "OPEN"
+    # the locked read of the row, and on SQLite the BEGIN IMMEDIATE before it: nothing after
+    assert [s for s in statements if not s.startswith("BEGIN")] == [
+        "SELECT tickets.id, tickets.title, ticket"
+    ]
+    assert len(statements) <= 2
 
 
 def test_an_event_the_current_state_does_not_take_is_a_refusal(service: WorkflowService) -> None:

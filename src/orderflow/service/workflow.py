@@ -632,10 +632,11 @@ class WorkflowService:
                 raise StaleRecordError(record_type, record_id, expected_version, read_version)
 
             def refused(reason: str | None, before: Any = None) -> TransitionResult:
+                status = row.status  # read before the rollback expires the row (a reload)
                 session.rollback()
                 return TransitionResult(
                     False, record_type, record_id, None, before, before,
-                    reason=reason, dry_run=dry_run, version=read_version, status=row.status,
+                    reason=reason, dry_run=dry_run, version=read_version, status=status,
                 )  # fmt: skip
 
             if not self.workflow_enabled:
