@@ -50,6 +50,14 @@ class Ticket(TestBase, WorkflowRecord):
     title: Mapped[str] = mapped_column(String(100), default="")
 
 
+class ChartRecord(TestBase, WorkflowRecord):
+    """A record any machine may move (no legacy status mapping), for the property tests."""
+
+    __tablename__ = "chart_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
 class Capture(TestBase):
     """What the ``capture`` effect writes: one row per money capture, deliberately not unique."""
 
