@@ -58,6 +58,14 @@ class ChartRecord(TestBase, WorkflowRecord):
     id: Mapped[int] = mapped_column(primary_key=True)
 
 
+class Parcel(TestBase, WorkflowRecord):
+    """A record keyed by a UUID, not an integer: keys travel as text in the log and timer rows."""
+
+    __tablename__ = "parcels"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
 class Capture(TestBase):
     """What the ``capture`` effect writes: one row per money capture, deliberately not unique."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from orderflow.chart import Action
 from orderflow.service import WorkflowService
 from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
 from orderflow.workers import TimerWorker, fire_due_timers, timer_idempotency_key
-from workflow_db import Database, Ticket
+from workflow_db import Database, Parcel, Ticket
 
 
 def test_a_due_timer_fires_once_through_the_service(database: Database) -> None:
@@ -200,3 +201,22 @@ def test_a_timer_row_naming_a_key_no_record_can_have_is_settled_and_the_batch_go
     assert sorted(f.outcome for f in firings) == ["cancelled", "fired"]
     assert rings_by_alarm(database) == {2: 1}
     assert timer_statuses(database) == {"cancelled": 1, "fired": 1}
+
+
+def test_a_record_keyed_by_a_uuid_has_its_timer_fired_and_logged_under_its_key(
+    database: Database,
+) -> None:
+    rung: list[Any] = []
+    service: WorkflowService = alarm_service(
+        database.Session, lambda session, record, action: rung.append(record.id)
+    )
+    parcel = Parcel(workflow_machine="alarm")
+    assert service.start(parcel)
+    assert isinstance(parcel.id, uuid.UUID)
+
+    (firing,) = fire_due_timers(service, database.Session, now=later())
+
+    assert (firing.outcome, firing.record_id) == ("fired", str(parcel.id))
+    assert service.snapshot((Parcel, str(parcel.id))).value == "rung"
+    assert service.snapshot((Parcel, parcel.id)).value == "rung"
+    assert ring_log_rows(database) == {str(parcel.id): 1} and rung == [parcel.id]
