@@ -210,7 +210,7 @@ class WorkflowService:
         self._migrations = DefinitionMigrations()
         self.scope = scope
         self._updates: dict[tuple[type[Any], tuple[str, ...]], Any] = {}
-        self._loads: dict[tuple[type[Any], bool], Any] = {}
+        self._loads: dict[tuple[type[Any], bool, bool], Any] = {}
         self.overrides = {rules.machine: rules for rules in overrides}
         self.finish_hooks = tuple(finish_hooks)
         unknown = set(self.overrides) - set(self.machines)
@@ -621,7 +621,9 @@ class WorkflowService:
             bound.enter_context(self.scope.bind(session))
         try:
             row = self._load(session, record, lock=True, insert=starting is not None)
-            record_id = str(record_identity(row)[1])
+            record_id = str(
+                record_identity(record)[1] if isinstance(record, tuple) else record_identity(row)[1]
+            )
             if idempotency_key is not None:
                 earlier = self._earlier(session, record_type, record_id, idempotency_key, digest)
                 if earlier is not None:
@@ -673,13 +675,20 @@ class WorkflowService:
                 )
             except _Refused as refusal:
                 return refused(refusal.reason, None if snapshot is None else snapshot.value)
-            result = self._result(record_type, record_id, steps, read_version, row, dry_run)
-            if not dry_run:
+            if dry_run:
+                result = self._result(
+                    record_type, record_id, steps, read_version, row.status, dry_run
+                )
+            else:
+                columns = state_columns(steps[-1].after, type(row))
+                result = self._result(
+                    record_type, record_id, steps, read_version,
+                    columns.get("status", row.status), dry_run,
+                )  # fmt: skip
                 self._write(
                     session, row, machine, steps, read_version, who, note, idempotency_key,
-                    digest, migrated_from, result,
+                    digest, migrated_from, result, columns,
                 )  # fmt: skip
-                result = dataclasses.replace(result, status=row.status)
                 if steps[-1].after.status == "done" and steps[0].event["type"] != BACKFILL_EVENT:
                     self._run_finish_hooks(
                         session, row, machine, steps[-1].after, record_type, record_id, who,
@@ -919,12 +928,17 @@ class WorkflowService:
         digest: str | None,
         migrated_from: str | None,
         result: TransitionResult,
+        columns: dict[str, Any],
     ) -> None:
+        """Write ``columns`` (the last step's snapshot), the log rows, override rows and the outbox."""
         model = type(row)
         record_type, record_id = result.record_type, result.record_id
-        columns = state_columns(steps[-1].after, model)
         new_version = read_version + len(steps)
-        written = session.execute(
+        # Core statements go straight to the transaction's connection: nothing of the ORM's
+        # (autoflush, bind lookup, ORM compile) is needed for them, and effects' ORM writes
+        # are flushed below, before the commit
+        connection = session.connection()
+        written = connection.execute(
             self._versioned_update(model, tuple(columns)),
             {
                 **{f"new_{name}": value for name, value in columns.items()},
@@ -933,7 +947,7 @@ class WorkflowService:
                 "read_version": read_version,
             },
         )
-        if written.rowcount != 1:  # type: ignore[attr-defined]
+        if written.rowcount != 1:
             raise StaleRecordError(
                 record_type, record_id, read_version, _current_version(session, row)
             )
@@ -958,7 +972,7 @@ class WorkflowService:
                     details["migrated_from"] = migrated_from
                 if digest is not None:
                     details["request"] = digest
-                details["result"] = dataclasses.replace(result, status=row.status).to_json()
+                details["result"] = result.to_json()
             logs.append(
                 {
                     "record_type": record_type, "record_id": record_id, "machine": machine.id,
@@ -973,7 +987,10 @@ class WorkflowService:
                     "created_at": self.clock(),
                 }
             )  # fmt: skip
-        log_ids = list(session.execute(_LOG_INSERT, logs).scalars())
+        if len(logs) == 1:  # the common case: a plain INSERT ... RETURNING, not a batch
+            log_ids = [connection.execute(_LOG_INSERT_ONE, logs[0]).scalar_one()]
+        else:
+            log_ids = list(connection.execute(_LOG_INSERT, logs).scalars())
         for step, log_id in zip(steps, log_ids, strict=True):
             step.log_id = log_id
         rules = self.overrides.get(machine.id)
@@ -1092,9 +1109,11 @@ class WorkflowService:
             session.flush()
             return record
         model, key = record_identity(record)
-        query = self._loads.get((model, lock))
+        # a session that holds no instance yet (every send's own) needs no refresh of one
+        refresh = bool(session.identity_map)
+        query = self._loads.get((model, lock, refresh))
         if query is None:
-            query = self._loads[model, lock] = _row_query(model, lock)
+            query = self._loads[model, lock, refresh] = _row_query(model, lock, refresh)
         row = session.execute(query, {"record_key": key}).scalar_one_or_none()
         if row is None:
             if insert and not isinstance(record, tuple):
@@ -1160,7 +1179,7 @@ class WorkflowService:
         record_id: str,
         steps: list[_Step],
         read_version: int,
-        row: Any,
+        status: str | None,
         dry_run: bool,
     ) -> TransitionResult:
         first, last = steps[0], steps[-1]
@@ -1172,7 +1191,7 @@ class WorkflowService:
             scheduled=tuple(t for s in steps for t in s.scheduled),
             cancelled=tuple(t for s in steps for t in s.cancelled),
             dry_run=dry_run, version=read_version if dry_run else read_version + len(steps),
-            status=row.status, steps=len(steps),
+            status=status, steps=len(steps),
         )  # fmt: skip
 
     @staticmethod
@@ -1184,6 +1203,7 @@ class WorkflowService:
 #: the log rows of one send, in one statement that answers with their ids in order
 _LOG_TABLE: Table = TransitionLog.__table__  # type: ignore[assignment]
 _LOG_INSERT = insert(_LOG_TABLE).returning(_LOG_TABLE.c.id, sort_by_parameter_order=True)
+_LOG_INSERT_ONE = insert(_LOG_TABLE).returning(_LOG_TABLE.c.id)
 
 
 def _versioned_update(model: type[Any], names: tuple[str, ...]) -> Any:
@@ -1203,16 +1223,17 @@ def _versioned_update(model: type[Any], names: tuple[str, ...]) -> Any:
     )
 
 
-def _row_query(model: type[Any], lock: bool) -> Any:
+def _row_query(model: type[Any], lock: bool, refresh: bool) -> Any:
     """``SELECT <model> WHERE <key> = :record_key`` (``FOR UPDATE`` when ``lock``), built once per service.
 
-    ``populate_existing`` refreshes a row a joined session already holds, so a
-    hook or a worker sharing the transaction never moves a stale copy.
+    With ``refresh``, ``populate_existing`` overwrites an instance the session
+    already holds with the row as read now (a session that holds none does
+    not pay for it).
     """
     query = select(model).where(_pk_column(model) == bindparam("record_key"))
     if lock:
         query = query.with_for_update()
-    return query.execution_options(populate_existing=True)
+    return query.execution_options(populate_existing=True) if refresh else query
 
 
 def request_digest(request: Mapping[str, Any] | None) -> str:
