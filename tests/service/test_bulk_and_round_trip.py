@@ -132,7 +132,10 @@ def test_any_chart_moved_through_the_database_agrees_with_the_pure_core_at_every
     database: Database, data: st.DataObject
 ) -> None:
     machine = _chart_machine(data.draw(machine_configs(max_depth=3), label="config"))
-    pure, _ = machine.initial_transition()
+    try:
+        pure, _ = machine.initial_transition()
+    except InfiniteLoopError:
+        reject()  # a '*' transition that catches the chart's own done events, for ever
     assume(pure.status == "active")
     service = WorkflowService(database.Session, {machine.id: machine})
     record = ChartRecord(workflow_machine=machine.id)
@@ -142,7 +145,7 @@ def test_any_chart_moved_through_the_database_agrees_with_the_pure_core_at_every
         try:
             after, _ = machine.transition(pure, {"type": event_type})
         except InfiniteLoopError:
-            reject()  # a legitimate endless macrostep of the drawn chart; nothing to compare
+            reject()  # the same, on an event
         try:
             result = service.send(ref, event_type)
         except UnknownEventError:

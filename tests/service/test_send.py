@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
+import orderflow
 from orderflow.errors import (
     IdempotencyKeyReusedError,
     InvalidEventError,
@@ -16,7 +17,7 @@ from orderflow.errors import (
 )
 from orderflow.service import Actor, WorkflowService
 from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
-from workflow_db import Capture, Database, Ticket
+from workflow_db import Capture, ChartRecord, Database, Ticket
 
 CLERK = Actor("u-7", "Clara Clerk", frozenset({"sales"}))
 
@@ -304,3 +305,22 @@ def test_a_delivered_timer_that_rearms_itself_is_marked_fired_and_a_new_row_wait
     with database.Session() as session:
         rows = session.scalars(select(ScheduledEvent).order_by(ScheduledEvent.id)).all()
         assert [row.status for row in rows] == ["fired", "pending"]
+
+
+def test_a_partial_wildcard_takes_its_own_prefix_through_the_service_as_in_the_core(
+    database: Database,
+) -> None:
+    machine = orderflow.create_machine(
+        {
+            "id": "feedback",
+            "initial": "asking",
+            "states": {"asking": {"on": {"feedback.*": "thanked"}}, "thanked": {}},
+        }
+    )
+    service = WorkflowService(database.Session, {"feedback": machine})
+    record = ChartRecord(workflow_machine="feedback")
+    service.start(record)
+    assert service.can(record, "feedback") and service.send(record, "feedback").success
+    assert service.snapshot(record).value == "thanked"
+    with pytest.raises(UnknownEventError):
+        service.send(record, "feedbackx")

@@ -15,6 +15,7 @@ from typing import Any
 
 from orderflow.chart import Machine, Snapshot
 from orderflow.chart.guards import describe
+from orderflow.chart.nodes import matches_descriptor, matches_scxml_descriptor
 from orderflow.errors import InvalidEventError
 from orderflow.service.results import EventOption, TransitionAttempt, TransitionOption
 
@@ -31,13 +32,14 @@ def user_events(machine: Machine, snapshot: Snapshot) -> list[str]:
 
 
 def handles(machine: Machine, event_type: str) -> bool:
-    """Does any state of ``machine`` listen to ``event_type`` (wildcards included)?"""
-    for descriptor in machine.events:
-        if descriptor in (event_type, "*"):
-            return True
-        if descriptor.endswith(".*") and event_type.startswith(descriptor[:-1]):
-            return True
-    return False
+    """Does any state of ``machine`` listen to ``event_type``, by the machine's own matching?
+
+    XState's ``A.*`` matches ``A`` as well as ``A.x``; an SCXML descriptor is a
+    list of prefix tokens.  The same rule the core selects transitions by, so
+    the service never calls an event unknown that the core would take.
+    """
+    matches = matches_scxml_descriptor if machine.scxml else matches_descriptor
+    return any(matches(event_type, descriptor) for descriptor in machine.events)
 
 
 def event_options(machine: Machine, snapshot: Snapshot) -> list[EventOption]:
