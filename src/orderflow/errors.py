@@ -11,6 +11,8 @@
     ├── ScxmlError                 an SCXML document is malformed or uses what orderflow cannot run
     │   └── UnsafeDocumentError    an XML document declares entities or reaches outside (refused)
     ├── RecordNotFoundError        the service was asked to move a record that is not in the database
+    │   └── InvalidRecordKeyError  the key given cannot name a record ("abc" for an integer id)
+    ├── IdempotencyKeyReusedError  an idempotency key already used for the record came with another request
     ├── StaleRecordError           a record changed under a write (optimistic workflow_version check)
     ├── TransitionFailedError      a guard or assignment raised while a persisted record moved
     ├── EffectError               an in-transaction effect raised; the whole transition rolled back
