@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from alarms import (
     RING,
     alarm_service,
@@ -15,12 +18,14 @@ from alarms import (
     rings_by_alarm,
     timer_statuses,
 )
-from sqlalchemy import select
+from sqlalchemy import String, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from orderflow.chart import Action
 from orderflow.service import WorkflowService
-from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
+from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog, WorkflowRecord
 from orderflow.workers import TimerWorker, fire_due_timers, timer_idempotency_key
+from orderflow.workers.timers import workflow_models
 from workflow_db import Database, Parcel, Ticket
 
 
@@ -214,9 +219,34 @@ def test_a_record_keyed_by_a_uuid_has_its_timer_fired_and_logged_under_its_key(
     assert service.start(parcel)
     assert isinstance(parcel.id, uuid.UUID)
 
-    (firing,) = fire_due_timers(service, database.Session, now=later())
+    # models= named: the docs' own examples map a "parcels" table too, in this test run
+    (firing,) = fire_due_timers(
+        service, database.Session, now=later(), models={"parcels": Parcel}
+    )
 
     assert (firing.outcome, firing.record_id) == ("fired", str(parcel.id))
     assert service.snapshot((Parcel, str(parcel.id))).value == "rung"
     assert service.snapshot((Parcel, parcel.id)).value == "rung"
     assert ring_log_rows(database) == {str(parcel.id): 1} and rung == [parcel.id]
+
+
+def test_a_table_two_models_map_is_left_to_models_and_never_guessed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class OtherBase(DeclarativeBase):
+        pass
+
+    class OtherTickets(OtherBase, WorkflowRecord):  # a second class for the "tickets" table
+        __tablename__ = "tickets"
+        id: Mapped[str] = mapped_column(String(10), primary_key=True)
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="orderflow.workers.timers"):
+            models = workflow_models()
+        assert "tickets" not in models
+        assert "table 'tickets' is mapped by" in caplog.text and "OtherTickets" in caplog.text
+    finally:
+        OtherBase.registry.dispose()
+        del OtherTickets
+        gc.collect()
+    assert workflow_models()["tickets"] is Ticket

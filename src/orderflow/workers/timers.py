@@ -84,16 +84,36 @@ def timer_idempotency_key(row: ScheduledEvent) -> str:
 
 
 def workflow_models() -> dict[str, type[Any]]:
-    """Every mapped model that mixes in ``WorkflowRecord``, by table name."""
+    """Every mapped model that mixes in ``WorkflowRecord``, by table name.
+
+    A table name two different models map (in two registries) is left out,
+    with a warning: guessing could deliver a timer to the wrong class, or
+    settle it as gone.  Its timers fail as "no model" until ``models=``
+    says which class is meant.
+    """
     found: dict[str, type[Any]] = {}
+    ambiguous: dict[str, set[str]] = {}
     pending: list[type[Any]] = [WorkflowRecord]
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
         table = getattr(cls, "__tablename__", None)
-        if isinstance(table, str) and inspect(cls, raiseerr=False) is not None:
-            found.setdefault(table, cls)
+        if not isinstance(table, str) or inspect(cls, raiseerr=False) is None:
+            continue
+        known = found.setdefault(table, cls)
+        if known is not cls and known.__table__ is not cls.__table__:
+            ambiguous.setdefault(table, {_qualified(known)}).add(_qualified(cls))
+    for table, classes in ambiguous.items():
+        del found[table]
+        logger.warning(
+            "table %r is mapped by %s; the timer worker needs models= to know which", table,
+            ", ".join(sorted(classes)),
+        )  # fmt: skip
     return found
+
+
+def _qualified(cls: type[Any]) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def fire_due_timers(
