@@ -23,26 +23,30 @@ def version_two() -> dict[str, Any]:
     return config
 
 
-def test_a_registered_migration_upgrades_an_old_snapshot_on_load(database: Database) -> None:
+def renamed(old: str, new: str) -> Any:
+    def step(data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "value": new if data["value"] == old else data["value"], "timers": []}
+
+    return step
+
+
+def held_ticket(database: Database) -> Ticket:
     old = WorkflowService(
         database.Session, {"ticket": ticket_machine()}, effects={"capture": capture}
     )
     ticket = Ticket(workflow_machine="ticket")
     old.start(ticket)
     old.send(ticket, "HOLD")
+    return ticket
 
+
+def test_a_registered_migration_upgrades_an_old_snapshot_on_load(database: Database) -> None:
+    ticket = held_ticket(database)
     new = WorkflowService(database.Session, {"ticket": ticket_machine(version_two())})
     with pytest.raises(InvalidSnapshotError, match=r"written by version '1'.*no migration"):
         new.send(ticket, "RELEASE")
 
-    def rename(data: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **data,
-            "value": "paused" if data["value"] == "held" else data["value"],
-            "timers": [],
-        }
-
-    new.register_migration("ticket", "1", "2", rename)
+    new.register_migration("ticket", "1", "2", renamed("held", "paused"))
     assert new.snapshot(ticket).value == "paused"
     result = new.send(ticket, "RELEASE")
     assert result.success and (result.from_state, result.to_state) == ("paused", "open")
@@ -66,23 +70,6 @@ def version_three() -> dict[str, Any]:
     config["states"]["waiting"] = config["states"].pop("paused")
     config["states"]["open"]["on"]["HOLD"] = "waiting"
     return config
-
-
-def renamed(old: str, new: str) -> Any:
-    def step(data: dict[str, Any]) -> dict[str, Any]:
-        return {**data, "value": new if data["value"] == old else data["value"], "timers": []}
-
-    return step
-
-
-def held_ticket(database: Database) -> Ticket:
-    old = WorkflowService(
-        database.Session, {"ticket": ticket_machine()}, effects={"capture": capture}
-    )
-    ticket = Ticket(workflow_machine="ticket")
-    old.start(ticket)
-    old.send(ticket, "HOLD")
-    return ticket
 
 
 def test_migrations_chain_one_version_step_at_a_time(database: Database) -> None:
