@@ -324,3 +324,29 @@ def test_a_partial_wildcard_takes_its_own_prefix_through_the_service_as_in_the_c
     assert service.snapshot(record).value == "thanked"
     with pytest.raises(UnknownEventError):
         service.send(record, "feedbackx")
+
+
+def test_a_joined_send_commits_or_rolls_back_with_the_callers_transaction(
+    service: WorkflowService, database: Database
+) -> None:
+    ticket = new_ticket(service)
+    with database.Session() as session:
+        row = session.get(Ticket, ticket.id)
+        assert row is not None
+        row.title = "renamed"
+        assert service.joined(session).send(row, {"type": "PAY", "amount": 10}).success
+        assert row.status == "PAID"  # the caller's instance sees the step at once
+        session.rollback()
+    assert service.snapshot(ticket).value == "open"
+    assert count(database, TransitionLog) == 1 and count(database, Capture) == 0
+    with database.Session() as session:
+        row = session.get(Ticket, ticket.id)
+        assert row is not None and row.title != "renamed"
+        row.title = "renamed"
+        assert service.joined(session).send(row, {"type": "PAY", "amount": 10}).success
+        session.commit()
+    assert service.snapshot(ticket).value == "paid"
+    assert count(database, TransitionLog) == 2 and count(database, Capture) == 1
+    with database.Session() as session:
+        stored = session.get(Ticket, ticket.id)
+        assert stored is not None and stored.title == "renamed"
