@@ -212,6 +212,15 @@ def test_the_same_request_is_the_same_whatever_the_key_order_of_its_payload(
     assert service.send(ticket, {"amount": 10, "type": "PAY"}, idempotency_key="req-1").idempotent
 
 
+def test_a_payload_whose_keys_cannot_be_sorted_is_still_recognised_when_retried(
+    service: WorkflowService,
+) -> None:
+    ticket = new_ticket(service)
+    event = {"type": "HOLD", "meta": {1: "one", "two": 2}}
+    assert not service.send(ticket, event, idempotency_key="h").idempotent
+    assert service.send(ticket, event, idempotency_key="h").idempotent
+
+
 def test_an_idempotency_key_is_per_record(service: WorkflowService) -> None:
     first, second = new_ticket(service, "a"), new_ticket(service, "b")
     assert not service.send(first, "HOLD", idempotency_key="k").idempotent

@@ -1243,7 +1243,10 @@ def request_digest(request: Mapping[str, Any] | None) -> str:
     retry whose payload lists the same fields in another order, or spells
     ``Decimal("10")`` for ``"10"``, is the same request.
     """
-    text = json.dumps(request or {}, sort_keys=True, separators=(",", ":"), default=str)
+    try:
+        text = json.dumps(request or {}, sort_keys=True, separators=(",", ":"), default=str)
+    except TypeError:  # keys of mixed types cannot be sorted: the payload's own order, then
+        text = json.dumps(request or {}, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
