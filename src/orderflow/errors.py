@@ -146,10 +146,12 @@ class UnknownEventError(InvalidEventError):
 class RecordNotFoundError(OrderflowError):
     """The record to move is not in the database (deleted, or never flushed)."""
 
-    def __init__(self, record_type: str, record_id: str) -> None:
+    def __init__(self, record_type: str, record_id: str, message: str | None = None) -> None:
         self.record_type = record_type
         self.record_id = record_id
-        super().__init__(f"There is no {record_type} with id {record_id!r} in the database.")
+        super().__init__(
+            message or f"There is no {record_type} with id {record_id!r} in the database."
+        )
 
 
 class InvalidRecordKeyError(RecordNotFoundError):
@@ -160,9 +162,10 @@ class InvalidRecordKeyError(RecordNotFoundError):
     """
 
     def __init__(self, record_type: str, record_id: str, expected: str) -> None:
-        super().__init__(record_type, record_id)
         self.expected = expected
-        self.args = (
+        super().__init__(
+            record_type,
+            record_id,
             f"{record_id!r} cannot name a {record_type} record: its primary key holds {expected}.",
         )
 

@@ -53,8 +53,8 @@ class DefinitionMigrations:
                     f"register one with service.register_migration",
                     "$.version",
                 )
-            (next_version, fn), from_version = step, version
-            version = next_version
+            from_version = version
+            version, fn = step
             if version in seen:
                 raise InvalidSnapshotError(
                     f"the migrations of machine '{machine_id}' loop at version '{version}'",

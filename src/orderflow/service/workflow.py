@@ -266,10 +266,10 @@ class WorkflowService:
         if self.scope is not None:
             bound.enter_context(self.scope.bind(session))
         try:
-            row = self._load(session, record, lock=True)
+            row, key = self._load(session, record, lock=True)
             machine = self._machine_for(row)
             snapshot, _ = self._rehydrate(machine, row)
-            record_type, record_id = _table(type(row)), str(record_identity(row)[1])
+            record_type, record_id = _table(type(row)), str(key)
             if snapshot.status != "done":
                 raise ValueError(
                     f"{record_type} {record_id!r} has not finished: its machine '{machine.id}' is "
@@ -292,7 +292,7 @@ class WorkflowService:
     def snapshot(self, record: RecordRef) -> Snapshot:
         """The record's current snapshot, read from the database (migrated, validated)."""
         with self.session_factory() as session:
-            row = self._load(session, record, lock=False)
+            row, _ = self._load(session, record, lock=False)
             return self._rehydrate(self._machine_for(row), row)[0]
 
     def can(self, record: RecordRef, event: EventLike) -> bool:
@@ -620,10 +620,8 @@ class WorkflowService:
         if self.scope is not None:
             bound.enter_context(self.scope.bind(session))
         try:
-            row = self._load(session, record, lock=True, insert=starting is not None)
-            record_id = str(
-                record_identity(record)[1] if isinstance(record, tuple) else record_identity(row)[1]
-            )
+            row, key = self._load(session, record, lock=True, insert=starting is not None)
+            record_id = str(key)
             if idempotency_key is not None:
                 earlier = self._earlier(session, record_type, record_id, idempotency_key, digest)
                 if earlier is not None:
@@ -675,16 +673,11 @@ class WorkflowService:
                 )
             except _Refused as refusal:
                 return refused(refusal.reason, None if snapshot is None else snapshot.value)
-            if dry_run:
-                result = self._result(
-                    record_type, record_id, steps, read_version, row.status, dry_run
-                )
-            else:
-                columns = state_columns(steps[-1].after, type(row))
-                result = self._result(
-                    record_type, record_id, steps, read_version,
-                    columns.get("status", row.status), dry_run,
-                )  # fmt: skip
+            # a dry run reports the status the row has; a write, the one it will have
+            columns = None if dry_run else state_columns(steps[-1].after, type(row))
+            status = row.status if columns is None else columns.get("status", row.status)
+            result = self._result(record_type, record_id, steps, read_version, status, dry_run)
+            if columns is not None:
                 self._write(
                     session, row, machine, steps, read_version, who, note, idempotency_key,
                     digest, migrated_from, result, columns,
@@ -1103,11 +1096,12 @@ class WorkflowService:
 
     def _load(
         self, session: Session, record: RecordRef, *, lock: bool, insert: bool = False
-    ) -> Any:
+    ) -> tuple[Any, Any]:
+        """The record's row in ``session`` (inserted first when ``insert`` and new) and its key."""
         if insert and not isinstance(record, tuple) and _has_no_key(record):
             session.add(record)
             session.flush()
-            return record
+            return record, record_identity(record)[1]
         model, key = record_identity(record)
         # a session that holds no instance yet (every send's own) needs no refresh of one
         refresh = bool(session.identity_map)
@@ -1119,11 +1113,11 @@ class WorkflowService:
             if insert and not isinstance(record, tuple):
                 session.add(record)
                 session.flush()
-                return record
+                return record, key
             raise RecordNotFoundError(_table(model), str(key))
         if not isinstance(row, WorkflowRecord):
             raise TypeError(f"{model.__name__} does not mix in orderflow.store.WorkflowRecord")
-        return row
+        return row, key
 
     def _rehydrate(self, machine: Machine, row: Any) -> tuple[Snapshot, str | None]:
         data = snapshot_data(row)

@@ -241,7 +241,7 @@ def _deliver(
                 f"(it knows {sorted(models)})"
             )
         result = service.send(
-            (model, primary_key_value(model, row.record_id)),
+            (model, row.record_id),  # the service converts the text to the key's type
             row.event,
             actor=actor,
             note=f"timer {row.timer_id} due {row.due_at.isoformat()}",
