@@ -4,7 +4,8 @@
     ├── DefinitionError            a machine definition is wrong (carries every problem, with JSON paths)
     ├── MissingImplementationError a named guard, action or delay has no implementation
     ├── InvalidEventError          an event is malformed or its payload fails its model
-    │   └── UnknownEventError      no state of the machine ever handles this event type
+    │   ├── UnknownEventError      no state of the machine ever handles this event type, or the type is internal
+    │   └── ReservedEventFieldError an event from outside carries a field only the service may write (``actor``)
     ├── InvalidSnapshotError       a persisted snapshot does not fit the machine
     ├── InfiniteLoopError          a macrostep never settles (eventless or raised-event loop)
     ├── UnsafeExpressionError      an expression from a document is outside the sandbox
@@ -132,13 +133,43 @@ class UnsafeDocumentError(ScxmlError):
 
 
 class UnknownEventError(InvalidEventError):
-    """No state of the machine handles this event type, so no snapshot of it could ever take it."""
+    """No state of the machine handles this event type, so no snapshot of it could ever take it.
 
-    def __init__(self, machine_id: str, event_type: str) -> None:
+    Raised too for an internal event type (``xstate.*``, ``orderflow.*``, an
+    SCXML machine's ``done.*``/``error.*``) sent through an outside door:
+    only the machine itself, its timers and the service raise those
+    (``internal`` is then true).
+    """
+
+    def __init__(self, machine_id: str, event_type: str, *, internal: bool = False) -> None:
         self.machine_id = machine_id
+        self.internal = internal
+        if internal:
+            message = (
+                f"Machine '{machine_id}' takes no event '{event_type}' from outside: it is an "
+                f"internal event, raised only by the machine itself, its timers and the service."
+            )
+        else:
+            message = (
+                f"Machine '{machine_id}' has no transition for event '{event_type}' in any state; "
+                f"check the event name against machine.events."
+            )
+        super().__init__(message, event_type)
+
+
+class ReservedEventFieldError(InvalidEventError):
+    """An event from outside carries a field the service reserves for itself (who acts: ``actor``).
+
+    The service writes the authenticated actor into every event; a caller
+    names who acts with the ``actor=`` argument, never in the payload.
+    """
+
+    def __init__(self, event_type: str | None, field: str) -> None:
+        self.field = field
         super().__init__(
-            f"Machine '{machine_id}' has no transition for event '{event_type}' in any state; "
-            f"check the event name against machine.events.",
+            f"The payload of '{event_type}' carries the reserved field '{field}'; the service "
+            f"fills it from the authenticated actor. Remove it from the payload and pass "
+            f"actor=... to the service instead.",
             event_type,
         )
 
