@@ -116,7 +116,8 @@ def test_allowed_events_carry_the_guard_reasons_and_the_actors_verdict(
     refused = by_clerk["ADMIN_OVERRIDE_APPROVED"]
     assert refused["permitted"] is False
     assert refused["refusal"] == (
-        "Clara Clerk may not decide admin overrides: that needs the 'sale.override.admin' permission"
+        "Clara Clerk may not decide admin overrides: that needs the 'admin' role, which the "
+        "permission 'sale.override.admin' grants"
     )
     assert by_clerk["CANCEL"]["permitted"] is True
 
@@ -144,8 +145,8 @@ def test_a_clerk_may_not_approve_and_nothing_is_written(service: WorkflowService
     result = graphql(service, APPROVE, {"id": str(sale.id), "request": "admin-1"}, actor=CLERK)
     assert result.data is None
     assert error_codes(result) == [
-        ("FORBIDDEN", "Clara Clerk may not decide admin overrides: that needs the "
-                      "'sale.override.admin' permission"),
+        ("FORBIDDEN", "Clara Clerk may not decide admin overrides: that needs the 'admin' "
+                      "role, which the permission 'sale.override.admin' grants"),
     ]  # fmt: skip
     assert tally(service) == before
     assert service.snapshot(sale).value == "admin_override_pending"

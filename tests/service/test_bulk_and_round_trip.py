@@ -71,7 +71,9 @@ def test_a_round_trip_through_the_database_ends_where_the_pure_core_ends(
         service = WorkflowService(
             database.Session, {"ticket": ticket_machine()}, effects={"capture": capture}
         )
-        assert service.send((Ticket, ticket.id), event).success
+        # the timer's event comes in through the internal path, as the timer worker sends it
+        door = service.deliver if str(event).startswith("xstate.") else service.send
+        assert door((Ticket, ticket.id), event).success
         assert _plain(service.snapshot((Ticket, ticket.id)).to_json()) == _plain(pure.to_json())
     assert pure.status == "done" and pure.value == "shipped"
 
@@ -109,9 +111,7 @@ def test_a_bulk_job_run_again_with_its_key_moves_only_the_records_it_had_not_rea
     assert [service.snapshot(t).value for t in tickets] == ["held"] * 4
     with database.Session() as session:
         holds = session.scalar(
-            select(func.count())
-            .select_from(TransitionLog)
-            .where(TransitionLog.event == "HOLD")
+            select(func.count()).select_from(TransitionLog).where(TransitionLog.event == "HOLD")
         )
     assert holds == 4
 
@@ -153,7 +153,9 @@ def test_any_chart_moved_through_the_database_agrees_with_the_pure_core_at_every
             continue
         stored = service.snapshot(ref)  # rehydrated from the row, as the next request would
         assert stored.to_json() == after.to_json(), (event_type, result.reason)
-        assert result.success == (after.to_json() != pure.to_json() or machine.can(pure, event_type))
+        assert result.success == (
+            after.to_json() != pure.to_json() or machine.can(pure, event_type)
+        )
         pure = after
         if pure.status != "active":
             break

@@ -1,8 +1,9 @@
-"""Sale overrides through the service: a request opens a row, a decision needs the permission.
+"""Sale overrides through the service: a request opens a row, a decision needs the role.
 
 The sale machine keeps its override requests in its context and checks the
-acting user's role; the service checks the sender's *permission* (its name
-is configuration), hands the machine the role that permission earns, and
+acting user's role; the service derives that role from the sender's
+*permissions* (``Policies.role_grants``, configuration), writes it into the
+event itself, refuses a decision without it before the machine sees it, and
 keeps ``workflow_override_requests`` in step.  A refusal writes nothing
 and is logged nowhere: the caller's result is the only trace.
 """
@@ -19,6 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from orderflow.errors import ReservedEventFieldError
+from orderflow.orders import Policies
 from orderflow.service import Actor, DatabaseCredit, WorkflowService, order_service
 from orderflow.store import OutboxEvent, SaleOrder, TransitionLog
 from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, open_database
@@ -39,11 +42,11 @@ def sales_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 @pytest.fixture
 def service(sales_db: Database) -> WorkflowService:
-    """Database-backed ports; credit overrides need the (configured) ``finance.credit`` permission."""
-    return order_service(
-        sales_db.Session, machines=("sale",), credit_permission="finance.credit",
-        clock=lambda: NOW,
-    )  # fmt: skip
+    """Database-backed ports; the credit approver's role is granted by ``finance.credit`` (configured)."""
+    policies = Policies(
+        role_grants={"credit_approver": ("finance.credit",), "admin": ("sale.override.admin",)}
+    )
+    return order_service(sales_db.Session, machines=("sale",), policies=policies, clock=lambda: NOW)
 
 
 def set_credit(service: WorkflowService, customer_id: str, limit: str) -> None:
@@ -111,7 +114,7 @@ def test_a_decision_without_the_permission_is_refused_writes_nothing_and_logs_no
         assert not result.success
         assert result.reason == (
             f"{actor.label} may not decide credit overrides: that needs the "
-            "'finance.credit' permission"
+            "'credit-approver' role, which the permission 'finance.credit' grants"
         )
     assert [r for r in caplog.records if r.name.startswith("orderflow")] == []
     assert rows(sales_db, TransitionLog) == logs
@@ -163,21 +166,23 @@ def test_an_approved_admin_override_withdraws_the_open_credit_request(
     assert statuses == {"credit-1": ("withdrawn", "u-admin"), "admin-2": ("approved", "u-admin")}
 
 
-def test_a_decision_sent_directly_is_checked_and_may_not_name_someone_else(
+def test_a_decision_sent_directly_is_checked_and_may_not_name_anyone(
     service: WorkflowService, sales_db: Database
 ) -> None:
     sale = on_credit_hold(service)
     service.request_override(sale, "credit", "please", actor=CLERK)
     approve = {"type": "CREDIT_OVERRIDE_APPROVED", "request_id": "credit-1"}
     refused = service.send(sale, approve)
-    assert not refused.success and "needs an actor with the 'finance.credit'" in (
+    assert not refused.success and "needs an authenticated actor with the 'credit-approver'" in (
         refused.reason or ""
     )
-    spoofed = {**approve, "actor": {"id": "u-credit", "roles": ["credit-approver"]}}
-    impostor = Actor("u-other", None, CONTROLLER.permissions)
-    refused = service.send(sale, spoofed, actor=impostor)
-    assert not refused.success and "names actor 'u-credit'" in (refused.reason or "")
+    logs = rows(sales_db, TransitionLog)
+    for named in ({"id": "u-credit", "roles": ["credit-approver"]}, {"id": CONTROLLER.id}):
+        with pytest.raises(ReservedEventFieldError, match="reserved field 'actor'"):
+            service.send(sale, {**approve, "actor": named}, actor=CONTROLLER)
+    assert rows(sales_db, TransitionLog) == logs
     assert service.send(sale, approve, actor=CONTROLLER).to_state == "cleared"
+    assert service.snapshot(sale).context.overrides[0].decided_by == CONTROLLER.id
 
 
 def test_an_unknown_request_id_is_refused_with_a_reason(service: WorkflowService) -> None:

@@ -2,8 +2,9 @@
 
 Each function checks, before the service is called, what the service would
 otherwise answer with a bare ``success=False``: that there is an actor, and
-that the service's permission rules (:func:`~orderflow.service.overrides.prepare_event`,
-the very function the service runs) let that actor send this event.  A
+that the service's permission rules (:meth:`WorkflowService.permission_refusal
+<orderflow.service.WorkflowService.permission_refusal>`, the very rule the service runs)
+let that actor send this event.  A
 refusal there raises :class:`PermissionDeniedError` and nothing is written.
 The service checks again inside its transaction, so the two cannot drift
 apart in a way that lets a write through.  Refusals that belong to the
@@ -20,7 +21,7 @@ from typing import Any
 from orderflow.api.errors import ApiError, AuthenticationError, PermissionDeniedError
 from orderflow.api.queries import RecordRef
 from orderflow.service import Actor, TransitionResult, WorkflowService
-from orderflow.service.overrides import OverrideRules, prepare_event
+from orderflow.service.overrides import OverrideRules
 
 
 def require_actor(actor: Actor | None, why: str | None = None) -> Actor:
@@ -72,9 +73,7 @@ def send_event(
     expected_version: int | None = None,
 ) -> TransitionResult:
     """``service.send`` as ``actor``, after the permission check (see the module doc)."""
-    rules = _rules(service, ref)
-    if rules is not None:
-        _permitted(rules, event, actor)
+    _permitted(service, ref, event, actor)
     return service.send(
         ref, event, actor=actor, note=note, idempotency_key=idempotency_key, dry_run=dry_run,
         expected_version=expected_version,
@@ -100,7 +99,7 @@ def request_override(
         )
     if not reason.strip():
         raise ApiError("an override request needs a reason")
-    _permitted(rules, {"type": rules.kind(kind).request_event, "reason": reason}, actor)
+    _permitted(service, ref, {"type": rules.kind(kind).request_event}, actor)
     return service.request_override(
         ref, kind, reason, actor=actor, note=note, idempotency_key=idempotency_key
     )
@@ -127,16 +126,20 @@ def decide_override(
         )
     kind = rules.kind(request.kind)
     decision = kind.decision_events[0 if approve else 1]
-    _permitted(rules, {"type": decision, "request_id": request_id, "note": note}, actor)
+    _permitted(service, ref, {"type": decision}, actor)
     return service.decide_override(
         ref, request_id, approve=approve, actor=actor, note=note, idempotency_key=idempotency_key
     )
 
 
-def _permitted(rules: OverrideRules, event: Mapping[str, Any], actor: Actor) -> None:
-    prepared, refusal = prepare_event(rules, event, actor)
-    if prepared is None:
-        raise PermissionDeniedError(refusal or "this actor may not send this event")
+def _permitted(
+    service: WorkflowService, ref: RecordRef, event: Mapping[str, Any], actor: Actor
+) -> None:
+    snapshot = service.snapshot(ref)
+    assert snapshot.machine is not None
+    refusal = service.permission_refusal(snapshot.machine.id, str(event.get("type")), actor)
+    if refusal is not None:
+        raise PermissionDeniedError(refusal)
 
 
 def _rules(service: WorkflowService, ref: RecordRef) -> OverrideRules | None:

@@ -21,7 +21,6 @@ from orderflow.export import build_diagram, to_dot, to_mermaid, to_svg
 from orderflow.export.model import DiagramState
 from orderflow.orders.ports import CreditSnapshot
 from orderflow.service import Actor, DatabaseCredit, WorkflowService
-from orderflow.service.overrides import prepare_event
 from orderflow.store import OverrideRequest, ScheduledEvent, TransitionLog
 from orderflow.store.workflow_tables import PENDING
 
@@ -232,11 +231,9 @@ def _judge(
         return False, reason
     if actor is None:
         return False, "sign in to send events"
-    rules = service.overrides.get(flow.machine.id)
-    if rules is not None:
-        prepared, refusal = prepare_event(rules, event, actor)
-        if prepared is None:
-            return False, refusal
+    refusal = service.permission_refusal(flow.machine.id, str(event.get("type")), actor)
+    if refusal is not None:
+        return False, refusal
     return None, None
 
 

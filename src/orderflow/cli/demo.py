@@ -62,8 +62,8 @@ CONTROLLER = Actor("u-credit", "Carl Controller", frozenset({"sale.override.cred
 ADMIN = Actor("u-admin", "Ada Admin", frozenset({"sale.override.admin"}))
 WAREHOUSE = Actor("u-warehouse", "Wim Warehouse")
 PAYMENT_PROVIDER = Actor("psp", "payment provider")
-#: a sales approver as the quotation machine's APPROVE event carries one
-APPROVER = {"id": "u-approver", "roles": ["sales-approver"]}
+#: a sales approver: the permission grants the role (Policies.role_grants), never the payload
+APPROVER = Actor("u-approver", "Abe Approver", frozenset({"quotation.approve"}))
 
 
 class DemoClock:
@@ -168,7 +168,7 @@ class Demo:
 
     def story_approval(self, number: int) -> None:
         quotation = self.quotation(number, "approval", [("DESK", 2, "450.00")], discount="15")
-        self.send(quotation, {"type": "APPROVE", "actor": APPROVER, "reason": "key account"})
+        self.send(quotation, {"type": "APPROVE", "reason": "key account"}, actor=APPROVER)
         sale = self.accept(quotation)
         self.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"}, actor=CLERK)
         self.ship(self.fulfilment_of(sale))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -57,10 +57,36 @@ class Policies(BaseModel):
     sales_approver_role: str = "sales-approver"
     credit_approver_role: str = "credit-approver"
     admin_role: str = "admin"
+    #: which permissions grant each logical role (any one of them does), keyed by logical role
+    #: (see ``LOGICAL_ROLES``): roles are never taken from an event, the service derives an
+    #: acting user's roles from the permissions of its authenticated principal with this table
+    role_grants: Mapping[str, tuple[str, ...]] = Field(
+        default_factory=lambda: {
+            "sales_approver": ("quotation.approve",),
+            "credit_approver": ("sale.override.credit",),
+            "admin": ("sale.override.admin",),
+        }
+    )
     #: permissions each role grants, on top of those an acting user carries itself
     role_permissions: Mapping[str, tuple[str, ...]] = Field(
         default_factory=lambda: {"admin": ("order.change", "order.refund")}
     )
+
+    @field_validator("role_grants")
+    @classmethod
+    def _logical_roles_only(
+        cls, grants: Mapping[str, tuple[str, ...]]
+    ) -> Mapping[str, tuple[str, ...]]:
+        unknown = sorted(set(grants) - set(LOGICAL_ROLES))
+        if unknown:
+            raise ValueError(
+                f"role_grants names unknown logical roles {unknown}; use {list(LOGICAL_ROLES)}"
+            )
+        return grants
+
+    def role_table(self) -> dict[str, tuple[str, ...]]:
+        """The configured role names, each with the permissions that grant it (the service's role mapping)."""
+        return {self.role(logical): tuple(grants) for logical, grants in self.role_grants.items()}
 
     def role(self, logical: str) -> str:
         """The configured role name for a definition's logical role (``"credit_approver"``)."""

@@ -37,12 +37,16 @@ class Value(BaseModel):
 
 
 class ActingUser(Value):
-    """Who sends an event: the service resolves it from its own authentication.
+    """Who sends an event, as the service writes it into the event's ``actor`` field.
 
-    Guards such as ``actor_has_role`` read it from the event, so they stay pure.
+    The service fills it from the authenticated principal (a payload that
+    names an actor is refused), with the roles ``Policies.role_grants`` grants
+    for its permissions.  Guards such as ``actor_has_role`` read it from the
+    event, so they stay pure.
     """
 
     id: str = Field(min_length=1)
+    label: str | None = None
     roles: tuple[str, ...] = ()
     permissions: tuple[str, ...] = ()
 

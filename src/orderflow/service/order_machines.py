@@ -53,16 +53,15 @@ def order_service(
     ports: Ports | None = None,
     policies: Policies | None = None,
     machines: Sequence[str] = MACHINE_NAMES,
-    credit_permission: str = "sale.override.credit",
-    admin_permission: str = "sale.override.admin",
     **options: Any,
 ) -> WorkflowService:
     """A :class:`WorkflowService` for the shipped order machines, bound to ``ports``.
 
     Without ``ports`` the machines use the database-backed ports, in each
-    send's own transaction.  The sale's overrides are decided by actors
-    holding ``credit_permission`` or ``admin_permission``.  ``options`` go to
-    the service (``clock``, ``workflow_enabled``, ...).
+    send's own transaction.  An actor's roles (a sales approver, a credit
+    approver, an admin) come from its permissions through
+    ``policies.role_grants``.  ``options`` go to the service (``clock``,
+    ``workflow_enabled``, ...).
     """
     policies = policies or Policies()
     scope = None
@@ -72,9 +71,6 @@ def order_service(
     loaded = {name: load_machine(name, ports=ports, policies=policies) for name in machines}
     rules = []
     if "sale" in loaded:
-        rules.append(
-            sale_override_rules(
-                policies, credit_permission=credit_permission, admin_permission=admin_permission
-            )
-        )
+        rules.append(sale_override_rules(policies))
+    options.setdefault("roles", policies.role_table())
     return WorkflowService(session_factory, loaded, scope=scope, overrides=rules, **options)

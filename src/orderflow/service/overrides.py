@@ -5,12 +5,13 @@ A machine opens and decides overrides in its own context (the sale keeps
 its guards check the acting user's *role*.  The service adds what a pure
 machine cannot know:
 
-- **permissions**: deciding an override of a kind needs a permission of the
-  service's :class:`~orderflow.service.Actor`; its name is configuration
-  (:class:`OverrideKind`).  An actor without it is refused before the
+- **who may decide**: deciding an override of a kind needs the role its
+  :class:`OverrideKind` names, which the service's role mapping grants from
+  the :class:`~orderflow.service.Actor`'s permissions (for the sale,
+  ``Policies.role_grants``).  An actor without it is refused before the
   machine sees the event: the result says why, nothing is written, and
-  nothing is logged.  An actor with it reaches the machine carrying the
-  role its guard expects.
+  nothing is logged.  The machine's guard checks the same role again, from
+  the ``actor`` the service wrote into the event.
 - **rows**: after each send, the requests the context opened become
   :class:`~orderflow.store.OverrideRequest` rows, and the ones whose status
   changed get who decided and when, in the same transaction.
@@ -27,20 +28,19 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from orderflow.orders.policies import Policies
+from orderflow.service.identity import RoleMapping
 from orderflow.service.results import Actor
 from orderflow.store import OverrideRequest
 
 
 @dataclass(frozen=True)
 class OverrideKind:
-    """One kind of override: the events that request and decide it, and who may decide."""
+    """One kind of override: the events that request and decide it, and the role that decides."""
 
     kind: str
     request_event: str
     decision_events: tuple[str, ...]
-    #: what the service's Actor must hold to send a decision event (configuration)
-    permission: str
-    #: the role the machine's guard checks, given to an actor holding ``permission``
+    #: the role the machine's guard checks; the service's role mapping grants it from permissions
     role: str
 
 
@@ -68,19 +68,13 @@ class OverrideRules:
     def kind_names(self) -> list[str]:
         return [k.kind for k in self.kinds]
 
-    def acting_user(self, actor: Actor) -> dict[str, Any]:
-        """``actor`` as the machine's events carry it (``ActingUser``), with the roles it earns."""
-        roles = sorted({k.role for k in self.kinds if actor.can(k.permission)})
-        return {"id": actor.id, "roles": roles, "permissions": sorted(actor.permissions)}
 
+def sale_override_rules(policies: Policies | None = None) -> OverrideRules:
+    """The sale machine's credit and admin overrides (``machines/sale.json``).
 
-def sale_override_rules(
-    policies: Policies | None = None,
-    *,
-    credit_permission: str = "sale.override.credit",
-    admin_permission: str = "sale.override.admin",
-) -> OverrideRules:
-    """The sale machine's credit and admin overrides (``machines/sale.json``)."""
+    Who decides each is the role ``policies`` names for it; which
+    permissions grant that role is ``Policies.role_grants``.
+    """
     policies = policies or Policies()
     return OverrideRules(
         machine="sale",
@@ -88,43 +82,35 @@ def sale_override_rules(
             OverrideKind(
                 "credit", "REQUEST_CREDIT_OVERRIDE",
                 ("CREDIT_OVERRIDE_APPROVED", "CREDIT_OVERRIDE_REJECTED"),
-                credit_permission, policies.credit_approver_role,
+                policies.credit_approver_role,
             ),
             OverrideKind(
                 "admin", "REQUEST_ADMIN_OVERRIDE",
                 ("ADMIN_OVERRIDE_APPROVED", "ADMIN_OVERRIDE_REJECTED"),
-                admin_permission, policies.admin_role,
+                policies.admin_role,
             ),
         ),
     )  # fmt: skip
 
 
-def prepare_event(
-    rules: OverrideRules, event: Mapping[str, Any], actor: Actor | None
-) -> tuple[dict[str, Any] | None, str | None]:
-    """The event with the acting user filled in, or ``(None, reason)`` when ``actor`` may not send it."""
-    event_type = str(event.get("type"))
+def override_refusal(
+    rules: OverrideRules, event_type: str, actor: Actor | None, roles: RoleMapping
+) -> str | None:
+    """Why ``actor`` may not send ``event_type`` (a decision it lacks the role for), or None."""
     deciding = rules.deciding(event_type)
-    if deciding is None and rules.requesting(event_type) is None:
-        return dict(event), None
-    named = event.get("actor")
-    named_id = named.get("id") if isinstance(named, Mapping) else None
-    if deciding is not None:
-        if actor is None:
-            return None, (
-                f"deciding a {deciding.kind} override needs an actor with the "
-                f"'{deciding.permission}' permission"
-            )
-        if not actor.can(deciding.permission):
-            return None, (
-                f"{actor.label or actor.id} may not decide {deciding.kind} overrides: "
-                f"that needs the '{deciding.permission}' permission"
-            )
+    if deciding is None:
+        return None
     if actor is None:
-        return dict(event), None
-    if named_id is not None and named_id != actor.id:
-        return None, f"the event names actor '{named_id}', but '{actor.id}' is sending it"
-    return {**event, "actor": rules.acting_user(actor)}, None
+        return (
+            f"deciding a {deciding.kind} override needs an authenticated actor with "
+            f"{roles.describe(deciding.role)}"
+        )
+    if deciding.role not in roles.roles_of(actor):
+        return (
+            f"{actor.label or actor.id} may not decide {deciding.kind} overrides: that needs "
+            f"{roles.describe(deciding.role)}"
+        )
+    return None
 
 
 def record_overrides(

@@ -17,9 +17,8 @@ from orderflow.chart import Machine, Snapshot
 from orderflow.chart.guards import describe
 from orderflow.chart.nodes import matches_descriptor, matches_scxml_descriptor
 from orderflow.errors import InvalidEventError
+from orderflow.service.identity import is_internal_event, with_actor
 from orderflow.service.results import EventOption, TransitionAttempt, TransitionOption
-
-INTERNAL_PREFIX = "xstate."
 
 
 def user_events(machine: Machine, snapshot: Snapshot) -> list[str]:
@@ -27,7 +26,7 @@ def user_events(machine: Machine, snapshot: Snapshot) -> list[str]:
     return [
         e
         for e in machine.next_events(snapshot)
-        if not e.startswith(INTERNAL_PREFIX) and not e.endswith("*")
+        if not is_internal_event(machine, e) and not e.endswith("*")
     ]
 
 
@@ -42,11 +41,14 @@ def handles(machine: Machine, event_type: str) -> bool:
     return any(matches(event_type, descriptor) for descriptor in machine.events)
 
 
-def event_options(machine: Machine, snapshot: Snapshot) -> list[EventOption]:
+def event_options(machine: Machine, snapshot: Snapshot, acting: Any = None) -> list[EventOption]:
+    """The events a caller may send now, each allowed or not for who acts (``acting``)."""
     options = []
     for event_type in user_events(machine, snapshot):
         try:
-            explanation = machine.explain(snapshot, event_type)
+            explanation = machine.explain(
+                snapshot, with_actor(machine, {"type": event_type}, acting)
+            )
         except InvalidEventError as exc:
             options.append(EventOption(event_type, True, str(exc), needs_payload=True))
             continue
@@ -64,7 +66,7 @@ def transitions_from(machine: Machine, state: str) -> list[TransitionOption]:
     options = []
     for source in (node, *node.ancestors):
         for descriptor, transitions in source.on.items():
-            if descriptor.startswith(INTERNAL_PREFIX):
+            if is_internal_event(machine, descriptor):
                 continue
             for t in transitions:
                 options.append(
@@ -79,14 +81,22 @@ def transitions_from(machine: Machine, state: str) -> list[TransitionOption]:
 
 
 def find_event(
-    machine: Machine, snapshot: Snapshot, to_state: str, params: Mapping[str, Any] | None
+    machine: Machine,
+    snapshot: Snapshot,
+    to_state: str,
+    params: Mapping[str, Any] | None,
+    acting: Any = None,
 ) -> TransitionAttempt:
-    """Which single event moves ``snapshot`` into ``to_state`` (see the module doc)."""
+    """Which single event, sent by who acts (``acting``), moves ``snapshot`` into ``to_state``.
+
+    Only events a caller may send are tried (see :func:`user_events`): a
+    state reached by a timer alone is not a target.
+    """
     wanted = resolve_state(machine, to_state)
     leading: list[str] = []
     blocked: list[str] = []
     for event_type in user_events(machine, snapshot):
-        event = {**(params or {}), "type": event_type}
+        event = with_actor(machine, {**(params or {}), "type": event_type}, acting)
         try:
             after, _ = machine.transition(snapshot, event)
         except InvalidEventError as exc:

@@ -64,7 +64,18 @@ from orderflow.errors import (
     UnknownEventError,
 )
 from orderflow.service.definition_versions import DefinitionMigrations, SnapshotMigration
-from orderflow.service.overrides import OverrideRules, prepare_event, record_overrides
+from orderflow.service.identity import (
+    ACTOR_FIELD,
+    RoleMapping,
+    acting_user,
+    is_internal_event,
+    json_payload,
+    outside_event,
+    plain_event,
+    refuse_internal,
+    with_actor,
+)
+from orderflow.service.overrides import OverrideRules, override_refusal, record_overrides
 from orderflow.service.ports import TransactionScope
 from orderflow.service.results import (
     Actor,
@@ -133,6 +144,9 @@ class _Refused(Exception):
 
 
 Chooser = Callable[[Machine, Snapshot | None], tuple[EventLike | None, str | None]]
+#: what a caller asked for, fingerprinted with its idempotency key (or made from the machine
+#: and who acts, when the fingerprint is of the event as the machine reads it)
+Request = Mapping[str, Any] | Callable[[Machine, Any], Mapping[str, Any]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +188,15 @@ class WorkflowService:
     may be switched off at run time for an emergency rollback to direct
     legacy status updates (:meth:`transition` only).
 
+    Who acts is the ``actor`` argument of each call, the authenticated
+    principal, never a field of the event: the service writes it into
+    every event it runs (``event["actor"]``, with the roles ``roles`` grants
+    for its permissions, see :mod:`orderflow.service.identity`), refuses an
+    event from outside that carries it, and refuses internal event types
+    (``xstate.*``, ``orderflow.*``) at its outside doors (``send``,
+    ``bulk_send``, ``transition``).  Timers and hand-offs come in through
+    :meth:`deliver`.
+
     ``scope`` is the :class:`~orderflow.service.ports.TransactionScope` the
     database-backed ports read their session from; the service binds each
     transaction's session to it.  ``overrides`` are the override rules of
@@ -195,6 +218,10 @@ class WorkflowService:
         scope: TransactionScope | None = None,
         overrides: Iterable[OverrideRules] = (),
         finish_hooks: Iterable[FinishHook] = (),
+        roles: RoleMapping
+        | Mapping[str, Iterable[str]]
+        | Callable[[Actor], Iterable[str]]
+        | None = None,
     ) -> None:
         for key, machine in machines.items():
             if key != machine.id:
@@ -213,6 +240,7 @@ class WorkflowService:
         self._loads: dict[tuple[type[Any], bool, bool], Any] = {}
         self.overrides = {rules.machine: rules for rules in overrides}
         self.finish_hooks = tuple(finish_hooks)
+        self.roles = roles if isinstance(roles, RoleMapping) else RoleMapping(roles)
         unknown = set(self.overrides) - set(self.machines)
         if unknown:
             raise ValueError(
@@ -259,7 +287,7 @@ class WorkflowService:
         PhaseCoordinator's do) make a repeat a no-op.  Raises ``ValueError``
         if the record's machine has not finished.
         """
-        who = Actor(actor) if isinstance(actor, str) else actor
+        who = _actor(actor)
         session = self.session_factory()
         session.expire_on_commit = False
         bound = ExitStack()
@@ -295,16 +323,26 @@ class WorkflowService:
             row, _ = self._load(session, record, lock=False)
             return self._rehydrate(self._machine_for(row), row)[0]
 
-    def can(self, record: RecordRef, event: EventLike) -> bool:
-        """Would ``event`` move the record now?"""
-        snapshot = self.snapshot(record)
-        assert snapshot.machine is not None
-        return bool(snapshot.can(_plain_event(event)))
+    def can(self, record: RecordRef, event: EventLike, *, actor: Actor | str | None = None) -> bool:
+        """Would ``event``, sent by ``actor``, move the record now?
 
-    def allowed_events(self, record: RecordRef) -> list[EventOption]:
-        """The events the record's active states listen to, with the guard's reason when one blocks."""
+        The same outside door as :meth:`send`: a payload carrying ``actor`` is
+        refused (:class:`~orderflow.errors.ReservedEventFieldError`), and an
+        internal event type is never allowed.
+        """
+        data = outside_event(event)
         snapshot = self.snapshot(record)
-        return event_options(self._machine_of(snapshot), snapshot)
+        machine = self._machine_of(snapshot)
+        if is_internal_event(machine, str(data.get("type"))):
+            return False
+        return machine.can(snapshot, self._as(machine, data, self._acting(actor)))
+
+    def allowed_events(
+        self, record: RecordRef, *, actor: Actor | str | None = None
+    ) -> list[EventOption]:
+        """The events the record's active states take from outside, allowed or not for ``actor`` with the guard's reason."""
+        snapshot = self.snapshot(record)
+        return event_options(self._machine_of(snapshot), snapshot, self._acting(actor))
 
     def transitions_for_state(
         self, state: str, machine: str | None = None
@@ -312,14 +350,18 @@ class WorkflowService:
         """The transitions that apply while ``state`` is active (guards not evaluated)."""
         return transitions_from(self._machine_named(machine), state)
 
-    def allowed_transitions(self, record: RecordRef) -> list[TransitionAttempt]:
-        """Every state one event away from the record's state, each allowed or not with the reason."""
+    def allowed_transitions(
+        self, record: RecordRef, *, actor: Actor | str | None = None
+    ) -> list[TransitionAttempt]:
+        """Every state one event away from the record's state, each allowed for ``actor`` or not with the reason."""
         snapshot = self.snapshot(record)
         machine = self._machine_of(snapshot)
+        acting = self._acting(actor)
         attempts = []
-        for option in event_options(machine, snapshot):
+        for option in event_options(machine, snapshot, acting):
             if option.allowed and not option.needs_payload:
-                after, _ = machine.transition(snapshot, option.event)
+                event = with_actor(machine, {"type": option.event}, acting)
+                after, _ = machine.transition(snapshot, event)
                 target = dotted_path(after.value) or str(after.value)
                 attempts.append(TransitionAttempt(True, target, snapshot.value, option.event))
             else:
@@ -330,11 +372,34 @@ class WorkflowService:
         return attempts
 
     def can_transition(
-        self, record: RecordRef, to_state: str, params: Mapping[str, Any] | None = None
+        self,
+        record: RecordRef,
+        to_state: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        actor: Actor | str | None = None,
     ) -> TransitionAttempt:
-        """Can one event move the record into ``to_state``, and which (see ``target_states``)?"""
+        """Can one event sent by ``actor`` move the record into ``to_state``, and which (see ``target_states``)?"""
+        params = outside_event({**(params or {}), "type": "?"})
         snapshot = self.snapshot(record)
-        return find_event(self._machine_of(snapshot), snapshot, to_state, params)
+        return find_event(
+            self._machine_of(snapshot), snapshot, to_state, _params(params), self._acting(actor)
+        )
+
+    def permission_refusal(
+        self, machine: str, event_type: str, actor: Actor | str | None
+    ) -> str | None:
+        """Why ``actor`` may not send ``event_type`` to a record of ``machine`` at all, or None.
+
+        The service's own rule, checked before the machine sees the event
+        (deciding an override needs the role its kind names, which the
+        actor's permissions grant through ``roles``); the API asks it
+        first to answer with a permission error.
+        """
+        rules = self.overrides.get(machine)
+        if rules is None:
+            return None
+        return override_refusal(rules, event_type, _actor(actor), self.roles)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -415,24 +480,73 @@ class WorkflowService:
         dry_run: bool = False,
         expected_version: int | None = None,
     ) -> TransitionResult:
-        """Process ``event`` for ``record`` in one transaction (see the module doc).
+        """Process ``event`` for ``record`` in one transaction, as ``actor`` (see the module doc).
 
+        This is an outside door: an event whose payload carries ``actor``
+        raises :class:`~orderflow.errors.ReservedEventFieldError` and an
+        internal event type (``xstate.*``, ``orderflow.*``)
+        :class:`~orderflow.errors.UnknownEventError`, with nothing written.
         ``expected_version`` turns on the caller's own optimistic check: the
         send raises :class:`StaleRecordError` if the record moved since the
         caller read it at that ``workflow_version``.
         """
-        plain = _plain_event(event)
+        return self._send(
+            record, outside_event(event), actor=actor, note=note,
+            idempotency_key=idempotency_key, dry_run=dry_run, expected_version=expected_version,
+            internal=False,
+        )  # fmt: skip
 
+    def deliver(
+        self,
+        record: RecordRef,
+        event: EventLike,
+        *,
+        actor: Actor | str | None = None,
+        note: str = "",
+        idempotency_key: str | None = None,
+    ) -> TransitionResult:
+        """The service's internal path: an event raised inside, such as a due timer or a hand-off.
+
+        Like :meth:`send`, but internal event types (``xstate.after.*``, ...)
+        are taken; who acts is still ``actor`` (written over anything the
+        event says).  The timer worker and the coordinator come in here;
+        never wire it to input from outside.
+        """
+        return self._send(
+            record, plain_event(event), actor=actor, note=note,
+            idempotency_key=idempotency_key, dry_run=False, expected_version=None, internal=True,
+        )  # fmt: skip
+
+    def _send(
+        self,
+        record: RecordRef,
+        plain: dict[str, Any],
+        *,
+        actor: Actor | str | None,
+        note: str,
+        idempotency_key: str | None,
+        dry_run: bool,
+        expected_version: int | None,
+        internal: bool,
+    ) -> TransitionResult:
         def choose(
             machine: Machine, snapshot: Snapshot | None
         ) -> tuple[EventLike | None, str | None]:
+            if not internal:
+                refuse_internal(machine, plain.get("type"))
             if snapshot is None:
                 return None, "the workflow of this record has not started; call start() first"
             return plain, None
 
+        def request(machine: Machine, acting: Any) -> dict[str, Any]:
+            # the event as the machine reads it (its payload model's values), so "10" and
+            # Decimal("10") for a number field are one request; who acts is not part of it
+            event = self._as(machine, plain, acting)
+            return {"send": {k: v for k, v in event.items() if k != ACTOR_FIELD}}
+
         return self._execute(
             record, choose, actor=actor, note=note, idempotency_key=idempotency_key,
-            dry_run=dry_run, expected_version=expected_version, request={"send": plain},
+            dry_run=dry_run, expected_version=expected_version, request=request,
         )  # fmt: skip
 
     def transition(
@@ -449,23 +563,26 @@ class WorkflowService:
         """Move the record into ``to_state`` by the one event that leads there (``params`` is its payload).
 
         With ``workflow_enabled`` off this is a direct legacy status update,
-        logged as such.
+        logged as such.  An outside door, as :meth:`send` is: ``params``
+        carrying ``actor`` are refused, and no internal event is chosen.
         """
+        payload = _params(outside_event({**(params or {}), "type": "?"}))
+        who = _actor(actor)
 
         def choose(
             machine: Machine, snapshot: Snapshot | None
         ) -> tuple[EventLike | None, str | None]:
             if snapshot is None:
                 return None, "the workflow of this record has not started; call start() first"
-            attempt = find_event(machine, snapshot, to_state, params)
+            attempt = find_event(machine, snapshot, to_state, payload, self._acting(who))
             if not attempt.allowed or attempt.event is None:
                 return None, attempt.reason
-            return {**(params or {}), "type": attempt.event}, None
+            return {**payload, "type": attempt.event}, None
 
         return self._execute(
-            record, choose, actor=actor, note=note, idempotency_key=idempotency_key,
+            record, choose, actor=who, note=note, idempotency_key=idempotency_key,
             dry_run=dry_run, expected_version=None, legacy_to=to_state,
-            request={"transition": to_state, "params": dict(params or {})},
+            request={"transition": to_state, "params": json_payload(payload)},
         )  # fmt: skip
 
     def request_override(
@@ -594,6 +711,19 @@ class WorkflowService:
         succeeded = sum(1 for r in results if r.success)
         return BulkResult(succeeded, len(failures), tuple(failures), tuple(results))
 
+    # -- who acts ----------------------------------------------------------------------------
+
+    def _acting(self, actor: Actor | str | None) -> dict[str, Any] | None:
+        """``actor`` as every event carries it, with the roles its permissions grant."""
+        return acting_user(_actor(actor), self.roles)
+
+    def _as(self, machine: Machine, data: Mapping[str, Any], acting: Any) -> dict[str, Any]:
+        """``data`` as the machine reads it: who acts written in, the payload validated and JSON."""
+        event = with_actor(machine, data, acting)
+        if machine.implementations.events.get(str(event.get("type"))) is None:
+            event = json_payload(event)  # what guards read is what the log keeps
+        return json_payload(machine.event(event).data)
+
     # -- the transaction ---------------------------------------------------------------------
 
     def _execute(
@@ -608,12 +738,14 @@ class WorkflowService:
         expected_version: int | None,
         starting: Machine | None = None,
         legacy_to: str | None = None,
-        request: Mapping[str, Any] | None = None,
+        request: Request | None = None,
+        first_try: bool = True,
     ) -> TransitionResult:
         model = record[0] if isinstance(record, tuple) else type(record)
-        digest = None if idempotency_key is None else request_digest(request)
+        digest = None
         record_type, record_id = _table(model), "?"
-        who = Actor(actor) if isinstance(actor, str) else actor
+        who = _actor(actor)
+        acting = self._acting(who)
         session = self.session_factory()
         session.expire_on_commit = False
         bound = ExitStack()
@@ -623,6 +755,9 @@ class WorkflowService:
             row, key = self._load(session, record, lock=True, insert=starting is not None)
             record_id = str(key)
             if idempotency_key is not None:
+                if callable(request):
+                    request = request(starting or self._machine_for(row), acting)
+                digest = request_digest(request)
                 earlier = self._earlier(session, record_type, record_id, idempotency_key, digest)
                 if earlier is not None:
                     session.rollback()
@@ -664,13 +799,14 @@ class WorkflowService:
             assert isinstance(event, Mapping)
             rules = self.overrides.get(machine.id)
             if rules is not None:
-                event, reason = prepare_event(rules, event, who)
-                if event is None:  # refused before the machine sees it; written and logged nowhere
+                reason = override_refusal(rules, str(event.get("type")), who, self.roles)
+                if reason is not None:  # refused before the machine sees it; written nowhere
                     return refused(reason, None if snapshot is None else snapshot.value)
             try:
                 steps = self._run(
-                    session, row, machine, snapshot, event, dry_run, record_type, record_id
-                )
+                    session, row, machine, snapshot, event, acting, dry_run, record_type,
+                    record_id,
+                )  # fmt: skip
             except _Refused as refusal:
                 return refused(refusal.reason, None if snapshot is None else snapshot.value)
             # a dry run reports the status the row has; a write, the one it will have
@@ -693,11 +829,17 @@ class WorkflowService:
             session.rollback()
             if idempotency_key is not None:  # a concurrent send with the same key won the race
                 with self.session_factory() as again:
-                    earlier = self._earlier(
-                        again, record_type, record_id, idempotency_key, digest
-                    )
+                    earlier = self._earlier(again, record_type, record_id, idempotency_key, digest)
                 if earlier is not None:
                     return earlier
+            if starting is not None and first_try:
+                # a concurrent start inserted the same new key first: once more, now that the
+                # row is there to load (refused as already started, or started if it is not)
+                return self._execute(
+                    record, choose, actor=who, note=note, idempotency_key=idempotency_key,
+                    dry_run=dry_run, expected_version=expected_version, starting=starting,
+                    legacy_to=legacy_to, request=request, first_try=False,
+                )  # fmt: skip
             raise
         except BaseException:
             session.rollback()
@@ -745,11 +887,15 @@ class WorkflowService:
         machine: Machine,
         snapshot: Snapshot | None,
         event: Mapping[str, Any],
+        acting: Any,
         dry_run: bool,
         record_type: str,
         record_id: str,
     ) -> list[_Step]:
-        """The macrosteps of this send: the event's, then those of the events its effects answered."""
+        """The macrosteps of this send: the event's, then those of the events its effects answered.
+
+        Every event, the caller's and the effects' replies alike, carries who acts (``acting``).
+        """
         steps: list[_Step] = []
         queue: list[EventLike] = [event]
         current = snapshot
@@ -770,7 +916,7 @@ class WorkflowService:
                     raise TransitionFailedError(record_type, record_id, "xstate.init", after.error)
             else:
                 # a malformed event or a payload that fails its model raises InvalidEventError
-                data = dict(machine.event(next_event).data)
+                data = self._as(machine, plain_event(next_event), acting)
                 reason = self._refusal(machine, current, data)
                 if reason is None:
                     after, actions = machine.transition(current, data)
@@ -813,7 +959,8 @@ class WorkflowService:
             # The core consumes the first pending timer whose event this is: its row has fired.
             # Settled first, so a schedule below that re-arms the same id cancels nothing fired.
             delivered = next(
-                (t.id for t in step.before.timers if t.event.get("type") == step.event["type"]), None
+                (t.id for t in step.before.timers if t.event.get("type") == step.event["type"]),
+                None,
             )
             if delivered is not None:
                 self._cancel_timers(session, record_type, record_id, [delivered], FIRED)
@@ -1258,12 +1405,13 @@ def _has_no_key(record: Any) -> bool:
     return any(k is None for k in inspect(type(record)).primary_key_from_instance(record))
 
 
-def _plain_event(event: EventLike) -> dict[str, Any]:
-    if isinstance(event, str):
-        return {"type": event}
-    if isinstance(event, BaseModel):
-        return event.model_dump(mode="json")
-    return dict(event)
+def _actor(actor: Actor | str | None) -> Actor | None:
+    return Actor(actor) if isinstance(actor, str) else actor
+
+
+def _params(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload without its event type (``transition``'s ``params``)."""
+    return {k: v for k, v in event.items() if k != "type"}
 
 
 def _value(snapshot: Snapshot) -> Any:
@@ -1286,7 +1434,9 @@ def _pk_column(model: type[Any]) -> Any:
     found = _PK_COLUMNS.get(model)
     if found is None:
         (column,) = inspect(model).primary_key
-        found = _PK_COLUMNS[model] = getattr(model, inspect(model).get_property_by_column(column).key)
+        found = _PK_COLUMNS[model] = getattr(
+            model, inspect(model).get_property_by_column(column).key
+        )
     return found
 
 

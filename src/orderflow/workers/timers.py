@@ -180,7 +180,9 @@ def _claim(
         select(ScheduledEvent.record_type, ScheduledEvent.record_id)
         .where(*due)
         .group_by(ScheduledEvent.record_type, ScheduledEvent.record_id)
-        .order_by(func.min(ScheduledEvent.due_at), ScheduledEvent.record_type, ScheduledEvent.record_id)
+        .order_by(
+            func.min(ScheduledEvent.due_at), ScheduledEvent.record_type, ScheduledEvent.record_id
+        )
         .limit(batch)
     ).all()
     claimed: list[ScheduledEvent] = []
@@ -240,7 +242,7 @@ def _deliver(
                 f"no model for record type {row.record_type!r}; pass models= to the timer worker "
                 f"(it knows {sorted(models)})"
             )
-        result = service.send(
+        result = service.deliver(  # the internal path: timer events never come from outside
             (model, row.record_id),  # the service converts the text to the key's type
             row.event,
             actor=actor,
