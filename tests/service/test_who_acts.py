@@ -32,7 +32,7 @@ from orderflow.store import OutboxEvent, TransitionLog, WorkflowRecord
 from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, open_database
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "orders"))
-from order_walks import WALKS  # noqa: E402  (how the order tests walk the shipped machines)
+from order_walks import WALKS  # how the order tests walk the shipped machines
 
 ALICE = Actor("u-alice", "Alice Approver", frozenset({"invoice.approve"}))
 CLERK = Actor("u-clerk", "Clara Clerk", frozenset({"invoice.edit"}))
