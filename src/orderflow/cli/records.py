@@ -89,6 +89,17 @@ def parse_json(text: str | None, what: str) -> Json:
     return data
 
 
+def event_payload(event: str, data: str | None) -> Json:
+    """``{"type": event, **data}``; ``--data`` naming another event type is refused, not overridden."""
+    payload = parse_json(data, "--data")
+    if "type" in payload and payload["type"] != event:
+        raise UserError(
+            f"--data names event type {payload['type']!r} but the event is {event!r}; "
+            "leave 'type' out of --data"
+        )
+    return {**payload, "type": event}
+
+
 def acting(actor: str | None, label: str | None, permissions: list[str] | None) -> Actor:
     return Actor(actor or "cli", label or ("command line" if actor is None else None),
                  frozenset(permissions or ()))  # fmt: skip
@@ -255,7 +266,7 @@ def send(
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Send one event to one record; exit 1 if the record does not take it."""
-    payload = {**parse_json(data, "--data"), "type": event}
+    payload = event_payload(event, data)
     with order_service_at(database_url) as service:
         result = service.send(
             record_ref(record), payload, actor=acting(actor, actor_label, permission), note=note,
@@ -299,7 +310,7 @@ def bulk(
 
     model = record_model(record_type)
     wanted = _value_of(where)
-    payload = {**parse_json(data, "--data"), "type": event}
+    payload = event_payload(event, data)
     with order_service_at(database_url) as service:
         (key,) = inspect_model(model).primary_key
         with service.session_factory() as session:
