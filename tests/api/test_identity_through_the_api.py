@@ -158,3 +158,26 @@ def test_the_inspector_form_cannot_decline_in_somebody_elses_name(
     assert client.post(path + "/events", data=honest).status_code in (200, 303)
     reasons = service.snapshot(quotation).to_json()["context"]["reasons"]
     assert [r["by"] for r in reasons] == [CLERK.id]
+
+
+ALLOWED = """query($id: ID!) { workflow(recordType: "quotations", recordId: $id) {
+  allowedEvents { event allowed reason permitted refusal } } }"""
+
+
+def test_allowed_events_are_judged_for_the_bearer_of_the_token(
+    client: TestClient, service: WorkflowService
+) -> None:
+    quotation = pending_approval(service)
+
+    def approve_as(actor: Actor) -> dict[str, Any]:
+        response = client.post(
+            "/graphql", json={"query": ALLOWED, "variables": {"id": str(quotation.id)}},
+            headers={"Authorization": f"Bearer {issue_token(SECRET, actor)}"},
+        )  # fmt: skip
+        options = response.json()["data"]["workflow"]["allowedEvents"]
+        return next(o for o in options if o["event"] == "APPROVE")
+
+    by_approver, by_clerk = approve_as(APPROVER), approve_as(CLERK)
+    assert by_approver["allowed"] and by_approver["permitted"] is not False
+    assert not by_clerk["allowed"] and by_clerk["permitted"] is False
+    assert "sales-approver" in by_clerk["reason"]

@@ -59,7 +59,8 @@ class Workflow:
 class ActorEventOption:
     """An event the record's active states listen to, judged for the machine and for one actor.
 
-    ``allowed`` and ``reason`` are the machine's view (state and guards,
+    ``allowed`` and ``reason`` are the machine's view for ``actor`` (state
+    and guards, with the actor the service would write into the event,
     payload aside: :meth:`WorkflowService.allowed_events`).  ``permitted``
     says whether ``actor`` sending it now would move the record (a dry run
     as that actor, through the service's permission checks); ``None`` when
@@ -176,7 +177,7 @@ def event_options(
         if request.status == "open" and request.request_key
     }
     options = []
-    for option in service.allowed_events(flow.ref):
+    for option in service.allowed_events(flow.ref, actor=actor):
         event: dict[str, Any] = {"type": option.event}
         deciding = rules.deciding(option.event) if rules is not None else None
         if deciding is not None and deciding.kind in open_requests:
