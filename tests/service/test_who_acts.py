@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel, ConfigDict
@@ -455,3 +455,19 @@ def test_every_shipped_machine_takes_who_acts_from_the_principal_alone(
         checked += len(said)
     if name in ("quotation", "sale"):
         assert checked > 0, "the walk never reached a decision that records who made it"
+
+
+def test_a_payload_model_names_nobody_unless_its_actor_field_is_set(
+    service: WorkflowService,
+) -> None:
+    class ApproveEvent(BaseModel):
+        type: Literal["APPROVE"] = "APPROVE"
+        reason: str
+        actor: dict[str, Any] | None = None
+
+    invoice = pending(service)
+    with pytest.raises(ReservedEventFieldError):
+        service.send(invoice, ApproveEvent(reason="x", actor=FORGED), actor=CLERK)
+    with pytest.raises(ReservedEventFieldError):
+        service.send(invoice, ApproveEvent(reason="x", actor=None), actor=CLERK)
+    assert service.send(invoice, ApproveEvent(reason="ok"), actor=ALICE).to_state == "approved"

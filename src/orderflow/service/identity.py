@@ -133,8 +133,14 @@ def plain_event(event: Any) -> dict[str, Any]:
 
 
 def outside_event(event: Any) -> dict[str, Any]:
-    """An event from an outside door as a dict, refused if it carries a reserved field."""
+    """An event from an outside door as a dict, refused if it carries a reserved field.
+
+    A payload model instance whose ``actor`` field was left unset names nobody.
+    """
     data = plain_event(event)
+    if isinstance(event, BaseModel):
+        for field in RESERVED_FIELDS - event.model_fields_set:
+            data.pop(field, None)
     for field in RESERVED_FIELDS:
         if field in data:
             raise ReservedEventFieldError(_type_of(data), field)
