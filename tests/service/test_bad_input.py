@@ -159,3 +159,23 @@ def test_a_record_key_the_primary_key_cannot_hold_is_refused_and_nothing_is_writ
     assert (bulk.succeeded, bulk.failed) == (1, 1)
     assert bulk.failures[0].record_id == "abc"
     assert service.snapshot((Ticket, str(ticket.id))).value == "held"
+
+
+def test_a_key_too_large_for_the_column_is_refused_on_every_engine_and_bulk_moves_the_rest(
+    service: WorkflowService, database: Database
+) -> None:
+    ticket = started(service)
+    before = written(database)
+    for key in ("99999999999999999999", 2**31, -(2**40)):
+        with pytest.raises(InvalidRecordKeyError, match="cannot name a tickets record"):
+            service.send((Ticket, key), "HOLD")
+    with pytest.raises(InvalidRecordKeyError):
+        service.send(Ticket(id="abc", workflow_machine="ticket"), "HOLD")
+    with pytest.raises(InvalidRecordKeyError):
+        service.start(Ticket(id=2**40, workflow_machine="ticket"))
+    assert written(database) == before
+    bulk = service.bulk_send(
+        [(Ticket, "99999999999999999999"), Ticket(id="abc"), (Ticket, str(ticket.id))], "HOLD"
+    )
+    assert (bulk.succeeded, bulk.failed) == (1, 2)
+    assert service.snapshot((Ticket, ticket.id)).value == "held"

@@ -6,6 +6,7 @@ import uuid
 from typing import Any, ClassVar
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -125,6 +126,16 @@ class _UuidKeyed(_KeyBase, WorkflowRecord):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
 
 
+class _BigKeyed(_KeyBase, WorkflowRecord):
+    __tablename__ = "big_keyed"
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+
+
+class _SmallKeyed(_KeyBase, WorkflowRecord):
+    __tablename__ = "small_keyed"
+    id: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+
+
 ONE_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
 
@@ -138,6 +149,10 @@ ONE_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
         (_TextKeyed, 42, "42"),
         (_UuidKeyed, ONE_UUID, ONE_UUID),
         (_UuidKeyed, str(ONE_UUID), ONE_UUID),
+        (Ticket, 2**31 - 1, 2**31 - 1),
+        (Ticket, str(-(2**31)), -(2**31)),
+        (_BigKeyed, "9223372036854775807", 2**63 - 1),
+        (_SmallKeyed, 32767, 32767),
     ],
 )
 def test_a_key_that_spells_the_primary_key_type_is_converted(
@@ -160,6 +175,11 @@ def test_a_key_that_spells_the_primary_key_type_is_converted(
         (_TextKeyed, None),
         (_UuidKeyed, "not-a-uuid"),
         (_UuidKeyed, 5),
+        (Ticket, "99999999999999999999999"),
+        (Ticket, 2**31),
+        (Ticket, -(2**31) - 1),
+        (_BigKeyed, 2**63),
+        (_SmallKeyed, "40000"),
     ],
 )
 def test_a_key_the_primary_key_cannot_hold_is_refused_before_any_query(
@@ -175,3 +195,10 @@ def test_a_reference_that_is_not_a_model_and_key_pair_is_a_programming_error() -
         record_identity((Ticket, 1, 2))
     with pytest.raises(TypeError, match="not a mapped"):
         record_identity((dict, 1))
+
+
+def test_an_instance_whose_key_the_column_cannot_hold_is_refused_before_any_query() -> None:
+    for key in ("abc", 2**40):
+        with pytest.raises(InvalidRecordKeyError, match="cannot name a"):
+            record_identity(Ticket(id=key))
+    assert record_identity(Ticket(id="12")) == (Ticket, 12)

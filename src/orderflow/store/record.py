@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import sqlalchemy as sa
 from sqlalchemy import Integer, String, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,7 +46,9 @@ class WorkflowRecord:
     __workflow_status__: ClassVar[Mapping[str, str]] = {}
 
     workflow_machine: Mapped[str | None] = mapped_column(String(100), default=None)
-    workflow_state: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONDocument, default=None)
+    workflow_state: Mapped[dict[str, Any] | None] = mapped_column(
+        NullableJSONDocument, default=None
+    )
     workflow_context: Mapped[Any] = mapped_column(NullableJSONDocument, default=None, nullable=True)
     workflow_version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     status: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
@@ -146,8 +149,9 @@ def dotted_path(value: Any) -> str | None:
 def record_identity(record: object) -> tuple[type[Any], Any]:
     """The mapped class and the primary key of ``record`` (an instance or a ``(Model, pk)`` pair).
 
-    A pair's key goes through :func:`primary_key_value`, so ``(Ticket, "12")``
-    names the same row as ``(Ticket, 12)`` and ``(Ticket, "abc")`` is refused.
+    Either key goes through :func:`primary_key_value`, so ``(Ticket, "12")``
+    names the same row as ``(Ticket, 12)``, and ``(Ticket, "abc")`` or an
+    instance whose key is ``"abc"`` is refused before any query.
     """
     if isinstance(record, tuple):
         if len(record) != 2:
@@ -162,7 +166,7 @@ def record_identity(record: object) -> tuple[type[Any], Any]:
         )
     if keys[0] is None:
         raise TypeError(f"{type(record).__name__} has no primary key yet; flush it first")
-    return type(record), keys[0]
+    return type(record), primary_key_value(type(record), keys[0])
 
 
 def primary_key_value(model: type[Any], key: Any) -> Any:
@@ -172,16 +176,38 @@ def primary_key_value(model: type[Any], key: Any) -> Any:
     for an integer key, a UUID's text for a UUID key) is converted, and so
     is an integer for a text key.  Anything else (``"abc"`` or ``3.5`` for
     an integer key, ``None``, a list) cannot name a row, and is said so
-    before any query, the same on every engine.  Types without a Python
-    equivalent pass through to the database.
+    before any query, the same on every engine.  So is an integer outside
+    the column's range (SQL's: 16 bits for ``SmallInteger``, 32 for
+    ``Integer``, 64 for ``BigInteger``), which PostgreSQL would refuse with a
+    ``DataError`` and SQLite with an ``OverflowError``.  Types without a
+    Python equivalent pass through to the database.
     """
-    python_type = _KEY_TYPES.get(model)
-    if python_type is None:
-        python_type = _KEY_TYPES[model] = _key_type(model)
-    if python_type is object or (
-        isinstance(key, python_type) and not (isinstance(key, bool) and python_type is not bool)
-    ):
+    found = _KEY_TYPES.get(model)
+    if found is None:
+        found = _KEY_TYPES[model] = _key_type(model)
+    python_type, bits = found
+    if python_type is object:
         return key
+    if isinstance(key, python_type) and not (isinstance(key, bool) and python_type is not bool):
+        converted: Any = key
+    else:
+        converted = _converted(python_type, key)
+        if converted is _UNCONVERTED:
+            return key
+    if (
+        converted is not None
+        and bits is not None
+        and not (-(2 ** (bits - 1)) <= converted < 2 ** (bits - 1))
+    ):
+        converted = None
+    if converted is None:
+        table = str(getattr(model, "__tablename__", model.__name__))
+        raise InvalidRecordKeyError(table, _shown(key), python_type.__name__)
+    return converted
+
+
+def _converted(python_type: type[Any], key: Any) -> Any:
+    """``key`` converted to ``python_type``; None if it cannot be, ``_UNCONVERTED`` to pass it on."""
     converted: Any = None
     if python_type is int and isinstance(key, str) and key.strip().lstrip("+-").isdigit():
         converted = int(key)
@@ -191,17 +217,27 @@ def primary_key_value(model: type[Any], key: Any) -> Any:
         try:
             converted = python_type(key)
         except TypeError:  # a type not built from text (a date): the database reads the text
-            return key
+            return _UNCONVERTED
         except (ValueError, ArithmeticError):
             converted = None
-    if converted is None:
-        table = str(getattr(model, "__tablename__", model.__name__))
-        raise InvalidRecordKeyError(table, str(key), python_type.__name__)
     return converted
 
 
-def _key_type(model: type[Any]) -> type[Any]:
-    """The Python type of ``model``'s single primary-key column (``object``: no Python equivalent)."""
+def _shown(key: Any) -> str:
+    """A key as an error message shows it: long ones cut short."""
+    text = str(key)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+#: what ``_converted`` answers for a key the database should read as it is
+_UNCONVERTED = object()
+#: the signed width of SQL's integer types, by SQLAlchemy type
+_INTEGER_BITS = ((sa.SmallInteger, 16), (sa.BigInteger, 64), (sa.Integer, 32))
+
+
+def _key_type(model: type[Any]) -> tuple[type[Any], int | None]:
+    """The Python type of ``model``'s single primary-key column (``object``: no Python
+    equivalent), and its width in bits when it is an integer type."""
     mapper = inspect(model, raiseerr=False)
     if mapper is None or not hasattr(mapper, "primary_key"):
         raise TypeError(f"{model!r} is not a mapped SQLAlchemy model")
@@ -209,13 +245,15 @@ def _key_type(model: type[Any]) -> type[Any]:
         raise TypeError(
             f"{model.__name__} needs a single-column primary key to be moved by the service"
         )
+    column_type = mapper.primary_key[0].type
+    bits = next((b for kind, b in _INTEGER_BITS if isinstance(column_type, kind)), None)
     try:
-        return mapper.primary_key[0].type.python_type  # type: ignore[no-any-return]
+        return column_type.python_type, bits
     except NotImplementedError:
-        return object
+        return object, None
 
 
-_KEY_TYPES: dict[type[Any], type[Any]] = {}
+_KEY_TYPES: dict[type[Any], tuple[type[Any], int | None]] = {}
 
 
 def record_label(record: object) -> str:
