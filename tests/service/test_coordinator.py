@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderflow.service import FinishedRecord, PhaseCoordinator, WorkflowService, order_service
+from orderflow.service.ports import NOTIFICATIONS
 from orderflow.store import Fulfillment, OutboxEvent, Quotation, SaleOrder, TransitionLog
 from workflow_db import Database, Ticket, make_engine
 
@@ -145,6 +146,35 @@ def test_a_cleared_sale_gets_its_fulfilment_and_the_fulfilment_outcome_reaches_t
             .order_by(OutboxEvent.sequence)
         ).all()
     assert events == ["sale.payment_captured", "sale.cleared", "sale.fulfilment_cancelled"]
+
+
+def test_every_outbox_row_of_the_flow_holds_the_log_row_that_wrote_it(database: Database) -> None:
+    add_stock(database.Session, "CHAIR", 10)
+    service = flow_service(database.Session)
+    quotation = sent_quotation(service)
+    service.send(quotation, "ACCEPT", actor=CLERK)
+    (sale,) = sales(database.Session)
+    service.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "card"}, actor=CLERK)
+    service.send(sale, {"type": "CAPTURE", "amount": "240.00", "reference": "PSP-1"})
+    (fulfilment,) = fulfilments(database.Session)
+    service.send(fulfilment, {"type": "CANCEL", "reason": "customer called"}, actor=CLERK)
+    with database.Session() as session:
+        rows = session.execute(
+            select(OutboxEvent, TransitionLog)
+            .join(TransitionLog, OutboxEvent.transition_id == TransitionLog.id, isouter=True)
+            .order_by(OutboxEvent.id)
+        ).all()
+    assert rows and all(log is not None for _, log in rows), [o.event_type for o, _ in rows]
+    for outbox, log in rows:
+        if outbox.record_type == NOTIFICATIONS:  # a message an effect wrote, its own record
+            assert log.details["effects"], (outbox.event_type, log.event)
+        else:
+            assert (log.record_type, log.record_id) == (outbox.record_type, outbox.record_id)
+    assert {o.event_type for o, _ in rows} >= {"orderflow.notify", "sale.fulfilment_cancelled"}
+    handed = [log for outbox, log in rows if outbox.event_type == "sale.fulfilment_cancelled"]
+    assert [(log.event, log.details["handoff"]["name"]) for log in handed] == [
+        ("orderflow.handoff", "on_fulfilment_done")
+    ]
 
 
 def test_every_log_row_of_a_handed_off_record_counts_one_version_bump(database: Database) -> None:

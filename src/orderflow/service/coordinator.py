@@ -146,7 +146,16 @@ class PhaseCoordinator:
                 continue
             try:
                 with finished.session.begin_nested():
-                    _log_handoff(finished, handoff, handoff.run(finished))
+                    reached = handoff.run(finished)
+                    # domain events the hand-off wrote belong to the log row it writes on
+                    # their record, as every outbox row holds the log row that wrote it
+                    written = [o for o in finished.session.new if isinstance(o, OutboxEvent)]
+                    logged = _log_handoff(finished, handoff, reached)
+                    for outbox in written:
+                        row = logged.get((outbox.record_type, outbox.record_id))
+                        if outbox.transition_id is None and row is not None:
+                            outbox.transition_id = row.id
+                    finished.session.flush()
             except (IntegrityError, StaleRecordError):
                 # a transaction that did not hold the record's lock ran this hand-off first
                 # and committed: its unique links, log key or version bump won, so this
@@ -262,8 +271,10 @@ def _already(finished: FinishedRecord, handoff: Handoff) -> bool:
     return found is not None
 
 
-def _log_handoff(finished: FinishedRecord, handoff: Handoff, reached: Sequence[Any]) -> None:
-    """One log row on the finished record, one on each record the hand-off reached."""
+def _log_handoff(
+    finished: FinishedRecord, handoff: Handoff, reached: Sequence[Any]
+) -> dict[tuple[str, str], TransitionLog]:
+    """One log row on the finished record, one on each record the hand-off reached, by record."""
     targets = [_identity(record) for record in reached]
     now = finished.service.clock()
     actor = finished.actor
@@ -312,6 +323,7 @@ def _log_handoff(finished: FinishedRecord, handoff: Handoff, reached: Sequence[A
         )  # fmt: skip
     finished.session.add_all(rows)
     finished.session.flush()
+    return {(row.record_type, row.record_id): row for row in rows}
 
 
 def _identity(record: Any) -> dict[str, str]:

@@ -65,6 +65,9 @@ _PLAIN_JSON: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 
 #: the ``record_type`` of outbox rows the notification port writes (each its own record)
 NOTIFICATIONS = "orderflow.notifications"
+#: ``session.info`` key of the outbox rows an effect wrote itself in this step: the service
+#: gives them the step's log row (an effect handler writing outbox rows appends them here)
+OUTBOX_WRITTEN = "orderflow.outbox_written"
 
 
 class TransactionScope:
@@ -410,13 +413,14 @@ class DatabaseNotifications:
 
     def _write(self, event_type: str, payload: dict[str, Any]) -> None:
         event_id = str(uuid.uuid4())
-        self._session().add(
-            OutboxEvent(
-                event_id=event_id, record_type=NOTIFICATIONS, record_id=event_id, sequence=1,
-                event_type=event_type, payload={"type": event_type, **_PLAIN_JSON.dump_python(payload, mode="json")},
-                status=PENDING, attempts=0, available_at=self._clock(), created_at=self._clock(),
-            )
+        session = self._session()
+        row = OutboxEvent(
+            event_id=event_id, record_type=NOTIFICATIONS, record_id=event_id, sequence=1,
+            event_type=event_type, payload={"type": event_type, **_PLAIN_JSON.dump_python(payload, mode="json")},
+            status=PENDING, attempts=0, available_at=self._clock(), created_at=self._clock(),
         )  # fmt: skip
+        session.add(row)
+        session.info.setdefault(OUTBOX_WRITTEN, []).append(row)
 
 
 def database_ports(

@@ -76,7 +76,7 @@ from orderflow.service.identity import (
     with_actor,
 )
 from orderflow.service.overrides import OverrideRules, override_refusal, record_overrides
-from orderflow.service.ports import TransactionScope
+from orderflow.service.ports import OUTBOX_WRITTEN, TransactionScope
 from orderflow.service.results import (
     Actor,
     BulkFailure,
@@ -133,6 +133,8 @@ class _Step:
     scheduled: list[str] = dataclasses.field(default_factory=list)
     cancelled: list[str] = dataclasses.field(default_factory=list)
     log_id: int | None = None
+    #: outbox rows the step's effects wrote themselves (a notification port's), given its log row
+    outbox: list[OutboxEvent] = dataclasses.field(default_factory=list)
 
 
 class _Refused(Exception):
@@ -935,6 +937,8 @@ class WorkflowService:
             replies = self._perform(
                 session, row, machine, step, actions, dry_run, record_type, record_id
             )
+            if step.effects and not dry_run:
+                step.outbox = session.info.pop(OUTBOX_WRITTEN, [])
             steps.append(step)
             queue[:0] = replies
             current = step.after
@@ -1133,6 +1137,8 @@ class WorkflowService:
             log_ids = list(connection.execute(_LOG_INSERT, logs).scalars())
         for step, log_id in zip(steps, log_ids, strict=True):
             step.log_id = log_id
+            for outbox in step.outbox:
+                outbox.transition_id = log_id
         rules = self.overrides.get(machine.id)
         if rules is not None:
             before = steps[0].before
