@@ -87,3 +87,36 @@ def test_db_upgrade_creates_the_workflow_tables(tmp_path: Path) -> None:
 def test_help_is_shown_without_a_command(args: list[str]) -> None:
     result = runner.invoke(app, args)
     assert "validate" in result.output and "db" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("export", "sale", "-o", "/nonexistent/dir/sale.mmd"), "No such file or directory"),
+        (("export", "sale", "-o", "{tmp}"), "Is a directory"),
+        (("worker", "--once", "--database-url", "sqlite:///{tmp}/empty.sqlite3"),
+         "has no orderflow tables"),
+        (("inspect", "quotation:1", "--database-url", "sqlite:///{tmp}/empty.sqlite3"),
+         "has no orderflow tables"),
+        (("serve", "--database-url", "postgresql+psycopg://nobody@127.0.0.1:9/none",
+          "--secret", "a-test-secret-that-is-long-enough"), "cannot use the database"),
+    ],
+)  # fmt: skip
+def test_what_goes_wrong_around_a_command_is_one_line_not_a_traceback(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = run_cli(*(arg.replace("{tmp}", str(tmp_path)) for arg in args))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error:")
+
+
+def test_a_record_id_too_large_for_the_database_is_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'orderflow.sqlite3'}"
+    assert run_cli("db", "upgrade", "--database-url", url).returncode == 0
+    for args in (("send", "quotation:99999999999999999999", "ACCEPT"),
+                 ("inspect", "quotation:99999999999999999999")):  # fmt: skip
+        result = run_cli(*args, "--database-url", url)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "cannot name a quotations record" in result.stderr

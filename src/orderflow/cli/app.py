@@ -6,10 +6,11 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import orderflow
 from orderflow.errors import DefinitionError, OrderflowError
@@ -35,13 +36,38 @@ class UserError(Exception):
 
 
 def main() -> None:
-    """Entry point of the ``orderflow`` script: typer handles usage errors; ours are one line, exit 2."""
+    """Entry point of the ``orderflow`` script: typer handles usage errors; ours are one line, exit 2.
+
+    So are the mistakes of a machine's surroundings rather than of orderflow:
+    a file that cannot be written, a database that cannot be reached or has
+    no tables yet.  Anything else is a bug and keeps its traceback.
+    """
     try:
         app()
     except (UserError, OrderflowError) as exc:
-        err.print("[red]error:[/red] ", end="")
-        err.print(str(exc), markup=False, highlight=False)  # "orderflow[api]" stays as written
-        sys.exit(2)
+        _fail(str(exc))
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}")
+    except (OperationalError, ProgrammingError) as exc:
+        _fail(_database_trouble(exc))
+
+
+def _fail(message: str) -> NoReturn:
+    err.print("[red]error:[/red] ", end="")
+    err.print(message, markup=False, highlight=False)  # "orderflow[api]" stays as written
+    sys.exit(2)
+
+
+def _database_trouble(exc: OperationalError | ProgrammingError) -> str:
+    """What went wrong with the database, in one line, and what to do about it."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if "no such table" in reason or "does not exist" in reason:
+        return (
+            f"the database has no orderflow tables yet ({reason}); "
+            "run `orderflow db upgrade --database-url ...` first"
+        )
+    return f"cannot use the database: {reason}"
 
 
 def _definition(source: str) -> tuple[str, Any, bool]:
