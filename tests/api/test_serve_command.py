@@ -58,7 +58,7 @@ def test_without_a_secret_the_commands_say_how_to_make_one(command: str) -> None
 
 def test_a_short_secret_is_refused_in_one_line() -> None:
     done = orderflow("token", "u-1", "--secret", "short")
-    assert done.returncode == 2 and "at least 16 characters" in done.stderr
+    assert done.returncode == 2 and "at least 32 characters" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -16,7 +16,14 @@ from orderflow.api.context import ApiContext, Authenticator, authenticate
 from orderflow.api.errors import ApiError, AuthenticationError, PermissionDeniedError
 from orderflow.api.records import RecordSummary, RecordTypes
 from orderflow.api.schema import WorkflowSchema, create_schema
-from orderflow.api.tokens import TOKEN_COOKIE, TokenAuthenticator, issue_token, read_token
+from orderflow.api.tokens import (
+    TOKEN_COOKIE,
+    ClaimMapping,
+    TokenAuthenticator,
+    TokenVerifier,
+    issue_token,
+    read_token,
+)
 
 __all__ = [
     "TOKEN_COOKIE",
@@ -24,10 +31,12 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "Authenticator",
+    "ClaimMapping",
     "PermissionDeniedError",
     "RecordSummary",
     "RecordTypes",
     "TokenAuthenticator",
+    "TokenVerifier",
     "WorkflowSchema",
     "authenticate",
     "create_app",

@@ -20,7 +20,7 @@ Secret = Annotated[
     typer.Option(
         "--secret",
         envvar="ORDERFLOW_API_SECRET",
-        help="Signs and checks actor tokens (16+ characters).",
+        help="Signs and checks actor tokens (HS256 JWTs; 32+ random characters).",
     ),
 ]
 
