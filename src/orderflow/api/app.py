@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,6 +20,7 @@ from strawberry.asgi import GraphQL
 
 from orderflow.api.context import ApiContext, Authenticator, authenticate
 from orderflow.api.inspector import Inspector
+from orderflow.api.limits import ApiLimits, BodyLimit, json_depth
 from orderflow.api.records import DEFAULT_MODELS, RecordTypes
 from orderflow.api.schema import WorkflowSchema, create_schema
 from orderflow.api.tokens import TokenAuthenticator
@@ -35,6 +38,7 @@ class _GraphQLEndpoint(GraphQL[ApiContext, None]):
         authenticator: Authenticator,
         *,
         graphiql: bool,
+        limits: ApiLimits,
     ) -> None:
         # JSON bodies only (strawberry refuses forms without multipart uploads enabled), and
         # no queries over GET: nothing a cross-site form or link can trigger
@@ -44,6 +48,17 @@ class _GraphQLEndpoint(GraphQL[ApiContext, None]):
         self._service = service
         self._records = records
         self._authenticator = authenticator
+        self._limits = limits
+
+    def decode_json(self, data: str | bytes) -> object:
+        # json.loads recurses: a body nested thousands deep would end in a RecursionError (500);
+        # strawberry answers a JSONDecodeError with 400 "Unable to parse request body as JSON"
+        if json_depth(data) > self._limits.max_json_depth:
+            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+            raise json.JSONDecodeError(
+                f"nested deeper than {self._limits.max_json_depth} levels", text, 0
+            )
+        return super().decode_json(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -61,6 +76,7 @@ def create_app(
     records: Iterable[type[Any]] = DEFAULT_MODELS,
     graphiql: bool = False,
     debug: bool = False,
+    limits: ApiLimits | None = None,
 ) -> Starlette:
     """The API and the inspector for ``service`` (default: the order machines on ``session_factory``).
 
@@ -68,7 +84,10 @@ def create_app(
     give ``authenticator`` instead to decide who is calling yourself.
     ``records`` are the record models served (default: quotations, sale
     orders, fulfilments).  ``graphiql`` serves the GraphiQL IDE on GET
-    ``/graphql`` (it loads its scripts from a CDN).
+    ``/graphql`` (it loads its scripts from a CDN).  ``limits`` bound what one
+    request may ask (:class:`~orderflow.api.limits.ApiLimits`: body size, JSON
+    nesting, GraphQL depth, aliases and tokens, introspection for signed-in
+    callers only).
     """
     if service is None:
         if session_factory is None:
@@ -87,11 +106,16 @@ def create_app(
         else secrets.token_bytes(32)
     )
     types = RecordTypes(records)
-    graphql = _GraphQLEndpoint(create_schema(), service, types, authenticator, graphiql=graphiql)
+    limits = limits or ApiLimits()
+    graphql = _GraphQLEndpoint(
+        create_schema(limits=limits), service, types, authenticator, graphiql=graphiql,
+        limits=limits,
+    )  # fmt: skip
     inspector = Inspector(service, types, authenticator, form_key)
     app = Starlette(
         debug=debug,
         routes=[Route("/graphql", graphql, methods=["GET", "POST"]), *inspector.routes()],
+        middleware=[Middleware(BodyLimit, max_bytes=limits.max_body_bytes)],
     )
     app.state.service = service
     app.state.records = types

@@ -19,8 +19,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from orderflow.api.errors import ApiError, AuthenticationError, PermissionDeniedError
+from orderflow.api.limits import json_depth
 from orderflow.api.queries import RecordRef
 from orderflow.service import Actor, TransitionResult, WorkflowService
+from orderflow.service.identity import MAX_PAYLOAD_DEPTH
 from orderflow.service.overrides import OverrideRules
 
 
@@ -38,6 +40,11 @@ def event_from(event_type: str, payload: Any) -> dict[str, Any]:
     if not event_type.strip():
         raise ApiError("the event type must not be empty", "INVALID_EVENT")
     if isinstance(payload, str):
+        if json_depth(payload) > MAX_PAYLOAD_DEPTH:
+            raise ApiError(
+                f"the payload of '{event_type}' nests deeper than {MAX_PAYLOAD_DEPTH} levels",
+                "INVALID_EVENT",
+            )
         try:
             payload = json.loads(payload) if payload.strip() else {}
         except json.JSONDecodeError as exc:

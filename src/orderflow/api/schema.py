@@ -33,6 +33,7 @@ from strawberry.types import ExecutionContext, ExecutionResult, Info
 from orderflow.api import mutations, queries
 from orderflow.api.context import ApiContext, context_from
 from orderflow.api.errors import ApiError, api_error
+from orderflow.api.limits import ApiLimits
 from orderflow.api.records import RecordSummary
 from orderflow.errors import OrderflowError
 from orderflow.service import Actor, TransitionResult
@@ -550,13 +551,15 @@ class WorkflowSchema(strawberry.Schema):
                 logger.debug("GraphQL request refused: %s", error.message)
 
 
-def create_schema(*, mask_errors: bool = True) -> WorkflowSchema:
+def create_schema(*, mask_errors: bool = True, limits: ApiLimits | None = None) -> WorkflowSchema:
     """The GraphQL schema; give it an :class:`ApiContext` per request as ``context_value``.
 
     With ``mask_errors`` an unexpected exception's message is replaced by
     "Unexpected error." (it is still logged); the API's own errors keep theirs.
+    ``limits`` bound a document's tokens, depth and aliases and who may
+    introspect (default :class:`ApiLimits`).
     """
-    extensions: list[Any] = []
+    extensions: list[Any] = (limits or ApiLimits()).schema_extensions()
     if mask_errors:
         extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
     return WorkflowSchema(query=Query, mutation=Mutation, extensions=extensions)
