@@ -153,6 +153,8 @@ ONE_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
         (Ticket, str(-(2**31)), -(2**31)),
         (_BigKeyed, "9223372036854775807", 2**63 - 1),
         (_SmallKeyed, 32767, 32767),
+        (Ticket, "-0", 0),
+        (Ticket, "0" * 5000 + "5", 5),
     ],
 )
 def test_a_key_that_spells_the_primary_key_type_is_converted(
@@ -180,6 +182,11 @@ def test_a_key_that_spells_the_primary_key_type_is_converted(
         (Ticket, -(2**31) - 1),
         (_BigKeyed, 2**63),
         (_SmallKeyed, "40000"),
+        (Ticket, "²"),
+        (Ticket, "+-5"),
+        (Ticket, "1_000"),
+        (Ticket, "9" * 5000),
+        (_BigKeyed, "-" + "9" * 41),
     ],
 )
 def test_a_key_the_primary_key_cannot_hold_is_refused_before_any_query(
@@ -202,3 +209,28 @@ def test_an_instance_whose_key_the_column_cannot_hold_is_refused_before_any_quer
         with pytest.raises(InvalidRecordKeyError, match="cannot name a"):
             record_identity(Ticket(id=key))
     assert record_identity(Ticket(id="12")) == (Ticket, 12)
+
+
+def test_an_integer_out_of_range_is_refused_with_the_range_the_column_holds() -> None:
+    with pytest.raises(InvalidRecordKeyError, match="holds integers from -32768 to 32767"):
+        primary_key_value(_SmallKeyed, 2**15)
+    with pytest.raises(InvalidRecordKeyError, match=r"'9{57}\.\.\.' cannot name a tickets"):
+        primary_key_value(Ticket, "9" * 5000)
+
+
+@pytest.mark.parametrize(("model", "bits"), [(Ticket, 32), (_BigKeyed, 64), (_SmallKeyed, 16)])
+def test_the_widest_keys_a_column_holds_reach_the_database_and_one_more_is_refused(
+    database: Database, model: type[Any], bits: int
+) -> None:
+    if model is not Ticket:  # the test tables have tickets; the other two are this module's
+        _KeyBase.metadata.create_all(database.engine, tables=[model.__table__])
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    with database.Session.begin() as session:
+        session.add_all([model(id=low), model(id=high)])
+    with database.Session() as session:
+        for key in (str(low), str(high)):
+            assert session.get(model, primary_key_value(model, key)) is not None
+        assert session.get(model, primary_key_value(model, "0")) is None
+    for key in (str(low - 1), str(high + 1), low - 1, high + 1):
+        with pytest.raises(InvalidRecordKeyError, match=f"integers from {low} to {high}"):
+            record_identity((model, key))

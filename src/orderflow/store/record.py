@@ -15,6 +15,7 @@ it is never reinterpreted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -179,8 +180,10 @@ def primary_key_value(model: type[Any], key: Any) -> Any:
     before any query, the same on every engine.  So is an integer outside
     the column's range (SQL's: 16 bits for ``SmallInteger``, 32 for
     ``Integer``, 64 for ``BigInteger``), which PostgreSQL would refuse with a
-    ``DataError`` and SQLite with an ``OverflowError``.  Types without a
-    Python equivalent pass through to the database.
+    ``DataError`` and SQLite with an ``OverflowError``; the width is the
+    column's declared type, not the engine's, so a key is refused or taken
+    alike on every engine.  Types without a Python equivalent pass through
+    to the database.
     """
     found = _KEY_TYPES.get(model)
     if found is None:
@@ -194,23 +197,22 @@ def primary_key_value(model: type[Any], key: Any) -> Any:
         converted = _converted(python_type, key)
         if converted is _UNCONVERTED:
             return key
-    if (
-        converted is not None
-        and bits is not None
-        and not (-(2 ** (bits - 1)) <= converted < 2 ** (bits - 1))
-    ):
-        converted = None
+    expected = python_type.__name__
+    if converted is not None and bits is not None:
+        low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+        if not low <= converted <= high:
+            converted, expected = None, f"integers from {low} to {high}"
     if converted is None:
         table = str(getattr(model, "__tablename__", model.__name__))
-        raise InvalidRecordKeyError(table, _shown(key), python_type.__name__)
+        raise InvalidRecordKeyError(table, _shown(key), expected)
     return converted
 
 
 def _converted(python_type: type[Any], key: Any) -> Any:
     """``key`` converted to ``python_type``; None if it cannot be, ``_UNCONVERTED`` to pass it on."""
     converted: Any = None
-    if python_type is int and isinstance(key, str) and key.strip().lstrip("+-").isdigit():
-        converted = int(key)
+    if python_type is int and isinstance(key, str):
+        converted = _integer(key)
     elif python_type is str and isinstance(key, int) and not isinstance(key, bool):
         converted = str(key)
     elif isinstance(key, str) and python_type not in (int, str, bool):
@@ -223,6 +225,24 @@ def _converted(python_type: type[Any], key: Any) -> Any:
     return converted
 
 
+def _integer(text: str) -> int | None:
+    """The integer ``text`` spells in ASCII digits (an optional sign, blanks around), else None.
+
+    ``str.isdigit`` would take ``"²"``, which ``int`` refuses, and ``int``
+    refuses text of more than 4,300 digits: neither may escape as a
+    ``ValueError``.  Forty digits are more than any SQL integer column holds,
+    so a longer number is kept as one that is out of every column's range.
+    """
+    found = _INTEGER_TEXT.fullmatch(text)
+    if found is None:
+        return None
+    sign, digits = found.groups()
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > 40:
+        return -(10**40) if sign == "-" else 10**40
+    return int(sign + digits)
+
+
 def _shown(key: Any) -> str:
     """A key as an error message shows it: long ones cut short."""
     text = str(key)
@@ -231,6 +251,8 @@ def _shown(key: Any) -> str:
 
 #: what ``_converted`` answers for a key the database should read as it is
 _UNCONVERTED = object()
+#: an integer as text: an optional sign and ASCII digits, blanks around
+_INTEGER_TEXT = re.compile(r"\s*([+-]?)([0-9]+)\s*", re.ASCII)
 #: the signed width of SQL's integer types, by SQLAlchemy type
 _INTEGER_BITS = ((sa.SmallInteger, 16), (sa.BigInteger, 64), (sa.Integer, 32))
 
