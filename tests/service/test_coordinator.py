@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderflow.service import FinishedRecord, PhaseCoordinator, WorkflowService, order_service
 from orderflow.service.ports import NOTIFICATIONS
 from orderflow.store import Fulfillment, OutboxEvent, Quotation, SaleOrder, TransitionLog
+from orderflow.store.workflow_tables import PENDING
 from workflow_db import Database, Ticket, make_engine
 
 fork = multiprocessing.get_context("fork")
@@ -175,6 +176,38 @@ def test_every_outbox_row_of_the_flow_holds_the_log_row_that_wrote_it(database: 
     assert [(log.event, log.details["handoff"]["name"]) for log in handed] == [
         ("orderflow.handoff", "on_fulfilment_done")
     ]
+
+
+def test_a_team_hand_off_that_flushes_its_outbox_rows_still_gives_them_its_log_row(
+    database: Database,
+) -> None:
+    def announce(finished: FinishedRecord) -> Sequence[Any]:
+        now = finished.service.clock()
+        for record_type, record_id in (("quotations", finished.record_id), ("erp_orders", "E-1")):
+            finished.session.add(OutboxEvent(
+                record_type=record_type, record_id=record_id, sequence=1000,
+                event_type="quotation.announced", payload={"type": "quotation.announced"},
+                status=PENDING, attempts=0, available_at=now, created_at=now,
+            ))  # fmt: skip
+        finished.session.flush()  # a hand-off may flush, to learn an id or check a constraint
+        return []
+
+    coordinator = PhaseCoordinator.for_orders()
+    coordinator.register("quotation", ["approved"], "announce", announce, to_machine="erp")
+    service = flow_service(database.Session, coordinator=coordinator)
+    quotation = sent_quotation(service)
+    service.send(quotation, "ACCEPT", actor=CLERK)
+
+    with database.Session() as session:
+        (handed_off,) = session.scalars(
+            select(TransitionLog.id).where(TransitionLog.idempotency_key == "handoff:announce")
+        ).all()
+        announced = session.scalars(
+            select(OutboxEvent.transition_id).where(OutboxEvent.event_type == "quotation.announced")
+        ).all()
+    # the row on the quotation and the one on a record the hand-off did not log on (the ERP's)
+    # both hold the hand-off's log row on the quotation, the step that wrote them
+    assert announced == [handed_off, handed_off]
 
 
 def test_every_log_row_of_a_handed_off_record_counts_one_version_bump(database: Database) -> None:

@@ -26,17 +26,21 @@ Each hand-off appends one log row on the finishing record and one on each
 record it reached (event ``orderflow.handoff``, from machine, to machine,
 both records' ids), so either record's history explains the other.  Like
 every log row, each counts one ``workflow_version`` bump of its record.
+An outbox row a hand-off writes (``sale.fulfilment_<outcome>``) holds the
+hand-off's log row on that row's record, as every outbox row holds the log
+row that wrote it.
 A team adds its own hand-offs with :meth:`PhaseCoordinator.register`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -146,15 +150,10 @@ class PhaseCoordinator:
                 continue
             try:
                 with finished.session.begin_nested():
-                    reached = handoff.run(finished)
-                    # domain events the hand-off wrote belong to the log row it writes on
-                    # their record, as every outbox row holds the log row that wrote it
-                    written = [o for o in finished.session.new if isinstance(o, OutboxEvent)]
+                    with _outbox_added(finished.session) as written:
+                        reached = handoff.run(finished)
                     logged = _log_handoff(finished, handoff, reached)
-                    for outbox in written:
-                        row = logged.get((outbox.record_type, outbox.record_id))
-                        if outbox.transition_id is None and row is not None:
-                            outbox.transition_id = row.id
+                    _link_outbox(finished, written, logged)
                     finished.session.flush()
             except (IntegrityError, StaleRecordError):
                 # a transaction that did not hold the record's lock ran this hand-off first
@@ -324,6 +323,44 @@ def _log_handoff(
     finished.session.add_all(rows)
     finished.session.flush()
     return {(row.record_type, row.record_id): row for row in rows}
+
+
+@contextlib.contextmanager
+def _outbox_added(session: Session) -> Iterator[list[OutboxEvent]]:
+    """The outbox rows added to ``session`` inside the block, flushed or not.
+
+    Rows a hand-off flushed are no longer in ``session.new``, and the
+    identity map lets go of those nobody references: the session tells.
+    """
+    added: list[OutboxEvent] = []
+
+    def on_add(_: Session, instance: object) -> None:
+        if isinstance(instance, OutboxEvent):
+            added.append(instance)
+
+    event.listen(session, "transient_to_pending", on_add)
+    try:
+        yield added
+    finally:
+        event.remove(session, "transient_to_pending", on_add)
+
+
+def _link_outbox(
+    finished: FinishedRecord,
+    written: Iterable[OutboxEvent],
+    logged: dict[tuple[str, str], TransitionLog],
+) -> None:
+    """Give each outbox row a hand-off wrote the log row that wrote it.
+
+    That is the hand-off's log row on the row's record (the sale's, for a
+    ``sale.fulfilment_*`` event), or else its row on the finishing record:
+    the hand-off is one step, logged there.  A row that already names a log
+    row (an effect's, through the service) keeps it.
+    """
+    own = logged[(finished.record_type, finished.record_id)]
+    for outbox in written:
+        if outbox.transition_id is None:
+            outbox.transition_id = logged.get((outbox.record_type, outbox.record_id), own).id
 
 
 def _identity(record: Any) -> dict[str, str]:
