@@ -157,6 +157,19 @@ class ActionSpec:
     impl: Callable[..., Any] | None = None
 
 
+#: the longest delay a timer may have: 100 years of milliseconds (a due time must stay a date)
+MAX_DELAY_MS = 100 * 365.25 * 24 * 60 * 60 * 1000
+
+
+def valid_delay(value: Any) -> bool:
+    """Is ``value`` a delay a timer can have: a finite number of milliseconds, 0 to 100 years?"""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and 0 <= value <= MAX_DELAY_MS  # NaN fails both comparisons
+    )
+
+
 def builtin_from_json(kind: str, params: Any) -> Builtin:
     """The built-in action a JSON definition describes with ``{"type": kind, "params": params}``.
 
@@ -173,8 +186,11 @@ def builtin_from_json(kind: str, params: Any) -> Builtin:
         if not isinstance(event, str | Mapping):
             raise ValueError("a raise action needs params.event: an event type or an event object")
         delay = p.get("delay")
-        if delay is not None and not isinstance(delay, int | float | str):
-            raise ValueError("params.delay must be milliseconds or a delay name")
+        if delay is not None and not (isinstance(delay, str) or valid_delay(delay)):
+            raise ValueError(
+                "params.delay must be a delay name or a finite number of milliseconds from 0 "
+                "to 100 years"
+            )
         return Raise(event, delay, p.get("id"))
     if kind == "emit":
         event = p.get("event")

@@ -5,6 +5,12 @@ the second resolves what refers to other nodes or to implementations
 (targets, initial states, history defaults, guards, actions, delays).
 Every problem is collected with its JSON path and reported together in one
 :class:`~orderflow.errors.DefinitionError`; unreachable states are warnings.
+
+Definitions may come from outside, so their size is bounded where the
+compiler (or anything after it) would otherwise recurse without limit:
+states nest at most :data:`MAX_STATE_DEPTH` levels and guards
+(``and``/``or``/``not``) :data:`MAX_GUARD_DEPTH`; a delay is a finite number
+of milliseconds up to :data:`~orderflow.chart.nodes.MAX_DELAY_MS` (100 years).
 """
 
 from __future__ import annotations
@@ -15,7 +21,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orderflow.chart.actions import ActionSpec, Builtin, builtin_from_json, builtin_name
+from orderflow.chart.actions import (
+    MAX_DELAY_MS,
+    ActionSpec,
+    Builtin,
+    builtin_from_json,
+    builtin_name,
+    valid_delay,
+)
 from orderflow.chart.conventions import XSTATE, Conventions
 from orderflow.chart.guards import (
     COMBINATORS,
@@ -43,6 +56,10 @@ from orderflow.chart.nodes import (
 from orderflow.errors import Problem
 
 DEFAULT_MACHINE_ID = "(machine)"
+#: how deeply states may nest below the machine (the root is level 0)
+MAX_STATE_DEPTH = 100
+#: how deeply and/or/not guards may nest
+MAX_GUARD_DEPTH = 32
 DONE_STATE_PREFIX = "xstate.done.state."
 AFTER_PREFIX = "xstate.after."
 
@@ -224,6 +241,12 @@ class _Compiler:
         self.configs[id(node)] = (config, json_path)
         if state_type in (FINAL, HISTORY) and children_config:
             self.problem(f"{json_path}.states", f"a {state_type} state cannot have child states")
+            children_config = {}
+        if children_config and len(path) >= MAX_STATE_DEPTH:
+            self.problem(
+                f"{json_path}.states",
+                f"states nest deeper than {MAX_STATE_DEPTH} levels, orderflow's limit",
+            )
             children_config = {}
         children = []
         for child_key, child_config in children_config.items():
@@ -564,7 +587,12 @@ class _Compiler:
 
     # -- guards, actions, delays ---------------------------------------------------------
 
-    def _guard(self, config: Any, path: str, node: StateNode) -> Guard | None:
+    def _guard(self, config: Any, path: str, node: StateNode, depth: int = 0) -> Guard | None:
+        if depth > MAX_GUARD_DEPTH:
+            self.problem(
+                path, f"guards nest deeper than {MAX_GUARD_DEPTH} levels, orderflow's limit"
+            )
+            return None
         if isinstance(config, Condition):  # compiled by a format (an SCXML cond)
             return config
         if isinstance(config, str):
@@ -589,7 +617,9 @@ class _Compiler:
             needs = "exactly one guard" if kind == "not" else "a non-empty list 'guards'"
             self.problem(path, f"a '{kind}' guard needs {needs}")
             return None
-        compiled = [self._guard(p, f"{path}.guards[{i}]", node) for i, p in enumerate(parts)]
+        compiled = [
+            self._guard(p, f"{path}.guards[{i}]", node, depth + 1) for i, p in enumerate(parts)
+        ]
         if any(g is None for g in compiled):
             return None
         inner = tuple(g for g in compiled if g is not None)
@@ -685,8 +715,13 @@ class _Compiler:
         except (TypeError, ValueError):
             pass
         else:
-            if value < 0:
-                self.problem(path, "a delay cannot be negative")
+            if not valid_delay(value):
+                self.problem(
+                    path,
+                    f"a delay must be a finite number of milliseconds from 0 to {MAX_DELAY_MS:.0f} "
+                    f"(100 years), not {key!r}",
+                )
+                return 0.0
             return value
         if key not in self.impl.delays and self.impl.given:
             self.problem(path, f"no implementation for delay '{key}'")

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from orderflow.chart import algorithm
-from orderflow.chart.actions import Action
+from orderflow.chart.actions import Action, Raise, valid_delay
 from orderflow.chart.conventions import XSTATE, Conventions
 from orderflow.chart.definition import compile_definition
 from orderflow.chart.execution import Event, Microstep, Run
@@ -128,6 +128,9 @@ class Machine:
         self.warnings: tuple[Problem, ...] = tuple(tree.warnings)
         self.max_microsteps = implementations.max_microsteps
         self.has_always = any(node.always for node in tree.nodes)
+        #: whether a timer may carry any event (a delayed raise, SCXML's <send delay>), or only
+        #: the ``after`` events of the states (which a restored snapshot's timers are held to)
+        self.schedules_raised_events = conventions.scxml or _raises_later(tree.nodes)
         self.context_model = implementations.context
         self._initial_context = tree.context
         self._values: dict[frozenset[StateNode], Any] = {}
@@ -344,14 +347,20 @@ class Machine:
 
     def resolve_delay(self, delay: float | str, context: Any, event: Event) -> float:
         if not isinstance(delay, str):
+            if not valid_delay(delay):  # a raise_(..., delay=) built in Python
+                raise ValueError(
+                    f"a delay must be a finite number of milliseconds from 0 to 100 years, "
+                    f"not {delay!r}"
+                )
             return float(delay)
         if delay not in self.implementations.delays:
             raise MissingImplementationError("delay", delay)
         impl = self.implementations.delays[delay]
         value = impl(context, event.value, None) if callable(impl) else impl
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        if not valid_delay(value):
             raise ValueError(
-                f"delay '{delay}' must give a non-negative number of milliseconds, not {value!r}"
+                f"delay '{delay}' must give a finite number of milliseconds from 0 to 100 years, "
+                f"not {value!r}"
             )
         return float(value)
 
@@ -499,3 +508,15 @@ def setup(
 def create_machine(config: Mapping[str, Any]) -> Machine:
     """Compile a definition with no implementations: fine for drawing, exporting and validating."""
     return Setup().create_machine(config, _stacklevel=3)
+
+
+def _raises_later(nodes: tuple[StateNode, ...]) -> bool:
+    """Does any action of these states raise an event with a delay (a timer of its own)?"""
+    for node in nodes:
+        transitions = [t for ts in node.on.values() for t in ts] + list(node.always)
+        transitions += [t for t in (node.initial, node.history_default) if t is not None]
+        for spec in (*node.entry, *node.exit, *(a for t in transitions for a in t.actions)):
+            builtin = spec.builtin
+            if isinstance(builtin, Raise) and builtin.delay is not None:
+                return True
+    return False

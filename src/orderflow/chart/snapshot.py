@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from orderflow.chart.definition import AFTER_PREFIX
+from orderflow.chart.actions import valid_delay
 from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode
 from orderflow.errors import InvalidSnapshotError
 
@@ -35,6 +36,8 @@ class Machine(Protocol):
     def root(self) -> StateNode: ...
     @property
     def nodes_by_id(self) -> Mapping[str, StateNode]: ...
+    @property
+    def schedules_raised_events(self) -> bool: ...
     def can(self, snapshot: Snapshot, event: str | Mapping[str, Any]) -> bool: ...
     def validate_context(self, data: Any) -> Any: ...
     def make_snapshot(self, **fields: Any) -> Snapshot: ...
@@ -256,6 +259,11 @@ def is_in_final_state(configuration: Iterable[StateNode], node: StateNode) -> bo
 _KNOWN_KEYS = frozenset(
     {"machine", "version", "value", "status", "context", "history", "timers", "output", "error"}
 )
+_TIMER_KEYS = frozenset({"id", "event", "delay", "due"})
+#: how deeply a restored context may nest (deeper ones cannot be written back as JSON)
+MAX_CONTEXT_DEPTH = 64
+#: the latest due time a timer may have: the end of year 9999, in milliseconds since 1970
+MAX_DUE_MS = 253_402_300_799_999
 
 
 def restore(machine: Machine, data: Any) -> Snapshot:
@@ -267,11 +275,18 @@ def restore(machine: Machine, data: Any) -> Snapshot:
     unknown = set(data) - _KNOWN_KEYS
     if unknown:
         raise InvalidSnapshotError(f"unknown keys {sorted(unknown)}")
-    if "machine" in data and data["machine"] != machine.id:
+    for key in ("machine", "version"):  # without them, another machine's snapshot could pass
+        if key not in data:
+            raise InvalidSnapshotError(
+                f"the snapshot does not say which machine {'version ' if key == 'version' else ''}"
+                f"wrote it ('{key}'); restore only what snapshot.to_json() wrote",
+                f"$.{key}",
+            )
+    if data["machine"] != machine.id:
         raise InvalidSnapshotError(
             f"this snapshot belongs to machine '{data['machine']}', not '{machine.id}'", "$.machine"
         )
-    if "version" in data and str(data["version"]) != machine.version:
+    if str(data["version"]) != machine.version:
         raise InvalidSnapshotError(
             f"this snapshot was written by definition version '{data['version']}', and this machine is "
             f"version '{machine.version}'; register a migration for it",
@@ -296,6 +311,7 @@ def restore(machine: Machine, data: Any) -> Snapshot:
         raise InvalidSnapshotError(
             "the status is 'done' but the value is not a final state of the machine", "$.status"
         )
+    _check_depth(data["context"], "$.context")
     try:
         context = machine.validate_context(data["context"])
     except (ValidationError, TypeError, ValueError) as exc:
@@ -303,7 +319,7 @@ def restore(machine: Machine, data: Any) -> Snapshot:
             f"the context does not fit the machine's context model: {exc}", "$.context"
         ) from exc
     history = _restore_history(machine, data.get("history") or {})
-    timers = _restore_timers(data.get("timers") or [], configuration)
+    timers = _restore_timers(machine, data.get("timers") or [], configuration)
     error = data.get("error")
     if error is not None and status != ERROR:
         raise InvalidSnapshotError(
@@ -368,9 +384,32 @@ def _check_consistent(nodes: list[StateNode], path: str) -> None:
                 raise InvalidSnapshotError(f"'{a.id}' and '{b.id}' cannot be active together", path)
 
 
-def _restore_timers(data: Any, configuration: frozenset[StateNode]) -> tuple[Timer, ...]:
-    """Timers with the right shapes; an ``after`` timer only for a state that is active."""
-    own_after = {d.event_type for node in configuration for d in node.after}
+def _check_depth(value: Any, path: str) -> None:
+    """Refuse a value nested deeper than :data:`MAX_CONTEXT_DEPTH`, without recursing into it."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth >= MAX_CONTEXT_DEPTH:
+            raise InvalidSnapshotError(f"nests deeper than {MAX_CONTEXT_DEPTH} levels", path)
+        pending.extend((child, depth + 1) for child in children)
+
+
+def _restore_timers(
+    machine: Machine, data: Any, configuration: frozenset[StateNode]
+) -> tuple[Timer, ...]:
+    """Timers the machine could have scheduled, of the right shapes, with sane times.
+
+    An ``after`` timer belongs to an active state and carries exactly that
+    state's ``after`` event (and its delay, when the definition fixes it);
+    any other timer needs a machine that raises events with a delay.
+    """
+    own_after = {d.event_type: d.delay for node in configuration for d in node.after}
     if not isinstance(data, list):
         raise InvalidSnapshotError("timers must be a list", "$.timers")
     timers = []
@@ -388,15 +427,51 @@ def _restore_timers(data: Any, configuration: frozenset[StateNode]) -> tuple[Tim
             raise InvalidSnapshotError(
                 "a timer needs a string id, an event with a string type and a numeric delay", path
             )
-        if item["id"].startswith(AFTER_PREFIX) and item["id"] not in own_after:
+        extra = set(item) - _TIMER_KEYS
+        if extra:
+            raise InvalidSnapshotError(f"a timer has unknown fields {sorted(extra)}", path)
+        if not valid_delay(item["delay"]):
             raise InvalidSnapshotError(
-                f"timer '{item['id']}' belongs to a state that is not active", path
+                f"a timer's delay must be a finite number of milliseconds from 0 to 100 years, "
+                f"not {item['delay']!r}",
+                f"{path}.delay",
+            )
+        event_type = item["event"]["type"]
+        if item["id"].startswith(AFTER_PREFIX) or event_type.startswith(AFTER_PREFIX):
+            if item["id"] not in own_after:
+                raise InvalidSnapshotError(
+                    f"timer '{item['id']}' belongs to a state that is not active", path
+                )
+            if dict(item["event"]) != {"type": item["id"]}:
+                raise InvalidSnapshotError(
+                    f"timer '{item['id']}' must carry its own event {{'type': '{item['id']}'}}, "
+                    f"not {dict(item['event'])!r}",
+                    f"{path}.event",
+                )
+            fixed = own_after[item["id"]]
+            if not isinstance(fixed, str) and float(item["delay"]) != fixed:
+                raise InvalidSnapshotError(
+                    f"timer '{item['id']}' is defined with a delay of {fixed:g} ms, not "
+                    f"{item['delay']!r}",
+                    f"{path}.delay",
+                )
+        elif not machine.schedules_raised_events:
+            raise InvalidSnapshotError(
+                f"timer '{item['id']}' is no 'after' timer of an active state, and machine "
+                f"'{machine.id}' raises no event with a delay",
+                path,
             )
         if item["id"] in seen:
             raise InvalidSnapshotError(f"two timers share the id '{item['id']}'", path)
         seen.add(item["id"])
         due = item.get("due")
-        if due is not None and (isinstance(due, bool) or not isinstance(due, int | float)):
-            raise InvalidSnapshotError("a timer's due time must be a number of milliseconds", path)
+        if due is not None and (
+            isinstance(due, bool) or not isinstance(due, int | float) or not 0 <= due <= MAX_DUE_MS
+        ):
+            raise InvalidSnapshotError(
+                "a timer's due time must be milliseconds since 1970 up to the year 9999, "
+                f"not {due!r}",
+                f"{path}.due",
+            )
         timers.append(Timer(item["id"], dict(item["event"]), float(item["delay"]), due))
     return tuple(timers)

@@ -1451,7 +1451,10 @@ _PK_COLUMNS: dict[type[Any], Any] = {}
 
 def _adopted(machine: Machine, event: dict[str, Any]) -> tuple[Snapshot, list[Action]]:
     """The snapshot of a record put at ``event["state"]``, with the timers of its states armed."""
-    snapshot = machine.resolve_snapshot({"value": event["state"], "context": event["context"]})
+    snapshot = machine.resolve_snapshot({
+        "machine": machine.id, "version": machine.version,
+        "value": event["state"], "context": event["context"],
+    })  # fmt: skip
     if snapshot.status != "active":
         return snapshot, []
     cause = machine.event({"type": BACKFILL_EVENT})
