@@ -54,7 +54,16 @@ ALLOWED_EXTERNAL: dict[str, set[str]] = {
     "workers": {"pydantic", "sqlalchemy", "psycopg", "httpx", "aio_pika", "pika"},
     "testing": {"hypothesis", "pytest", "pydantic", "sqlalchemy"},
     "cli": {"typer", "rich", "pydantic", "sqlalchemy", "uvicorn"},
-    "api": {"strawberry", "starlette", "uvicorn", "pydantic", "sqlalchemy", "itsdangerous"},
+    "api": {
+        "strawberry",
+        "starlette",
+        "uvicorn",
+        "pydantic",
+        "sqlalchemy",
+        "itsdangerous",
+        "jwt",
+        "cryptography",
+    },
 }
 STDLIB = set(sys.stdlib_module_names)
 

@@ -18,8 +18,12 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.extensions.base_extension import SchemaExtension
 
 Scope = MutableMapping[str, Any]
@@ -73,7 +77,7 @@ class IntrospectionForActors(SchemaExtension):
         if getattr(context, "actor", None) is None:
             self.execution_context.validation_rules = (
                 *self.execution_context.validation_rules,
-                NoSchemaIntrospectionCustomRule,
+                *DisableIntrospection().validation_rules,
             )
         yield
 
