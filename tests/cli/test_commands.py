@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -95,7 +97,7 @@ def test_help_is_shown_without_a_command(args: list[str]) -> None:
         (("export", "sale", "-o", "/nonexistent/dir/sale.mmd"), "No such file or directory"),
         (("export", "sale", "-o", "{tmp}"), "Is a directory"),
         (("worker", "--once", "--database-url", "sqlite:///{tmp}/empty.sqlite3"),
-         "has no orderflow tables"),
+         "has no orderflow tables; run `orderflow db upgrade`"),
         (("inspect", "quotation:1", "--database-url", "sqlite:///{tmp}/empty.sqlite3"),
          "has no orderflow tables"),
         (("serve", "--database-url", "postgresql+psycopg://nobody@127.0.0.1:9/none",
@@ -120,3 +122,78 @@ def test_a_record_id_too_large_for_the_database_is_one_line(tmp_path: Path) -> N
         result = run_cli(*args, "--database-url", url)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert "cannot name a quotations record" in result.stderr
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The one ``error:`` line a failed command printed (and checks it printed nothing else)."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    return lines[0]
+
+
+def test_a_worker_on_a_fresh_empty_sqlite_file_says_to_run_db_upgrade(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    line = one_line_error(run_cli("worker", "--once", "--stdout", "--database-url", url))
+    assert f"{url} has no orderflow tables; run `orderflow db upgrade` on it" in line
+
+
+def test_a_database_missing_one_of_the_tables_says_to_upgrade_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    assert run_cli("db", "upgrade", "--database-url", url).returncode == 0
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE workflow_scheduled_events")
+    engine.dispose()
+    line = one_line_error(run_cli("worker", "--once", "--stdout", "--database-url", url))
+    assert "lacks orderflow's tables (no such table: workflow_scheduled_events)" in line
+    assert "run `orderflow db upgrade` on it" in line
+
+
+POSTGRES_URL = os.environ.get("ORDERFLOW_TEST_POSTGRES_URL")
+needs_postgres = pytest.mark.skipif(
+    POSTGRES_URL is None, reason="ORDERFLOW_TEST_POSTGRES_URL is not set; this needs a server"
+)
+
+
+@needs_postgres
+def test_a_postgres_database_that_does_not_exist_is_not_called_one_without_tables() -> None:
+    assert POSTGRES_URL is not None
+    missing = sa.make_url(POSTGRES_URL).set(database=f"nowhere_{uuid.uuid4().hex[:8]}")
+    url = missing.render_as_string(hide_password=False)
+    for args in (("worker", "--once"), ("inspect", "sale:1")):
+        line = one_line_error(run_cli(*args, "--database-url", url))
+        assert "cannot use the database" in line and f'database "{missing.database}"' in line
+        assert "tables" not in line
+
+
+@needs_postgres
+def test_a_postgres_database_without_one_table_says_to_upgrade_it() -> None:
+    assert POSTGRES_URL is not None
+    name = f"old_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        assert run_cli("db", "upgrade", "--database-url", url).returncode == 0
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE workflow_scheduled_events")
+        engine.dispose()
+        line = one_line_error(run_cli("worker", "--once", "--stdout", "--database-url", url))
+        assert "lacks orderflow's tables" in line and "workflow_scheduled_events" in line
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.mark.parametrize("record", ["quotation:²", "quotation:+-5", "quotation:" + "9" * 5000])
+def test_a_record_id_no_integer_key_can_hold_is_one_line(tmp_path: Path, record: str) -> None:
+    url = f"sqlite:///{tmp_path / 'orderflow.sqlite3'}"
+    assert run_cli("db", "upgrade", "--database-url", url).returncode == 0
+    for args in (("send", record, "ACCEPT"), ("inspect", record)):
+        line = one_line_error(run_cli(*args, "--database-url", url))
+        assert "cannot name a quotations record" in line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import re
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from orderflow.cli import app
+from orderflow.cli.records import acting, operator_login
 from orderflow.service import order_service
 from orderflow.store import Quotation, SaleOrder, TransitionLog, create_engine, upgrade
 
@@ -168,6 +170,90 @@ def test_bulk_sends_to_every_record_in_a_state_and_reports_each_failure(
     assert again.exit_code == 1
     assert "0 succeeded, 4 failed" in again.output
     assert again.output.count("the workflow of this record is done") == 4
+
+
+def _started_sales(Session_: sessionmaker[Session], count: int) -> list[int]:
+    service = order_service(Session_)
+    ids = []
+    for number in range(1, count + 1):
+        sale = SaleOrder(reference=f"S-{number}", customer_id="C-1", workflow_machine="sale")
+        service.start(sale, input={"customer_id": "C-1", "currency": "EUR", "total": "10.00"})
+        ids.append(sale.id)
+    return ids
+
+
+def _log_rows(Session_: sessionmaker[Session]) -> list[tuple[str, str | None, str | None]]:
+    with Session_() as session:
+        return [
+            (row.event, row.actor_user, row.actor_label)
+            for row in session.scalars(select(TransitionLog).order_by(TransitionLog.id))
+        ]
+
+
+@pytest.mark.parametrize("command", ["send", "bulk"])
+def test_data_naming_who_acts_is_refused_once_before_anything_runs(
+    db: tuple[str, sessionmaker[Session]], command: str
+) -> None:
+    url, Session_ = db
+    (sale_id,) = _started_sales(Session_, 1)
+    before = _log_rows(Session_)
+    forged = '{"reason": "x", "actor": {"id": "u-boss", "permissions": ["sale.override.admin"]}}'
+    args = (["send", f"sale:{sale_id}", "CANCEL"] if command == "send"
+            else ["bulk", "sale", "CANCEL", "--where", "processing"])  # fmt: skip
+    result = runner.invoke(app, [*args, "--data", forged, "--database-url", url])
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "--data carries the reserved field 'actor'" in message and "--actor" in message
+    assert _log_rows(Session_) == before
+
+
+@pytest.mark.parametrize(
+    "event", ["xstate.after.payment_timeout.sale.processing", "orderflow.backfill", "xstate.init"]
+)
+def test_an_internal_event_from_the_command_line_is_refused_and_nothing_moves(
+    db: tuple[str, sessionmaker[Session]], event: str
+) -> None:
+    url, Session_ = db
+    first, _ = _started_sales(Session_, 2)
+    before = _log_rows(Session_)
+    sent = runner.invoke(app, ["send", f"sale:{first}", event, "--database-url", url])
+    assert sent.exit_code != 0
+    assert "takes no event" in str(sent.exception) and event in str(sent.exception)
+    bulk = invoke("bulk", "sale", event, "--where", "processing", "--database-url", url)
+    assert bulk.exit_code == 1 and "0 succeeded, 2 failed" in bulk.output
+    assert bulk.output.count("it is an internal event") == 2
+    assert _log_rows(Session_) == before
+
+
+def test_send_and_bulk_act_as_the_operator_they_name_or_else_as_the_login(
+    db: tuple[str, sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, Session_ = db
+    first, second = _started_sales(Session_, 2)
+    monkeypatch.delenv("ORDERFLOW_ACTOR", raising=False)
+    monkeypatch.setattr(getpass, "getuser", lambda: "ada")
+    choose = ["SELECT_PAYMENT_METHOD", "--data", '{"method": "card"}', "--database-url", url]
+    assert invoke("send", f"sale:{first}", *choose).exit_code == 0
+    monkeypatch.setenv("ORDERFLOW_ACTOR", "u-ops")
+    assert invoke("send", f"sale:{second}", *choose).exit_code == 0
+    cancel = ["CANCEL", "--where", "processing", "--data", '{"reason": "x"}', "--database-url", url]
+    assert invoke("bulk", "sale", *cancel, "--actor", "u-7", "--actor-label", "Bo").exit_code == 0
+    assert _log_rows(Session_)[2:] == [
+        ("SELECT_PAYMENT_METHOD", "ada", "ada (command line)"),
+        ("SELECT_PAYMENT_METHOD", "u-ops", "u-ops"),
+        ("CANCEL", "u-7", "Bo"),
+        ("CANCEL", "u-7", "Bo"),
+    ]
+
+
+def test_acting_falls_back_to_a_named_tool_when_the_system_has_no_login_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def nobody() -> str:
+        raise OSError("No username set in the environment")
+
+    monkeypatch.setattr(getpass, "getuser", nobody)
+    assert (acting(None, None, ["sale.override.credit"]).id, operator_login()) == ("cli", "cli")
 
 
 def test_backfill_adopts_legacy_records_once_and_a_dry_run_writes_nothing(

@@ -61,13 +61,35 @@ def _fail(message: str) -> NoReturn:
 
 def _database_trouble(exc: OperationalError | ProgrammingError) -> str:
     """What went wrong with the database, in one line, and what to do about it."""
-    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-    if "no such table" in reason or "does not exist" in reason:
+    reason = (str(exc.orig) if exc.orig is not None else str(exc)).strip()
+    reason = reason.splitlines()[0] if reason else type(exc.orig or exc).__name__
+    if _missing_table(exc):
         return (
-            f"the database has no orderflow tables yet ({reason}); "
-            "run `orderflow db upgrade --database-url ...` first"
+            f"the database lacks orderflow's tables ({reason}); "
+            "run `orderflow db upgrade` on it (the same --database-url) first"
         )
     return f"cannot use the database: {reason}"
+
+
+def _missing_table(exc: OperationalError | ProgrammingError) -> bool:
+    """Did ``exc`` say a table is missing (not the database itself, nor the server)?"""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code == _UNDEFINED_TABLE or str(exc.orig).startswith("no such table")
+
+
+#: PostgreSQL's SQLSTATE for a missing table ("relation ... does not exist")
+_UNDEFINED_TABLE = "42P01"
+
+
+def require_tables(engine: Any) -> None:
+    """Refuse, in one line, a database that ``orderflow db upgrade`` has not prepared."""
+    from sqlalchemy import inspect
+
+    if not inspect(engine).has_table("workflow_transition_log"):
+        raise UserError(
+            f"{engine.url.render_as_string()} has no orderflow tables; run `orderflow db upgrade` "
+            "on it (the same --database-url), or `orderflow demo` to fill it with sample orders"
+        )
 
 
 def _definition(source: str) -> tuple[str, Any, bool]:
@@ -222,6 +244,11 @@ def worker(
 
     publisher = _publisher(webhook_url, webhook_secret, amqp_url, stdout)
     engine = create_engine(database_url)
+    try:
+        require_tables(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     Session = sessionmaker(engine, expire_on_commit=False)
     service = order_service(Session, finish_hooks=[PhaseCoordinator.for_orders()])
     timers = TimerWorker(service, Session, batch=batch, poll_interval=poll_interval)

@@ -26,6 +26,7 @@ from orderflow.cli.app import (
     app,
     err,
     out,
+    require_tables,
 )
 from orderflow.service import Actor, WorkflowService
 
@@ -38,7 +39,6 @@ Json = dict[str, Any]
 @contextmanager
 def order_service_at(database_url: str, *, create: bool = False) -> Iterator[WorkflowService]:
     """The order machines' service (with the coordinator) on ``database_url``."""
-    from sqlalchemy import inspect
     from sqlalchemy.orm import sessionmaker
 
     from orderflow.service import PhaseCoordinator, order_service
@@ -48,11 +48,8 @@ def order_service_at(database_url: str, *, create: bool = False) -> Iterator[Wor
     try:
         if create:
             upgrade(engine)
-        elif not inspect(engine).has_table("workflow_transition_log"):
-            raise UserError(
-                f"{engine.url.render_as_string()} has no orderflow tables; run "
-                "`orderflow db upgrade` (or `orderflow demo` to fill it with sample orders)"
-            )
+        else:
+            require_tables(engine)
         Session = sessionmaker(engine, expire_on_commit=False)
         yield order_service(Session, finish_hooks=[PhaseCoordinator.for_orders()])
     finally:
@@ -69,12 +66,18 @@ def record_model(name: str) -> type[Any]:
 
 
 def record_ref(spec: str) -> tuple[type[Any], Any]:
-    """``TYPE:ID`` -> (model, primary key)."""
+    """``TYPE:ID`` -> (model, primary key), the key converted as the service would.
+
+    An id the key column cannot hold (``sale:abc``, ``sale:99999999999999999999``)
+    is an :class:`~orderflow.errors.InvalidRecordKeyError`, said before any query.
+    """
+    from orderflow.store import primary_key_value
+
     kind, sep, key = spec.partition(":")
     if not sep or not kind or not key:
         raise UserError(f"name a record as TYPE:ID (for example sale:3), not {spec!r}")
     model = record_model(kind)
-    return model, int(key) if key.isdigit() else key
+    return model, primary_key_value(model, key)
 
 
 def parse_json(text: str | None, what: str) -> Json:
@@ -90,19 +93,48 @@ def parse_json(text: str | None, what: str) -> Json:
 
 
 def event_payload(event: str, data: str | None) -> Json:
-    """``{"type": event, **data}``; ``--data`` naming another event type is refused, not overridden."""
+    """``{"type": event, **data}``; ``--data`` naming another event type is refused, not overridden.
+
+    So is ``--data`` naming who acts: the options say that, and the service
+    writes it into the event (a bulk run is refused once, not once a record).
+    """
+    from orderflow.service.identity import RESERVED_FIELDS
+
     payload = parse_json(data, "--data")
     if "type" in payload and payload["type"] != event:
         raise UserError(
             f"--data names event type {payload['type']!r} but the event is {event!r}; "
             "leave 'type' out of --data"
         )
+    reserved = sorted(RESERVED_FIELDS & payload.keys())
+    if reserved:
+        raise UserError(
+            f"--data carries the reserved field {reserved[0]!r}; leave it out: who acts is "
+            "named by --actor, --actor-label and --permission, and the service writes it"
+        )
     return {**payload, "type": event}
 
 
 def acting(actor: str | None, label: str | None, permissions: list[str] | None) -> Actor:
-    return Actor(actor or "cli", label or ("command line" if actor is None else None),
-                 frozenset(permissions or ()))  # fmt: skip
+    """Who acts: the operator ``--actor`` names, or else the login running the command.
+
+    The command line is a tool for people who hold the database's
+    credentials; it names who acted so that the log does, never "somebody".
+    """
+    if actor is None:
+        login = operator_login()
+        return Actor(login, label or f"{login} (command line)", frozenset(permissions or ()))
+    return Actor(actor, label, frozenset(permissions or ()))
+
+
+def operator_login() -> str:
+    """The name of the user running the command (``cli`` if the system cannot tell)."""
+    import getpass
+
+    try:
+        return getpass.getuser() or "cli"
+    except (OSError, KeyError):  # no login name in the environment, no password-file entry
+        return "cli"
 
 
 def dotted(value: Any) -> str:
@@ -122,7 +154,13 @@ def progress_bar() -> Progress:
     )  # fmt: skip
 
 
-ActorOption = Annotated[str | None, typer.Option("--actor", help="Who acts (an id for the log).")]
+ActorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--actor", envvar="ORDERFLOW_ACTOR",
+        help="Who acts: the operator's id for the log (default: your login name).",
+    ),
+]  # fmt: skip
 LabelOption = Annotated[str | None, typer.Option("--actor-label", help="The actor's name.")]
 PermissionOption = Annotated[
     list[str] | None,
@@ -132,7 +170,8 @@ DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Do everything but the writes; change nothing.")
 ]
 DataOption = Annotated[
-    str | None, typer.Option("--data", help='The event payload as a JSON object: \'{"amount": "10"}\'.')
+    str | None,
+    typer.Option("--data", help='The event payload as a JSON object: \'{"amount": "10"}\'.'),
 ]
 
 
@@ -141,7 +180,9 @@ DataOption = Annotated[
 
 @app.command()
 def export(
-    source: Annotated[str, typer.Argument(help="A shipped machine's name, or a JSON or SCXML file.")],
+    source: Annotated[
+        str, typer.Argument(help="A shipped machine's name, or a JSON or SCXML file.")
+    ],
     format: Annotated[
         str, typer.Option("--format", "-f", help="mermaid, dot, svg, scxml or xstate.")
     ] = "mermaid",
@@ -223,7 +264,9 @@ def inspect(
         out.print("context:", highlight=False)
         out.print_json(json.dumps(snapshot.to_json()["context"], default=str))
 
-        events = Table("event", "allowed", "why not / goes to", title="events", title_justify="left")
+        events = Table(
+            "event", "allowed", "why not / goes to", title="events", title_justify="left"
+        )
         for option in options:
             detail = ", ".join(option.targets) if option.allowed else (option.reason or "")
             events.add_row(option.event, "[green]yes[/green]" if option.allowed else "[red]no[/red]",
@@ -289,7 +332,9 @@ def send(
 
 @app.command()
 def bulk(
-    record_type: Annotated[str, typer.Argument(metavar="TYPE", help="quotation, sale or fulfilment.")],
+    record_type: Annotated[
+        str, typer.Argument(metavar="TYPE", help="quotation, sale or fulfilment.")
+    ],
     event: Annotated[str, typer.Argument(help="The event type to send to each record.")],
     where: Annotated[
         str, typer.Option("--where", help="Only records in this state (a dotted path).")
@@ -329,7 +374,9 @@ def bulk(
                 note=note, dry_run=dry_run, progress=lambda done, _: bar.update(task, completed=done),
             )  # fmt: skip
     tag = " (dry run: nothing written)" if dry_run else ""
-    out.print(f"[green]{result.succeeded} succeeded[/green], [red]{result.failed} failed[/red]{tag}")
+    out.print(
+        f"[green]{result.succeeded} succeeded[/green], [red]{result.failed} failed[/red]{tag}"
+    )
     for failure in result.failures:
         out.print(f"  {record_type}:{failure.record_id}: {failure.reason}")
     if result.failed:
@@ -352,7 +399,9 @@ def _value_of(path: str) -> Any:
 
 @app.command()
 def backfill(
-    record_type: Annotated[str, typer.Argument(metavar="TYPE", help="quotation, sale or fulfilment.")],
+    record_type: Annotated[
+        str, typer.Argument(metavar="TYPE", help="quotation, sale or fulfilment.")
+    ],
     mapping: Annotated[
         Path, typer.Option("--mapping", help="JSON: legacy status -> state and context.")
     ],
