@@ -197,3 +197,44 @@ def test_a_record_id_no_integer_key_can_hold_is_one_line(tmp_path: Path, record:
     for args in (("send", record, "ACCEPT"), ("inspect", record)):
         line = one_line_error(run_cli(*args, "--database-url", url))
         assert "cannot name a quotations record" in line
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nonsense", "is not a database URL SQLAlchemy can use: Could not parse"),
+        ("nodialect://x", "is not a database URL SQLAlchemy can use: Can't load plugin"),
+        ("mysql://ops:s3cret@localhost/shop", "needs the database driver 'MySQLdb'"),
+    ],
+)
+def test_a_database_url_nobody_can_open_is_one_line_that_keeps_its_password(
+    url: str, message: str
+) -> None:
+    for args in (("db", "upgrade"), ("worker", "--once"), ("inspect", "sale:1")):
+        line = one_line_error(run_cli(*args, "--database-url", url))
+        assert message in line and "s3cret" not in line
+
+
+@needs_postgres
+def test_db_upgrade_does_not_print_the_password() -> None:
+    assert POSTGRES_URL is not None
+    name = f"fresh_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = sa.make_url(POSTGRES_URL).set(database=name, password="s3cret")  # trust ignores it
+    try:
+        result = runner.invoke(
+            app, ["db", "upgrade", "--database-url", url.render_as_string(hide_password=False)]
+        )
+        assert result.exit_code == 0, result.output
+        assert "s3cret" not in result.output and "is at revision head" in result.output
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+def test_a_url_sqlalchemy_explains_in_many_lines_is_still_one(tmp_path: Path) -> None:
+    line = one_line_error(run_cli("inspect", "sale:1", "--database-url", "sqlite://u:p@/x.db"))
+    assert "Invalid SQLite URL" in line

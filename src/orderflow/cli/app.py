@@ -81,6 +81,28 @@ def _missing_table(exc: OperationalError | ProgrammingError) -> bool:
 _UNDEFINED_TABLE = "42P01"
 
 
+def database_engine(database_url: str) -> Any:
+    """The engine for ``--database-url``; a URL nobody can open is one line, not a traceback.
+
+    The message never repeats the URL: it may hold a password.
+    """
+    from sqlalchemy.exc import ArgumentError
+
+    from orderflow.store import create_engine
+
+    try:
+        return create_engine(database_url)
+    except ArgumentError as exc:  # unparseable, or an unknown dialect (NoSuchModuleError)
+        reason = str(exc).strip().splitlines()[0]  # SQLite's lists the valid forms below
+        raise UserError(
+            f"--database-url is not a database URL SQLAlchemy can use: {reason}"
+        ) from exc
+    except ModuleNotFoundError as exc:
+        raise UserError(
+            f"--database-url needs the database driver {exc.name!r}, which is not installed"
+        ) from exc
+
+
 def require_tables(engine: Any) -> None:
     """Refuse, in one line, a database that ``orderflow db upgrade`` has not prepared."""
     from sqlalchemy import inspect
@@ -174,8 +196,12 @@ def db_upgrade(
     """Create or migrate the workflow tables (Alembic migrations shipped with orderflow)."""
     from orderflow.store.schema import upgrade
 
-    upgrade(database_url, revision)
-    out.print(f"[green]✓[/green] {database_url} is at revision {revision}")
+    engine = database_engine(database_url)
+    try:
+        upgrade(engine, revision)
+    finally:
+        engine.dispose()
+    out.print(f"[green]✓[/green] {engine.url.render_as_string()} is at revision {revision}")
 
 
 DatabaseUrl = Annotated[
@@ -239,11 +265,10 @@ def worker(
     from sqlalchemy.orm import sessionmaker
 
     from orderflow.service import PhaseCoordinator, order_service
-    from orderflow.store import create_engine
     from orderflow.workers import OutboxRelay, TimerWorker
 
     publisher = _publisher(webhook_url, webhook_secret, amqp_url, stdout)
-    engine = create_engine(database_url)
+    engine = database_engine(database_url)
     try:
         require_tables(engine)
     except BaseException:

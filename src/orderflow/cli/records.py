@@ -24,6 +24,7 @@ from orderflow.cli.app import (
     DatabaseUrl,
     UserError,
     app,
+    database_engine,
     err,
     out,
     require_tables,
@@ -42,9 +43,9 @@ def order_service_at(database_url: str, *, create: bool = False) -> Iterator[Wor
     from sqlalchemy.orm import sessionmaker
 
     from orderflow.service import PhaseCoordinator, order_service
-    from orderflow.store import create_engine, upgrade
+    from orderflow.store import upgrade
 
-    engine = create_engine(database_url)
+    engine = database_engine(database_url)
     try:
         if create:
             upgrade(engine)
