@@ -72,7 +72,7 @@ def test_a_delay_that_is_not_a_finite_span_is_refused_at_definition(delay: str) 
 def test_a_delayed_raise_with_a_bad_delay_is_refused_at_definition(delay: Any) -> None:
     raise_later = {"type": "xstate.raise", "params": {"event": "PING", "delay": delay}}
     config = {"id": "r", "initial": "a", "states": {"a": {"entry": [raise_later], "on": {"PING": "b"}}, "b": {}}}  # fmt: skip
-    with pytest.raises(DefinitionError, match="params.delay"):
+    with pytest.raises(DefinitionError, match=r"params\.delay"):
         orderflow.create_machine(config)
 
 
@@ -83,7 +83,7 @@ def test_a_named_delay_that_answers_nonsense_puts_the_snapshot_in_error(value: A
             "id": "w",
             "initial": "a",
             "states": {"a": {"on": {"GO": "w"}}, "w": {"after": {"wait": "b"}}, "b": {}},
-        }  # fmt: skip
+        }
     )
     snapshot, _ = machine.initial_transition()
     after, actions = machine.transition(snapshot, "GO")

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
-from orderflow.chart.definition import AFTER_PREFIX
 from orderflow.chart.actions import valid_delay
+from orderflow.chart.definition import AFTER_PREFIX
 from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode
 from orderflow.errors import InvalidSnapshotError
 
