@@ -129,3 +129,9 @@ def _wait_for_graphql(port: int, token: str, server: subprocess.Popen[str]) -> A
                     f"orderflow serve did not answer: {server.communicate()[0]}"
                 ) from None
             time.sleep(0.1)
+
+
+def test_serve_with_a_database_url_nobody_can_open_is_one_line() -> None:
+    done = orderflow("serve", "--secret", SECRET, "--database-url", "nonsense://user:pw@host/x")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "not a database URL" in done.stderr and "pw" not in done.stderr

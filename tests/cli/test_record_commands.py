@@ -325,3 +325,24 @@ def test_export_writes_each_format_and_highlights_a_records_state(
     assert "is moved by machine 'fulfilment', not 'sale'" in str(wrong.exception)
     unknown = runner.invoke(app, ["export", "sale", "--format", "png"])
     assert "unknown format 'png'" in str(unknown.exception)
+
+
+def test_inspect_judges_the_allowed_events_for_the_actor_named(
+    db: tuple[str, sessionmaker[Session]],
+) -> None:
+    url, Session_ = db
+    service = order_service(Session_)
+    quotation = Quotation(reference="Q-9", customer_id="C-1", workflow_machine="quotation")
+    service.start(quotation, input={"quotation_id": "Q-9", "customer_id": "C-1", "currency": "EUR"})
+    service.send(quotation, {"type": "ADD_LINE", "sku": "TABLE", "quantity": 10,
+                             "unit_price": "1500.00"})  # fmt: skip
+    assert service.send(quotation, "SUBMIT").to_state == "pending_approval"
+
+    def approve_line(*options: str) -> str:
+        result = invoke("inspect", f"quotation:{quotation.id}", *options, "--database-url", url)
+        assert result.exit_code == 0, result.output
+        return next(line for line in result.output.splitlines() if "APPROVE" in line)
+
+    assert "sales-approver" in approve_line("--actor", "u-clerk")  # the role it lacks
+    approver = approve_line("--actor", "u-ann", "--permission", "quotation.approve")
+    assert "sales-approver" not in approver

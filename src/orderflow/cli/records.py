@@ -231,9 +231,12 @@ def _scxml(machine: Any) -> str:
 @app.command()
 def inspect(
     record: Annotated[str, typer.Argument(help="The record: TYPE:ID, e.g. sale:3.")],
+    actor: ActorOption = None,
+    actor_label: LabelOption = None,
+    permission: PermissionOption = None,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
-    """A record's current state, context, allowed events (with guard reasons), timers and log."""
+    """A record's current state, context, allowed events (judged for --actor), timers and log."""
     from sqlalchemy import select
 
     from orderflow.store import ScheduledEvent, TransitionLog
@@ -242,7 +245,9 @@ def inspect(
     model, key = record_ref(record)
     with order_service_at(database_url) as service:
         snapshot = service.snapshot((model, key))
-        options = service.allowed_events((model, key))
+        options = service.allowed_events(
+            (model, key), actor=acting(actor, actor_label, permission)
+        )
         with service.session_factory() as session:
             row = session.get(model, key)
             assert row is not None  # snapshot() raised RecordNotFoundError otherwise

@@ -13,7 +13,16 @@ from typing import Annotated, Any
 
 import typer
 
-from orderflow.cli.app import DEFAULT_DATABASE_URL, DatabaseUrl, UserError, app, err, out
+from orderflow.cli.app import (
+    DEFAULT_DATABASE_URL,
+    DatabaseUrl,
+    UserError,
+    app,
+    database_engine,
+    err,
+    out,
+    require_tables,
+)
 
 Secret = Annotated[
     str | None,
@@ -66,18 +75,11 @@ def serve(
     if not secret:
         raise UserError(NO_SECRET)
     import uvicorn
-    from sqlalchemy import inspect
     from sqlalchemy.orm import sessionmaker
 
-    from orderflow.store import create_engine
-
-    engine = create_engine(database_url)
+    engine = database_engine(database_url)
     try:
-        if not inspect(engine).has_table("workflow_transition_log"):
-            raise UserError(
-                f"{engine.url.render_as_string()} has no orderflow tables; run "
-                "`orderflow db upgrade` (or `orderflow demo` to fill it with sample orders)"
-            )
+        require_tables(engine)
         try:
             application = api.create_app(
                 sessionmaker(engine, expire_on_commit=False), secret=secret, graphiql=graphiql
