@@ -115,8 +115,14 @@ def through_a_dry_run(shop: Shop, event_type: str, payload: Any) -> None:
 
 
 def through_bulk_send(shop: Shop, event_type: str, payload: Any) -> None:
-    result = shop.service.bulk_send([shop.quotation], {**payload, "type": event_type}, actor=CLERK)
-    assert (result.succeeded, result.failed) == (0, 1)
+    """Refused once for the whole job, or for each record (what depends on its machine)."""
+    try:
+        result = shop.service.bulk_send(
+            [shop.quotation, shop.quotation], {**payload, "type": event_type}, actor=CLERK
+        )
+    except OrderflowError:
+        return
+    assert (result.succeeded, result.failed) == (0, 2)
 
 
 SEND = """mutation($id: ID!, $event: String!, $p: JSON) {

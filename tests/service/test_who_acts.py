@@ -471,3 +471,15 @@ def test_a_payload_model_names_nobody_unless_its_actor_field_is_set(
     with pytest.raises(ReservedEventFieldError):
         service.send(invoice, ApproveEvent(reason="x", actor=None), actor=CLERK)
     assert service.send(invoice, ApproveEvent(reason="ok"), actor=ALICE).to_state == "approved"
+
+
+def test_bulk_send_refuses_a_payload_naming_an_actor_once_before_any_record(
+    service: WorkflowService, database: Database
+) -> None:
+    invoices = [pending(service, f"INV-{n}") for n in range(3)]
+    before = [stored(database, f"INV-{n}") for n in range(3)]
+    seen: list[Any] = []
+    with pytest.raises(ReservedEventFieldError):
+        service.bulk_send(invoices, {"type": "APPROVE", "actor": FORGED}, actor=CLERK,
+                          progress=lambda done, result: seen.append(done))  # fmt: skip
+    assert seen == [] and [stored(database, f"INV-{n}") for n in range(3)] == before

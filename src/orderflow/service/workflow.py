@@ -691,8 +691,11 @@ class WorkflowService:
         again after it stopped half-way moves only the records it had not
         reached: the others answer with their earlier result
         (``idempotent=True``).  ``progress(done, result)`` is called after
-        each record (``result`` is None when the send raised).
+        each record (``result`` is None when the send raised).  An event that
+        is wrong whatever the record (not an event, or naming who acts) raises
+        once, before any record is read.
         """
+        event = outside_event(event)
         results: list[TransitionResult] = []
         failures: list[BulkFailure] = []
         for done, record in enumerate(records, start=1):
