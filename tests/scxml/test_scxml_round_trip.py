@@ -16,7 +16,7 @@ from test_w3c_suite import MISSING, SUITE
 
 import orderflow
 from orderflow.chart import Machine, Snapshot
-from orderflow.io.scxml import dump, load
+from orderflow.io.scxml import dump, load, loads
 from orderflow.orders.in_memory import in_memory_ports
 from orderflow.orders.loading import IMPLEMENTATIONS, MACHINE_NAMES, read_definition
 from orderflow.orders.policies import Policies
@@ -73,7 +73,7 @@ def _same_behaviour(first: Machine, second: Machine, events: list[Any], start: A
 def test_a_shipped_machine_round_trips_with_its_implementations(name: str) -> None:
     setup = IMPLEMENTATIONS[name](in_memory_ports(), Policies())
     machine = setup.create_machine(read_definition(name))
-    again = load(dump(machine), setup=setup)
+    again = loads(dump(machine), setup=setup)
     assert again.version == machine.version
     assert [n.id for n in again.nodes] == [n.id for n in machine.nodes]
     walk = WALKS[name]
@@ -102,21 +102,21 @@ def test_a_random_machine_round_trips(data: st.DataObject) -> None:
     with warnings.catch_warnings():  # random charts have unreachable states
         warnings.simplefilter("ignore", orderflow.DefinitionWarning)
         machine = orderflow.create_machine(config)
-        again = load(dump(machine))
+        again = loads(dump(machine))
     _same_behaviour(machine, again, events)
 
 
 def test_a_dumped_document_is_written_again_the_same() -> None:
     machine = orderflow.create_machine(read_definition("sale"))
     text = dump(machine)
-    assert dump(load(text)) == text
+    assert dump(loads(text)) == text
 
 
 @pytest.mark.skipif(not W3C.is_dir(), reason=MISSING)
 def test_a_machine_loaded_from_scxml_is_written_as_its_document() -> None:
     path = W3C / "test144.scxml"
     machine = load(path)
-    again = load(dump(machine))
+    again = loads(dump(machine))
     assert again.initial_transition()[0].value == machine.initial_transition()[0].value == "pass"
 
 
@@ -145,10 +145,10 @@ def test_named_guards_and_actions_are_rebound_from_the_setup_given_to_load() -> 
         guards={"ok": lambda c, e, p: True}, actions={"notify": lambda *a: None}
     )
     text = dump(setup.create_machine(config))
-    machine = load(text, setup=setup)
+    machine = loads(text, setup=setup)
     snapshot, _ = machine.initial_transition()
     after, actions = machine.transition(snapshot, "GO")
     assert after.value == "b"
     assert [a.type for a in actions] == ["notify"]
     with pytest.raises(orderflow.errors.DefinitionError, match="notify"):
-        load(text, setup=orderflow.setup(guards={"ok": lambda c, e, p: True}))
+        loads(text, setup=orderflow.setup(guards={"ok": lambda c, e, p: True}))

@@ -8,7 +8,7 @@ import pytest
 
 from orderflow.errors import ScxmlError, UnsafeDocumentError, UnsafeExpressionError
 from orderflow.io.expressions import Expression, ExpressionFailed, Script
-from orderflow.io.scxml import load
+from orderflow.io.scxml import load, loads
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE scxml [
@@ -39,17 +39,17 @@ def _document(cond: str) -> str:
 
 def test_billion_laughs_is_refused_before_any_expansion() -> None:
     with pytest.raises(UnsafeDocumentError, match="entity"):
-        load(BILLION_LAUGHS)
+        loads(BILLION_LAUGHS)
 
 
 def test_an_external_entity_is_refused_and_never_read() -> None:
     with pytest.raises(UnsafeDocumentError, match="entit"):
-        load(EXTERNAL_ENTITY)
+        loads(EXTERNAL_ENTITY)
 
 
 def test_import_in_a_cond_is_refused_at_load_time() -> None:
     with pytest.raises(UnsafeExpressionError, match="__import__"):
-        load(_document("__import__('os').system('echo owned')"))
+        loads(_document("__import__('os').system('echo owned')"))
 
 
 @pytest.mark.parametrize(
@@ -66,11 +66,11 @@ def test_import_in_a_cond_is_refused_at_load_time() -> None:
 )
 def test_code_that_escapes_the_sandbox_is_refused_at_load_time(cond: str) -> None:
     with pytest.raises(UnsafeExpressionError):
-        load(_document(cond))
+        loads(_document(cond))
 
 
 def test_a_trusted_document_may_use_full_python() -> None:
-    machine = load(_document("__import__('math').floor(1.5) == 1"), trusted=True)
+    machine = loads(_document("__import__('math').floor(1.5) == 1"), trusted=True)
     snapshot, _ = machine.initial_transition()
     assert snapshot.value == "f"
 
@@ -113,4 +113,4 @@ def test_an_external_dtd_is_never_fetched() -> None:
 <!DOCTYPE scxml SYSTEM "http://example.invalid/scxml.dtd">
 <scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0"><state id="s"/></scxml>"""
     # the parser never reads an external DTD subset (the host does not even resolve)
-    assert load(document).initial_transition()[0].value == "s"
+    assert loads(document).initial_transition()[0].value == "s"

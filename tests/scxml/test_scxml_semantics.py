@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from orderflow.chart import Snapshot
-from orderflow.io.scxml import load
+from orderflow.io.scxml import loads
 
 NS = 'xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="python"'
 
@@ -17,7 +17,7 @@ def _logs(actions: list[Any]) -> list[str]:
 
 
 def _run(body: str, *events: str) -> tuple[Snapshot, list[str]]:
-    machine = load(f"<scxml {NS}>{body}</scxml>")
+    machine = loads(f"<scxml {NS}>{body}</scxml>")
     snapshot, actions = machine.initial_transition()
     logs = _logs(actions)
     for event in events:
@@ -145,7 +145,7 @@ def test_an_initial_attribute_may_name_several_deep_states() -> None:
            </parallel>"""
     )
     assert snapshot.value == {"p": {"r1": "a1", "r2": "a2"}}
-    machine = load(
+    machine = loads(
         f"""<scxml {NS} initial="b1 b2">
               <parallel id="p">
                 <state id="r1"><state id="a1"/><state id="b1"/></state>
@@ -157,7 +157,7 @@ def test_an_initial_attribute_may_name_several_deep_states() -> None:
 
 
 def test_a_delayed_send_is_a_timer_of_the_snapshot_and_cancel_removes_it() -> None:
-    machine = load(
+    machine = loads(
         f"""<scxml {NS}>
               <state id="s">
                 <onentry><send id="t" event="late" delay="1.5s"/></onentry>
@@ -180,7 +180,7 @@ def test_a_delayed_send_is_a_timer_of_the_snapshot_and_cancel_removes_it() -> No
 
 
 def test_a_transition_never_changes_the_snapshot_it_started_from() -> None:
-    machine = load(
+    machine = loads(
         f"""<scxml {NS}>
               <datamodel><data id="items" expr="[1]"/></datamodel>
               <state id="s"><transition event="add"><script>items.append(2)</script></transition></state>

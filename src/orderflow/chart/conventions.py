@@ -47,6 +47,10 @@ class MacrostepHooks(Protocol):
     def condition_failed(self, run: Any, error: Exception, event: Any) -> None:
         """A condition raised while transitions were selected (SCXML: raise ``error.execution``)."""
 
+    def check_restored(self, context: Any, configuration: Any) -> None:
+        """A persisted snapshot is being restored: raise ``InvalidSnapshotError`` for what the
+        format keeps in the context that this configuration could not have (SCXML's session)."""
+
 
 @dataclass(frozen=True)
 class Conventions:

@@ -30,11 +30,23 @@ Everything else (imports, ``def``, ``class``, ``while``, ``exec``, ``open``,
 dunder names or attributes, starred calls) raises
 :class:`~orderflow.errors.UnsafeExpressionError` at load time.  A syntax error is
 not a safety problem: it is kept and raised when the expression runs, so SCXML
-turns it into ``error.execution`` as the standard requires.  Big powers, shifts,
-repetitions and ranges are refused at run time; the sandbox keeps a document away
-from code, files and the interpreter's insides, but it does not meter every way
-to spend time or memory, so run untrusted documents under a time limit (the
-conformance runner does).
+turns it into ``error.execution`` as the standard requires.
+
+**The budget.**  A document must not exhaust the machine either.  At load,
+an expression or script is at most :data:`MAX_SOURCE` characters and nests at
+most :data:`MAX_NESTING` levels (5,000 unary minuses or ``1+`` chains are
+refused, not a ``RecursionError``).  At run time, every operation that can
+build a large value is metered *before* it builds it: an integer may have at
+most :data:`MAX_INT_BITS` bits (``**``, ``*`` and ``<<`` are estimated from
+their operands' bit lengths), a string, bytes or sequence at most
+:data:`MAX_SIZE` characters or items (``*``, ``+``, ``%`` formatting and
+f-string format specs, ``ljust``/``rjust``/``center``/``zfill``,
+``expandtabs``, ``replace``, ``join``, ``translate``, ``extend``, ``sum``,
+``str``/``repr`` of containers, ``range``), and one evaluation takes at most
+:data:`MAX_STEPS` steps (nodes evaluated and items iterated, lambdas and
+comprehensions included) with lambdas nested at most :data:`MAX_CALL_DEPTH`
+calls deep.  A blown budget is an :class:`ExpressionFailed` (SCXML's
+``error.execution``), never a hang or an exhausted machine.
 
 ``trusted=True`` (for documents you wrote yourself) compiles with Python's own
 ``compile`` and runs full Python, including ``def`` and ``class`` in scripts.
@@ -43,9 +55,13 @@ conformance runner does).
 from __future__ import annotations
 
 import ast
+import math
 import operator
+import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from orderflow.errors import UnsafeExpressionError
@@ -53,7 +69,7 @@ from orderflow.errors import UnsafeExpressionError
 #: functions a restricted expression may call
 ALLOWED_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "len": len,
-    "str": str,
+    "str": lambda *args: _metered_text(str, *args),
     "int": int,
     "float": float,
     "bool": bool,
@@ -61,7 +77,7 @@ ALLOWED_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min,
     "max": max,
     "round": round,
-    "sum": sum,
+    "sum": lambda *args: _metered_sum(*args),
     "any": any,
     "all": all,
     "sorted": sorted,
@@ -72,7 +88,7 @@ ALLOWED_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "enumerate": enumerate,
     "zip": zip,
     "range": lambda *args: _bounded_range(*args),
-    "repr": repr,
+    "repr": lambda value: _metered_text(repr, value),
 }
 #: names given by the evaluator itself (``hasattr`` refuses underscore names at run time)
 SPECIAL_FUNCTIONS = frozenset({"hasattr", "In"})
@@ -93,8 +109,20 @@ DENIED_NAMES = frozenset({
     "anext", "issubclass", "isinstance", "callable", "id", "hash", "bytearray",
 })  # fmt: skip
 
+#: the budget (see the module doc): bits of an integer
 MAX_INT_BITS = 4096
-MAX_SEQUENCE = 1_000_000
+#: characters of a string or bytes, items of a sequence, a set or a mapping
+MAX_SIZE = 1_000_000
+#: the name this limit had before it covered strings as well
+MAX_SEQUENCE = MAX_SIZE
+#: steps of one evaluation (nodes evaluated, items iterated)
+MAX_STEPS = 1_000_000
+#: nested calls of lambdas written in documents
+MAX_CALL_DEPTH = 64
+#: characters of one expression or script, checked at load
+MAX_SOURCE = 100_000
+#: how deeply one expression or script may nest, checked at load
+MAX_NESTING = 100
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -174,7 +202,8 @@ class Expression:
         if self._code is not None:
             return eval(self._code, _trusted_globals(names))  # trusted=True only
         assert self._tree is not None
-        return _Interpreter(names).eval(self._tree)
+        with _metered() as meter:
+            return _Interpreter(names, meter).eval(self._tree)
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
@@ -215,9 +244,10 @@ class Script:
                     names[key] = value
             return
         assert self._tree is not None
-        interpreter = _Interpreter(names)
-        for statement in self._tree.body:
-            interpreter.execute(statement)
+        with _metered() as meter:
+            interpreter = _Interpreter(names, meter)
+            for statement in self._tree.body:
+                interpreter.execute(statement)
 
 
 class Location:
@@ -251,14 +281,43 @@ class Location:
     def assign(self, names: MutableMapping[str, Any], value: Any) -> None:
         if self._target is None:
             raise ExpressionFailed(self._problem or f"{self.source!r} is not a location")
-        _Interpreter(names).store(self._target, value)
+        with _metered() as meter:
+            _Interpreter(names, meter).store(self._target, value)
 
 
 def _parse(source: str, mode: str) -> Any:
-    """``ast.parse`` without the tokenizer's warnings (``1s`` warns before it fails)."""
+    """``ast.parse`` without the tokenizer's warnings (``1s`` warns before it fails), within the
+    load-time budget: :data:`MAX_SOURCE` characters, :data:`MAX_NESTING` levels."""
+    if len(source) > MAX_SOURCE:
+        raise UnsafeExpressionError(
+            source[:60] + "...", f"it is longer than {MAX_SOURCE} characters"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
-        return ast.parse(source, mode=mode)
+        try:
+            tree = ast.parse(source, mode=mode)
+        except (RecursionError, MemoryError):
+            raise UnsafeExpressionError(
+                _shown(source), f"it nests deeper than {MAX_NESTING} levels"
+            ) from None
+    _check_nesting(tree, source)
+    return tree
+
+
+def _check_nesting(tree: ast.AST, source: str) -> None:
+    """Refuse a tree deeper than :data:`MAX_NESTING` levels, walked without recursion."""
+    pending: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_NESTING:
+            raise UnsafeExpressionError(
+                _shown(source), f"it nests deeper than {MAX_NESTING} levels"
+            )
+        pending.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _shown(source: str) -> str:
+    return source if len(source) <= 80 else source[:77] + "..."
 
 
 def check(tree: ast.AST, source: str, *, statements: bool) -> None:
@@ -352,7 +411,14 @@ class Lambda:
                 f"the lambda takes {len(self._parameters)} arguments, not {len(args)}"
             )
         scope = _Scope(self._names, dict(zip(self._parameters, args, strict=True)))
-        return _Interpreter(scope).eval(self._body)
+        meter = _METER.get() or _Meter()
+        meter.calls += 1
+        try:
+            if meter.calls > MAX_CALL_DEPTH:
+                raise ExpressionFailed(f"lambdas call each other more than {MAX_CALL_DEPTH} deep")
+            return _Interpreter(scope, meter).eval(self._body)
+        finally:
+            meter.calls -= 1
 
     def __repr__(self) -> str:
         return f"<lambda ({', '.join(self._parameters)})>"
@@ -392,11 +458,46 @@ class _Scope(MutableMapping[str, Any]):
         return key in self.local or key in self.outer
 
 
+class _Meter:
+    """What one evaluation has spent: steps, and how deep lambdas are calling each other."""
+
+    __slots__ = ("calls", "steps")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.calls = 0
+
+    def tick(self, steps: int = 1) -> None:
+        self.steps += steps
+        if self.steps > MAX_STEPS:
+            raise ExpressionFailed(f"the evaluation took more than {MAX_STEPS} steps")
+
+
+#: the meter of the evaluation running now, for lambdas called from inside it (by sorted, say)
+_METER: ContextVar[_Meter | None] = ContextVar("orderflow_expression_meter", default=None)
+
+
+@contextmanager
+def _metered() -> Iterator[_Meter]:
+    """The meter of a top-level evaluation (a nested one, a lambda's, shares its caller's)."""
+    current = _METER.get()
+    if current is not None:
+        yield current
+        return
+    meter = _Meter()
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
+
+
 class _Interpreter:
     """Evaluates checked trees; every value it reaches comes from the datamodel or a literal."""
 
-    def __init__(self, names: MutableMapping[str, Any]) -> None:
+    def __init__(self, names: MutableMapping[str, Any], meter: _Meter | None = None) -> None:
         self.names = names
+        self.meter = meter or _Meter()
 
     # -- statements --------------------------------------------------------------------------
 
@@ -434,6 +535,7 @@ class _Interpreter:
     # -- expressions -------------------------------------------------------------------------
 
     def eval(self, node: ast.expr) -> Any:
+        self.meter.tick()
         method = getattr(self, f"_eval_{type(node).__name__}", None)
         if method is None:
             raise ExpressionFailed(f"{type(node).__name__} is not supported")
@@ -460,24 +562,7 @@ class _Interpreter:
         return self._binary(node.op, self.eval(node.left), self.eval(node.right))
 
     def _binary(self, op: ast.operator, left: Any, right: Any) -> Any:
-        if (
-            isinstance(op, ast.Pow)
-            and isinstance(right, int)
-            and isinstance(left, int)
-            and abs(left) > 1
-            and abs(right) > MAX_INT_BITS
-        ):
-            raise ExpressionFailed("the power is too large")
-        if isinstance(op, ast.LShift) and isinstance(right, int) and right > MAX_INT_BITS:
-            raise ExpressionFailed("the shift is too large")
-        if isinstance(op, ast.Mult):
-            for sequence, count in ((left, right), (right, left)):
-                if (
-                    isinstance(sequence, str | list | tuple | bytes)
-                    and isinstance(count, int)
-                    and len(sequence) * count > MAX_SEQUENCE
-                ):
-                    raise ExpressionFailed("the repetition is too large")
+        _check_binary(op, left, right)
         return _BINARY[type(op)](left, right)
 
     def _eval_UnaryOp(self, node: ast.UnaryOp) -> Any:
@@ -537,6 +622,7 @@ class _Interpreter:
             raise ExpressionFailed(f"{node.func.id!r} is not a function one may call")
         args = [self.eval(a) for a in node.args]
         kwargs = {k.arg: self.eval(k.value) for k in node.keywords if k.arg is not None}
+        args = _check_method(func, args)
         return func(*args, **kwargs)
 
     def _eval_List(self, node: ast.List) -> Any:
@@ -558,7 +644,9 @@ class _Interpreter:
         return result
 
     def _eval_JoinedStr(self, node: ast.JoinedStr) -> Any:
-        return "".join(str(self.eval(v)) for v in node.values)
+        parts = [str(self.eval(v)) for v in node.values]
+        _check_size(sum(len(p) for p in parts), "the f-string")
+        return "".join(parts)
 
     def _eval_FormattedValue(self, node: ast.FormattedValue) -> Any:
         value = self.eval(node.value)
@@ -567,6 +655,10 @@ class _Interpreter:
         elif node.conversion == ord("s"):
             value = str(value)
         spec = self.eval(node.format_spec) if node.format_spec is not None else ""
+        for number in re.findall(r"\d+", str(spec)):
+            _check_size(int(number), "the format's width or precision")
+        if not isinstance(value, str):
+            _check_size(_text_size(value), "the value's text")
         return format(value, spec)
 
     def _eval_Lambda(self, node: ast.Lambda) -> Any:
@@ -591,7 +683,8 @@ class _Interpreter:
                 return
             generator = generators[index]
             for item in scope.eval(generator.iter):
-                inner = _Interpreter(_Scope(scope.names, {}))
+                self.meter.tick()
+                inner = _Interpreter(_Scope(scope.names, {}), self.meter)
                 inner._bind(generator.target, item)
                 if all(inner.eval(test) for test in generator.ifs):
                     yield from walk(index + 1, inner)
@@ -617,9 +710,161 @@ def _as_load(node: ast.expr) -> ast.expr:
 
 def _bounded_range(*args: int) -> range:
     numbers = range(*args)
-    if len(numbers) > MAX_SEQUENCE:
+    if len(numbers) > MAX_SIZE:
         raise ExpressionFailed(f"a range of {len(numbers)} numbers is too large")
     return numbers
+
+
+# -- the budget ------------------------------------------------------------------------------
+
+_SIZED = (str, bytes, list, tuple)
+#: a %-format's conversion: optional mapping key, flags, width, precision, length, type
+_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?(.)", re.S)
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_SIZE:
+        raise ExpressionFailed(f"{what} would be {size} long; the limit is {MAX_SIZE}")
+
+
+def _check_bits(bits: int, what: str) -> None:
+    if bits > MAX_INT_BITS:
+        raise ExpressionFailed(f"{what} would have about {bits} bits; the limit is {MAX_INT_BITS}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int)
+
+
+def _check_binary(op: ast.operator, left: Any, right: Any) -> None:
+    """Refuse an operation whose result would blow the budget, before it is computed."""
+    if isinstance(op, ast.Pow) and _is_int(left) and _is_int(right):
+        if abs(left) > 1 and right > 0:
+            _check_bits(int(math.log2(abs(left)) * right) + 1, "the power")
+    elif isinstance(op, ast.LShift) and _is_int(left) and _is_int(right):
+        if left and right > 0:
+            _check_bits(left.bit_length() + right, "the shift")
+    elif isinstance(op, ast.Mult):
+        if _is_int(left) and _is_int(right):
+            _check_bits(left.bit_length() + right.bit_length(), "the product")
+        for sequence, count in ((left, right), (right, left)):
+            if isinstance(sequence, _SIZED) and _is_int(count):
+                _check_size(len(sequence) * count, "the repetition")
+    elif isinstance(op, ast.Add):
+        if isinstance(left, _SIZED) and isinstance(right, _SIZED):
+            _check_size(len(left) + len(right), "the concatenation")
+    elif isinstance(op, ast.Mod) and isinstance(left, str | bytes):
+        _check_size(_percent_size(left, right), "the formatted string")
+
+
+def _percent_size(template: str | bytes, values: Any) -> int:
+    """How long ``template % values`` can get: its widths, precisions and values' text."""
+    text = template.decode("latin-1") if isinstance(template, bytes) else template
+    size = len(text)
+    for width, precision, _ in _PERCENT.findall(text):
+        if "*" in (width, precision):
+            raise ExpressionFailed("a '*' width or precision is not allowed in a % format")
+        size += int(width or 0) + int(precision or 0)
+    if isinstance(values, Mapping):
+        items: Iterable[Any] = values.values()
+    elif isinstance(values, tuple):
+        items = values
+    else:
+        items = (values,)
+    for value in items:
+        size += _text_size(value)
+        if size > MAX_SIZE:
+            break
+    return size
+
+
+def _text_size(value: Any) -> int:
+    """About how long ``str(value)`` is, counted without building it (at most just past the limit)."""
+    size = 0
+    pending = [value]
+    while pending and size <= MAX_SIZE:
+        item = pending.pop()
+        if isinstance(item, str | bytes):
+            size += len(item) + 3
+        elif isinstance(item, bool) or item is None:
+            size += 5
+        elif isinstance(item, int):
+            size += item.bit_length() // 3 + 2
+        elif isinstance(item, Mapping):
+            size += 2 + 4 * len(item)
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            size += 2 + 2 * len(item)
+            pending.extend(item)
+        else:
+            size += 24
+    return size
+
+
+def _metered_text(convert: Callable[..., str], *args: Any) -> str:
+    """``str(...)`` or ``repr(...)``, refused when the text would blow the budget."""
+    if args and not isinstance(args[0], str | bytes):
+        _check_size(_text_size(args[0]), f"the {convert.__name__}() of the value")
+    return convert(*args)
+
+
+def _metered_sum(values: Iterable[Any], start: Any = 0) -> Any:
+    """``sum``, refused when adding strings or sequences would blow the budget."""
+    items = list(values)
+    _check_size(len(items), "the sum's items")
+    if isinstance(start, _SIZED):
+        size = len(start)
+        for item in items:
+            size += len(item) if isinstance(item, _SIZED) else 0
+            _check_size(size, "the sum")
+    return sum(items, start)
+
+
+#: methods of strings, bytes and lists that can build a value larger than their owner
+_GROWING = frozenset({
+    "ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "translate",
+    "extend", "insert", "append",
+})  # fmt: skip
+
+
+def _check_method(func: Any, args: list[Any]) -> list[Any]:
+    """Refuse a growing method call (``'a'.ljust(10**9)``) before it runs; its arguments as called."""
+    owner = getattr(func, "__self__", None)
+    name = getattr(func, "__name__", "")
+    if name not in _GROWING or not isinstance(owner, str | bytes | list):
+        return args
+    if name in ("ljust", "rjust", "center", "zfill") and args and _is_int(args[0]):
+        _check_size(args[0], f"the {name}() width")
+    elif name == "expandtabs":
+        tab = b"\t" if isinstance(owner, bytes) else "\t"
+        width = args[0] if args and _is_int(args[0]) else 8
+        _check_size(len(owner) + owner.count(tab) * max(width, 0), "the expandtabs() result")  # type: ignore[arg-type]
+    elif name == "replace" and len(args) >= 2 and isinstance(args[0], str | bytes):
+        old, new = args[0], args[1]
+        found = len(owner) + 1 if not old else owner.count(old)  # type: ignore[arg-type]
+        if len(args) > 2 and _is_int(args[2]) and args[2] >= 0:
+            found = min(found, args[2])
+        grows = len(new) - len(old) if isinstance(new, str | bytes) else 0
+        _check_size(len(owner) + found * max(grows, 0), "the replace() result")
+    elif name == "join" and args:
+        items = list(args[0])
+        _check_size(len(items), "the join() items")
+        size = len(owner) * max(len(items) - 1, 0)
+        for item in items:
+            size += len(item) if isinstance(item, str | bytes) else 0
+            _check_size(size, "the join() result")
+        return [items, *args[1:]]
+    elif name == "translate" and args and isinstance(args[0], Mapping):
+        longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
+        _check_size(len(owner) * longest, "the translate() result")
+    elif name == "extend" and args:
+        items = list(args[0])
+        _check_size(len(owner) + len(items), "the list")
+        return [items]
+    elif name in ("append", "insert"):
+        _check_size(len(owner) + 1, "the list")
+    return args
 
 
 def _safe_hasattr(value: Any, name: str) -> bool:

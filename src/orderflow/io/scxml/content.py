@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from orderflow.chart.actions import Action, Block
+from orderflow.chart.actions import Action, Block, valid_delay
 from orderflow.chart.execution import Event, Run
 from orderflow.chart.snapshot import Timer
 from orderflow.errors import ScxmlError, UnsafeExpressionError
@@ -432,15 +432,18 @@ _UNITS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0, "d": 86_400_0
 
 
 def parse_delay(value: Any) -> float | None:
-    """A CSS2 time (``"1s"``, ``".5s"``, ``"200ms"``) or a number of milliseconds."""
+    """A CSS2 time (``"1s"``, ``".5s"``, ``"200ms"``) or a number of milliseconds; None unless it
+    is a finite span from 0 to 100 years (NaN, infinity or a negative number is no delay)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
-    match = _DELAY.match(str(value))
-    if match is None:
-        return None
-    return float(match.group(1)) * _UNITS[match.group(2)]
+        milliseconds = float(value)
+    else:
+        match = _DELAY.match(str(value))
+        if match is None:
+            return None
+        milliseconds = float(match.group(1)) * _UNITS[match.group(2)]
+    return milliseconds if valid_delay(milliseconds) else None
 
 
 def inline_value(element: Element) -> Any:

@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 
 from orderflow.chart.actions import Action, Block
 from orderflow.chart.execution import Event, Run
+from orderflow.errors import InvalidSnapshotError
 from orderflow.io.expressions import Expression, ExpressionFailed, Location
 from orderflow.io.scxml.content import (
     SEND_ACTION,
@@ -88,6 +89,39 @@ class DocumentHooks:
         return Block(cancel, f"cancel the invocations of {state_id}")
 
     # -- MacrostepHooks ---------------------------------------------------------------------
+
+    def check_restored(self, context: Any, configuration: Any) -> None:
+        """The reserved session entry of a restored datamodel must be one this document wrote."""
+        path = f"$.context.{SESSION_KEY}"
+        session = context.get(SESSION_KEY) if isinstance(context, Mapping) else None
+        if not isinstance(session, Mapping):
+            raise InvalidSnapshotError("the SCXML session entry is missing or not an object", path)
+        if session.get("parent"):  # a child's session before its parent has filled it in
+            return
+        if not isinstance(session.get("sessionid"), str) or not session["sessionid"]:
+            raise InvalidSnapshotError("the session has no session id", f"{path}.sessionid")
+        for key in ("given", "bound"):
+            value = session.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidSnapshotError(f"'{key}' must be a list of names", f"{path}.{key}")
+        for key in ("sendcount", "invokecount"):
+            count = session.get(key, 0)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise InvalidSnapshotError(f"'{key}' must be a count", f"{path}.{key}")
+        invoked = session.get("invoked", {})
+        if not isinstance(invoked, Mapping):
+            raise InvalidSnapshotError("'invoked' must map invoke ids", f"{path}.invoked")
+        active = {getattr(node, "id", None) for node in configuration}
+        for invokeid, where in invoked.items():
+            at = f"{path}.invoked.{invokeid}"
+            if not (isinstance(where, list) and len(where) == 2 and isinstance(where[0], str)
+                    and isinstance(where[1], int) and not isinstance(where[1], bool)):  # fmt: skip
+                raise InvalidSnapshotError("an invocation is [state id, index]", at)
+            state_id, index = where
+            if state_id not in active:
+                raise InvalidSnapshotError(f"the invoking state '{state_id}' is not active", at)
+            if not 0 <= index < len(self.invokes.get(state_id, ())):
+                raise InvalidSnapshotError(f"state '{state_id}' has no invoke {index}", at)
 
     def before_external(self, run: Run, event: Event) -> None:
         active = invocations(session_of(run.context)) if SESSION_KEY in run.context else {}

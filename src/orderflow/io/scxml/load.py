@@ -28,6 +28,7 @@ from defusedxml import (
 
 from orderflow.chart.actions import Block, Evaluated
 from orderflow.chart.conventions import SCXML, Conventions
+from orderflow.chart.definition import MAX_STATE_DEPTH
 from orderflow.chart.execution import Event, Run
 from orderflow.chart.guards import Condition
 from orderflow.chart.machine import Machine, Setup
@@ -47,6 +48,8 @@ from orderflow.io.scxml.invoke import DocumentHooks, InvokeSpec
 from orderflow.io.scxml.xstate_document import is_xstate_document, load_xstate_document
 
 STATE_TAGS = frozenset({"state", "parallel", "final", "history"})
+#: how deeply a document's elements may nest (states, and the executable content inside them)
+MAX_ELEMENT_DEPTH = 150
 
 
 def parse_document(text: str) -> Element:
@@ -63,20 +66,45 @@ def parse_document(text: str) -> Element:
         raise UnsafeDocumentError(str(exc)) from exc
     except SafeElementTree.ParseError as exc:
         raise ScxmlError(f"the document is not well-formed XML: {exc}") from exc
+    _check_depth(root)
     return root
 
 
-def read_source(source: str | Path) -> tuple[str, Path | None]:
-    """The document's text and the directory relative ``src`` references resolve against."""
-    if isinstance(source, Path) or (
-        isinstance(source, str) and not source.lstrip().startswith("<")
-    ):
-        path = Path(source)
-        try:
-            return path.read_text(encoding="utf-8-sig"), path.resolve().parent
-        except OSError as exc:
-            raise ScxmlError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
-    return source, None
+def _check_depth(root: Element) -> None:
+    """Refuse elements nested past :data:`MAX_ELEMENT_DEPTH`, or states past the core's limit,
+    walked without recursion (loading and compiling recurse, and must not overflow)."""
+    pending: list[tuple[Element, int, int]] = [(root, 0, 0)]
+    while pending:
+        element, depth, states = pending.pop()
+        tag = local(element.tag) if isinstance(element.tag, str) else ""
+        where = element.get("id")
+        if depth > MAX_ELEMENT_DEPTH:
+            raise ScxmlError(
+                f"elements nest deeper than {MAX_ELEMENT_DEPTH} levels"
+                + (f" (inside '{where}')" if where else ""),
+                tag,
+            )
+        if tag in STATE_TAGS:
+            states += 1
+            if states > MAX_STATE_DEPTH:
+                raise ScxmlError(
+                    f"states nest deeper than {MAX_STATE_DEPTH} levels at state '{where}'", tag
+                )
+        pending.extend((child, depth + 1, states) for child in element)
+
+
+def read_file(source: str | Path) -> tuple[str, Path]:
+    """The text of the document at path ``source``, and the directory ``src`` references resolve against."""
+    if not isinstance(source, str | Path):
+        raise ScxmlError(f"load() takes a file's path, not {type(source).__name__}")
+    if isinstance(source, str) and source.lstrip("\ufeff \t\r\n").startswith("<"):
+        raise ScxmlError("load() takes a file's path; for the document's text use loads(text)")
+    path = Path(source)
+    try:
+        return path.read_text(encoding="utf-8-sig"), path.resolve().parent
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL in it
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ScxmlError(f"cannot read {str(path)[:200]!r}: {reason}") from exc
 
 
 def load_document(
