@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -123,3 +125,14 @@ def graphql(
 
 def error_codes(result: Any) -> list[tuple[str | None, str]]:
     return [((e.extensions or {}).get("code"), e.message) for e in result.errors or ()]
+
+
+def form_fields(page: str, event: str) -> dict[str, str]:
+    """The hidden fields of the form that sends ``event`` on a record page."""
+    match = re.search(
+        r'<form method="post" action="[^"]+">((?:(?!</form>).)*?name="event" value="'
+        + re.escape(event) + r'"(?:(?!</form>).)*)</form>', page, re.S,
+    )  # fmt: skip
+    assert match, f"no form for {event}"
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', match.group(1)))
+    return {name: html.unescape(value) for name, value in fields.items()}

@@ -18,6 +18,7 @@ from api_support import (
     ADMIN,
     CLERK,
     SECRET,
+    form_fields,
     sale_awaiting_admin_override,
     sale_on_credit_hold,
     tally,
@@ -57,17 +58,6 @@ def post_graphql(client: TestClient, query: str, variables: dict[str, Any] | Non
 
 APPROVE = """mutation($id: ID!) { approveOverride(recordType: "sale_orders", recordId: $id,
   requestId: "admin-1") { success toState } }"""
-
-
-def form_fields(page: str, event: str) -> dict[str, str]:
-    """The hidden fields of the form that sends ``event`` on a record page."""
-    match = re.search(
-        r'<form method="post" action="[^"]+">((?:(?!</form>).)*?name="event" value="'
-        + re.escape(event) + r'"(?:(?!</form>).)*)</form>', page, re.S,
-    )  # fmt: skip
-    assert match, f"no form for {event}"
-    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', match.group(1)))
-    return {name: html.unescape(value) for name, value in fields.items()}
 
 
 def test_graphql_over_http_acts_as_the_bearer_of_the_token(

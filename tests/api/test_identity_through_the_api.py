@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import warnings
 from typing import Any
 
 import pytest
-from api_support import CLERK, SECRET, sent_quotation
+from api_support import CLERK, SECRET, form_fields, sent_quotation
 
 from orderflow.api import create_app, issue_token
 from orderflow.service import Actor, WorkflowService
@@ -127,16 +126,6 @@ def test_a_clerk_cannot_fire_a_timer_or_any_internal_event(
     assert error["extensions"]["code"] == "UNKNOWN_EVENT", error
     assert stored(service, quotation) == before
     assert service.snapshot(quotation).value == "sent"
-
-
-def form_fields(page: str, event: str) -> dict[str, str]:
-    match = re.search(
-        r'<form method="post" action="[^"]+">((?:(?!</form>).)*?name="event" value="'
-        + re.escape(event) + r'"(?:(?!</form>).)*)</form>', page, re.S,
-    )  # fmt: skip
-    assert match, f"no form for {event}"
-    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', match.group(1)))
-    return {name: html.unescape(value) for name, value in fields.items()}
 
 
 def test_the_inspector_form_cannot_decline_in_somebody_elses_name(

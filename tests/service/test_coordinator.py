@@ -120,6 +120,20 @@ def test_rerunning_hooks_for_an_unfinished_record_says_so(database: Database) ->
         service.rerun_finish_hooks(quotation)
 
 
+def cancelled_after_payment(database: Database) -> tuple[Quotation, SaleOrder, Fulfillment]:
+    """The whole flow: a quotation accepted, its sale paid by card, the fulfilment cancelled."""
+    add_stock(database.Session, "CHAIR", 10)
+    service = flow_service(database.Session)
+    quotation = sent_quotation(service)
+    service.send(quotation, "ACCEPT", actor=CLERK)
+    (sale,) = sales(database.Session)
+    service.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "card"}, actor=CLERK)
+    service.send(sale, {"type": "CAPTURE", "amount": "240.00", "reference": "PSP-1"})
+    (fulfilment,) = fulfilments(database.Session)
+    service.send(fulfilment, {"type": "CANCEL", "reason": "customer called"}, actor=CLERK)
+    return quotation, sale, fulfilment
+
+
 def test_a_cleared_sale_gets_its_fulfilment_and_the_fulfilment_outcome_reaches_the_sale(
     database: Database,
 ) -> None:
@@ -150,15 +164,7 @@ def test_a_cleared_sale_gets_its_fulfilment_and_the_fulfilment_outcome_reaches_t
 
 
 def test_every_outbox_row_of_the_flow_holds_the_log_row_that_wrote_it(database: Database) -> None:
-    add_stock(database.Session, "CHAIR", 10)
-    service = flow_service(database.Session)
-    quotation = sent_quotation(service)
-    service.send(quotation, "ACCEPT", actor=CLERK)
-    (sale,) = sales(database.Session)
-    service.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "card"}, actor=CLERK)
-    service.send(sale, {"type": "CAPTURE", "amount": "240.00", "reference": "PSP-1"})
-    (fulfilment,) = fulfilments(database.Session)
-    service.send(fulfilment, {"type": "CANCEL", "reason": "customer called"}, actor=CLERK)
+    cancelled_after_payment(database)
     with database.Session() as session:
         rows = session.execute(
             select(OutboxEvent, TransitionLog)
@@ -211,15 +217,7 @@ def test_a_team_hand_off_that_flushes_its_outbox_rows_still_gives_them_its_log_r
 
 
 def test_every_log_row_of_a_handed_off_record_counts_one_version_bump(database: Database) -> None:
-    add_stock(database.Session, "CHAIR", 10)
-    service = flow_service(database.Session)
-    quotation = sent_quotation(service)
-    service.send(quotation, "ACCEPT", actor=CLERK)
-    (sale,) = sales(database.Session)
-    service.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "card"}, actor=CLERK)
-    service.send(sale, {"type": "CAPTURE", "amount": "240.00", "reference": "PSP-1"})
-    (fulfilment,) = fulfilments(database.Session)
-    service.send(fulfilment, {"type": "CANCEL", "reason": "customer called"}, actor=CLERK)
+    quotation, sale, fulfilment = cancelled_after_payment(database)
 
     with database.Session() as session:
         for model, record_id in ((Quotation, quotation.id), (SaleOrder, sale.id),
