@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderflow.api import create_app, issue_token
 from orderflow.errors import OrderflowError
-from orderflow.service import Actor, WorkflowService, order_service
+from orderflow.service import Principal, WorkflowService, order_service
 from orderflow.store import (
     OutboxEvent,
     Quotation,
@@ -45,7 +45,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
-CLERK = Actor("u-clerk", "Clara Clerk", frozenset({"sale.create"}))
+CLERK = Principal("u-clerk", "Clara Clerk", frozenset({"sale.create"}))
 TOO_LARGE = "99999999999999999999999"
 ORDERFLOW = str(Path(sys.executable).parent / "orderflow")
 

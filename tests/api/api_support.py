@@ -13,17 +13,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderflow.api import ApiContext, RecordTypes, create_schema
 from orderflow.service import (
-    Actor,
     DatabaseCredit,
     PhaseCoordinator,
+    Principal,
     WorkflowService,
     order_service,
 )
 from orderflow.store import OverrideRequest, Quotation, SaleOrder, TransitionLog
 
-CLERK = Actor("u-clerk", "Clara Clerk", frozenset({"sale.create"}))
-ADMIN = Actor("u-admin", "Ada Admin", frozenset({"sale.override.admin"}))
-CONTROLLER = Actor("u-credit", "Carl Controller", frozenset({"sale.override.credit"}))
+CLERK = Principal("u-clerk", "Clara Clerk", frozenset({"sale.create"}))
+ADMIN = Principal("u-admin", "Ada Admin", frozenset({"sale.override.admin"}))
+CONTROLLER = Principal("u-credit", "Carl Controller", frozenset({"sale.override.credit"}))
 
 SECRET = "a-test-secret-that-is-long-enough"
 
@@ -115,7 +115,7 @@ def graphql(
     query: str,
     variables: dict[str, Any] | None = None,
     *,
-    actor: Actor | None = None,
+    actor: Principal | None = None,
     authentication_error: str | None = None,
 ) -> Any:
     """Run ``query`` on the schema with strawberry's ``execute_sync``, as ``actor``."""

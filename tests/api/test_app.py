@@ -26,7 +26,7 @@ from api_support import (
 from starlette.requests import HTTPConnection
 
 from orderflow.api import TOKEN_COOKIE, create_app, issue_token
-from orderflow.service import Actor, WorkflowService
+from orderflow.service import Principal, WorkflowService
 
 with warnings.catch_warnings():
     # starlette 1.x would rather drive its TestClient with the httpx2 package; httpx still works
@@ -41,7 +41,7 @@ def client(service: WorkflowService) -> TestClient:
     return TestClient(create_app(service=service, secret=SECRET), follow_redirects=False)
 
 
-def signed_in(client: TestClient, actor: Actor) -> TestClient:
+def signed_in(client: TestClient, actor: Principal) -> TestClient:
     response = client.post("/login", data={"token": issue_token(SECRET, actor)})
     assert response.status_code == 303 and response.headers["location"] == "/"
     return client
@@ -98,10 +98,12 @@ def test_graphql_takes_json_posts_only_so_no_cross_site_form_can_reach_it(
 
 
 def test_an_authenticator_of_your_own_decides_who_is_calling(service: WorkflowService) -> None:
-    async def from_proxy_header(connection: HTTPConnection) -> Actor | None:
+    async def from_proxy_header(connection: HTTPConnection) -> Principal | None:
         user = connection.headers.get("x-user")
         return (
-            None if user is None else Actor(user, user.title(), frozenset({"sale.override.admin"}))
+            None
+            if user is None
+            else Principal(user, user.title(), frozenset({"sale.override.admin"}))
         )
 
     client = TestClient(create_app(service=service, authenticator=from_proxy_header))
@@ -147,7 +149,7 @@ def test_every_value_from_a_record_is_escaped_on_the_page(
 ) -> None:
     sale = sale_awaiting_admin_override(service, reason=INJECTION)
     service.send(sale, {"type": "CANCEL", "reason": INJECTION}, actor=ADMIN, note=INJECTION)
-    signed_in(client, Actor("u-x", INJECTION, frozenset()))
+    signed_in(client, Principal("u-x", INJECTION, frozenset()))
     page = client.get(f"/records/sale_orders/{sale.id}")
     assert page.status_code == 200
     assert "<script>" not in page.text

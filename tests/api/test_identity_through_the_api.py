@@ -19,14 +19,14 @@ import pytest
 from api_support import CLERK, SECRET, form_fields, sent_quotation
 
 from orderflow.api import create_app, issue_token
-from orderflow.service import Actor, WorkflowService
+from orderflow.service import Principal, WorkflowService
 from orderflow.store import OutboxEvent, Quotation, ScheduledEvent, TransitionLog
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
     from starlette.testclient import TestClient
 
-APPROVER = Actor("u-ann", "Ann Approver", frozenset({"quotation.approve"}))
+APPROVER = Principal("u-ann", "Ann Approver", frozenset({"quotation.approve"}))
 BIG_ORDER = {"type": "ADD_LINE", "sku": "TABLE", "quantity": 10, "unit_price": "1500.00"}
 
 SEND = """mutation($id: ID!, $event: String!, $p: JSON) {
@@ -60,7 +60,7 @@ def stored(service: WorkflowService, quotation: Quotation) -> tuple[Any, ...]:
         return row.workflow_state, row.workflow_context, row.workflow_version, logs, outbox, timers
 
 
-def send(client: TestClient, actor: Actor, record_id: int, event: str, payload: Any) -> Any:
+def send(client: TestClient, actor: Principal, record_id: int, event: str, payload: Any) -> Any:
     response = client.post(
         "/graphql",
         json={"query": SEND, "variables": {"id": str(record_id), "event": event, "p": payload}},
@@ -158,7 +158,7 @@ def test_allowed_events_are_judged_for_the_bearer_of_the_token(
 ) -> None:
     quotation = pending_approval(service)
 
-    def approve_as(actor: Actor) -> dict[str, Any]:
+    def approve_as(actor: Principal) -> dict[str, Any]:
         response = client.post(
             "/graphql", json={"query": ALLOWED, "variables": {"id": str(quotation.id)}},
             headers={"Authorization": f"Bearer {issue_token(SECRET, actor)}"},

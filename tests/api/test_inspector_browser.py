@@ -24,7 +24,7 @@ import uvicorn
 from api_support import ADMIN, CLERK, SECRET, sale_awaiting_admin_override, tally
 
 from orderflow.api import create_app, issue_token
-from orderflow.service import Actor, WorkflowService
+from orderflow.service import Principal, WorkflowService
 from orderflow.store import SaleOrder
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -82,7 +82,7 @@ def sale(service: WorkflowService) -> SaleOrder:
     return sale_awaiting_admin_override(service)
 
 
-def open_sale_as(browser: Any, server: str, actor: Actor) -> Any:
+def open_sale_as(browser: Any, server: str, actor: Principal) -> Any:
     """Sign in with ``actor``'s token on the sign-in form and open the sale from the list."""
     page = browser.new_context().new_page()
     page.goto(server + "/")

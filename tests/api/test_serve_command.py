@@ -17,7 +17,7 @@ import pytest
 from api_support import SECRET
 
 from orderflow.api import read_token
-from orderflow.service import Actor
+from orderflow.service import Principal
 from orderflow.store import upgrade
 
 
@@ -44,7 +44,7 @@ def test_token_prints_a_token_for_the_actor_it_names() -> None:
                      env={"ORDERFLOW_API_SECRET": SECRET})  # fmt: skip
     assert done.returncode == 0, done.stderr
     actor = read_token(SECRET, done.stdout.strip())
-    assert actor == Actor("u-ada", "Ada", frozenset({"sale.override.admin", "x"}))
+    assert actor == Principal("u-ada", "Ada", frozenset({"sale.override.admin", "x"}))
     assert "valid for 8 hours" in done.stderr
 
 

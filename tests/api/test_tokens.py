@@ -1,4 +1,4 @@
-"""Actor tokens: standard JSON Web Tokens that vouch for exactly one actor, until they expire.
+"""Principal tokens: standard JSON Web Tokens that vouch for exactly one actor, until they expire.
 
 HS256 with the shared secret (what ``orderflow token`` issues), RS256 and
 ES256 with an identity provider's public key or JWKS; each attack on the
@@ -32,7 +32,7 @@ from orderflow.api import (
     issue_token,
     read_token,
 )
-from orderflow.service import Actor
+from orderflow.service import Principal
 
 NOW = 1_800_000_000.0
 
@@ -190,7 +190,7 @@ def provider_claims(**more: Any) -> dict[str, Any]:
 
 
 SCOPES = ClaimMapping(permissions="scope")
-ANN = Actor("u-ann", "Ann", frozenset({"quotation.approve", "sale.create"}))
+ANN = Principal("u-ann", "Ann", frozenset({"quotation.approve", "sale.create"}))
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256"])

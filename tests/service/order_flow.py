@@ -11,15 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderflow.service import (
     HANDOFF_EVENT,
-    Actor,
     PhaseCoordinator,
+    Principal,
     WorkflowService,
     database_ports,
     order_service,
 )
 from orderflow.store import Fulfillment, Quotation, SaleOrder, TransitionLog
 
-CLERK = Actor("u-1", "Clara Clerk")
+CLERK = Principal("u-1", "Clara Clerk")
 QUOTATION_INPUT = {"quotation_id": "Q-1", "customer_id": "C-1", "currency": "EUR"}
 CHAIRS = {"type": "ADD_LINE", "sku": "CHAIR", "quantity": 2, "unit_price": "120.00"}
 

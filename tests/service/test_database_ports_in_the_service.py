@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orderflow.errors import EffectError
-from orderflow.service import Actor, WorkflowService, database_ports, order_service
+from orderflow.service import Principal, WorkflowService, database_ports, order_service
 from orderflow.store import OutboxEvent, PaymentLedgerEntry, StockReservation, TransitionLog
 from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, Ticket, open_database
 
-CLERK = Actor("u-7", "Clara Clerk", frozenset({"order.change"}))
+CLERK = Principal("u-7", "Clara Clerk", frozenset({"order.change"}))
 ORDER = {
     "order_id": "O-1", "customer_email": "ana@example.com", "currency": "EUR",
     "total": "99.90", "lines": [{"sku": "CHAIR", "quantity": 2}],

@@ -22,14 +22,14 @@ from sqlalchemy import func, select
 
 from orderflow.errors import ReservedEventFieldError
 from orderflow.orders import Policies
-from orderflow.service import Actor, DatabaseCredit, WorkflowService, order_service
+from orderflow.service import DatabaseCredit, Principal, WorkflowService, order_service
 from orderflow.store import OutboxEvent, SaleOrder, TransitionLog
 from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, open_database
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-CLERK = Actor("u-clerk", "Clara Clerk", frozenset({"sale.create"}))
-CONTROLLER = Actor("u-credit", "Carl Controller", frozenset({"finance.credit"}))
-ADMIN = Actor("u-admin", "Ada Admin", frozenset({"sale.override.admin"}))
+CLERK = Principal("u-clerk", "Clara Clerk", frozenset({"sale.create"}))
+CONTROLLER = Principal("u-credit", "Carl Controller", frozenset({"finance.credit"}))
+ADMIN = Principal("u-admin", "Ada Admin", frozenset({"sale.override.admin"}))
 
 
 @pytest.fixture(params=["sqlite-memory", "postgresql"])

@@ -16,11 +16,11 @@ from orderflow.errors import (
     StaleRecordError,
     UnknownEventError,
 )
-from orderflow.service import Actor, WorkflowService
+from orderflow.service import Principal, WorkflowService
 from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
 from workflow_db import Capture, ChartRecord, Database, Ticket
 
-CLERK = Actor("u-7", "Clara Clerk", frozenset({"sales"}))
+CLERK = Principal("u-7", "Clara Clerk", frozenset({"sales"}))
 
 
 def new_ticket(service: WorkflowService, title: str = "t") -> Ticket:

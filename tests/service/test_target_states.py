@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from orderflow.errors import IdempotencyKeyReusedError
-from orderflow.service import LEGACY_EVENT, Actor, WorkflowService
+from orderflow.service import LEGACY_EVENT, Principal, WorkflowService
 from orderflow.store import TransitionLog
 from workflow_db import Database, Ticket
 
@@ -64,7 +64,9 @@ def test_a_target_state_may_be_named_by_its_id(service: WorkflowService) -> None
 
 def test_transition_sends_the_event_that_leads_to_the_state(service: WorkflowService) -> None:
     ticket = started(service)
-    result = service.transition(ticket, "paid", params={"amount": 20}, actor=Actor("u1"), note="n")
+    result = service.transition(
+        ticket, "paid", params={"amount": 20}, actor=Principal("u1"), note="n"
+    )
     assert result.success and result.event == "PAY" and result.effects == ("capture",)
     assert ticket.status == "PAID"
 
@@ -91,7 +93,7 @@ def test_with_the_workflow_disabled_transition_updates_the_legacy_status_and_log
     refused = service.send(ticket, "HOLD")
     assert not refused.success and "workflow is disabled" in (refused.reason or "")
     result = service.transition(
-        ticket, "shipped", actor=Actor("ops", "Ops on call"), note="incident 12"
+        ticket, "shipped", actor=Principal("ops", "Ops on call"), note="incident 12"
     )
     assert result.success and result.event == LEGACY_EVENT
     assert (ticket.status, ticket.workflow_version) == ("DONE", 2)

@@ -27,15 +27,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 import orderflow
 from orderflow.errors import InvalidEventError, ReservedEventFieldError, UnknownEventError
 from orderflow.orders import in_memory_ports
-from orderflow.service import Actor, WorkflowService, order_service
+from orderflow.service import Principal, WorkflowService, order_service
 from orderflow.store import OutboxEvent, TransitionLog, WorkflowRecord
 from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, open_database
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "orders"))
 from order_walks import WALKS  # how the order tests walk the shipped machines
 
-ALICE = Actor("u-alice", "Alice Approver", frozenset({"invoice.approve"}))
-CLERK = Actor("u-clerk", "Clara Clerk", frozenset({"invoice.edit"}))
+ALICE = Principal("u-alice", "Alice Approver", frozenset({"invoice.approve"}))
+CLERK = Principal("u-clerk", "Clara Clerk", frozenset({"invoice.edit"}))
 #: who an attacker claims to be in a payload
 FORGED = {"id": "u-boss", "label": "The Boss", "roles": ["approver"], "permissions": ["*"]}
 
@@ -203,8 +203,8 @@ def test_roles_are_asked_of_the_mapping_and_a_function_may_decide_them(
     )  # fmt: skip
     invoice = pending(service)
     assert not service.can(invoice, {"type": "APPROVE", "reason": "x"}, actor=ALICE)
-    assert service.can(invoice, {"type": "APPROVE", "reason": "x"}, actor=Actor("u-boss"))
-    options = {o.event: o for o in service.allowed_events(invoice, actor=Actor("u-boss"))}
+    assert service.can(invoice, {"type": "APPROVE", "reason": "x"}, actor=Principal("u-boss"))
+    options = {o.event: o for o in service.allowed_events(invoice, actor=Principal("u-boss"))}
     assert options["APPROVE"].allowed
 
 
@@ -371,11 +371,11 @@ def test_racing_starts_of_one_new_key_start_it_once_and_refuse_the_rest(
 
 #: the people the order walks name, as principals whose permissions grant their roles
 PRINCIPALS = {
-    "ann": Actor("ann", "Ann", frozenset({"quotation.approve"})),
-    "carl": Actor("carl", "Carl", frozenset({"sale.override.credit"})),
-    "ada": Actor("ada", "Ada", frozenset({"sale.override.admin"})),
-    "cleo": Actor("cleo", "Cleo", frozenset({"order.change"})),
-    "nick": Actor("nick", "Nick"),
+    "ann": Principal("ann", "Ann", frozenset({"quotation.approve"})),
+    "carl": Principal("carl", "Carl", frozenset({"sale.override.credit"})),
+    "ada": Principal("ada", "Ada", frozenset({"sale.override.admin"})),
+    "cleo": Principal("cleo", "Cleo", frozenset({"order.change"})),
+    "nick": Principal("nick", "Nick"),
 }
 #: the context and outbox fields in which the order machines say who acted
 WHO_FIELDS = ("approver", "by", "decided_by", "requested_by")

@@ -1,6 +1,6 @@
 """Who is asking and what they reach: the per-request context and the pluggable authenticator.
 
-An *authenticator* is any callable ``authenticator(connection) -> Actor | None``
+An *authenticator* is any callable ``authenticator(connection) -> Principal | None``
 (or a coroutine function returning one) given the Starlette request.  It
 returns ``None`` when the request carries no credentials and raises
 :class:`~orderflow.api.errors.AuthenticationError` when it carries bad ones;
@@ -25,9 +25,9 @@ from starlette.requests import HTTPConnection
 from orderflow.api.errors import AuthenticationError
 from orderflow.api.mutations import require_actor
 from orderflow.api.records import RecordTypes
-from orderflow.service import Actor, WorkflowService
+from orderflow.service import Principal, WorkflowService
 
-Authenticator = Callable[[HTTPConnection], Actor | Awaitable[Actor | None] | None]
+Authenticator = Callable[[HTTPConnection], Principal | Awaitable[Principal | None] | None]
 
 
 @dataclass
@@ -36,18 +36,18 @@ class ApiContext:
 
     service: WorkflowService
     records: RecordTypes = field(default_factory=RecordTypes)
-    actor: Actor | None = None
+    actor: Principal | None = None
     #: why the credentials sent with the request were refused (``None``: none were sent, or they held)
     authentication_error: str | None = None
 
-    def require_actor(self) -> Actor:
+    def require_actor(self) -> Principal:
         """The actor, or :class:`AuthenticationError` saying why there is none."""
         return require_actor(self.actor, self.authentication_error)
 
 
 async def authenticate(
     authenticator: Authenticator, connection: HTTPConnection
-) -> tuple[Actor | None, str | None]:
+) -> tuple[Principal | None, str | None]:
     """``(actor, None)``, ``(None, None)`` without credentials, or ``(None, why)`` for bad ones."""
     try:
         found = authenticator(connection)
@@ -55,7 +55,7 @@ async def authenticate(
             found = await found
     except AuthenticationError as exc:
         return None, str(exc)
-    if found is not None and not isinstance(found, Actor):
+    if found is not None and not isinstance(found, Principal):
         raise TypeError(
             f"an authenticator must return an orderflow.service.Actor or None, not {type(found).__name__}"
         )

@@ -43,7 +43,7 @@ from orderflow.api.pages import (
 from orderflow.api.records import RecordTypes, state_text
 from orderflow.api.tokens import TOKEN_COOKIE
 from orderflow.errors import ExportError, OrderflowError
-from orderflow.service import Actor, TransitionResult, WorkflowService
+from orderflow.service import Principal, TransitionResult, WorkflowService
 
 FLASH_COOKIE = "orderflow_flash"
 #: records listed per record type on the index page
@@ -190,7 +190,7 @@ class Inspector:
 
     # -- work done in a thread ----------------------------------------------------------------
 
-    def _record_page(self, record_type: str, record_id: str, actor: Actor) -> RecordPage:
+    def _record_page(self, record_type: str, record_id: str, actor: Principal) -> RecordPage:
         ref = self.records.ref(record_type, record_id)
         flow = queries.workflow(self.service, record_type, ref)
         try:
@@ -219,7 +219,7 @@ class Inspector:
         payload: str | None,
         note: str,
         idempotency_key: str | None,
-        actor: Actor,
+        actor: Principal,
     ) -> TransitionResult:
         ref = self.records.ref(record_type, record_id)
         event = mutations.event_from(event_type, payload)
@@ -233,7 +233,7 @@ class Inspector:
         self,
         record_type: str,
         record_id: str,
-        actor: Actor,
+        actor: Principal,
         flash: Flash,
         error: ApiError | None,
         status: int | None = None,
@@ -249,13 +249,13 @@ class Inspector:
             record_page(page, actor=actor, csrf=self._form_token(actor), flash=flash), status
         )
 
-    def _error(self, error: ApiError, actor: Actor | None) -> Response:
+    def _error(self, error: ApiError, actor: Principal | None) -> Response:
         csrf = "" if actor is None else self._form_token(actor)
         return _html(
             error_page("Refused", str(error), actor=actor, csrf=csrf), _STATUS.get(error.code, 400)
         )
 
-    async def _actor_or_sign_in(self, request: Request) -> Actor | Response:
+    async def _actor_or_sign_in(self, request: Request) -> Principal | Response:
         """The request's actor, or the sign-in page saying why there is none."""
         actor, why = await authenticate(self.authenticator, request)
         if actor is not None:
@@ -265,11 +265,11 @@ class Inspector:
             page.delete_cookie(TOKEN_COOKIE, path="/")
         return page
 
-    def _form_token(self, actor: Actor) -> str:
+    def _form_token(self, actor: Principal) -> str:
         return hmac.new(self._form_key, f"form:{actor.id}".encode(), hashlib.sha256).hexdigest()
 
     def _cross_site(
-        self, request: Request, fields: dict[str, str], actor: Actor
+        self, request: Request, fields: dict[str, str], actor: Principal
     ) -> ApiError | None:
         if _foreign_origin(request):
             return ApiError("this form was posted from another site; nothing was done", "FORBIDDEN")

@@ -21,12 +21,12 @@ from typing import Any
 from orderflow.api.errors import ApiError, AuthenticationError, PermissionDeniedError
 from orderflow.api.limits import json_depth
 from orderflow.api.queries import RecordRef
-from orderflow.service import Actor, TransitionResult, WorkflowService
+from orderflow.service import Principal, TransitionResult, WorkflowService
 from orderflow.service.identity import MAX_PAYLOAD_DEPTH
 from orderflow.service.overrides import OverrideRules
 
 
-def require_actor(actor: Actor | None, why: str | None = None) -> Actor:
+def require_actor(actor: Principal | None, why: str | None = None) -> Principal:
     """``actor``, or :class:`AuthenticationError` (with ``why`` a token was refused, if one was)."""
     if actor is None:
         raise AuthenticationError(
@@ -72,7 +72,7 @@ def send_event(
     service: WorkflowService,
     ref: RecordRef,
     event: Mapping[str, Any],
-    actor: Actor,
+    actor: Principal,
     *,
     note: str = "",
     idempotency_key: str | None = None,
@@ -92,7 +92,7 @@ def request_override(
     ref: RecordRef,
     kind: str,
     reason: str,
-    actor: Actor,
+    actor: Principal,
     *,
     note: str = "",
     idempotency_key: str | None = None,
@@ -116,7 +116,7 @@ def decide_override(
     service: WorkflowService,
     ref: RecordRef,
     request_id: str,
-    actor: Actor,
+    actor: Principal,
     *,
     approve: bool,
     note: str = "",
@@ -140,7 +140,7 @@ def decide_override(
 
 
 def _permitted(
-    service: WorkflowService, ref: RecordRef, event: Mapping[str, Any], actor: Actor
+    service: WorkflowService, ref: RecordRef, event: Mapping[str, Any], actor: Principal
 ) -> None:
     snapshot = service.snapshot(ref)
     assert snapshot.machine is not None

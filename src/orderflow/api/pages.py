@@ -19,7 +19,7 @@ from orderflow.api.markup import Markup, join, tag
 from orderflow.api.queries import ActorEventOption, Workflow
 from orderflow.api.records import RecordSummary, state_text
 from orderflow.export.model import DiagramState
-from orderflow.service import Actor
+from orderflow.service import Principal
 from orderflow.store import OverrideRequest, ScheduledEvent, TransitionLog
 
 STYLE = """
@@ -70,7 +70,7 @@ class RecordPage:
     mermaid: str
 
 
-def layout(title: str, body: Markup, *, actor: Actor | None = None, csrf: str = "") -> Markup:
+def layout(title: str, body: Markup, *, actor: Principal | None = None, csrf: str = "") -> Markup:
     who = Markup("")
     if actor is not None:
         who = tag(
@@ -109,7 +109,7 @@ def login_page(message: str | None = None) -> Markup:
 def index_page(
     summaries: Sequence[RecordSummary],
     *,
-    actor: Actor,
+    actor: Principal,
     csrf: str,
     machines: Iterable[str],
     machine: str | None,
@@ -162,7 +162,9 @@ def index_page(
                                  search=search, listing=listing), actor=actor, csrf=csrf)  # fmt: skip
 
 
-def record_page(page: RecordPage, *, actor: Actor, csrf: str, flash: Flash | None = None) -> Markup:
+def record_page(
+    page: RecordPage, *, actor: Principal, csrf: str, flash: Flash | None = None
+) -> Markup:
     flow = page.flow
     title = flow.reference or f"{flow.record_type} {flow.record_id}"
     body = join(
@@ -181,7 +183,9 @@ def record_page(page: RecordPage, *, actor: Actor, csrf: str, flash: Flash | Non
     return layout(title, body, actor=actor, csrf=csrf)
 
 
-def error_page(title: str, message: str, *, actor: Actor | None = None, csrf: str = "") -> Markup:
+def error_page(
+    title: str, message: str, *, actor: Principal | None = None, csrf: str = ""
+) -> Markup:
     body = tag('<h1>{title}</h1><div class="flash error">{message}</div><p><a href="/">&larr; all records</a></p>',
                title=title, message=message)  # fmt: skip
     return layout(title, body, actor=actor, csrf=csrf)

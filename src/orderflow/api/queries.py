@@ -20,7 +20,7 @@ from orderflow.errors import InvalidEventError, RecordNotFoundError
 from orderflow.export import build_diagram, to_dot, to_mermaid, to_svg
 from orderflow.export.model import DiagramState
 from orderflow.orders.ports import CreditSnapshot
-from orderflow.service import Actor, DatabaseCredit, WorkflowService
+from orderflow.service import DatabaseCredit, Principal, WorkflowService
 from orderflow.store import OverrideRequest, ScheduledEvent, TransitionLog
 from orderflow.store.workflow_tables import PENDING
 
@@ -167,7 +167,7 @@ def credit_snapshot(service: WorkflowService, customer_id: str, currency: str) -
 
 
 def event_options(
-    service: WorkflowService, flow: Workflow, actor: Actor | None
+    service: WorkflowService, flow: Workflow, actor: Principal | None
 ) -> list[ActorEventOption]:
     """The events of :meth:`WorkflowService.allowed_events`, each also judged for ``actor``."""
     rules = service.overrides.get(flow.machine.id)
@@ -225,7 +225,7 @@ def _judge(
     allowed: bool,
     reason: str | None,
     event: dict[str, Any],
-    actor: Actor | None,
+    actor: Principal | None,
 ) -> tuple[bool | None, str | None]:
     """The verdict that needs no dry run: refused by the machine, no actor, or no permission."""
     if not allowed:
@@ -239,7 +239,7 @@ def _judge(
 
 
 def _dry_run(
-    service: WorkflowService, flow: Workflow, event: dict[str, Any], actor: Actor | None
+    service: WorkflowService, flow: Workflow, event: dict[str, Any], actor: Principal | None
 ) -> tuple[bool | None, str | None]:
     try:
         result = service.send(flow.ref, event, actor=actor, dry_run=True)

@@ -36,7 +36,7 @@ from orderflow.api.errors import ApiError, api_error
 from orderflow.api.limits import ApiLimits
 from orderflow.api.records import RecordSummary
 from orderflow.errors import OrderflowError
-from orderflow.service import Actor, TransitionResult
+from orderflow.service import Principal, TransitionResult
 from orderflow.store import OverrideRequest, ScheduledEvent, TransitionLog
 
 logger = logging.getLogger("orderflow.api")
@@ -58,14 +58,14 @@ def _context(info: Info[Any, Any]) -> ApiContext:
 # -- types ------------------------------------------------------------------------------------
 
 
-@strawberry.type(name="Actor", description="Who is acting: id, label and permissions.")
+@strawberry.type(name="Principal", description="Who is acting: id, label and permissions.")
 class ActorType:
     id: str
     label: str | None
     permissions: list[str]
 
     @classmethod
-    def of(cls, actor: Actor) -> ActorType:
+    def of(cls, actor: Principal) -> ActorType:
         return cls(id=actor.id, label=actor.label, permissions=sorted(actor.permissions))
 
 

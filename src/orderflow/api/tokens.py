@@ -1,4 +1,4 @@
-"""Actor tokens: standard JSON Web Tokens (RFC 7519), verified with PyJWT.
+"""Principal tokens: standard JSON Web Tokens (RFC 7519), verified with PyJWT.
 
 Two ways to trust a token:
 
@@ -39,7 +39,7 @@ import jwt
 from starlette.requests import HTTPConnection
 
 from orderflow.api.errors import AuthenticationError
-from orderflow.service import Actor
+from orderflow.service import Principal
 
 #: the cookie the inspector's sign-in form sets (HttpOnly, SameSite=Strict)
 TOKEN_COOKIE = "orderflow_token"
@@ -67,7 +67,7 @@ class ClaimMapping:
     label: str = "name"
     permissions: str = "permissions"
 
-    def actor(self, claims: Mapping[str, Any]) -> Actor:
+    def actor(self, claims: Mapping[str, Any]) -> Principal:
         actor_id, label = claims.get(self.id), claims.get(self.label)
         permissions = claims.get(self.permissions, [])
         if not isinstance(actor_id, str) or not actor_id:
@@ -83,7 +83,7 @@ class ClaimMapping:
                 f"the token's '{self.permissions}' must be a list of strings or a "
                 "space-separated string"
             )
-        return Actor(actor_id, label, frozenset(permissions))
+        return Principal(actor_id, label, frozenset(permissions))
 
 
 class TokenVerifier:
@@ -136,7 +136,7 @@ class TokenVerifier:
         self._claims = claims
         self._now = now
 
-    def read(self, token: str) -> Actor:
+    def read(self, token: str) -> Principal:
         """The actor ``token`` vouches for; :class:`AuthenticationError` saying why when it does not."""
         token = token.strip()
         if not _COMPACT.fullmatch(token):
@@ -185,7 +185,7 @@ class TokenVerifier:
         self._check_times(claims)
         return self._claims.actor(claims)
 
-    def __call__(self, connection: HTTPConnection) -> Actor | None:
+    def __call__(self, connection: HTTPConnection) -> Principal | None:
         """A request's actor: its ``Authorization: Bearer`` token or the inspector's cookie.
 
         No token at all means no actor (``None``); a token that is malformed,
@@ -242,7 +242,7 @@ TokenAuthenticator = TokenVerifier
 
 def issue_token(
     secret: str,
-    actor: Actor,
+    actor: Principal,
     *,
     expires_in: timedelta = timedelta(hours=8),
     issuer: str | None = None,
@@ -271,7 +271,7 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def read_token(secret: str, token: str, *, now: Callable[[], float] = time.time) -> Actor:
+def read_token(secret: str, token: str, *, now: Callable[[], float] = time.time) -> Principal:
     """The actor an HS256 ``token`` issued with ``secret`` vouches for (see :class:`TokenVerifier`)."""
     return TokenVerifier(secret, now=now).read(token)
 

@@ -44,8 +44,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderflow.service import (
-    Actor,
     PhaseCoordinator,
+    Principal,
     TransitionResult,
     WorkflowService,
     database_ports,
@@ -57,13 +57,13 @@ from orderflow.workers import OutboxMessage, fire_due_timers, relay_outbox
 
 STORIES = ("card", "approval", "credit", "admin", "backorder", "return", "expiry", "declined")
 
-CLERK = Actor("u-clerk", "Clara Clerk", frozenset({"sale.create"}))
-CONTROLLER = Actor("u-credit", "Carl Controller", frozenset({"sale.override.credit"}))
-ADMIN = Actor("u-admin", "Ada Admin", frozenset({"sale.override.admin"}))
-WAREHOUSE = Actor("u-warehouse", "Wim Warehouse")
-PAYMENT_PROVIDER = Actor("psp", "payment provider")
+CLERK = Principal("u-clerk", "Clara Clerk", frozenset({"sale.create"}))
+CONTROLLER = Principal("u-credit", "Carl Controller", frozenset({"sale.override.credit"}))
+ADMIN = Principal("u-admin", "Ada Admin", frozenset({"sale.override.admin"}))
+WAREHOUSE = Principal("u-warehouse", "Wim Warehouse")
+PAYMENT_PROVIDER = Principal("psp", "payment provider")
 #: a sales approver: the permission grants the role (Policies.role_grants), never the payload
-APPROVER = Actor("u-approver", "Abe Approver", frozenset({"quotation.approve"}))
+APPROVER = Principal("u-approver", "Abe Approver", frozenset({"quotation.approve"}))
 
 
 class DemoClock:
@@ -288,7 +288,7 @@ class Demo:
         self.clock.advance(days=2)
         self.send(fulfilment, "DELIVER", actor=WAREHOUSE)
 
-    def send(self, record: Any, event: Any, *, actor: Actor | None = None) -> TransitionResult:
+    def send(self, record: Any, event: Any, *, actor: Principal | None = None) -> TransitionResult:
         return self.expect(self.service.send(record, event, actor=actor))
 
     def expect(self, result: TransitionResult) -> TransitionResult:

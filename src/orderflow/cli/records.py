@@ -29,7 +29,7 @@ from orderflow.cli.app import (
     out,
     require_tables,
 )
-from orderflow.service import Actor, WorkflowService
+from orderflow.service import Principal, WorkflowService
 
 Json = dict[str, Any]
 
@@ -116,7 +116,7 @@ def event_payload(event: str, data: str | None) -> Json:
     return {**payload, "type": event}
 
 
-def acting(actor: str | None, label: str | None, permissions: list[str] | None) -> Actor:
+def acting(actor: str | None, label: str | None, permissions: list[str] | None) -> Principal:
     """Who acts: the operator ``--actor`` names, or else the login running the command.
 
     The command line is a tool for people who hold the database's
@@ -124,8 +124,8 @@ def acting(actor: str | None, label: str | None, permissions: list[str] | None) 
     """
     if actor is None:
         login = operator_login()
-        return Actor(login, label or f"{login} (command line)", frozenset(permissions or ()))
-    return Actor(actor, label, frozenset(permissions or ()))
+        return Principal(login, label or f"{login} (command line)", frozenset(permissions or ()))
+    return Principal(actor, label, frozenset(permissions or ()))
 
 
 def operator_login() -> str:
@@ -245,9 +245,7 @@ def inspect(
     model, key = record_ref(record)
     with order_service_at(database_url) as service:
         snapshot = service.snapshot((model, key))
-        options = service.allowed_events(
-            (model, key), actor=acting(actor, actor_label, permission)
-        )
+        options = service.allowed_events((model, key), actor=acting(actor, actor_label, permission))
         with service.session_factory() as session:
             row = session.get(model, key)
             assert row is not None  # snapshot() raised RecordNotFoundError otherwise

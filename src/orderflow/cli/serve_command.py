@@ -114,9 +114,9 @@ def token(
         raise UserError(NO_SECRET)
     if hours <= 0:
         raise UserError(f"--hours must be positive, not {hours}")
-    from orderflow.service import Actor
+    from orderflow.service import Principal
 
-    actor = Actor(actor_id, label, frozenset(permission or ()))
+    actor = Principal(actor_id, label, frozenset(permission or ()))
     try:
         issued = api.issue_token(secret, actor, expires_in=timedelta(hours=hours))
     except ValueError as exc:

@@ -1,6 +1,6 @@
 """The service layer: ``WorkflowService`` moves persisted records with the pure core.
 
-    from orderflow.service import WorkflowService, Actor
+    from orderflow.service import WorkflowService, Principal
 
 See ``workflow.py`` for the transaction each call runs, ``target_states.py``
 for the ``transition(record, to_state)`` view, and ``definition_versions.py``
@@ -32,10 +32,10 @@ from orderflow.service.ports import (
     database_ports,
 )
 from orderflow.service.results import (
-    Actor,
     BulkFailure,
     BulkResult,
     EventOption,
+    Principal,
     TransitionAttempt,
     TransitionOption,
     TransitionResult,
@@ -54,7 +54,6 @@ __all__ = [
     "HANDOFF_EVENT",
     "LEGACY_EVENT",
     "ORDER_RECORDS",
-    "Actor",
     "BackfillFailure",
     "BackfillReport",
     "BulkFailure",
@@ -73,6 +72,7 @@ __all__ = [
     "OverrideKind",
     "OverrideRules",
     "PhaseCoordinator",
+    "Principal",
     "SnapshotMigration",
     "StatusMapping",
     "StatusTarget",

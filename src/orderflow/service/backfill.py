@@ -49,10 +49,10 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from orderflow.errors import OrderflowError
-from orderflow.service.results import Actor, TransitionResult
+from orderflow.service.results import Principal, TransitionResult
 from orderflow.service.workflow import ALREADY_STARTED, WorkflowService
 
-BACKFILL_ACTOR = Actor("orderflow.backfill", "backfill")
+BACKFILL_ACTOR = Principal("orderflow.backfill", "backfill")
 
 
 class StatusTarget(BaseModel):
@@ -116,7 +116,7 @@ def backfill(
     mapping: StatusMapping,
     *,
     dry_run: bool = False,
-    actor: Actor = BACKFILL_ACTOR,
+    actor: Principal = BACKFILL_ACTOR,
     note: str = "backfill from the legacy status",
     progress: Callable[[int, int], None] | None = None,
 ) -> BackfillReport:
@@ -156,7 +156,7 @@ def _adopt_each(
     mapping: StatusMapping,
     keys: list[Any],
     dry_run: bool,
-    actor: Actor,
+    actor: Principal,
     note: str,
 ) -> Iterator[tuple[Any, str | None, TransitionResult | str]]:
     for key in keys:
@@ -169,9 +169,13 @@ def _adopt_each(
             continue
         target = mapping.target(status)
         if target is None:
-            yield key, status, (
-                f"no mapping for legacy status {status!r} "
-                f"(the mapping knows {sorted(mapping.statuses)})"
+            yield (
+                key,
+                status,
+                (
+                    f"no mapping for legacy status {status!r} "
+                    f"(the mapping knows {sorted(mapping.statuses)})"
+                ),
             )
             continue
         try:

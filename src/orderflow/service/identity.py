@@ -49,7 +49,7 @@ from pydantic import BaseModel
 
 from orderflow.chart import Machine
 from orderflow.errors import InvalidEventError, ReservedEventFieldError, UnknownEventError
-from orderflow.service.results import Actor
+from orderflow.service.results import Principal
 
 #: the event field the service writes who acts into
 ACTOR_FIELD = "actor"
@@ -74,17 +74,18 @@ class RoleMapping:
     """
 
     def __init__(
-        self, grants: Mapping[str, Iterable[str]] | Callable[[Actor], Iterable[str]] | None = None
+        self,
+        grants: Mapping[str, Iterable[str]] | Callable[[Principal], Iterable[str]] | None = None,
     ) -> None:
         self._table: dict[str, frozenset[str]] | None = None
         if callable(grants):
-            self._roles_of: Callable[[Actor], Iterable[str]] = grants
+            self._roles_of: Callable[[Principal], Iterable[str]] = grants
         else:
             table = {role: frozenset(permissions) for role, permissions in (grants or {}).items()}
             self._table = table
             self._roles_of = lambda actor: [r for r, p in table.items() if p & actor.permissions]
 
-    def roles_of(self, actor: Actor) -> tuple[str, ...]:
+    def roles_of(self, actor: Principal) -> tuple[str, ...]:
         return tuple(sorted(set(self._roles_of(actor))))
 
     def describe(self, role: str) -> str:
@@ -99,7 +100,7 @@ class RoleMapping:
         return f"the '{role}' role, which the {noun} {names} grants"
 
 
-def acting_user(actor: Actor | None, roles: RoleMapping) -> dict[str, Any] | None:
+def acting_user(actor: Principal | None, roles: RoleMapping) -> dict[str, Any] | None:
     """``actor`` as every event carries it: id, label, permissions, and the roles they grant."""
     if actor is None:
         return None

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from orderflow.orders.policies import Policies
 from orderflow.service.identity import RoleMapping
-from orderflow.service.results import Actor
+from orderflow.service.results import Principal
 from orderflow.store import OverrideRequest
 
 
@@ -94,7 +94,7 @@ def sale_override_rules(policies: Policies | None = None) -> OverrideRules:
 
 
 def override_refusal(
-    rules: OverrideRules, event_type: str, actor: Actor | None, roles: RoleMapping
+    rules: OverrideRules, event_type: str, actor: Principal | None, roles: RoleMapping
 ) -> str | None:
     """Why ``actor`` may not send ``event_type`` (a decision it lacks the role for), or None."""
     deciding = rules.deciding(event_type)
@@ -120,7 +120,7 @@ def record_overrides(
     record_id: str,
     before: Any,
     after: Any,
-    actor: Actor | None,
+    actor: Principal | None,
     now: datetime,
 ) -> None:
     """Insert the requests ``after`` opened, and settle the ones whose status changed since ``before``."""
@@ -161,12 +161,12 @@ def _requests(context: Any, field: str) -> Sequence[Mapping[str, Any]]:
     return [entry for entry in found if isinstance(entry, Mapping) and "id" in entry]
 
 
-def _decision(entry: Mapping[str, Any], actor: Actor | None, now: datetime) -> dict[str, Any]:
+def _decision(entry: Mapping[str, Any], actor: Principal | None, now: datetime) -> dict[str, Any]:
     """Who settled a request and when; a withdrawn request was settled by whoever sent the event."""
     if entry.get("status") in (None, "open"):
         return {}
     return {"decided_by": entry.get("decided_by") or _id(actor), "decided_at": now}
 
 
-def _id(actor: Actor | None) -> str | None:
+def _id(actor: Principal | None) -> str | None:
     return None if actor is None else actor.id

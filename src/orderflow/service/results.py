@@ -13,7 +13,7 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class Actor:
+class Principal:
     """Who is asking: an id for the log, a label for people, and the permissions they hold."""
 
     id: str

@@ -78,10 +78,10 @@ from orderflow.service.identity import (
 from orderflow.service.overrides import OverrideRules, override_refusal, record_overrides
 from orderflow.service.ports import OUTBOX_WRITTEN, TransactionScope
 from orderflow.service.results import (
-    Actor,
     BulkFailure,
     BulkResult,
     EventOption,
+    Principal,
     TransitionAttempt,
     TransitionOption,
     TransitionResult,
@@ -170,7 +170,7 @@ class FinishedRecord:
     record_id: str
     machine: Machine
     snapshot: Snapshot
-    actor: Actor | None
+    actor: Principal | None
     log_id: int | None
 
 
@@ -222,7 +222,7 @@ class WorkflowService:
         finish_hooks: Iterable[FinishHook] = (),
         roles: RoleMapping
         | Mapping[str, Iterable[str]]
-        | Callable[[Actor], Iterable[str]]
+        | Callable[[Principal], Iterable[str]]
         | None = None,
     ) -> None:
         for key, machine in machines.items():
@@ -280,7 +280,7 @@ class WorkflowService:
         return joined
 
     def rerun_finish_hooks(
-        self, record: RecordRef, *, actor: Actor | str | None = None
+        self, record: RecordRef, *, actor: Principal | str | None = None
     ) -> Snapshot:
         """Run the finish hooks again for a record whose machine finished earlier, in one locked transaction.
 
@@ -325,7 +325,9 @@ class WorkflowService:
             row, _ = self._load(session, record, lock=False)
             return self._rehydrate(self._machine_for(row), row)[0]
 
-    def can(self, record: RecordRef, event: EventLike, *, actor: Actor | str | None = None) -> bool:
+    def can(
+        self, record: RecordRef, event: EventLike, *, actor: Principal | str | None = None
+    ) -> bool:
         """Would ``event``, sent by ``actor``, move the record now?
 
         The same outside door as :meth:`send`: a payload carrying ``actor`` is
@@ -340,7 +342,7 @@ class WorkflowService:
         return machine.can(snapshot, self._as(machine, data, self._acting(actor)))
 
     def allowed_events(
-        self, record: RecordRef, *, actor: Actor | str | None = None
+        self, record: RecordRef, *, actor: Principal | str | None = None
     ) -> list[EventOption]:
         """The events the record's active states take from outside, allowed or not for ``actor`` with the guard's reason."""
         snapshot = self.snapshot(record)
@@ -353,7 +355,7 @@ class WorkflowService:
         return transitions_from(self._machine_named(machine), state)
 
     def allowed_transitions(
-        self, record: RecordRef, *, actor: Actor | str | None = None
+        self, record: RecordRef, *, actor: Principal | str | None = None
     ) -> list[TransitionAttempt]:
         """Every state one event away from the record's state, each allowed for ``actor`` or not with the reason."""
         snapshot = self.snapshot(record)
@@ -379,7 +381,7 @@ class WorkflowService:
         to_state: str,
         params: Mapping[str, Any] | None = None,
         *,
-        actor: Actor | str | None = None,
+        actor: Principal | str | None = None,
     ) -> TransitionAttempt:
         """Can one event sent by ``actor`` move the record into ``to_state``, and which (see ``target_states``)?"""
         params = outside_event({**(params or {}), "type": "?"})
@@ -389,7 +391,7 @@ class WorkflowService:
         )
 
     def permission_refusal(
-        self, machine: str, event_type: str, actor: Actor | str | None
+        self, machine: str, event_type: str, actor: Principal | str | None
     ) -> str | None:
         """Why ``actor`` may not send ``event_type`` to a record of ``machine`` at all, or None.
 
@@ -411,7 +413,7 @@ class WorkflowService:
         *,
         machine: str | None = None,
         input: Any = None,
-        actor: Actor | str | None = None,
+        actor: Principal | str | None = None,
         note: str = "",
         dry_run: bool = False,
     ) -> TransitionResult:
@@ -439,7 +441,7 @@ class WorkflowService:
         *,
         machine: str | None = None,
         legacy_status: str | None = None,
-        actor: Actor | str | None = None,
+        actor: Principal | str | None = None,
         note: str = "",
         dry_run: bool = False,
     ) -> TransitionResult:
@@ -476,7 +478,7 @@ class WorkflowService:
         record: RecordRef,
         event: EventLike,
         *,
-        actor: Actor | str | None = None,
+        actor: Principal | str | None = None,
         note: str = "",
         idempotency_key: str | None = None,
         dry_run: bool = False,
@@ -503,7 +505,7 @@ class WorkflowService:
         record: RecordRef,
         event: EventLike,
         *,
-        actor: Actor | str | None = None,
+        actor: Principal | str | None = None,
         note: str = "",
         idempotency_key: str | None = None,
     ) -> TransitionResult:
@@ -524,7 +526,7 @@ class WorkflowService:
         record: RecordRef,
         plain: dict[str, Any],
         *,
-        actor: Actor | str | None,
+        actor: Principal | str | None,
         note: str,
         idempotency_key: str | None,
         dry_run: bool,
@@ -556,7 +558,7 @@ class WorkflowService:
         record: RecordRef,
         to_state: str,
         *,
-        actor: Actor | str | None = None,
+        actor: Principal | str | None = None,
         note: str = "",
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
@@ -593,7 +595,7 @@ class WorkflowService:
         kind: str,
         reason: str,
         *,
-        actor: Actor | str | None = None,
+        actor: Principal | str | None = None,
         note: str = "",
         idempotency_key: str | None = None,
     ) -> TransitionResult:
@@ -612,7 +614,7 @@ class WorkflowService:
         request_id: str,
         *,
         approve: bool,
-        actor: Actor,
+        actor: Principal,
         note: str = "",
         idempotency_key: str | None = None,
     ) -> TransitionResult:
@@ -677,7 +679,7 @@ class WorkflowService:
         records: Iterable[RecordRef],
         event: EventLike,
         *,
-        actor: Actor | str | None = None,
+        actor: Principal | str | None = None,
         note: str = "",
         dry_run: bool = False,
         idempotency_key: str | None = None,
@@ -718,7 +720,7 @@ class WorkflowService:
 
     # -- who acts ----------------------------------------------------------------------------
 
-    def _acting(self, actor: Actor | str | None) -> dict[str, Any] | None:
+    def _acting(self, actor: Principal | str | None) -> dict[str, Any] | None:
         """``actor`` as every event carries it, with the roles its permissions grant."""
         return acting_user(_actor(actor), self.roles)
 
@@ -736,7 +738,7 @@ class WorkflowService:
         record: RecordRef,
         choose: Chooser,
         *,
-        actor: Actor | str | None,
+        actor: Principal | str | None,
         note: str,
         idempotency_key: str | None,
         dry_run: bool,
@@ -861,7 +863,7 @@ class WorkflowService:
         snapshot: Snapshot,
         record_type: str,
         record_id: str,
-        actor: Actor | None,
+        actor: Principal | None,
         log_id: int | None,
     ) -> None:
         if not self.finish_hooks:
@@ -1069,7 +1071,7 @@ class WorkflowService:
         machine: Machine,
         steps: list[_Step],
         read_version: int,
-        actor: Actor | None,
+        actor: Principal | None,
         note: str,
         idempotency_key: str | None,
         digest: str | None,
@@ -1185,7 +1187,7 @@ class WorkflowService:
         session: Session,
         row: Any,
         to_state: str,
-        actor: Actor | None,
+        actor: Principal | None,
         note: str,
         idempotency_key: str | None,
         digest: str | None,
@@ -1414,8 +1416,8 @@ def _has_no_key(record: Any) -> bool:
     return any(k is None for k in inspect(type(record)).primary_key_from_instance(record))
 
 
-def _actor(actor: Actor | str | None) -> Actor | None:
-    return Actor(actor) if isinstance(actor, str) else actor
+def _actor(actor: Principal | str | None) -> Principal | None:
+    return Principal(actor) if isinstance(actor, str) else actor
 
 
 def _params(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -55,13 +55,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from orderflow.errors import InvalidRecordKeyError, RecordNotFoundError
-from orderflow.service import Actor, WorkflowService
+from orderflow.service import Principal, WorkflowService
 from orderflow.store import ScheduledEvent, WorkflowRecord, primary_key_value
 from orderflow.store.workflow_tables import CANCELLED, DEAD, FIRED, PENDING
 
 logger = logging.getLogger("orderflow.workers.timers")
 
-TIMER_ACTOR = Actor("orderflow.timer-worker", "timer worker")
+TIMER_ACTOR = Principal("orderflow.timer-worker", "timer worker")
 #: how a firing ended: delivered, dropped (the record did not take it), retry later, dead, record gone
 OUTCOMES = ("fired", "dropped", "retry", "dead", "cancelled")
 
@@ -126,7 +126,7 @@ def fire_due_timers(
     max_attempts: int = 5,
     retry_delay: timedelta = timedelta(seconds=30),
     max_retry_delay: timedelta = timedelta(hours=1),
-    actor: Actor = TIMER_ACTOR,
+    actor: Principal = TIMER_ACTOR,
 ) -> list[TimerFiring]:
     """Claim and deliver one batch of due timers (see the module doc); returns what each came to.
 
@@ -227,7 +227,7 @@ def _deliver(
     row: ScheduledEvent,
     models: Mapping[str, type[Any]],
     now: datetime,
-    actor: Actor,
+    actor: Principal,
     max_attempts: int,
     retry_delay: timedelta,
     max_retry_delay: timedelta,
