@@ -16,11 +16,13 @@ from orderflow.chart.machine import (
     Explanation,
     GuardCheck,
     Machine,
+    Refusal,
     Setup,
+    Step,
     create_machine,
     setup,
 )
-from orderflow.chart.snapshot import Snapshot, Timer
+from orderflow.chart.snapshot import Snapshot, Timer, with_due
 
 __all__ = [
     "Action",
@@ -28,8 +30,10 @@ __all__ = [
     "Explanation",
     "GuardCheck",
     "Machine",
+    "Refusal",
     "Setup",
     "Snapshot",
+    "Step",
     "Timer",
     "and_",
     "assign",
@@ -42,4 +46,5 @@ __all__ = [
     "raise_",
     "setup",
     "state_in",
+    "with_due",
 ]

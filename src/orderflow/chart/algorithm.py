@@ -51,6 +51,13 @@ from orderflow.errors import InfiniteLoopError, OrderflowError
 _ABOVE_ROOT = None  # the domain of a re-entering transition of the root: every state is inside it
 
 
+#: what the external event did besides the snapshot and actions: whether it selected a
+#: transition with a target or actions, the pending timer it was the delivery of, and the
+#: guards that refused it (each transition with its guard's reason)
+Outcome = tuple[bool, str | None, tuple[tuple[Transition, str | None], ...]]
+INITIAL: Outcome = (True, None, ())
+
+
 def macrostep(
     machine: MachineLike, snapshot: Snapshot, event: Event, trace: list[Microstep] | None = None
 ) -> tuple[Snapshot, list[Action]]:
@@ -58,8 +65,16 @@ def macrostep(
 
     With ``trace``, every microstep is appended to it (and no stored plan is replayed).
     """
+    result, actions, _ = macrostep_outcome(machine, snapshot, event, trace)
+    return result, actions
+
+
+def macrostep_outcome(
+    machine: MachineLike, snapshot: Snapshot, event: Event, trace: list[Microstep] | None = None
+) -> tuple[Snapshot, list[Action], Outcome]:
+    """:func:`macrostep`, and what the external event did (see :data:`Outcome`)."""
     if snapshot.status != ACTIVE:
-        return snapshot, []
+        return snapshot, [], (False, None, ())
     if machine.scxml:
         return _unplanned(machine, snapshot, event, trace, _take_document_event)
     return _planned(machine, snapshot, event, trace, _take_event)
@@ -70,35 +85,49 @@ def initial_macrostep(
 ) -> tuple[Snapshot, list[Action]]:
     """Enter the initial configuration (the root and its default descendants) and settle."""
     if machine.scxml:
-        return _unplanned(machine, snapshot, event, trace, _enter_initial)
-    return _planned(machine, snapshot, event, trace, _enter_initial)
+        result, actions, _ = _unplanned(machine, snapshot, event, trace, _enter_initial)
+    else:
+        result, actions, _ = _planned(machine, snapshot, event, trace, _enter_initial)
+    return result, actions
 
 
 def _take_event(run: Run, event: Event) -> None:
     _consume_timer(run, event)
-    transitions = select_transitions(run, event)
-    if transitions:
-        microstep(run, transitions, event)
+    _select_and_take(run, event)
 
 
 def _take_document_event(run: Run, event: Event) -> None:
     """SCXML's mainEventLoop body for an external event: the delivered send, the hooks, then selection."""
-    if run.timers:  # a delivered send is no longer pending
+    if run.timers:  # a delivered send is no longer pending: the one whose event this is
         for timer_id, timer in run.timers.items():
             if timer.event == event.data:
                 del run.timers[timer_id]
+                run.consumed = timer_id
                 run.changed = True
                 break
     hooks = run.machine.hooks
     if hooks is not None:
         hooks.before_external(run, event)
-    transitions = select_transitions(run, event)
+    _select_and_take(run, event)
+
+
+def _select_and_take(run: Run, event: Event) -> None:
+    """Select the external event's transitions (noting the guards that refuse) and take them."""
+    run.blocked = []
+    try:
+        transitions = select_transitions(run, event)
+    finally:
+        blocked, run.blocked = run.blocked, None
     if transitions:
+        run.taken = any(t.targets is not None or t.actions for t in transitions)
         microstep(run, transitions, event)
+    elif blocked:  # nothing enabled because guards refused (not a transition that does nothing)
+        run.refusals = tuple(blocked)
 
 
 def _enter_initial(run: Run, event: Event) -> None:
     run.changed = True
+    run.taken = True
     entry = EntrySet(run.history, run.machine.nodes_by_id)
     entry.to_enter.add(run.machine.root)
     entry.default_entry.add(run.machine.root)
@@ -115,12 +144,13 @@ def _planned(
     event: Event,
     trace: list[Microstep] | None,
     first_step: Callable[[Run, Event], None],
-) -> tuple[Snapshot, list[Action]]:
+) -> tuple[Snapshot, list[Action], Outcome]:
     """Run ``first_step`` and settle, or replay the stored plan for the same key (see plans.py)."""
     key = plan_key(snapshot, event.type)
     plan = machine.plans.get(key) if trace is None else None
     if plan is not None:
-        return plan.replay(snapshot, event.data, machine.make_snapshot)
+        result, actions = plan.replay(snapshot, event.data, machine.make_snapshot)
+        return result, actions, plan.outcome
     run = Run(machine, snapshot)
     run.trace = trace
     try:
@@ -129,13 +159,16 @@ def _planned(
     except OrderflowError:
         raise
     except Exception as exc:  # user code raised: record it, apply nothing
-        return _failed(machine, snapshot, event, exc), []
+        return _failed(machine, snapshot, event, exc), [], (False, run.consumed, ())
     result = _finish(run) if run.changed else snapshot
+    outcome = _outcome(run)
     if run.replayable:
         if len(machine.plans) >= MAX_PLANS:
             machine.plans.clear()
-        machine.plans[key] = MacrostepPlan.record(snapshot, result, run.actions, event.data)
-    return result, run.actions
+        machine.plans[key] = MacrostepPlan.record(
+            snapshot, result, run.actions, event.data, outcome
+        )
+    return result, run.actions, outcome
 
 
 def _unplanned(
@@ -144,7 +177,7 @@ def _unplanned(
     event: Event,
     trace: list[Microstep] | None,
     first_step: Callable[[Run, Event], None],
-) -> tuple[Snapshot, list[Action]]:
+) -> tuple[Snapshot, list[Action], Outcome]:
     """Run ``first_step``, settle, and call the format's hook (SCXML's conventions; no plans)."""
     run = Run(machine, snapshot)
     run.trace = trace
@@ -161,8 +194,12 @@ def _unplanned(
     except OrderflowError:
         raise
     except Exception as exc:  # user code raised: record it, apply nothing
-        return _failed(machine, snapshot, event, exc), []
-    return (_finish(run) if run.changed else snapshot), run.actions
+        return _failed(machine, snapshot, event, exc), [], (False, run.consumed, ())
+    return (_finish(run) if run.changed else snapshot), run.actions, _outcome(run)
+
+
+def _outcome(run: Run) -> Outcome:
+    return (run.taken, run.consumed, run.refusals)
 
 
 def _settle(run: Run, event: Event) -> None:
@@ -197,10 +234,11 @@ def _settle(run: Run, event: Event) -> None:
 
 
 def _consume_timer(run: Run, event: Event) -> None:
-    """A delivered timer event is no longer pending."""
+    """A delivered timer event is no longer pending: the first pending one of its type."""
     for timer_id, timer in run.timers.items():
         if timer.event.get("type") == event.type:
             del run.timers[timer_id]
+            run.consumed = timer_id
             run.changed = True
             return
 

@@ -99,16 +99,20 @@ class Run:
 
     __slots__ = (
         "actions",
+        "blocked",
         "changed",
         "config",
+        "consumed",
         "context",
         "extension",
         "history",
         "machine",
         "output",
         "queue",
+        "refusals",
         "replayable",
         "status",
+        "taken",
         "timers",
         "trace",
     )
@@ -131,6 +135,15 @@ class Run:
         self.trace: list[Microstep] | None = None
         #: the working state a format's blocks and hooks keep for one macrostep (SCXML's datamodel)
         self.extension: Any = None
+        #: whether the external event selected a transition with a target or actions
+        self.taken = False
+        #: the id of the pending timer the external event was the delivery of
+        self.consumed: str | None = None
+        #: while the external event's transitions are selected: the guards that refused, with
+        #: their reasons (None otherwise, so eventless selection records nothing)
+        self.blocked: list[tuple[Transition, str | None]] | None = None
+        #: the guards that refused the external event, when it took no transition
+        self.refusals: tuple[tuple[Transition, str | None], ...] = ()
 
 
 # -- the macrostep -------------------------------------------------------------------------------
@@ -222,7 +235,10 @@ def guard_passes(run: Run, transition: Transition, event: Event) -> bool:
     assert transition.guard is not None
     if transition.guard_reads_data:
         run.replayable = False
-    return transition.guard.evaluate(run.context, event.value, run.config)[0]
+    passed, reason = transition.guard.evaluate(run.context, event.value, run.config)
+    if not passed and run.blocked is not None:
+        run.blocked.append((transition, reason))
+    return passed
 
 
 def _event_data(value: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -32,7 +32,7 @@ from orderflow.chart.implementations import (
 )
 from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.plans import MacrostepPlan, PlanKey
-from orderflow.chart.snapshot import ACTIVE, Snapshot, restore, state_value
+from orderflow.chart.snapshot import ACTIVE, ERROR, Snapshot, Timer, restore, state_value
 from orderflow.errors import (
     DefinitionError,
     InvalidEventError,
@@ -87,15 +87,77 @@ class Explanation:
         return f"no active state handles '{self.event}'"
 
 
+#: why an event took no transition: no active state handles it, guards refused it, or the
+#: machine is done or in error and takes no more events
+UNHANDLED, GUARDED, INACTIVE, FAILED = "unhandled", "guarded", "inactive", "failed"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an event did not move a snapshot: a ``kind`` and a sentence.
+
+    The kinds: :data:`UNHANDLED` (no active state takes it), :data:`GUARDED`
+    (guards refused it), :data:`INACTIVE` (the machine is done or in error),
+    :data:`FAILED` (user code raised while processing it: the snapshot is in error).
+
+    ``checks`` are the guards that refused it, each with its own reason.
+    """
+
+    kind: str
+    reason: str
+    checks: tuple[GuardCheck, ...] = ()
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+#: the action types the core's caller handles itself rather than as named effects
+BUILTIN_ACTIONS = frozenset({"schedule", "cancel", "emit", "log"})
+
+
 @dataclass(frozen=True)
 class Step:
-    """One macrostep, as an inspection tool sees it."""
+    """What one macrostep did: the core's whole answer to one event.
+
+    ``snapshot`` and ``actions`` are what :meth:`Machine.transition` returns.
+    ``taken`` says whether the event selected a transition (with a target or
+    actions); when it did not, ``refusal`` says why.  ``consumed`` is the id
+    of the pending timer the event was the delivery of (under the machine's
+    own convention: XState's first pending timer of the event's type, SCXML's
+    timer whose event this is exactly), ``armed`` and ``cancelled`` the timers
+    its actions schedule and cancel, ``effects`` the named actions for the
+    caller to run and ``emitted`` the events it emits, all in order.
+    ``microsteps`` are filled in only when the caller asked for a trace.
+    """
 
     event: Mapping[str, Any]
     before: Snapshot | None
     snapshot: Snapshot
     actions: list[Action]
-    microsteps: tuple[Microstep, ...]
+    microsteps: tuple[Microstep, ...] = ()
+    taken: bool = True
+    refusal: Refusal | None = None
+    consumed: str | None = None
+
+    @property
+    def armed(self) -> tuple[Timer, ...]:
+        return tuple(
+            Timer(str(a.params["id"]), a.params["event"], float(a.params["delay"]))
+            for a in self.actions
+            if a.type == "schedule"
+        )
+
+    @property
+    def cancelled(self) -> tuple[str, ...]:
+        return tuple(str(a.params["id"]) for a in self.actions if a.type == "cancel")
+
+    @property
+    def effects(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.type not in BUILTIN_ACTIONS)
+
+    @property
+    def emitted(self) -> tuple[Mapping[str, Any], ...]:
+        return tuple(a.params["event"] for a in self.actions if a.type == "emit")
 
 
 class Machine:
@@ -163,19 +225,59 @@ class Machine:
         event: str | Mapping[str, Any] | BaseModel | None = None,
         *,
         input: Any = None,
+        trace: bool = False,
     ) -> Step:
-        """``transition`` (or, with no snapshot, ``initial_transition``) with its microsteps, for inspection tools."""
-        microsteps: list[Microstep] = []
+        """The whole answer to ``event`` (see :class:`Step`); with no snapshot, the initial one.
+
+        One evaluation of the event's guards gives the next snapshot and, for
+        an event that moves nothing, the reason.  ``trace=True`` records the
+        microsteps as well, for inspection tools (and replays no stored plan).
+        """
+        microsteps: list[Microstep] | None = [] if trace else None
         if snapshot is None:
             start, resolved = self._start(input)
             result, actions = algorithm.initial_macrostep(self, start, resolved, microsteps)
-        else:
-            self._check_own(snapshot)
-            if event is None:
-                raise InvalidEventError("step() needs an event when it is given a snapshot")
-            resolved = self.event(event)
-            result, actions = algorithm.macrostep(self, snapshot, resolved, microsteps)
-        return Step(resolved.data, snapshot, result, actions, tuple(microsteps))
+            return Step(resolved.data, None, result, actions, tuple(microsteps or ()))
+        self._check_own(snapshot)
+        if event is None:
+            raise InvalidEventError("step() needs an event when it is given a snapshot")
+        resolved = self.event(event)
+        result, actions, (taken, consumed, blocked) = algorithm.macrostep_outcome(
+            self, snapshot, resolved, microsteps
+        )
+        refusal = None if taken else self._refusal(snapshot, result, resolved, blocked)
+        return Step(
+            resolved.data, snapshot, result, actions, tuple(microsteps or ()), taken, refusal,
+            consumed,
+        )  # fmt: skip
+
+    def enter_state(self, value: Any, context: Any, *, cause: str = "orderflow.enter") -> Step:
+        """A snapshot put at state ``value`` with ``context``, its states' ``after`` timers armed.
+
+        For records that join their workflow part-way (a backfill): nothing
+        is entered in the SCXML sense, so no entry action runs; the timers
+        are scheduled as if the states had just been entered (``actions``
+        holds their ``schedule`` actions, caused by an event of type
+        ``cause``).  ``value`` and ``context`` are validated like a persisted
+        snapshot (:class:`~orderflow.errors.InvalidSnapshotError`).
+        """
+        snapshot = self.resolve_snapshot(
+            {"machine": self.id, "version": self.version, "value": value, "context": context}
+        )
+        caused = Event.internal({"type": cause})
+        if snapshot.status != ACTIVE:
+            return Step(caused.data, None, snapshot, [])
+        timers = tuple(
+            Timer(
+                delayed.event_type,
+                {"type": delayed.event_type},
+                self.resolve_delay(delayed.delay, snapshot.context, caused),
+            )
+            for state in sorted(snapshot.configuration, key=lambda node: node.order)
+            for delayed in state.after
+        )
+        actions = [Action("schedule", timer.to_json(), caused.data) for timer in timers]
+        return Step(caused.data, None, replace(snapshot, timers=timers), actions)
 
     def resolve_snapshot(self, data: Any) -> Snapshot:
         """Validate a persisted snapshot (``snapshot.to_json()``) and restore it."""
@@ -398,6 +500,36 @@ class Machine:
                 input
             )  # any other input still reaches entry actions as the init event's "input"
         return self.validate_context(context)
+
+    def _refusal(
+        self,
+        before: Snapshot,
+        after: Snapshot,
+        event: Event,
+        blocked: tuple[tuple[Transition, str | None], ...],
+    ) -> Refusal:
+        if before.status != ACTIVE:
+            return Refusal(INACTIVE, f"the machine is {before.status}; it takes no more events")
+        if after.status == ERROR:
+            error = after.error or {}
+            return Refusal(
+                FAILED, f"'{event.type}' put the machine in error: {error.get('message')}"
+            )
+        if not blocked:
+            return Refusal(UNHANDLED, f"no active state takes '{event.type}'")
+        checks = tuple(
+            GuardCheck(
+                source=t.source.id,
+                descriptor=t.descriptor or "",
+                targets=tuple(n.id for n in t.targets) if t.targets is not None else None,
+                guard=describe(t.guard) if t.guard is not None else None,
+                passed=False,
+                reason=reason,
+            )
+            for t, reason in blocked
+        )
+        reasons = "; ".join(f"{c.source}: {c.reason}" for c in checks)
+        return Refusal(GUARDED, f"'{event.type}' is blocked: {reasons}", checks)
 
     def _check_own(self, snapshot: Snapshot) -> None:
         if not isinstance(snapshot, Snapshot):

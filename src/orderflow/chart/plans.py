@@ -45,6 +45,8 @@ class MacrostepPlan:
     timers: tuple[str | Timer, ...]
     #: (type, params, causing event); ``None`` for the event stands for the external event
     actions: tuple[tuple[str, Any, Mapping[str, Any] | None], ...]
+    #: what the external event did (taken, the timer it consumed, the guards that refused)
+    outcome: tuple[bool, str | None, tuple[Any, ...]] = (True, None, ())
     #: the last snapshot this plan produced, and the input it came from: snapshots are
     #: immutable, so the same input (by identity) may be answered with the same result
     last: tuple[Snapshot, Snapshot] | None = None
@@ -55,6 +57,7 @@ class MacrostepPlan:
         after: Snapshot,
         actions: list[Action],
         external: Mapping[str, Any],
+        outcome: tuple[bool, str | None, tuple[Any, ...]] = (True, None, ()),
     ) -> MacrostepPlan:
         carried = {t.id: t for t in before.timers}
         timers = tuple(t.id if carried.get(t.id) is t else t for t in after.timers)
@@ -68,6 +71,7 @@ class MacrostepPlan:
             actions=tuple(
                 (a.type, a.params, None if a.event is external else a.event) for a in actions
             ),
+            outcome=outcome,
         )
 
     def replay(

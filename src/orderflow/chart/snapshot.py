@@ -10,7 +10,7 @@ checks everything against the machine before it returns.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -73,6 +73,19 @@ class Timer:
         if self.due is not None:
             data["due"] = self.due
         return data
+
+
+def with_due(snapshot: Snapshot, armed: Iterable[str], now: float) -> Snapshot:
+    """``snapshot`` with the timers ``armed`` now (ids) due at ``now`` + their delay (milliseconds).
+
+    The one rule for due times, pure: the runtime actor and the service give
+    it their clock's ``now``; timers not in ``armed`` keep the due they had.
+    """
+    ids = set(armed)
+    if not ids:
+        return snapshot
+    timers = tuple(replace(t, due=now + t.delay) if t.id in ids else t for t in snapshot.timers)
+    return replace(snapshot, timers=timers)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
 
-from orderflow.chart import Action, Machine, Snapshot
+from orderflow.chart import Action, Machine, Snapshot, with_due
 from orderflow.chart.machine import Step
 from orderflow.errors import MissingImplementationError, OrderflowError
 from orderflow.runtime.clock import ThreadingClock
@@ -217,7 +217,7 @@ class Actor:
         """One macrostep and its actions; yields each effect call and receives its result."""
         before = self._snapshot
         if self._inspect is not None or before is None:
-            step = self.machine.step(before, event, input=self._input)
+            step = self.machine.step(before, event, input=self._input, trace=True)
             snapshot, actions = step.snapshot, step.actions
             if self._inspect is not None:
                 self._inspect(step)
@@ -267,25 +267,19 @@ class Actor:
 
     def _apply_timers(self, snapshot: Snapshot, actions: list[Action]) -> Snapshot:
         """Arm and disarm clock callbacks for the schedule/cancel actions; record due times."""
-        due: dict[str, float] = {}
+        armed: list[str] = []
         for action in actions:
             if action.type == "schedule":
                 timer_id = action.params["id"]
                 self._disarm(timer_id)
-                due[timer_id] = self._arm(
-                    timer_id, action.params["event"], float(action.params["delay"])
-                )
+                self._arm(timer_id, action.params["event"], float(action.params["delay"]))
+                armed.append(timer_id)
             elif action.type == "cancel":
                 self._disarm(action.params["id"])
         for timer_id in list(self._timers):  # delivered timers are no longer pending
             if not any(t.id == timer_id for t in snapshot.timers):
                 self._disarm(timer_id)
-        if not due:
-            return snapshot
-        timers = tuple(
-            dataclasses.replace(t, due=due[t.id]) if t.id in due else t for t in snapshot.timers
-        )
-        return dataclasses.replace(snapshot, timers=timers)
+        return with_due(snapshot, armed, float(self.clock.now()))
 
     def _arm(self, timer_id: str, event: Mapping[str, Any], delay: float) -> float:
         token = object()

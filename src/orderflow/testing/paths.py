@@ -152,7 +152,7 @@ def explore(
     """
     initial_transitions: tuple[str, ...] = ()
     if start is None:
-        first = machine.step(None)
+        first = machine.step(None, trace=True)
         start = first.snapshot
         initial_transitions = tuple(p for micro in first.microsteps for p in micro.paths)
     choose = _event_chooser(machine, events)
@@ -166,7 +166,7 @@ def explore(
         if snapshot.status != "active":
             continue
         for event in choose(snapshot):
-            step = machine.step(snapshot, event)
+            step = machine.step(snapshot, event, trace=True)
             fired = tuple(p for micro in step.microsteps for p in micro.paths)
             if not fired and step.snapshot == snapshot:
                 continue
@@ -287,7 +287,7 @@ def replay(machine: Machine, start: Snapshot, events: Sequence[EventLike]) -> Pa
     steps = []
     snapshot = start
     for event in events:
-        step = machine.step(snapshot, event)
+        step = machine.step(snapshot, event, trace=True)
         snapshot = step.snapshot
         steps.append(
             PathStep(step.event, snapshot, tuple(p for m in step.microsteps for p in m.paths))

@@ -87,7 +87,7 @@ class MachineRules(RuleBasedStateMachine):
             event = self.drawer.draw(data.draw, self.snapshot)
             if event is None:
                 return
-            step = self.machine.step(self.snapshot, event)
+            step = self.machine.step(self.snapshot, event, trace=True)
         except Exception as exc:
             doing = (
                 "choosing an event"
