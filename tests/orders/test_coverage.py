@@ -25,7 +25,7 @@ def _fired_while_starting(machine: Machine, name: str) -> set[str]:
 
     ``coverage_plan`` only counts transitions that events fire, so these are added here.
     """
-    step = machine.step(None, input=dict(WALKS[name].start_input))
+    step = machine.step(None, input=dict(WALKS[name].start_input), trace=True)
     return {path for micro in step.microsteps for path in micro.paths}
 
 
