@@ -1,27 +1,46 @@
-"""Every exception orderflow raises on purpose, in one tree.
+"""Every exception orderflow raises on purpose, in one tree, each with a stable ``code``.
 
-    OrderflowError
-    ├── DefinitionError            a machine definition is wrong (carries every problem, with JSON paths)
-    ├── MissingImplementationError a named guard, action or delay has no implementation
-    ├── InvalidEventError          an event is malformed or its payload fails its model
-    │   ├── UnknownEventError      no state of the machine ever handles this event type, or the type is internal
-    │   └── ReservedEventFieldError an event from outside carries a field only the service may write (``actor``)
-    ├── InvalidSnapshotError       a persisted snapshot does not fit the machine
-    ├── InfiniteLoopError          a macrostep never settles (eventless or raised-event loop)
-    ├── UnsafeExpressionError      an expression from a document is outside the sandbox
-    ├── ScxmlError                 an SCXML document is malformed or uses what orderflow cannot run
-    │   └── UnsafeDocumentError    an XML document declares entities or reaches outside (refused)
-    ├── RecordNotFoundError        the service was asked to move a record that is not in the database
-    │   └── InvalidRecordKeyError  the key given cannot name a record ("abc" for an integer id)
-    ├── IdempotencyKeyReusedError  an idempotency key already used for the record came with another request
-    ├── StaleRecordError           a record changed under a write (optimistic workflow_version check)
-    ├── TransitionFailedError      a guard or assignment raised while a persisted record moved
-    ├── EffectError               an in-transaction effect raised; the whole transition rolled back
-    └── ExportError                a machine cannot be drawn or written in the asked format
-        └── RendererNotFoundError  the program a format needs (Graphviz's dot for SVG) is not installed
+    OrderflowError                       WORKFLOW_ERROR
+    ├── DefinitionError                  DEFINITION_ERROR        a machine definition is wrong (carries every problem, with JSON paths)
+    ├── MissingImplementationError       MISSING_IMPLEMENTATION  a named guard, action or delay has no implementation
+    ├── InvalidEventError                INVALID_EVENT           an event is malformed or its payload fails its model
+    │   ├── UnknownEventError            UNKNOWN_EVENT           no state of the machine ever handles this event type, or the type is internal
+    │   └── ReservedEventFieldError      INVALID_EVENT (shared)  an event from outside carries a field only the service may write (``actor``)
+    ├── InvalidSnapshotError             INVALID_SNAPSHOT        a persisted snapshot does not fit the machine
+    ├── InfiniteLoopError                INFINITE_LOOP           a macrostep never settles (eventless or raised-event loop)
+    ├── UnsafeExpressionError            UNSAFE_EXPRESSION       an expression from a document is outside the sandbox
+    ├── ScxmlError                       SCXML_ERROR             an SCXML document is malformed or uses what orderflow cannot run
+    │   └── UnsafeDocumentError          UNSAFE_DOCUMENT         an XML document declares entities or reaches outside (refused)
+    ├── UnknownMachineError              UNKNOWN_MACHINE         no machine by that name: not shipped, or not in this service (also a KeyError)
+    ├── ActorNotRunningError             ACTOR_NOT_RUNNING       an in-memory actor was sent an event before start or after stop
+    ├── ConfigurationError               CONFIGURATION_ERROR     a service built or called with settings that cannot work (also a ValueError)
+    ├── RecordNotFoundError              NOT_FOUND               the service was asked to move a record that is not in the database
+    │   └── InvalidRecordKeyError        NOT_FOUND (shared)      the key given cannot name a record ("abc" for an integer id)
+    ├── NotAWorkflowRecordError          NOT_A_WORKFLOW_RECORD   a model does not mix in orderflow.store.WorkflowRecord (also a TypeError)
+    ├── WrongDriverError                 WRONG_DRIVER            an async session given to the sync service, or the reverse (also a TypeError)
+    ├── NotFinishedError                 NOT_FINISHED            finish hooks asked for a record whose machine has not finished (also a ValueError)
+    ├── IdempotencyKeyReusedError        IDEMPOTENCY_KEY_REUSED  an idempotency key already used for the record came with another request
+    ├── StaleRecordError                 STALE_RECORD            a record changed under a write (optimistic workflow_version check)
+    ├── TransitionFailedError            TRANSITION_FAILED       a guard or assignment raised while a persisted record moved
+    ├── EffectError                      EFFECT_FAILED           an in-transaction effect raised; the whole transition rolled back
+    ├── ExportError                      EXPORT_ERROR            a machine cannot be drawn or written in the asked format
+    │   └── RendererNotFoundError        RENDERER_NOT_FOUND      the program a format needs (Graphviz's dot for SVG) is not installed
+    └── ApiError                         BAD_REQUEST             a request the API refuses (an instance may carry another code)
+        ├── AuthenticationError          UNAUTHENTICATED         no actor could be established from the request's credentials
+        └── PermissionDeniedError        FORBIDDEN               the actor is known but may not do this
 
 Each exception carries the thing it is about (JSON path, state id, event
 type) as attributes, and its message is a sentence a user can act on.
+
+``code`` is a class attribute, stable across releases: the API sends it as
+GraphQL's ``extensions.code``, and a caller can switch on it instead of on
+class names.  Two subclasses share their parent's code on purpose, because
+the API has always reported them that way: a :class:`ReservedEventFieldError`
+is an ``INVALID_EVENT`` and an :class:`InvalidRecordKeyError` a ``NOT_FOUND``.
+The errors that also derive from a built-in (``ValueError``, ``TypeError``,
+``KeyError``) replace a bare built-in the service used to raise, so an
+``except ValueError`` written against it still catches them.
+
 Exceptions raised *by user code* inside a guard or an assignment are not
 wrapped here: the core records them in the snapshot (``status == "error"``)
 instead of raising, so a caller never sees a half-applied transition.
@@ -29,12 +48,15 @@ instead of raising, so a caller never sees a half-applied transition.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 class OrderflowError(Exception):
-    """Base of every error orderflow raises on purpose."""
+    """Base of every error orderflow raises on purpose; ``code`` names its kind for machines."""
+
+    code: str = "WORKFLOW_ERROR"
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,8 @@ class Problem:
 class DefinitionError(OrderflowError):
     """A machine definition is invalid; ``problems`` lists every problem found, not just the first."""
 
+    code = "DEFINITION_ERROR"
+
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
@@ -61,6 +85,8 @@ class DefinitionError(OrderflowError):
 
 class MissingImplementationError(OrderflowError):
     """A definition names a guard, action or delay that no implementation was given for."""
+
+    code = "MISSING_IMPLEMENTATION"
 
     def __init__(self, kind: str, name: str, state_id: str | None = None) -> None:
         self.kind = kind
@@ -76,6 +102,8 @@ class MissingImplementationError(OrderflowError):
 class InvalidEventError(OrderflowError):
     """An event is not a type string or a mapping with a string ``type``, or its payload fails its model."""
 
+    code = "INVALID_EVENT"
+
     def __init__(self, message: str, event_type: str | None = None) -> None:
         self.event_type = event_type
         super().__init__(message)
@@ -84,6 +112,8 @@ class InvalidEventError(OrderflowError):
 class InvalidSnapshotError(OrderflowError):
     """A persisted snapshot does not describe a legal configuration of this machine."""
 
+    code = "INVALID_SNAPSHOT"
+
     def __init__(self, message: str, path: str = "$") -> None:
         self.path = path
         super().__init__(f"{path}: {message}")
@@ -91,6 +121,8 @@ class InvalidSnapshotError(OrderflowError):
 
 class InfiniteLoopError(OrderflowError):
     """A macrostep took more microsteps than the bound; ``states`` are the ones it kept entering."""
+
+    code = "INFINITE_LOOP"
 
     def __init__(self, limit: int, states: Sequence[str], event_type: str) -> None:
         self.limit = limit
@@ -106,6 +138,8 @@ class InfiniteLoopError(OrderflowError):
 class UnsafeExpressionError(OrderflowError):
     """An expression in a document uses something the restricted evaluator does not allow."""
 
+    code = "UNSAFE_EXPRESSION"
+
     def __init__(self, expression: str, reason: str) -> None:
         self.expression = expression
         self.reason = reason
@@ -115,6 +149,8 @@ class UnsafeExpressionError(OrderflowError):
 class ScxmlError(OrderflowError):
     """An SCXML document cannot be loaded: ``element`` names the element at fault when known."""
 
+    code = "SCXML_ERROR"
+
     def __init__(self, message: str, element: str | None = None) -> None:
         self.element = element
         where = f"<{element}>: " if element else ""
@@ -123,6 +159,8 @@ class ScxmlError(OrderflowError):
 
 class UnsafeDocumentError(ScxmlError):
     """An XML document uses entity declarations or external references, which are never expanded."""
+
+    code = "UNSAFE_DOCUMENT"
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -140,6 +178,8 @@ class UnknownEventError(InvalidEventError):
     only the machine itself, its timers and the service raise those
     (``internal`` is then true).
     """
+
+    code = "UNKNOWN_EVENT"
 
     def __init__(self, machine_id: str, event_type: str, *, internal: bool = False) -> None:
         self.machine_id = machine_id
@@ -164,6 +204,8 @@ class ReservedEventFieldError(InvalidEventError):
     names who acts with the ``actor=`` argument, never in the payload.
     """
 
+    code = "INVALID_EVENT"  # its parent's, on purpose: what the API has always answered
+
     def __init__(self, event_type: str | None, field: str) -> None:
         self.field = field
         super().__init__(
@@ -176,6 +218,8 @@ class ReservedEventFieldError(InvalidEventError):
 
 class RecordNotFoundError(OrderflowError):
     """The record to move is not in the database (deleted, or never flushed)."""
+
+    code = "NOT_FOUND"
 
     def __init__(self, record_type: str, record_id: str, message: str | None = None) -> None:
         self.record_type = record_type
@@ -191,6 +235,8 @@ class InvalidRecordKeyError(RecordNotFoundError):
     A kind of :class:`RecordNotFoundError` (no such record can exist), said
     before any query runs, the same way on every engine.
     """
+
+    code = "NOT_FOUND"  # its parent's, on purpose: no such record can exist (the API's answer)
 
     def __init__(self, record_type: str, record_id: str, expected: str) -> None:
         self.expected = expected
@@ -208,6 +254,8 @@ class IdempotencyKeyReusedError(OrderflowError):
     answer back; a new request needs a new key.  Nothing was written.
     """
 
+    code = "IDEMPOTENCY_KEY_REUSED"
+
     def __init__(self, record_type: str, record_id: str, key: str, first_event: str) -> None:
         self.record_type = record_type
         self.record_id = record_id
@@ -224,6 +272,8 @@ class StaleRecordError(OrderflowError):
 
     Nothing was written; read the record again and decide whether to retry.
     """
+
+    code = "STALE_RECORD"
 
     def __init__(self, record_type: str, record_id: str, expected: int, found: int | None) -> None:
         self.record_type = record_type
@@ -243,6 +293,8 @@ class TransitionFailedError(OrderflowError):
     ``error`` is the core's description (``snapshot.error``): the exception's type and message.
     """
 
+    code = "TRANSITION_FAILED"
+
     def __init__(self, record_type: str, record_id: str, event_type: str, error: object) -> None:
         self.record_type = record_type
         self.record_id = record_id
@@ -260,6 +312,8 @@ class EffectError(OrderflowError):
     The effect's own exception is ``__cause__`` (and ``original``).
     """
 
+    code = "EFFECT_FAILED"
+
     def __init__(
         self, record_type: str, record_id: str, event_type: str, effect: str, original: BaseException
     ) -> None:
@@ -274,8 +328,109 @@ class EffectError(OrderflowError):
         )
 
 
+class UnknownMachineError(OrderflowError, KeyError):
+    """No machine is called ``name``: orderflow ships none, or the service at hand has none.
+
+    ``known`` are the names that would have worked.  A ``KeyError`` (and so a
+    ``LookupError``) too, for callers that look machines up like a mapping;
+    unlike ``KeyError`` its ``str()`` is the plain sentence, not its repr.
+    """
+
+    code = "UNKNOWN_MACHINE"
+
+    def __init__(self, name: str, known: Iterable[str], *, holder: str = "orderflow ships") -> None:
+        self.name = name
+        self.known = tuple(known)
+        self.message = f"{holder} no machine named '{name}'; choose one of {list(self.known)}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ActorNotRunningError(OrderflowError):
+    """An event was sent to an actor that was not started, or has been stopped."""
+
+    code = "ACTOR_NOT_RUNNING"
+
+
+class ConfigurationError(OrderflowError, ValueError):
+    """A service was built or called with settings that cannot work; nothing was read or written.
+
+    ``setting`` names the argument at fault (``machines``, ``overrides``,
+    ``machine``) when there is one.  Machines keyed by something other than
+    their id, override rules for a machine the service lacks, a call that
+    must say which machine: the message says what to change.
+    """
+
+    code = "CONFIGURATION_ERROR"
+
+    def __init__(self, problem: str, *, setting: str | None = None) -> None:
+        self.problem = problem
+        self.setting = setting
+        super().__init__(f"{setting}: {problem}" if setting else problem)
+
+
+class NotFinishedError(OrderflowError, ValueError):
+    """Finish hooks were asked to run again for a record whose machine has not finished."""
+
+    code = "NOT_FINISHED"
+
+    def __init__(
+        self, record_type: str, record_id: str, machine_id: str, status: str, value: object
+    ) -> None:
+        self.record_type = record_type
+        self.record_id = record_id
+        self.machine_id = machine_id
+        self.status = status
+        self.value = value
+        super().__init__(
+            f"{record_type} {record_id!r} has not finished: its machine '{machine_id}' is "
+            f"{status} in {value!r}. Finish hooks run only for a record whose machine is done."
+        )
+
+
+class NotAWorkflowRecordError(OrderflowError, TypeError):
+    """A model the service was given does not mix in ``orderflow.store.WorkflowRecord``.
+
+    ``where`` says what needed a workflow record (``"a hand-off's answer"``)
+    when the model did not come straight from the caller.
+    """
+
+    code = "NOT_A_WORKFLOW_RECORD"
+
+    def __init__(self, model: type[Any], *, where: str | None = None) -> None:
+        self.model = model
+        self.where = where
+        context = f" ({where})" if where else ""
+        super().__init__(
+            f"{model.__name__}{context} does not mix in orderflow.store.WorkflowRecord; "
+            f"declare it as class {model.__name__}(Base, WorkflowRecord) to move it with the service."
+        )
+
+
+class WrongDriverError(OrderflowError, TypeError):
+    """A session or session factory of the other kind: async for ``service``, sync for its async twin.
+
+    ``given`` is the session or factory at fault; ``use`` names the service
+    class that drives it (``AsyncWorkflowService`` for an ``AsyncSession``).
+    """
+
+    code = "WRONG_DRIVER"
+
+    def __init__(self, service: str, given: object, use: str) -> None:
+        self.service = service
+        self.given = given
+        self.use = use
+        kind = type(given).__name__
+        article = "an" if kind[:1].lower() in "aeiou" else "a"
+        super().__init__(f"{service} cannot run on {article} {kind}; use {use} with it instead.")
+
+
 class ExportError(OrderflowError):
     """A machine cannot be exported in ``format``: the message says what stands in the way."""
+
+    code = "EXPORT_ERROR"
 
     def __init__(self, message: str, format: str) -> None:
         self.format = format
@@ -285,9 +440,44 @@ class ExportError(OrderflowError):
 class RendererNotFoundError(ExportError):
     """The program that renders ``format`` (``program``) is not on the PATH."""
 
+    code = "RENDERER_NOT_FOUND"
+
     def __init__(self, program: str, format: str, hint: str) -> None:
         self.program = program
         super().__init__(
             f"Exporting {format} needs the '{program}' program, which is not on the PATH; {hint}",
             format,
         )
+
+
+class ApiError(OrderflowError):
+    """A request the API refuses; ``code`` says which kind of refusal.
+
+    The class's code is ``BAD_REQUEST``; an instance may carry another one
+    (``ApiError("...", "INVALID_EVENT")``), and :func:`orderflow.api.errors.api_error`
+    gives every other :class:`OrderflowError` its own code this way.
+    GraphQL clients receive it as ``extensions.code``.
+    """
+
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code}
+
+
+class AuthenticationError(ApiError):
+    """No actor could be established: no credentials, or credentials that do not hold."""
+
+    code = "UNAUTHENTICATED"
+
+
+class PermissionDeniedError(ApiError):
+    """The actor is known but may not do this; nothing was written."""
+
+    code = "FORBIDDEN"

@@ -72,7 +72,7 @@ class RecordTypes:
         except InvalidRecordKeyError as exc:
             raise ApiError(
                 f"'{record_id}' is not a valid id for {record_type} (its key is {exc.expected})"
-            ) from None
+            ) from exc
 
     def summaries(
         self,

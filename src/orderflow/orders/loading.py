@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orderflow.chart import Machine, Setup
-from orderflow.errors import OrderflowError
+from orderflow.errors import UnknownMachineError as UnknownMachineError  # its old home
 from orderflow.orders import fulfilment, order, quotation, sale
 from orderflow.orders.in_memory import in_memory_ports
 from orderflow.orders.policies import Policies
@@ -34,16 +34,6 @@ MACHINE_NAMES = tuple(IMPLEMENTATIONS)
 _REPOSITORY_MACHINES = Path(__file__).resolve().parents[3] / "machines"
 
 
-class UnknownMachineError(OrderflowError, LookupError):
-    """``load_machine`` was asked for a machine the library does not ship."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        super().__init__(
-            f"orderflow ships no machine named '{name}'; choose one of {list(MACHINE_NAMES)}"
-        )
-
-
 def definition_roots() -> Iterator[Traversable]:
     """Where definitions are looked for, in order: the installed package data, then the repository."""
     yield resources.files("orderflow") / "machines"
@@ -53,7 +43,7 @@ def definition_roots() -> Iterator[Traversable]:
 def read_definition(name: str) -> dict[str, Any]:
     """The JSON definition of the shipped machine ``name``."""
     if name not in IMPLEMENTATIONS:
-        raise UnknownMachineError(name)
+        raise UnknownMachineError(name, MACHINE_NAMES)
     for root in definition_roots():
         candidate = root / f"{name}.json"
         if candidate.is_file():

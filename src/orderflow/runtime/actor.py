@@ -30,7 +30,8 @@ from typing import Any
 
 from orderflow.chart import Action, Machine, Snapshot, with_due
 from orderflow.chart.machine import Step
-from orderflow.errors import MissingImplementationError, OrderflowError
+from orderflow.errors import ActorNotRunningError as ActorNotRunningError  # its old home
+from orderflow.errors import MissingImplementationError
 from orderflow.runtime.clock import ThreadingClock
 
 logger = logging.getLogger("orderflow.actor")
@@ -42,10 +43,6 @@ Inspector = Callable[[Step], None]
 EffectCall = Callable[[], Any]
 
 IDLE, RUNNING, STOPPED = "idle", "running", "stopped"
-
-
-class ActorNotRunningError(OrderflowError):
-    """An event was sent to an actor that was not started, or has been stopped."""
 
 
 class Subscription:
