@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from orderflow.errors import InvalidSnapshotError
+from orderflow.errors import InvalidSnapshotError, UnknownMachineError
 from orderflow.service import WorkflowService
 from orderflow.store import TransitionLog
 from workflow_db import TICKET, Database, Ticket, capture, ticket_machine
@@ -109,5 +109,5 @@ def test_a_migration_that_fails_or_returns_nonsense_is_refused_and_writes_nothin
 
 def test_a_migration_for_a_machine_the_service_lacks_is_refused() -> None:
     service = WorkflowService(lambda: None, {"ticket": ticket_machine()})  # type: ignore[arg-type,return-value]
-    with pytest.raises(ValueError, match="no machine 'tikcet'"):
+    with pytest.raises(UnknownMachineError, match="no machine named 'tikcet'"):
         service.register_migration("tikcet", 1, 2, dict)

@@ -516,7 +516,7 @@ class Machine:
                 FAILED, f"'{event.type}' put the machine in error: {error.get('message')}"
             )
         if not blocked:
-            return Refusal(UNHANDLED, f"no active state takes '{event.type}'")
+            return Refusal(UNHANDLED, f"no active state handles '{event.type}'")
         checks = tuple(
             GuardCheck(
                 source=t.source.id,

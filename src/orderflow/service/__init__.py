@@ -11,6 +11,7 @@ database-backed ports, ``overrides.py`` for who may decide an override,
 and ``backfill.py`` for records that only have a legacy status.
 """
 
+from orderflow.service.async_workflow import AsyncWorkflowService
 from orderflow.service.backfill import (
     BackfillFailure,
     BackfillReport,
@@ -32,10 +33,12 @@ from orderflow.service.ports import (
     database_ports,
 )
 from orderflow.service.results import (
+    REFUSAL_KINDS,
     BulkFailure,
     BulkResult,
     EventOption,
     Principal,
+    Refusal,
     TransitionAttempt,
     TransitionOption,
     TransitionResult,
@@ -54,6 +57,8 @@ __all__ = [
     "HANDOFF_EVENT",
     "LEGACY_EVENT",
     "ORDER_RECORDS",
+    "REFUSAL_KINDS",
+    "AsyncWorkflowService",
     "BackfillFailure",
     "BackfillReport",
     "BulkFailure",
@@ -73,6 +78,7 @@ __all__ = [
     "OverrideRules",
     "PhaseCoordinator",
     "Principal",
+    "Refusal",
     "SnapshotMigration",
     "StatusMapping",
     "StatusTarget",

@@ -49,8 +49,8 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from orderflow.errors import OrderflowError
-from orderflow.service.results import Principal, TransitionResult
-from orderflow.service.workflow import ALREADY_STARTED, WorkflowService
+from orderflow.service.results import ALREADY_STARTED, Principal, TransitionResult
+from orderflow.service.workflow import WorkflowService
 
 BACKFILL_ACTOR = Principal("orderflow.backfill", "backfill")
 
@@ -139,7 +139,11 @@ def backfill(
     ):
         if isinstance(result, TransitionResult) and result.success:
             adopted[str(status)] = adopted.get(str(status), 0) + 1
-        elif isinstance(result, TransitionResult) and result.reason == ALREADY_STARTED:
+        elif (
+            isinstance(result, TransitionResult)
+            and result.refusal is not None
+            and result.refusal.kind == ALREADY_STARTED
+        ):
             skipped += 1  # started since we listed it (another backfill, a start())
         elif isinstance(result, TransitionResult):  # refused: the workflow is disabled, say
             failures.append(BackfillFailure(str(key), status, result.reason or "refused"))

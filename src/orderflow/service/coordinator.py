@@ -40,14 +40,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orderflow.chart import Snapshot
-from orderflow.errors import StaleRecordError
+from orderflow.errors import NotAWorkflowRecordError, StaleRecordError
 from orderflow.orders.handoff import fulfilment_input_from, sale_input_from
-from orderflow.service.workflow import FinishedRecord, bump_version
+from orderflow.service.workflow import FinishedRecord
 from orderflow.store import (
     Fulfillment,
     OutboxEvent,
@@ -57,7 +57,6 @@ from orderflow.store import (
     WorkflowRecord,
     record_identity,
 )
-from orderflow.store.workflow_tables import PENDING
 
 HANDOFF_EVENT = "orderflow.handoff"
 
@@ -230,20 +229,9 @@ class PhaseCoordinator:
             "refund_amount": str(context.refund_amount),
             "currency": context.currency,
         }
-        sequence = session.scalar(
-            select(func.coalesce(func.max(OutboxEvent.sequence), 0)).where(
-                OutboxEvent.record_type == SaleOrder.__tablename__,
-                OutboxEvent.record_id == str(sale.id),
-            )
+        finished.service.journal.outbox(
+            session, SaleOrder.__tablename__, str(sale.id), [(payload, None)]
         )
-        session.add(
-            OutboxEvent(
-                record_type=SaleOrder.__tablename__, record_id=str(sale.id),
-                sequence=int(sequence or 0) + 1, event_type=payload["type"], payload=payload,
-                status=PENDING, attempts=0, available_at=finished.service.clock(),
-                created_at=finished.service.clock(),
-            )
-        )  # fmt: skip
         return [sale]
 
 
@@ -272,25 +260,19 @@ def _already(finished: FinishedRecord, handoff: Handoff) -> bool:
 
 def _log_handoff(
     finished: FinishedRecord, handoff: Handoff, reached: Sequence[Any]
-) -> dict[tuple[str, str], TransitionLog]:
-    """One log row on the finished record, one on each record the hand-off reached, by record."""
+) -> dict[tuple[str, str], int]:
+    """One log row on the finished record, one on each record the hand-off reached: their ids by record."""
+    journal = finished.service.journal
+    session = finished.session
     targets = [_identity(record) for record in reached]
-    now = finished.service.clock()
-    actor = finished.actor
     state = finished.snapshot.to_json()["value"]
-    common = {
-        "event": HANDOFF_EVENT,
-        "actor_user": None if actor is None else actor.id,
-        "actor_label": None if actor is None else (actor.label or actor.id),
-        "created_at": now,
-    }
     source = {"type": finished.record_type, "id": finished.record_id}
-    rows = [
-        TransitionLog(
-            record_type=finished.record_type, record_id=finished.record_id,
-            machine=finished.machine.id, machine_version=finished.machine.version,
-            from_state=state, to_state=state,
-            record_version=bump_version(finished.session, finished.record),
+    common = {"event": HANDOFF_EVENT, "principal": finished.actor}
+    entries = [
+        journal.entry(
+            finished.record_type, finished.record_id, machine=finished.machine.id,
+            machine_version=finished.machine.version, from_state=state, to_state=state,
+            record_version=journal.bump(session, finished.record),
             note=f"{handoff.name}: {finished.machine.id} -> {handoff.to_machine} "
             + ", ".join(f"{t['type']} {t['id']}" for t in targets),
             details={"handoff": {
@@ -303,13 +285,11 @@ def _log_handoff(
     ]  # fmt: skip
     for record, target in zip(reached, targets, strict=True):
         value = (record.workflow_state or {}).get("value")
-        rows.append(
-            TransitionLog(
-                record_type=target["type"], record_id=target["id"],
-                machine=record.workflow_machine or handoff.to_machine,
+        entries.append(
+            journal.entry(
+                target["type"], target["id"], machine=record.workflow_machine or handoff.to_machine,
                 machine_version=(record.workflow_state or {}).get("version"),
-                from_state=value, to_state=value,
-                record_version=bump_version(finished.session, record),
+                from_state=value, to_state=value, record_version=journal.bump(session, record),
                 note=f"{handoff.name}: from {finished.machine.id} {finished.record_type} "
                 f"{finished.record_id}",
                 details={"handoff": {
@@ -320,9 +300,9 @@ def _log_handoff(
                 **common,
             )
         )  # fmt: skip
-    finished.session.add_all(rows)
-    finished.session.flush()
-    return {(row.record_type, row.record_id): row for row in rows}
+    session.flush()
+    ids = journal.log(session, entries)
+    return {(e["record_type"], e["record_id"]): i for e, i in zip(entries, ids, strict=True)}
 
 
 @contextlib.contextmanager
@@ -348,7 +328,7 @@ def _outbox_added(session: Session) -> Iterator[list[OutboxEvent]]:
 def _link_outbox(
     finished: FinishedRecord,
     written: Iterable[OutboxEvent],
-    logged: dict[tuple[str, str], TransitionLog],
+    logged: dict[tuple[str, str], int],
 ) -> None:
     """Give each outbox row a hand-off wrote the log row that wrote it.
 
@@ -360,13 +340,11 @@ def _link_outbox(
     own = logged[(finished.record_type, finished.record_id)]
     for outbox in written:
         if outbox.transition_id is None:
-            outbox.transition_id = logged.get((outbox.record_type, outbox.record_id), own).id
+            outbox.transition_id = logged.get((outbox.record_type, outbox.record_id), own)
 
 
 def _identity(record: Any) -> dict[str, str]:
     if not isinstance(record, WorkflowRecord):
-        raise TypeError(
-            f"a hand-off must answer with workflow records, not {type(record).__name__}"
-        )
+        raise NotAWorkflowRecordError(type(record), where="a hand-off's answer")
     model, key = record_identity(record)
     return {"type": str(getattr(model, "__tablename__", model.__name__)), "id": str(key)}

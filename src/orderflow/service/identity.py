@@ -170,6 +170,18 @@ def with_actor(machine: Machine, data: Mapping[str, Any], acting: Any) -> dict[s
     return {**data, ACTOR_FIELD: acting}
 
 
+def as_machine_reads(machine: Machine, data: Mapping[str, Any], acting: Any) -> dict[str, Any]:
+    """``data`` as the machine reads it: who acts written in, the payload validated and JSON.
+
+    What the guards read is what the log keeps: an event without a payload
+    model is made plain JSON first, one with a model is its model's values.
+    """
+    event = with_actor(machine, data, acting)
+    if machine.implementations.events.get(str(event.get("type"))) is None:
+        event = json_payload(event)
+    return json_payload(machine.event(event).data)
+
+
 def json_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     """An untyped event as plain JSON (see the module doc), or :class:`InvalidEventError`."""
     event_type = _type_of(data)

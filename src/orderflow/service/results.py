@@ -24,13 +24,46 @@ class Principal:
         return permission in self.permissions
 
 
+#: the kinds of :class:`Refusal`, each a reason an event moved nothing and wrote nothing
+NOT_STARTED = "not_started"  # the record's workflow has not started (call start first)
+ALREADY_STARTED = "already_started"  # start/adopt on a record whose workflow runs already
+UNHANDLED = "unhandled"  # no active state takes the event (or it selects a do-nothing transition)
+GUARDED = "guarded"  # guards refused it; ``reason`` has each guard's own reason
+INACTIVE = "inactive"  # the workflow is done or in error and takes no more events
+FORBIDDEN = "forbidden"  # who acts may not send this event (the service's permission rules)
+DISABLED = "disabled"  # ``workflow_enabled`` is off and the call is not a legacy status update
+NO_PATH = "no_path"  # ``transition(to_state)``: no single allowed event leads there
+NOT_FOUND = "not_found"  # an override request or kind the record does not have
+REFUSAL_KINDS = (
+    NOT_STARTED, ALREADY_STARTED, UNHANDLED, GUARDED, INACTIVE, FORBIDDEN, DISABLED, NO_PATH,
+    NOT_FOUND,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a call moved nothing: ``kind`` (one of :data:`REFUSAL_KINDS`) and a sentence.
+
+    The API maps ``kind`` to an error code (``forbidden`` to FORBIDDEN,
+    ``not_found`` to NOT_FOUND) without reading the record again; the others
+    stay results with ``success=False``.
+    """
+
+    kind: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 @dataclass(frozen=True)
 class TransitionResult:
     """The outcome of one ``send`` or ``transition``.
 
     ``success`` is false when the event was refused (no active state takes
     it, a guard blocked it, the workflow is done or disabled); ``reason``
-    then says why and nothing was written.  ``effects`` are the named
+    then says why and nothing was written, and ``refusal`` is the same as a
+    typed :class:`Refusal` (its ``kind`` says which reason).  ``effects`` are the named
     effects run (or, in a dry run, that would run), ``emitted`` the domain
     events written to the outbox, ``scheduled`` and ``cancelled`` the timer
     ids.  ``version`` is the record's ``workflow_version`` afterwards.
@@ -53,6 +86,17 @@ class TransitionResult:
     status: str | None = None
     steps: int = 0
     log_ids: tuple[int, ...] = ()
+    refusal: Refusal | None = None
+
+    @classmethod
+    def refused(
+        cls, refusal: Refusal, record_type: str, record_id: str, state: Any = None, **more: Any
+    ) -> TransitionResult:
+        """The answer to a call that moved nothing, for ``refusal``."""
+        return cls(
+            False, record_type, record_id, None, state, state, reason=refusal.reason,
+            refusal=refusal, **more,
+        )  # fmt: skip
 
     def __bool__(self) -> bool:
         return self.success
@@ -63,6 +107,8 @@ class TransitionResult:
         data = {name: getattr(self, name) for name in _RESULT_FIELDS}
         for key in ("effects", "emitted", "scheduled", "cancelled", "log_ids"):
             data[key] = [dict(item) if isinstance(item, Mapping) else item for item in data[key]]
+        if self.refusal is not None:
+            data["refusal"] = {"kind": self.refusal.kind, "reason": self.refusal.reason}
         return data
 
     @classmethod
@@ -70,6 +116,8 @@ class TransitionResult:
         fields = dict(data)
         for key in ("effects", "emitted", "scheduled", "cancelled", "log_ids"):
             fields[key] = tuple(fields.get(key) or ())
+        refusal = fields.get("refusal")
+        fields["refusal"] = None if refusal is None else Refusal(**refusal)
         return cls(**fields)
 
     def replayed(self) -> TransitionResult:

@@ -1,0 +1,174 @@
+"""``AsyncWorkflowService``: everything ``WorkflowService`` does, over SQLAlchemy's ``AsyncSession``.
+
+    Session = async_sessionmaker(create_async_engine("postgresql+psycopg://..."))
+    service = AsyncWorkflowService(Session, {"ticket": machine}, effects={"notify": notify})
+    result = await service.send(ticket, {"type": "CLOSE"}, actor=principal)
+
+Each method is the sync service's own, driven by the async driver
+(:mod:`orderflow.service.drivers`): it opens an ``AsyncSession`` and runs the
+one pipeline inside ``run_sync``, so every database call is awaited on the
+event loop and nothing about a send is written twice.  Effect handlers and
+finish hooks may be ``async def``: they get the ``AsyncSession`` (and, in
+:class:`~orderflow.service.workflow.FinishedRecord`, this service joined to
+the transaction); plain ones get the sync session of the same transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from orderflow.chart import Machine
+from orderflow.errors import WrongDriverError
+from orderflow.service.drivers import Bridge
+from orderflow.service.overrides import OverrideRules
+from orderflow.service.ports import TransactionScope
+from orderflow.service.workflow import EffectHandler, FinishHook, RolesLike, WorkflowService
+from orderflow.store.base import utcnow
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _driven(
+    method: Callable[Concatenate[WorkflowService, P], R],
+) -> Callable[Concatenate[AsyncWorkflowService, P], Coroutine[Any, Any, R]]:
+    """``method`` of the sync service, run by the async driver (same arguments, awaited)."""
+
+    async def driven(self: AsyncWorkflowService, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self.drive(lambda service: method(service, *args, **kwargs))
+
+    return functools.wraps(method)(driven)
+
+
+class AsyncWorkflowService:
+    """:class:`~orderflow.service.WorkflowService` for ``asyncio``: the same calls, awaited.
+
+    ``session_factory`` is an ``async_sessionmaker`` (a sync one raises
+    :class:`~orderflow.errors.WrongDriverError`); every other argument is the
+    sync service's.  ``service.sync`` is the configuration both share (its
+    machines, effects, hooks, journal); change settings such as
+    ``workflow_enabled`` on either.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession] | Callable[[], AsyncSession],
+        machines: Mapping[str, Machine],
+        *,
+        effects: Mapping[str, EffectHandler] | None = None,
+        workflow_enabled: bool = True,
+        clock: Callable[[], datetime] = utcnow,
+        max_follow_ups: int = 100,
+        scope: TransactionScope | None = None,
+        overrides: Iterable[OverrideRules] = (),
+        finish_hooks: Iterable[FinishHook] = (),
+        roles: RolesLike = None,
+    ) -> None:
+        if isinstance(session_factory, Session) or _is_sync_factory(session_factory):
+            raise WrongDriverError("AsyncWorkflowService", session_factory, "WorkflowService")
+        self.session_factory = session_factory
+        self.sync = WorkflowService(
+            _no_sync_session, machines, effects=effects, workflow_enabled=workflow_enabled,
+            clock=clock, max_follow_ups=max_follow_ups, scope=scope, overrides=overrides,
+            finish_hooks=finish_hooks, roles=roles,
+        )  # fmt: skip
+        self._joined_to: AsyncSession | None = None
+
+    # -- configuration, shared with the sync service --------------------------------------------
+
+    @property
+    def machines(self) -> dict[str, Machine]:
+        return self.sync.machines
+
+    @property
+    def overrides(self) -> dict[str, OverrideRules]:
+        return self.sync.overrides
+
+    @property
+    def workflow_enabled(self) -> bool:
+        return self.sync.workflow_enabled
+
+    @workflow_enabled.setter
+    def workflow_enabled(self, value: bool) -> None:
+        self.sync.workflow_enabled = value
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.sync.clock
+
+    def register_migration(self, *args: Any, **kwargs: Any) -> None:
+        """See :meth:`WorkflowService.register_migration`."""
+        self.sync.register_migration(*args, **kwargs)
+
+    def permission_refusal(self, machine: str, event_type: str, actor: Any) -> str | None:
+        """See :meth:`WorkflowService.permission_refusal` (no database: not awaited)."""
+        return self.sync.permission_refusal(machine, event_type, actor)
+
+    def transitions_for_state(self, state: str, machine: str | None = None) -> Any:
+        """See :meth:`WorkflowService.transitions_for_state` (no database: not awaited)."""
+        return self.sync.transitions_for_state(state, machine)
+
+    # -- the async driver --------------------------------------------------------------------
+
+    def joined(self, session: AsyncSession) -> AsyncWorkflowService:
+        """This service with every call run in a SAVEPOINT of ``session``'s transaction."""
+        if isinstance(session, Session):
+            raise WrongDriverError("AsyncWorkflowService.joined", session, "WorkflowService.joined")
+        joined = copy.copy(self)
+        joined._joined_to = session
+        return joined
+
+    async def drive(self, call: Callable[[WorkflowService], R]) -> R:
+        """Run ``call(service)`` on the sync stages in one ``AsyncSession`` (``run_sync``)."""
+        async with self._open() as session:
+            bridge = Bridge(session, self)
+            return await session.run_sync(lambda sync: call(self.sync.lent(sync, bridge)))
+
+    @contextlib.asynccontextmanager
+    async def _open(self) -> AsyncIterator[AsyncSession]:
+        if self._joined_to is None:
+            session = self.session_factory()
+        else:
+            connection = await self._joined_to.connection()
+            session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint")
+        session.sync_session.expire_on_commit = False  # nothing may lazy-load after a commit
+        try:
+            yield session
+        finally:
+            await session.close()
+
+    # -- the calls: the sync service's, awaited ------------------------------------------------
+
+    snapshot = _driven(WorkflowService.snapshot)
+    can = _driven(WorkflowService.can)
+    allowed_events = _driven(WorkflowService.allowed_events)
+    allowed_transitions = _driven(WorkflowService.allowed_transitions)
+    can_transition = _driven(WorkflowService.can_transition)
+    override_requests = _driven(WorkflowService.override_requests)
+    start = _driven(WorkflowService.start)
+    adopt = _driven(WorkflowService.adopt)
+    send = _driven(WorkflowService.send)
+    deliver = _driven(WorkflowService.deliver)
+    transition = _driven(WorkflowService.transition)
+    request_override = _driven(WorkflowService.request_override)
+    decide_override = _driven(WorkflowService.decide_override)
+    bulk_send = _driven(WorkflowService.bulk_send)
+    rerun_finish_hooks = _driven(WorkflowService.rerun_finish_hooks)
+
+
+def _no_sync_session() -> Session:
+    raise AssertionError("the async service lends its sessions; it never opens a sync one")
+
+
+def _is_sync_factory(factory: Any) -> bool:
+    from sqlalchemy.orm import sessionmaker
+
+    return isinstance(factory, sessionmaker)

@@ -1,0 +1,57 @@
+"""Idempotency keys: the first answer given under a key is the answer to every retry.
+
+A key is kept on the first log row its call wrote, with a fingerprint of
+what was asked (:func:`request_digest`); a retry with the same key and the
+same request is answered from that row (``idempotent=True``, nothing run
+again), and the same key with a different request is refused
+(:class:`~orderflow.errors.IdempotencyKeyReusedError`).  Keys are per record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orderflow.errors import IdempotencyKeyReusedError
+from orderflow.service.results import TransitionResult
+from orderflow.store import TransitionLog
+
+
+def request_digest(request: Mapping[str, Any] | None) -> str:
+    """A fingerprint of what a caller asked for, kept with its idempotency key's log row.
+
+    Canonical JSON (sorted keys; decimals, dates and the like as text), so a
+    retry whose payload lists the same fields in another order, or spells
+    ``Decimal("10")`` for ``"10"``, is the same request.
+    """
+    try:
+        text = json.dumps(request or {}, sort_keys=True, separators=(",", ":"), default=str)
+    except TypeError:  # keys of mixed types cannot be sorted: the payload's own order, then
+        text = json.dumps(request or {}, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def earlier_answer(
+    session: Session, record_type: str, record_id: str, key: str, digest: str | None
+) -> TransitionResult | None:
+    """The first answer given under ``key`` for this record, or None; another request under it raises."""
+    log = session.execute(
+        select(TransitionLog).where(
+            TransitionLog.record_type == record_type,
+            TransitionLog.record_id == record_id,
+            TransitionLog.idempotency_key == key,
+        )
+    ).scalar_one_or_none()
+    if log is None:
+        return None
+    first = log.details.get("request")  # None on rows written before requests were kept
+    if digest is not None and first is not None and first != digest:
+        raise IdempotencyKeyReusedError(record_type, record_id, key, log.event)
+    result = TransitionResult.from_json(log.details["result"])
+    return dataclasses.replace(result.replayed(), log_ids=(log.id,))

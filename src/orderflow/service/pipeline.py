@@ -1,0 +1,547 @@
+"""One persisted call, in named stages: the only path from a command to a committed move.
+
+    lock -> replay -> check_version -> [legacy] -> rehydrate -> choose -> authorise
+         -> run_macrosteps (each: take, run_effects) -> persist -> finish_hooks -> commit
+
+:func:`run` drives the stages over one SQLAlchemy ``Session`` the caller
+opened (the front door's own, a savepoint of a caller's transaction, or the
+sync session inside an ``AsyncSession.run_sync``: see
+:mod:`orderflow.service.drivers`).  Every stage takes the :class:`Work` of
+the call and either adds to it or answers for the whole call; a stage that
+raises rolls everything back.  Only :class:`~orderflow.service.journal.Journal`
+writes rows.  User code (effect handlers, finish hooks) is called through
+:meth:`Work.call`, which awaits an ``async def`` handler when the async
+driver runs the call and refuses it otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from orderflow.chart import Action, Machine, Snapshot, Step, with_due
+from orderflow.errors import (
+    EffectError,
+    MissingImplementationError,
+    NotFinishedError,
+    OrderflowError,
+    StaleRecordError,
+    TransitionFailedError,
+    UnknownEventError,
+    WrongDriverError,
+)
+from orderflow.service.commands import BACKFILL_EVENT, Command, not_started
+from orderflow.service.drivers import Bridge
+from orderflow.service.idempotency import earlier_answer, request_digest
+from orderflow.service.identity import as_machine_reads, plain_event
+from orderflow.service.legacy import legacy_update
+from orderflow.service.overrides import override_refusal, record_overrides
+from orderflow.service.ports import OUTBOX_WRITTEN
+from orderflow.service.results import (
+    DISABLED,
+    FORBIDDEN,
+    INACTIVE,
+    Principal,
+    Refusal,
+    TransitionResult,
+)
+from orderflow.service.rows import model_of, table_name
+from orderflow.service.target_states import handles
+from orderflow.store import snapshot_data, state_columns
+from orderflow.store.workflow_tables import CANCELLED, FIRED
+
+if TYPE_CHECKING:
+    from orderflow.service.workflow import FinishedRecord, WorkflowService
+
+logger = logging.getLogger("orderflow.service")
+
+EventLike = str | Mapping[str, Any] | BaseModel
+
+
+@dataclasses.dataclass
+class Work:
+    """One call's unit of work: its session, the locked row, and what the stages learnt so far."""
+
+    service: WorkflowService
+    session: Session
+    command: Command
+    principal: Principal | None
+    acting: dict[str, Any] | None
+    now: datetime
+    record_type: str
+    bridge: Bridge | None = None
+    record_id: str = "?"
+    row: Any = None
+    machine: Machine | None = None
+    snapshot: Snapshot | None = None
+    migrated_from: str | None = None
+    digest: str | None = None
+    read_version: int = 0
+
+    @property
+    def the_machine(self) -> Machine:
+        assert self.machine is not None, "rehydrate runs before the stages that need the machine"
+        return self.machine
+
+    def refuse(self, refusal: Refusal) -> TransitionResult:
+        """The answer for a call that moves nothing: roll back, say why."""
+        status = None if self.row is None else self.row.status  # read before the rollback
+        self.session.rollback()
+        state = None if self.snapshot is None else self.snapshot.value
+        return TransitionResult.refused(
+            refusal, self.record_type, self.record_id, state, dry_run=self.command.dry_run,
+            version=self.read_version, status=status,
+        )  # fmt: skip
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call user code; an ``async def`` one is awaited when the async driver runs this call."""
+        if self.bridge is not None:
+            return self.bridge.call(fn, *args)
+        return Bridge.refuse_async(fn, fn(*args))
+
+
+@dataclasses.dataclass
+class StepDone:
+    """One macrostep of the call, what the core said of it, and what the effects added."""
+
+    event: dict[str, Any]
+    before: Snapshot | None
+    after: Snapshot
+    core: Step
+    log_id: int | None = None
+    #: outbox rows the step's effects wrote themselves (a notification port's)
+    outbox: list[Any] = dataclasses.field(default_factory=list)
+
+    @property
+    def effects(self) -> list[str]:
+        return [action.type for action in self.core.effects]
+
+    @property
+    def emitted(self) -> list[dict[str, Any]]:
+        return [dict(event) for event in self.core.emitted]
+
+
+def run(
+    service: WorkflowService, session: Session, command: Command, bridge: Bridge | None = None
+) -> TransitionResult:
+    """Run ``command`` in ``session``: commit what it did, or roll back and say why not."""
+    for attempt in (1, 2):
+        work = begin(service, session, command, bridge)
+        try:
+            with service.bound(session):
+                return stages(work)
+        except IntegrityError:
+            session.rollback()
+            earlier = replay_after_race(work)
+            if earlier is not None:
+                return earlier
+            if command.starting is None or attempt == 2:
+                raise
+            # a concurrent start inserted the same new key first: once more, now that the
+            # row is there to load (refused as already started, or started if it is not)
+        except BaseException:
+            session.rollback()
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def begin(
+    service: WorkflowService, session: Session, command: Command, bridge: Bridge | None
+) -> Work:
+    principal = command.principal
+    return Work(
+        service, session, command, principal, service.acting(principal), service.clock(),
+        table_name(model_of(command.record)), bridge,
+    )  # fmt: skip
+
+
+def stages(work: Work) -> TransitionResult:
+    lock(work)
+    earlier = replay(work)
+    if earlier is not None:
+        work.session.rollback()
+        return earlier
+    check_version(work)
+    if not work.service.workflow_enabled:
+        return legacy(work)
+    rehydrate(work)
+    event = choose(work)
+    if isinstance(event, Refusal):
+        return work.refuse(event)
+    refusal = authorise(work, event)
+    if refusal is not None:
+        return work.refuse(refusal)
+    steps = run_macrosteps(work, event)
+    if isinstance(steps, Refusal):
+        return work.refuse(steps)
+    result = persist(work, steps)
+    finish_hooks(work, steps)
+    return commit(work, result)
+
+
+# -- the stages, in order ----------------------------------------------------------------------
+
+
+def lock(work: Work) -> None:
+    """Read the record's row ``FOR UPDATE`` (insert it first when a start brings a new one)."""
+    insert = work.command.starting is not None
+    work.row, key = work.service.rows.load(
+        work.session, work.command.record, lock=True, insert=insert
+    )
+    work.record_id = str(key)
+    work.read_version = work.row.workflow_version or 0
+
+
+def replay(work: Work) -> TransitionResult | None:
+    """The earlier answer under the call's idempotency key, if it has one and it was used."""
+    key = work.command.idempotency_key
+    if key is None:
+        return None
+    machine = work.command.starting or work.service.machine_for(work.row)
+    work.digest = request_digest(work.command.fingerprint(machine, work.acting))
+    return earlier_answer(work.session, work.record_type, work.record_id, key, work.digest)
+
+
+def replay_after_race(work: Work) -> TransitionResult | None:
+    """After a unique-key clash: the answer of the concurrent call that used the same key first."""
+    key = work.command.idempotency_key
+    if key is None:
+        return None
+    return earlier_answer(work.session, work.record_type, work.record_id, key, work.digest)
+
+
+def check_version(work: Work) -> None:
+    """The caller's own optimistic check: the record must still be at ``expected_version``."""
+    expected = work.command.expected_version
+    if expected is not None and work.read_version != expected:
+        raise StaleRecordError(work.record_type, work.record_id, expected, work.read_version)
+
+
+def legacy(work: Work) -> TransitionResult:
+    """With the workflow switched off, only a move to a state is done, as a legacy status update."""
+    if work.command.legacy_to is None:
+        return work.refuse(
+            Refusal(
+                DISABLED,
+                "the workflow is disabled (workflow_enabled=False); only transition(record, "
+                "to_state) works then, as a direct legacy status update",
+            )
+        )
+    result = legacy_update(work)
+    return commit(work, result)
+
+
+def rehydrate(work: Work) -> None:
+    """The record's machine and snapshot, migrated from an older definition when one is registered."""
+    service, row = work.service, work.row
+    machine = work.machine = work.command.starting or service.machine_for(row)
+    if row.workflow_state is None:
+        return
+    data, work.migrated_from = service.migrations.upgrade(
+        machine.id, machine.version, snapshot_data(row)
+    )
+    work.snapshot = machine.resolve_snapshot(data)
+
+
+def choose(work: Work) -> Any:
+    """The command's event for this machine and snapshot, or why there is none."""
+    if work.command.starting is None and work.snapshot is None:
+        return not_started()
+    return work.command.choose(work.the_machine, work.snapshot, work.acting)
+
+
+def authorise(work: Work, event: Mapping[str, Any]) -> Refusal | None:
+    """The service's own permission rules, before the machine sees the event (written nowhere)."""
+    rules = work.service.overrides.get(work.the_machine.id)
+    if rules is None:
+        return None
+    reason = override_refusal(rules, str(event.get("type")), work.principal, work.service.roles)
+    return None if reason is None else Refusal(FORBIDDEN, reason)
+
+
+def run_macrosteps(work: Work, event: Mapping[str, Any]) -> list[StepDone] | Refusal:
+    """The call's macrosteps: its event's, then those of the events its effects answered with."""
+    steps: list[StepDone] = []
+    queue: list[EventLike] = [event]
+    current = work.snapshot
+    limit = work.service.max_follow_ups
+    while queue:
+        if len(steps) > limit:
+            raise OrderflowError(
+                f"effects kept answering with events after {limit} follow-up steps of "
+                f"{work.record_type} {work.record_id!r}; check the effects' replies"
+            )
+        step = take(work, current, queue.pop(0))
+        if isinstance(step, Refusal):
+            if not steps:
+                return step
+            logger.info("follow-up of %s %s ignored: %s", work.record_type, work.record_id, step)
+            continue
+        queue[:0] = run_effects(work, step)
+        steps.append(step)
+        current = step.after
+    return steps
+
+
+def take(work: Work, current: Snapshot | None, event: EventLike) -> StepDone | Refusal:
+    """One macrostep of the core, with due times stamped on the timers it armed."""
+    machine = work.the_machine
+    if current is None:  # a start or an adoption
+        data = dict(event)  # type: ignore[arg-type]
+        if data["type"] == BACKFILL_EVENT:
+            core = machine.enter_state(data["state"], data["context"], cause=BACKFILL_EVENT)
+        else:
+            core = machine.step(None, input=data.get("input"))
+    else:
+        # a malformed event or a payload that fails its model raises InvalidEventError
+        data = as_machine_reads(machine, plain_event(event), work.acting)
+        if not handles(machine, str(data["type"])):
+            raise UnknownEventError(machine.id, str(data["type"]))
+        if current.status != "active":
+            return Refusal(
+                INACTIVE,
+                f"the workflow of this record is {current.status}; it takes no more events",
+            )
+        core = machine.step(current, data)
+    if core.snapshot.status == "error":
+        raise TransitionFailedError(
+            work.record_type, work.record_id, str(data["type"]), core.snapshot.error
+        )
+    if not core.taken:
+        assert core.refusal is not None
+        return Refusal(core.refusal.kind, core.refusal.reason)
+    armed = [timer.id for timer in core.armed]
+    after = with_due(core.snapshot, armed, work.now.timestamp() * 1000)
+    return StepDone(data, current, after, core)
+
+
+def run_effects(work: Work, step: StepDone) -> list[EventLike]:
+    """Run the step's named effects in order (not in a dry run); the events they answered with."""
+    replies: list[EventLike] = []
+    for action in step.core.actions:
+        if action.type == "log":
+            logger.info("%s %s: %s", work.record_type, work.record_id, action.params.get("message"))
+    if work.command.dry_run or not step.core.effects:
+        return replies
+    for action in step.core.effects:
+        replies.extend(run_effect(work, step, action))
+    step.outbox = work.session.info.pop(OUTBOX_WRITTEN, [])
+    return replies
+
+
+def run_effect(work: Work, step: StepDone, action: Action) -> list[EventLike]:
+    handler = work.service.effects.get(action.type)
+    machine = work.the_machine
+    try:
+        if handler is not None:
+            session = (
+                work.bridge.session_for(handler, work.session) if work.bridge else work.session
+            )
+            answer = work.call(handler, session, work.row, action)
+        elif action.type in machine.effects:
+            impl = machine.effects[action.type]
+            answer = work.call(impl, step.after.context, action.event, action.params)
+        else:
+            raise MissingImplementationError("action", action.type)
+    except (MissingImplementationError, WrongDriverError):
+        raise
+    except Exception as exc:
+        raise EffectError(
+            work.record_type, work.record_id, str(step.event["type"]), action.type, exc
+        ) from exc
+    return replies_of(work, step, action, answer)
+
+
+def replies_of(work: Work, step: StepDone, action: Action, answer: Any) -> list[EventLike]:
+    """An effect's answer as events: None, one event, or a list of them."""
+    if answer is None:
+        return []
+    if isinstance(answer, str | Mapping | BaseModel):
+        return [answer]
+    if isinstance(answer, list | tuple):
+        return list(answer)
+    raise EffectError(
+        work.record_type, work.record_id, str(step.event["type"]), action.type,
+        TypeError(f"an effect may return None, an event or a list of events, not {type(answer).__name__}"),
+    )  # fmt: skip
+
+
+def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
+    """Write the last snapshot, a log row per step, override rows, timer rows and the outbox."""
+    last, row = steps[-1], work.row
+    dry_run = work.command.dry_run
+    columns = None if dry_run else state_columns(last.after, type(row))
+    status = row.status if columns is None else columns.get("status", row.status)
+    result = outcome(work, steps, status)
+    if columns is None:
+        return result
+    journal, session = work.service.journal, work.session
+    journal.advance(session, row, columns, work.read_version, len(steps))
+    ids = journal.log(
+        session, [log_entry(work, index, step, result) for index, step in enumerate(steps)]
+    )
+    for step, log_id in zip(steps, ids, strict=True):
+        step.log_id = log_id
+        for outbox in step.outbox:
+            outbox.transition_id = log_id
+    record_override_rows(work, steps, columns)
+    write_timers(work, steps)
+    journal.outbox(
+        session, work.record_type, work.record_id,
+        [(event, step.log_id) for step in steps for event in step.emitted],
+    )  # fmt: skip
+    session.flush()
+    return dataclasses.replace(result, log_ids=tuple(ids))
+
+
+def log_entry(work: Work, index: int, step: StepDone, result: TransitionResult) -> dict[str, Any]:
+    machine = work.the_machine
+    before = None if step.before is None else plain_value(step.before.value)
+    after = plain_value(step.after.value)
+    details: dict[str, Any] = {
+        "event": step.event,
+        "transition": {"from": before, "to": after, "status": step.after.status},
+        "effects": step.effects,
+        "emitted": step.emitted,
+        "scheduled": [timer.id for timer in step.core.armed],
+        "cancelled": list(step.core.cancelled),
+    }
+    if index == 0:
+        if work.migrated_from is not None:
+            details["migrated_from"] = work.migrated_from
+        if work.digest is not None:
+            details["request"] = work.digest
+        details["result"] = result.to_json()
+    return work.service.journal.entry(
+        work.record_type, work.record_id, machine=machine.id, machine_version=machine.version,
+        event=str(step.event["type"]), from_state=before, to_state=after,
+        record_version=work.read_version + index + 1, principal=work.principal,
+        note=work.command.note, details=details,
+        idempotency_key=work.command.idempotency_key if index == 0 else None,
+    )  # fmt: skip
+
+
+def record_override_rows(work: Work, steps: list[StepDone], columns: Mapping[str, Any]) -> None:
+    rules = work.service.overrides.get(work.the_machine.id)
+    if rules is None:
+        return
+    before = steps[0].before
+    record_overrides(
+        work.session, rules, work.record_type, work.record_id,
+        None if before is None else before.to_json()["context"], columns["workflow_context"],
+        work.principal, work.service.clock(),
+    )  # fmt: skip
+
+
+def write_timers(work: Work, steps: list[StepDone]) -> None:
+    """Per step: the timer its event delivered has fired; then its schedules and cancels, in order."""
+    journal, session = work.service.journal, work.session
+    where = (session, work.record_type, work.record_id)
+    for step in steps:
+        if step.core.consumed is not None:
+            journal.settle(*where, [step.core.consumed], FIRED)
+        armed = {timer.id: timer for timer in step.core.armed}
+        for action in step.core.actions:
+            if action.type == "schedule":
+                timer = armed[str(action.params["id"])]
+                journal.arm(*where, work.the_machine.id, timer, work.now)
+            elif action.type == "cancel":
+                journal.settle(*where, [str(action.params["id"])], CANCELLED)
+
+
+def finish_hooks(work: Work, steps: list[StepDone]) -> None:
+    """The service's finish hooks, when the call took the machine into a top-level final state."""
+    last = steps[-1]
+    if work.command.dry_run or last.after.status != "done":
+        return
+    if steps[0].event["type"] == BACKFILL_EVENT:
+        return
+    run_finish_hooks(work, last.after, last.log_id)
+
+
+def run_finish_hooks(work: Work, snapshot: Snapshot, log_id: int | None) -> None:
+    service = work.service
+    for hook in service.finish_hooks:
+        work.call(hook, finished_record(work, hook, snapshot, log_id))
+    work.session.flush()
+
+
+def finished_record(
+    work: Work, hook: Callable[..., Any], snapshot: Snapshot, log_id: int | None
+) -> FinishedRecord:
+    from orderflow.service.workflow import FinishedRecord
+
+    session: Any = work.session
+    service: Any = None
+    if work.bridge is not None and work.bridge.wants_async(hook):
+        session, service = work.bridge.async_session, work.bridge.joined()
+    else:
+        service = work.service.joined(work.session)
+    return FinishedRecord(
+        session, service, work.row, work.record_type, work.record_id, work.the_machine, snapshot,
+        work.principal, log_id,
+    )  # fmt: skip
+
+
+def commit(work: Work, result: TransitionResult) -> TransitionResult:
+    """Commit (a dry run rolls back) and give the caller's own instance the committed columns."""
+    session, record, row = work.session, work.command.record, work.row
+    if work.command.dry_run:
+        session.rollback()
+        return result
+    session.commit()
+    if record is not row and not isinstance(record, tuple):
+        for name in _STATE_ATTRIBUTES:
+            set_committed_value(record, name, getattr(row, name))
+    return result
+
+
+_STATE_ATTRIBUTES = (
+    "workflow_machine", "workflow_state", "workflow_context", "workflow_version", "status",
+)  # fmt: skip
+
+
+def outcome(work: Work, steps: list[StepDone], status: str | None) -> TransitionResult:
+    first, last = steps[0], steps[-1]
+    dry_run, read = work.command.dry_run, work.read_version
+    return TransitionResult(
+        True, work.record_type, work.record_id, str(first.event["type"]),
+        None if first.before is None else plain_value(first.before.value),
+        plain_value(last.after.value),
+        effects=tuple(e for s in steps for e in s.effects),
+        emitted=tuple(e for s in steps for e in s.emitted),
+        scheduled=tuple(t.id for s in steps for t in s.core.armed),
+        cancelled=tuple(t for s in steps for t in s.core.cancelled),
+        dry_run=dry_run, version=read if dry_run else read + len(steps), status=status,
+        steps=len(steps),
+    )  # fmt: skip
+
+
+def plain_value(value: Any) -> Any:
+    """A state value as plain JSON (without serialising the snapshot's context)."""
+    if isinstance(value, Mapping):
+        return {key: plain_value(sub) for key, sub in value.items()}
+    return value
+
+
+def not_finished_snapshot(work: Work) -> Snapshot:
+    """For :meth:`WorkflowService.rerun_finish_hooks`: the record's snapshot, which must be done."""
+    lock(work)
+    rehydrate(work)
+    snapshot = work.snapshot
+    if snapshot is None or snapshot.status != "done":
+        machine = work.the_machine
+        raise NotFinishedError(
+            work.record_type, work.record_id, machine.id,
+            "not started" if snapshot is None else snapshot.status,
+            None if snapshot is None else snapshot.value,
+        )  # fmt: skip
+    return snapshot
