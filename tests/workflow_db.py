@@ -8,6 +8,8 @@ test-only tables ``tickets`` and ``captures``.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,11 +21,13 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, ForeignKey, MetaData, String
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 import orderflow
 from orderflow.chart import Action, Machine
-from orderflow.store import WorkflowRecord, create_engine, upgrade
+from orderflow.service import AsyncWorkflowService
+from orderflow.store import WorkflowRecord, create_async_engine, create_engine, upgrade
 
 POSTGRES_URL = os.environ.get("ORDERFLOW_TEST_POSTGRES_URL")
 KINDS = ("sqlite-memory", "sqlite-file", "postgresql")
@@ -176,3 +180,82 @@ def open_database(kind: str, tmp_path: Path) -> Iterator[Database]:
             with admin.connect() as connection:
                 connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
             admin.dispose()
+
+
+class Awaiting:
+    """An async object (``AsyncWorkflowService``, ``AsyncSession``) driven from plain test code.
+
+    Every coroutine method is awaited on one loop, and what it returns that
+    is async itself comes back wrapped too, so the service's contract tests
+    take a ``service`` and call it, unchanged, for the async driver (see
+    ``tests/service/conftest.py``).
+    """
+
+    def __init__(self, target: Any, loop: asyncio.AbstractEventLoop, engine: Any = None) -> None:
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "loop", loop)
+        #: the async engine's sync face, for tests that listen to the statements sent
+        object.__setattr__(self, "sync_engine", None if engine is None else engine.sync_engine)
+        object.__setattr__(self, "engine", engine)
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.target, name)
+        if not callable(found):
+            return found
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            args = tuple(a.target if isinstance(a, Awaiting) else a for a in args)
+            answer = found(*args, **kwargs)
+            if inspect.isawaitable(answer):
+                answer = self.loop.run_until_complete(answer)
+            if isinstance(answer, AsyncWorkflowService | AsyncSession):
+                return Awaiting(answer, self.loop, self.engine)
+            return answer
+
+        return call
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.target, name, value)
+
+    @contextmanager
+    def caller_session(self) -> Iterator[Awaiting]:
+        """An ``AsyncSession`` of the caller's own (to join), closed after the block."""
+        session = AsyncSession(self.engine, expire_on_commit=False)
+        try:
+            yield Awaiting(session, self.loop, self.engine)
+        finally:
+            self.loop.run_until_complete(session.close())
+
+
+@contextmanager
+def caller_session(service: Any, database: Database) -> Iterator[Any]:
+    """A session of the caller's own for ``service``'s driver: sync, or an awaited ``AsyncSession``."""
+    if isinstance(service, Awaiting):
+        with service.caller_session() as session:
+            yield session
+    else:
+        with database.Session() as session:
+            yield session
+
+
+def async_engine_for(database: Database) -> AsyncEngine:
+    """An async engine on the same database as ``database`` (its schema on PostgreSQL)."""
+    url = database.engine_url()
+    if database.schema is None:
+        return create_async_engine(url)
+    return create_async_engine(url, connect_args={"options": f"-csearch_path={database.schema}"})
+
+
+@contextmanager
+def awaiting_service(
+    database: Database, machines: dict[str, Machine], **options: Any
+) -> Iterator[Awaiting]:
+    """An ``AsyncWorkflowService`` on ``database``, for sync test code (its loop closed after)."""
+    loop = asyncio.new_event_loop()
+    engine = async_engine_for(database)
+    try:
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        yield Awaiting(AsyncWorkflowService(sessions, machines, **options), loop, engine)
+    finally:
+        loop.run_until_complete(engine.dispose())
+        loop.close()

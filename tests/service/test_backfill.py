@@ -11,12 +11,22 @@ from sqlalchemy import func, select
 
 from orderflow.service import (
     BACKFILL_EVENT,
+    BackfillReport,
     StatusMapping,
     WorkflowService,
-    backfill,
 )
+from orderflow.service import backfill as backfill_with
 from orderflow.store import ScheduledEvent, TransitionLog
-from workflow_db import Database, Ticket, capture, make_engine, ticket_machine
+from workflow_db import Awaiting, Database, Ticket, capture, make_engine, ticket_machine
+
+
+def backfill(service: Any, *args: Any, **options: Any) -> BackfillReport:
+    """The backfill through either driver: the async one runs it with ``service.drive``."""
+    if isinstance(service, Awaiting):
+        report: BackfillReport = service.drive(lambda s: backfill_with(s, *args, **options))
+        return report
+    return backfill_with(service, *args, **options)
+
 
 MAPPING = StatusMapping.model_validate(
     {
@@ -185,7 +195,9 @@ def _backfill_in_a_process(database: Database, barrier: Any) -> None:
 
         Session = sessionmaker(make_engine(database.engine_url(), database.schema),
                                expire_on_commit=False)  # fmt: skip
-        service = WorkflowService(Session, {"ticket": ticket_machine()}, effects={"capture": capture})
+        service = WorkflowService(
+            Session, {"ticket": ticket_machine()}, effects={"capture": capture}
+        )
         barrier.wait(timeout=30)
         backfill(service, Ticket, MAPPING)
         code = 0

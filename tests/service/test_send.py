@@ -18,7 +18,7 @@ from orderflow.errors import (
 )
 from orderflow.service import Principal, WorkflowService
 from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
-from workflow_db import Capture, ChartRecord, Database, Ticket
+from workflow_db import Capture, ChartRecord, Database, Ticket, caller_session
 
 CLERK = Principal("u-7", "Clara Clerk", frozenset({"sales"}))
 
@@ -129,11 +129,12 @@ def test_a_refusal_reads_the_row_once_and_opens_no_second_transaction(
     def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(" ".join(statement.split())[:40])
 
-    event.listen(database.engine, "before_cursor_execute", seen)
+    engine = getattr(service, "sync_engine", None) or database.engine
+    event.listen(engine, "before_cursor_execute", seen)
     try:
         result = service.send((Ticket, ticket.id), "SHIP")
     finally:
-        event.remove(database.engine, "before_cursor_execute", seen)
+        event.remove(engine, "before_cursor_execute", seen)
     assert not result.success and result.status == "OPEN"
     # the locked read of the row, and on SQLite the BEGIN IMMEDIATE before it: nothing after
     assert [s for s in statements if not s.startswith("BEGIN")] == [
@@ -359,7 +360,7 @@ def test_a_joined_send_commits_or_rolls_back_with_the_callers_transaction(
     service: WorkflowService, database: Database
 ) -> None:
     ticket = new_ticket(service)
-    with database.Session() as session:
+    with caller_session(service, database) as session:
         row = session.get(Ticket, ticket.id)
         assert row is not None
         row.title = "renamed"
@@ -368,7 +369,7 @@ def test_a_joined_send_commits_or_rolls_back_with_the_callers_transaction(
         session.rollback()
     assert service.snapshot(ticket).value == "open"
     assert count(database, TransitionLog) == 1 and count(database, Capture) == 0
-    with database.Session() as session:
+    with caller_session(service, database) as session:
         row = session.get(Ticket, ticket.id)
         assert row is not None and row.title != "renamed"
         row.title = "renamed"

@@ -12,7 +12,7 @@ tables.
 
 from orderflow.store.base import Base, JSONDocument, UTCDateTime
 from orderflow.store.domain import Fulfillment, Quotation, SaleOrder
-from orderflow.store.engine import create_engine
+from orderflow.store.engine import create_async_engine, create_engine
 from orderflow.store.ports_tables import (
     CustomerCreditProfile,
     CustomerSalesAgg,
@@ -58,6 +58,7 @@ __all__ = [
     "UTCDateTime",
     "WorkflowRecord",
     "alembic_config",
+    "create_async_engine",
     "create_engine",
     "downgrade",
     "legacy_status",

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def create_engine(
@@ -43,6 +46,39 @@ def create_engine(
     engine = sqlalchemy.create_engine(url, **kwargs)
     if isinstance(engine.pool, SharedConnectionPool):
         engine.pool.turn.timeout = busy_timeout_ms / 1000
+    _configure_sqlite(engine, busy_timeout_ms=busy_timeout_ms, wal=wal and not in_memory)
+    return engine
+
+
+def create_async_engine(
+    url: str | URL, *, busy_timeout_ms: int = 30_000, wal: bool = True, **kwargs: Any
+) -> AsyncEngine:
+    """``sqlalchemy.ext.asyncio.create_async_engine`` with the same SQLite settings (see the module doc).
+
+    ``sqlite:///file.db`` becomes ``sqlite+aiosqlite``, ``postgresql://`` and
+    ``postgresql+psycopg://`` psycopg 3's async driver.  An in-memory SQLite
+    database lives in one connection, which tasks cannot take turns on: it
+    is refused (use a file).
+    """
+    from sqlalchemy.ext.asyncio import create_async_engine as create
+
+    url = make_url(url)
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("psycopg2", "psycopg"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() != "sqlite":
+        return create(url, **kwargs)
+    if url.database in (None, "", ":memory:"):
+        raise ValueError(
+            "the async driver needs a SQLite file: an in-memory database lives in one "
+            "connection, which concurrent tasks cannot share"
+        )
+    engine = create(url.set(drivername="sqlite+aiosqlite"), **kwargs)
+    _configure_sqlite(engine.sync_engine, busy_timeout_ms=busy_timeout_ms, wal=wal)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int, wal: bool) -> None:
+    """Begin every transaction with ``BEGIN IMMEDIATE``; busy timeout, foreign keys, WAL."""
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -50,7 +86,7 @@ def create_engine(
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        if wal and not in_memory:
+        if wal:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
@@ -58,8 +94,6 @@ def create_engine(
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
 
 
 class SharedConnectionPool(StaticPool):

@@ -5,9 +5,16 @@
 ``timers.py`` fires due ``ScheduledEvent`` rows through the service (exactly
 once in effect); ``relay.py`` publishes ``OutboxEvent`` rows at least once,
 in order per record, through a pluggable :class:`Publisher`;
-``publishers.py`` holds the HTTP webhook and RabbitMQ publishers.
+``publishers.py`` holds the HTTP webhook and RabbitMQ publishers;
+``async_workers.py`` runs both for an ``AsyncWorkflowService``.
 """
 
+from orderflow.workers.async_workers import (
+    AsyncOutboxRelay,
+    AsyncTimerWorker,
+    fire_due_timers_async,
+    relay_outbox_async,
+)
 from orderflow.workers.publishers import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
@@ -36,6 +43,8 @@ from orderflow.workers.timers import (
 __all__ = [
     "EVENT_ID_HEADER",
     "SIGNATURE_HEADER",
+    "AsyncOutboxRelay",
+    "AsyncTimerWorker",
     "OutboxMessage",
     "OutboxRelay",
     "PublishError",
@@ -47,8 +56,10 @@ __all__ = [
     "TimerWorker",
     "WebhookPublisher",
     "fire_due_timers",
+    "fire_due_timers_async",
     "message_body",
     "relay_outbox",
+    "relay_outbox_async",
     "timer_idempotency_key",
     "webhook_signature",
     "workflow_models",

@@ -1,0 +1,158 @@
+"""The timer worker and the outbox relay for ``asyncio`` services.
+
+    worker = AsyncTimerWorker(service)                 # an AsyncWorkflowService
+    relay = AsyncOutboxRelay(Session, publisher)       # an async_sessionmaker
+    await asyncio.gather(worker.run(stop), relay.run(stop))
+
+One batch is the sync worker's own batch (:func:`~orderflow.workers.fire_due_timers`,
+:func:`~orderflow.workers.relay_outbox`), run by the async driver inside
+``AsyncSession.run_sync``: the same claims, locks and settling, each database
+call awaited on the event loop.  A publisher's ``publish`` may be
+``async def``; it is awaited the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.util import await_only
+
+from orderflow.service import AsyncWorkflowService
+from orderflow.store.base import utcnow
+from orderflow.workers.relay import OutboxMessage, Publisher, RelayReport, RetryPolicy, relay_outbox
+from orderflow.workers.timers import TimerFiring, fire_due_timers, workflow_models
+
+logger = logging.getLogger("orderflow.workers")
+
+
+async def fire_due_timers_async(service: AsyncWorkflowService, **options: Any) -> list[TimerFiring]:
+    """One batch of due timers through ``service`` (``options`` as :func:`fire_due_timers`)."""
+    return await service.drive(lambda sync: fire_due_timers(sync, sync.session_factory, **options))
+
+
+async def relay_outbox_async(
+    session_factory: async_sessionmaker[AsyncSession] | Callable[[], AsyncSession],
+    publisher: Any,
+    **options: Any,
+) -> RelayReport:
+    """One batch of ready outbox events (``options`` as :func:`relay_outbox`); ``publish`` may be async."""
+    async with session_factory() as session:
+        bridged = _AwaitedPublisher(publisher)
+        return await session.run_sync(lambda sync: relay_outbox(lambda: sync, bridged, **options))
+
+
+class _AwaitedPublisher:
+    """A publisher whose ``publish`` may answer with an awaitable, awaited from inside ``run_sync``."""
+
+    def __init__(self, publisher: Any) -> None:
+        self.publisher = publisher
+
+    def publish(self, message: OutboxMessage) -> None:
+        answer = self.publisher.publish(message)
+        if inspect.isawaitable(answer):
+            await_only(answer)
+
+
+async def _loop(
+    batch: Callable[[], Awaitable[bool]],
+    stop: asyncio.Event | None,
+    poll_interval: float,
+    max_batches: int | None,
+    what: str,
+) -> None:
+    """Run ``batch`` (True when it did something) until ``stop``, resting when there was nothing."""
+    stop = stop or asyncio.Event()
+    done = 0
+    while not stop.is_set() and (max_batches is None or done < max_batches):
+        try:
+            progressed = await batch()
+        except OperationalError as exc:  # the database went away: wait, then try again
+            logger.warning("%s batch failed, retrying: %s", what, exc)
+            progressed = False
+        done += 1
+        if not progressed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), poll_interval)
+
+
+class AsyncTimerWorker:
+    """Fire due timers of an :class:`~orderflow.service.AsyncWorkflowService` until stopped."""
+
+    def __init__(
+        self,
+        service: AsyncWorkflowService,
+        *,
+        batch: int = 50,
+        poll_interval: float = 1.0,
+        models: Mapping[str, type[Any]] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        **options: Any,
+    ) -> None:
+        self.service = service
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self.models = dict(models) if models is not None else workflow_models()
+        self.clock = clock or service.clock
+        self.options = options
+        self.fired = 0
+
+    async def run_once(self) -> list[TimerFiring]:
+        firings = await fire_due_timers_async(
+            self.service, now=self.clock(), batch=self.batch, models=self.models, **self.options
+        )
+        self.fired += sum(1 for f in firings if f.outcome == "fired")
+        return firings
+
+    async def run(
+        self, stop: asyncio.Event | None = None, *, max_batches: int | None = None
+    ) -> None:
+        async def batch() -> bool:
+            return any(f.outcome != "retry" for f in await self.run_once())
+
+        await _loop(batch, stop, self.poll_interval, max_batches, "timer")
+
+
+class AsyncOutboxRelay:
+    """Publish outbox events through an ``async_sessionmaker`` until stopped."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession] | Callable[[], AsyncSession],
+        publisher: Publisher | Any,
+        *,
+        batch: int = 100,
+        retry: RetryPolicy | None = None,
+        poll_interval: float = 0.5,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.session_factory = session_factory
+        self.publisher = publisher
+        self.batch = batch
+        self.retry = retry or RetryPolicy()
+        self.poll_interval = poll_interval
+        self.clock = clock
+        self.published = 0
+
+    async def run_once(self) -> RelayReport:
+        report = await relay_outbox_async(
+            self.session_factory, self.publisher, batch=self.batch, retry=self.retry,
+            now=self.clock(),
+        )  # fmt: skip
+        self.published += len(report.published)
+        return report
+
+    async def run(
+        self, stop: asyncio.Event | None = None, *, max_batches: int | None = None
+    ) -> None:
+        async def batch() -> bool:
+            return bool((await self.run_once()).published)
+
+        await _loop(batch, stop, self.poll_interval, max_batches, "relay")
