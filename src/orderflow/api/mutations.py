@@ -1,29 +1,28 @@
 """What the API writes: events and override decisions, always as an authenticated actor.
 
-Each function checks, before the service is called, what the service would
-otherwise answer with a bare ``success=False``: that there is an actor, and
-that the service's permission rules (:meth:`WorkflowService.permission_refusal
-<orderflow.service.WorkflowService.permission_refusal>`, the very rule the service runs)
-let that actor send this event.  A
-refusal there raises :class:`PermissionDeniedError` and nothing is written.
-The service checks again inside its transaction, so the two cannot drift
-apart in a way that lets a write through.  Refusals that belong to the
-machine (a guard, a state that does not take the event) stay results with
-``success=False`` and a reason, exactly as the service returns them.
+Each function makes one service call (one transaction) and reads its typed
+refusal: ``forbidden`` (the service's permission rules refused who acts)
+raises :class:`PermissionDeniedError`, an override request or kind the
+record does not have is an :class:`ApiError` (``NOT_FOUND`` / ``BAD_REQUEST``),
+and nothing was written.  Refusals that belong to the machine (a guard, a
+state that does not take the event) stay results with ``success=False`` and
+a reason, exactly as the service returns them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from orderflow.api.errors import ApiError, AuthenticationError, PermissionDeniedError
 from orderflow.api.limits import json_depth
 from orderflow.api.queries import RecordRef
+from orderflow.errors import ConfigurationError
 from orderflow.service import Principal, TransitionResult, WorkflowService
 from orderflow.service.identity import MAX_PAYLOAD_DEPTH
-from orderflow.service.overrides import OverrideRules
+from orderflow.service.results import FORBIDDEN, NOT_FOUND
 
 
 def require_actor(actor: Principal | None, why: str | None = None) -> Principal:
@@ -79,12 +78,12 @@ def send_event(
     dry_run: bool = False,
     expected_version: int | None = None,
 ) -> TransitionResult:
-    """``service.send`` as ``actor``, after the permission check (see the module doc)."""
-    _permitted(service, ref, event, actor)
-    return service.send(
+    """``service.send`` as ``actor``; a refusal by the service's permission rules is an error."""
+    result = service.send(
         ref, event, actor=actor, note=note, idempotency_key=idempotency_key, dry_run=dry_run,
         expected_version=expected_version,
     )  # fmt: skip
+    return _answer(result, ref)
 
 
 def request_override(
@@ -98,18 +97,15 @@ def request_override(
     idempotency_key: str | None = None,
 ) -> TransitionResult:
     """Ask for an override of ``kind`` on the record, as ``actor``."""
-    rules = _override_rules(service, ref)
-    if kind not in rules.kind_names:
-        raise ApiError(
-            f"machine '{rules.machine}' has no override kind '{kind}'; it has "
-            f"{', '.join(rules.kind_names)}"
-        )
     if not reason.strip():
         raise ApiError("an override request needs a reason")
-    _permitted(service, ref, {"type": rules.kind(kind).request_event}, actor)
-    return service.request_override(
-        ref, kind, reason, actor=actor, note=note, idempotency_key=idempotency_key
-    )
+    with _overrides_of(service, ref):
+        result = service.request_override(
+            ref, kind, reason, actor=actor, note=note, idempotency_key=idempotency_key
+        )
+    if result.refusal is not None and result.refusal.kind == NOT_FOUND:
+        raise ApiError(result.refusal.reason)
+    return _answer(result, ref)
 
 
 def decide_override(
@@ -122,45 +118,38 @@ def decide_override(
     note: str = "",
     idempotency_key: str | None = None,
 ) -> TransitionResult:
-    """Approve or reject the record's override request ``request_id``, as ``actor``."""
-    rules = _override_rules(service, ref)
-    request = next((r for r in service.override_requests(ref) if r.request_key == request_id), None)
-    if request is None or request.kind not in rules.kind_names:
+    """Approve or reject the record's override request ``request_id``, as ``actor``: one transaction."""
+    with _overrides_of(service, ref):
+        result = service.decide_override(
+            ref, request_id, approve=approve, actor=actor, note=note,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+    if result.refusal is not None and result.refusal.kind == NOT_FOUND:
         model, key = ref
         raise ApiError(
             f"there is no override request '{request_id}' on {model.__tablename__} {str(key)!r}",
             "NOT_FOUND",
         )
-    kind = rules.kind(request.kind)
-    decision = kind.decision_events[0 if approve else 1]
-    _permitted(service, ref, {"type": decision}, actor)
-    return service.decide_override(
-        ref, request_id, approve=approve, actor=actor, note=note, idempotency_key=idempotency_key
-    )
+    return _answer(result, ref)
 
 
-def _permitted(
-    service: WorkflowService, ref: RecordRef, event: Mapping[str, Any], actor: Principal
-) -> None:
-    snapshot = service.snapshot(ref)
-    assert snapshot.machine is not None
-    refusal = service.permission_refusal(snapshot.machine.id, str(event.get("type")), actor)
-    if refusal is not None:
-        raise PermissionDeniedError(refusal)
+def _answer(result: TransitionResult, ref: RecordRef) -> TransitionResult:
+    """The service's answer, with a refusal by its permission rules raised as FORBIDDEN."""
+    if result.refusal is not None and result.refusal.kind == FORBIDDEN:
+        raise PermissionDeniedError(result.refusal.reason)
+    return result
 
 
-def _rules(service: WorkflowService, ref: RecordRef) -> OverrideRules | None:
-    snapshot = service.snapshot(ref)
-    assert snapshot.machine is not None
-    return service.overrides.get(snapshot.machine.id)
-
-
-def _override_rules(service: WorkflowService, ref: RecordRef) -> OverrideRules:
-    rules = _rules(service, ref)
-    if rules is None:
+@contextlib.contextmanager
+def _overrides_of(service: WorkflowService, ref: RecordRef) -> Iterator[None]:
+    """A record whose machine has no override rules is the caller's mistake, said as such."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        if exc.setting != "overrides":
+            raise
         model, key = ref
         raise ApiError(
             f"{model.__tablename__} {str(key)!r} runs a machine without overrides; "
             f"machines with overrides: {', '.join(sorted(service.overrides)) or 'none'}"
-        )
-    return rules
+        ) from exc

@@ -105,7 +105,8 @@ from orderflow.store.record import dotted_path
 
 EventLike = str | Mapping[str, Any] | BaseModel
 #: handler(session, record, action) -> None, an event, or a list of events to process next
-EffectHandler = Callable[[Session, Any, Action], Any]
+#: (``session`` is the transaction's ``Session``, or its ``AsyncSession`` for an async def handler)
+EffectHandler = Callable[[Any, Any, Action], Any]
 RolesLike = RoleMapping | Mapping[str, Iterable[str]] | Callable[[Principal], Iterable[str]] | None
 
 __all__ = [
