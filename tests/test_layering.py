@@ -125,3 +125,16 @@ def test_test_modules_have_unique_basenames() -> None:
     tests = Path(__file__).resolve().parent
     names = [p.name for p in tests.rglob("*.py") if p.name != "conftest.py"]
     assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
+def test_no_function_of_the_service_is_longer_than_a_screen() -> None:
+    """The send pipeline is read as named stages: none of the service's functions exceeds 60 lines."""
+    long = []
+    for path in sorted((SRC / "service").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                assert node.end_lineno is not None
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 60:
+                    long.append(f"{path.name}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, long

@@ -99,12 +99,11 @@ def _take_event(run: Run, event: Event) -> None:
 def _take_document_event(run: Run, event: Event) -> None:
     """SCXML's mainEventLoop body for an external event: the delivered send, the hooks, then selection."""
     if run.timers:  # a delivered send is no longer pending: the one whose event this is
-        for timer_id, timer in run.timers.items():
-            if timer.event == event.data:
-                del run.timers[timer_id]
-                run.consumed = timer_id
-                run.changed = True
-                break
+        timer_id = _delivered_send(run.timers, event.data)
+        if timer_id is not None:
+            del run.timers[timer_id]
+            run.consumed = timer_id
+            run.changed = True
     hooks = run.machine.hooks
     if hooks is not None:
         hooks.before_external(run, event)
@@ -123,6 +122,27 @@ def _select_and_take(run: Run, event: Event) -> None:
         microstep(run, transitions, event)
     elif blocked:  # nothing enabled because guards refused (not a transition that does nothing)
         run.refusals = tuple(blocked)
+
+
+def _delivered_send(timers: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
+    """The pending send an external event delivers: by its ``sendid``, else by its event.
+
+    An event the caller added fields to (who acts, say) still delivers the
+    send whose event it carries; one of the same name with other data does not.
+    """
+    sendid = data.get("sendid")
+    if sendid in timers:
+        return str(sendid)
+    for timer_id, timer in timers.items():
+        if timer.event == data:
+            return str(timer_id)
+    for timer_id, timer in timers.items():
+        if all(data.get(key, _MISSING) == value for key, value in timer.event.items()):
+            return str(timer_id)
+    return None
+
+
+_MISSING = object()
 
 
 def _enter_initial(run: Run, event: Event) -> None:
