@@ -20,7 +20,7 @@ from orderflow.api.queries import ActorEventOption, Workflow
 from orderflow.api.records import RecordSummary, state_text
 from orderflow.export.model import DiagramState
 from orderflow.service import Principal
-from orderflow.store import OverrideRequest, ScheduledEvent, TransitionLog
+from orderflow.service.queries import LogEntry, PendingTimer, RequestedOverride
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1d232a; background: #f6f7f9; }
@@ -61,9 +61,9 @@ class RecordPage:
 
     flow: Workflow
     options: Sequence[ActorEventOption]
-    log: Sequence[TransitionLog]
-    timers: Sequence[ScheduledEvent]
-    overrides: Sequence[OverrideRequest]
+    log: Sequence[LogEntry]
+    timers: Sequence[PendingTimer]
+    overrides: Sequence[RequestedOverride]
     diagram_format: str | None
     diagram: str | None
     tree: DiagramState
@@ -309,7 +309,7 @@ def _context(flow: Workflow) -> Markup:
     return tag('<section><h2>Context</h2><pre id="context">{text}</pre></section>', text=text)
 
 
-def _overrides(requests: Sequence[OverrideRequest]) -> Markup:
+def _overrides(requests: Sequence[RequestedOverride]) -> Markup:
     if not requests:
         return Markup("")
     rows = join(
@@ -331,7 +331,7 @@ def _overrides(requests: Sequence[OverrideRequest]) -> Markup:
                "{rows}</table></section>", rows=rows)  # fmt: skip
 
 
-def _timers(timers: Sequence[ScheduledEvent]) -> Markup:
+def _timers(timers: Sequence[PendingTimer]) -> Markup:
     if not timers:
         return Markup("")
     rows = join(
@@ -347,7 +347,7 @@ def _timers(timers: Sequence[ScheduledEvent]) -> Markup:
                "{rows}</table></section>", rows=rows)  # fmt: skip
 
 
-def _log(log: Sequence[TransitionLog]) -> Markup:
+def _log(log: Sequence[LogEntry]) -> Markup:
     rows = join(
         tag(
             "<tr><td>{version}</td><td>{when}</td><td><code>{event}</code></td><td><code>{source}</code> → "

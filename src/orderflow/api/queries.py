@@ -2,8 +2,9 @@
 
 Plain functions over a :class:`~orderflow.service.WorkflowService`, shared
 by the GraphQL schema and the inspector so the two can never disagree.
-They read; nothing here writes (the dry runs behind :func:`event_options`
-roll back by construction).
+They read, through the service and its query functions
+(:mod:`orderflow.service.queries`), never the store's tables; nothing here
+writes (the dry runs behind :func:`event_options` roll back by construction).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from dataclasses import dataclass
 from shutil import which
 from typing import Any
 
-from sqlalchemy import select
-
 from orderflow.api.records import leaf_paths
 from orderflow.chart import Machine, Snapshot
 from orderflow.errors import InvalidEventError, RecordNotFoundError
@@ -21,8 +20,8 @@ from orderflow.export import build_diagram, to_dot, to_mermaid, to_svg
 from orderflow.export.model import DiagramState
 from orderflow.orders.ports import CreditSnapshot
 from orderflow.service import DatabaseCredit, Principal, WorkflowService
-from orderflow.store import OverrideRequest, ScheduledEvent, TransitionLog
-from orderflow.store.workflow_tables import PENDING
+from orderflow.service import queries as service_queries
+from orderflow.service.queries import LogEntry, PendingTimer, RequestedOverride
 
 RecordRef = tuple[type[Any], Any]
 
@@ -102,37 +101,18 @@ def workflow(service: WorkflowService, record_type: str, ref: RecordRef) -> Work
     )
 
 
-def transition_log(
-    service: WorkflowService, flow: Workflow, limit: int = 50
-) -> list[TransitionLog]:
+def transition_log(service: WorkflowService, flow: Workflow, limit: int = 50) -> list[LogEntry]:
     """The record's last ``limit`` log rows, oldest first."""
     with service.session_factory() as session:
-        rows = session.scalars(
-            select(TransitionLog)
-            .where(
-                TransitionLog.record_type == flow.record_type,
-                TransitionLog.record_id == flow.record_id,
-            )
-            .order_by(TransitionLog.id.desc())
-            .limit(max(limit, 0))
-        ).all()
-    return list(reversed(rows))
+        return service_queries.transition_log(
+            session, flow.record_type, flow.record_id, limit=limit
+        )
 
 
-def pending_timers(service: WorkflowService, flow: Workflow) -> list[ScheduledEvent]:
+def pending_timers(service: WorkflowService, flow: Workflow) -> list[PendingTimer]:
     """The record's durable timers that have not fired or been cancelled, soonest first."""
     with service.session_factory() as session:
-        return list(
-            session.scalars(
-                select(ScheduledEvent)
-                .where(
-                    ScheduledEvent.record_type == flow.record_type,
-                    ScheduledEvent.record_id == flow.record_id,
-                    ScheduledEvent.status == PENDING,
-                )
-                .order_by(ScheduledEvent.due_at, ScheduledEvent.id)
-            )
-        )
+        return service_queries.pending_timers(session, flow.record_type, flow.record_id)
 
 
 def override_requests(
@@ -143,19 +123,17 @@ def override_requests(
     record_type: str | None = None,
     record_id: str | None = None,
     limit: int = 100,
-) -> list[OverrideRequest]:
+) -> list[RequestedOverride]:
     """Override requests, newest first, filtered by whichever of the arguments are given."""
-    query = select(OverrideRequest)
-    for column, wanted in (
-        (OverrideRequest.status, status),
-        (OverrideRequest.kind, kind),
-        (OverrideRequest.record_type, record_type),
-        (OverrideRequest.record_id, record_id),
-    ):
-        if wanted is not None:
-            query = query.where(column == wanted)
     with service.session_factory() as session:
-        return list(session.scalars(query.order_by(OverrideRequest.id.desc()).limit(max(limit, 0))))
+        return service_queries.override_requests(
+            session,
+            status=status,
+            kind=kind,
+            record_type=record_type,
+            record_id=record_id,
+            limit=limit,
+        )
 
 
 def credit_snapshot(service: WorkflowService, customer_id: str, currency: str) -> CreditSnapshot:

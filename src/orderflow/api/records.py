@@ -9,16 +9,23 @@ table name is refused with the list of those that can.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from orderflow.api.errors import ApiError
 from orderflow.errors import InvalidRecordKeyError
-from orderflow.store import Fulfillment, Quotation, SaleOrder, WorkflowRecord, primary_key_value
+from orderflow.service.queries import (
+    Fulfillment,
+    Quotation,
+    SaleOrder,
+    WorkflowRecord,
+    primary_key_value,
+    started_records,
+)
 
 #: the domain records shipped with orderflow, in the order of the flow
 DEFAULT_MODELS: tuple[type[WorkflowRecord], ...] = (Quotation, SaleOrder, Fulfillment)
@@ -92,7 +99,7 @@ class RecordTypes:
         with session_factory() as session:
             for record_type, model in self.models.items():
                 kept = 0
-                for row in _rows(session, model, machine):
+                for row in started_records(session, model, machine=machine):
                     summary = _summary(record_type, row)
                     if state is not None and not _within(summary.states, state):
                         continue
@@ -125,16 +132,6 @@ def state_text(value: Any) -> str:
 
 def _within(states: tuple[str, ...], wanted: str) -> bool:
     return any(s == wanted or s.startswith(f"{wanted}.") for s in states)
-
-
-def _rows(session: Session, model: type[Any], machine: str | None) -> Iterator[Any]:
-    (key,) = inspect(model).primary_key
-    query = select(model).where(
-        model.workflow_machine.is_not(None), model.workflow_state.is_not(None)
-    )
-    if machine is not None:
-        query = query.where(model.workflow_machine == machine)
-    yield from session.scalars(query.order_by(key.desc()).execution_options(yield_per=200))
 
 
 def _summary(record_type: str, row: Any) -> RecordSummary:

@@ -37,7 +37,7 @@ from orderflow.api.limits import ApiLimits
 from orderflow.api.records import RecordSummary
 from orderflow.errors import OrderflowError
 from orderflow.service import Principal, TransitionResult
-from orderflow.store import OverrideRequest, ScheduledEvent, TransitionLog
+from orderflow.service.queries import LogEntry, PendingTimer, RequestedOverride
 
 logger = logging.getLogger("orderflow.api")
 
@@ -133,7 +133,7 @@ class LogEntryType:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: TransitionLog) -> LogEntryType:
+    def of(cls, row: LogEntry) -> LogEntryType:
         return cls(
             id=row.id, machine=row.machine, machine_version=row.machine_version, event=row.event,
             from_state=row.from_state, to_state=row.to_state, record_version=row.record_version,
@@ -150,7 +150,7 @@ class TimerType:
     attempts: int
 
     @classmethod
-    def of(cls, row: ScheduledEvent) -> TimerType:
+    def of(cls, row: PendingTimer) -> TimerType:
         return cls(
             timer_id=row.timer_id, event=JSON(row.event), due_at=row.due_at, attempts=row.attempts
         )
@@ -171,7 +171,7 @@ class OverrideRequestType:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: OverrideRequest) -> OverrideRequestType:
+    def of(cls, row: RequestedOverride) -> OverrideRequestType:
         return cls(
             record_type=row.record_type, record_id=strawberry.ID(row.record_id),
             request_id=row.request_key, kind=row.kind, reason=row.reason,
