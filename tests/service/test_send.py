@@ -137,9 +137,8 @@ def test_a_refusal_reads_the_row_once_and_opens_no_second_transaction(
         event.remove(engine, "before_cursor_execute", seen)
     assert not result.success and result.status == "OPEN"
     # the locked read of the row, and on SQLite the BEGIN IMMEDIATE before it: nothing after
-    assert [s for s in statements if not s.startswith("BEGIN")] == [
-        "SELECT tickets.id, tickets.title, ticket"
-    ]
+    reads = [s for s in statements if not s.startswith("BEGIN")]
+    assert len(reads) == 1 and reads[0].startswith("SELECT tickets.")
     assert len(statements) <= 2
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from orderflow.chart import Timer
 from orderflow.errors import StaleRecordError
 from orderflow.service.results import Principal
-from orderflow.service.rows import current_version, key_of, table_name
+from orderflow.service.rows import LoadedRow, current_version, identity, table_name
 from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
 from orderflow.store.workflow_tables import CANCELLED, PENDING
 
@@ -60,24 +60,32 @@ class Journal:
     def advance(
         self, session: Session, row: Any, columns: Mapping[str, Any], read: int, steps: int = 1
     ) -> int:
-        """Write ``columns`` and ``workflow_version = read + steps`` if the row is still at ``read``."""
-        model = type(row)
+        """Write ``columns`` and ``workflow_version = read + steps`` if the row is still at ``read``.
+
+        ``row`` is the call's :class:`~orderflow.service.rows.LoadedRow` or a mapped instance;
+        either is given the committed values.
+        """
+        model, key = identity(row)
         new_version = read + steps
         written = session.connection().execute(
             self._versioned_update(model, tuple(columns)),
             {
                 **{f"new_{name}": value for name, value in columns.items()},
                 "new_workflow_version": new_version,
-                "record_key": key_of(row),
+                "record_key": key,
                 "read_version": read,
             },
         )
         if written.rowcount != 1:
             raise StaleRecordError(
-                table_name(model), str(key_of(row)), read, current_version(session, row)
+                table_name(model), str(key), read, current_version(session, model, key)
             )
-        for name, value in {**columns, "workflow_version": new_version}.items():
-            set_committed_value(row, name, value)
+        values = {**columns, "workflow_version": new_version}
+        if isinstance(row, LoadedRow):
+            row.written(values)
+        else:
+            for name, value in values.items():
+                set_committed_value(row, name, value)
         return new_version
 
     def bump(self, session: Session, row: Any) -> int:

@@ -24,7 +24,8 @@ def legacy_update(work: Work) -> TransitionResult:
     """Set the legacy status for ``work.command.legacy_to`` (nothing written in a dry run)."""
     row, command, read = work.row, work.command, work.read_version
     assert command.legacy_to is not None
-    old, new = row.status, status_for_state(type(row), command.legacy_to)
+    assert row is not None
+    old, new = row.status, status_for_state(row.model, command.legacy_to)
     result = TransitionResult(
         True, work.record_type, work.record_id, LEGACY_EVENT, {"status": old}, {"status": new},
         dry_run=command.dry_run, version=read + (0 if command.dry_run else 1), status=new,

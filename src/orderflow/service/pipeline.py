@@ -53,7 +53,7 @@ from orderflow.service.results import (
     Refusal,
     TransitionResult,
 )
-from orderflow.service.rows import model_of, table_name
+from orderflow.service.rows import STATE_ATTRIBUTES, model_of, table_name
 from orderflow.service.target_states import handles
 from orderflow.store import snapshot_data, state_columns
 from orderflow.store.workflow_tables import CANCELLED, FIRED
@@ -79,7 +79,7 @@ class Work:
     record_type: str
     bridge: Bridge | None = None
     record_id: str = "?"
-    row: Any = None
+    row: Any = None  # the call's LoadedRow, once lock has read it
     machine: Machine | None = None
     snapshot: Snapshot | None = None
     migrated_from: str | None = None
@@ -345,7 +345,7 @@ def run_effect(work: Work, step: StepDone, action: Action) -> list[EventLike]:
             session = (
                 work.bridge.session_for(handler, work.session) if work.bridge else work.session
             )
-            answer = work.call(handler, session, work.row, action)
+            answer = work.call(handler, session, work.row.instance(), action)
         elif action.type in machine.effects:
             impl = machine.effects[action.type]
             answer = work.call(impl, step.after.context, action.event, action.params)
@@ -378,7 +378,7 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
     """Write the last snapshot, a log row per step, override rows, timer rows and the outbox."""
     last, row = steps[-1], work.row
     dry_run = work.command.dry_run
-    columns = None if dry_run else state_columns(last.after, type(row))
+    columns = None if dry_run else state_columns(last.after, row.model)
     status = row.status if columns is None else columns.get("status", row.status)
     result = outcome(work, steps, status)
     if columns is None:
@@ -486,7 +486,8 @@ def finished_record(
     else:
         service = work.service.joined(work.session)
     return FinishedRecord(
-        session, service, work.row, work.record_type, work.record_id, work.the_machine, snapshot,
+        session, service, work.row.instance(), work.record_type, work.record_id, work.the_machine,
+        snapshot,
         work.principal, log_id,
     )  # fmt: skip
 
@@ -498,15 +499,10 @@ def commit(work: Work, result: TransitionResult) -> TransitionResult:
         session.rollback()
         return result
     session.commit()
-    if record is not row and not isinstance(record, tuple):
-        for name in _STATE_ATTRIBUTES:
+    if not isinstance(record, tuple):
+        for name in STATE_ATTRIBUTES:
             set_committed_value(record, name, getattr(row, name))
     return result
-
-
-_STATE_ATTRIBUTES = (
-    "workflow_machine", "workflow_state", "workflow_context", "workflow_version", "status",
-)  # fmt: skip
 
 
 def outcome(work: Work, steps: list[StepDone], status: str | None) -> TransitionResult:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from orderflow.errors import NotAWorkflowRecordError, OrderflowError, RecordNotFoundError
 from orderflow.store import WorkflowRecord, record_identity
@@ -45,6 +46,13 @@ def key_of(row: Any) -> Any:
     return getattr(row, key_column(type(row)).key)
 
 
+def identity(row: Any) -> tuple[type[Any], Any]:
+    """A row's model and key: a :class:`LoadedRow`'s, or a mapped instance's."""
+    if isinstance(row, LoadedRow):
+        return row.model, row.key
+    return type(row), key_of(row)
+
+
 def has_no_key(record: Any) -> bool:
     return any(k is None for k in inspect(type(record)).primary_key_from_instance(record))
 
@@ -59,59 +67,113 @@ def key_label(record: RecordRef) -> str:
         return "?"
 
 
-def current_version(session: Session, row: Any) -> int | None:
+def current_version(session: Session, model: type[Any], key: Any) -> int | None:
     """The version the row has in the database now (after a failed optimistic write)."""
-    model = type(row)
     found = session.execute(
-        select(model.workflow_version).where(key_column(model) == key_of(row))
+        select(model.workflow_version).where(key_column(model) == key)
     ).scalar_one_or_none()
     return None if found is None else int(found)
 
 
+#: the columns of ``WorkflowRecord`` a call reads and writes, by attribute name
+STATE_ATTRIBUTES = (
+    "workflow_machine", "workflow_state", "workflow_context", "workflow_version", "status",
+)  # fmt: skip
+
+
+class LoadedRow:
+    """A record's workflow columns as one call read them (with Core), and its ORM instance on demand.
+
+    Most sends never need the mapped instance: only an effect handler, a
+    finish hook or a port reads it.  :meth:`instance` loads it then (the row
+    is already locked by this transaction) and keeps it in step with what
+    the call writes.
+    """
+
+    __slots__ = (
+        "_instance", "_session", "key", "model", "status", "workflow_context",
+        "workflow_machine", "workflow_state", "workflow_version",
+    )  # fmt: skip
+
+    model: type[Any]
+    key: Any
+    workflow_machine: str | None
+    workflow_state: dict[str, Any] | None
+    workflow_context: Any
+    workflow_version: int
+    status: str | None
+
+    def __init__(self, session: Session, model: type[Any], key: Any, values: Any) -> None:
+        self._session = session
+        self._instance: Any = None
+        self.model = model
+        self.key = key
+        for name in STATE_ATTRIBUTES:
+            setattr(self, name, getattr(values, name))
+
+    @classmethod
+    def of(cls, session: Session, instance: Any, key: Any) -> LoadedRow:
+        """The row of an instance the session holds already (a record a start inserted)."""
+        row = cls(session, type(instance), key, instance)
+        row._instance = instance
+        return row
+
+    def instance(self) -> Any:
+        """The mapped instance of this row in the call's session (loaded the first time)."""
+        if self._instance is None:
+            found = self._session.get(self.model, self.key, populate_existing=True)
+            if found is None:  # pragma: no cover - the row is locked by this transaction
+                raise RecordNotFoundError(table_name(self.model), str(self.key))
+            self._instance = found
+        return self._instance
+
+    def written(self, values: dict[str, Any]) -> None:
+        """What the call wrote to the row: here, and on the instance if it was loaded."""
+        for name, value in values.items():
+            setattr(self, name, value)
+            if self._instance is not None:
+                set_committed_value(self._instance, name, value)
+
+
 class RowReader:
-    """Reads a record's row into a session, locked or not, with statements built once."""
+    """Reads a record's row into a call, locked or not, with statements built once per model."""
 
     def __init__(self) -> None:
-        self._queries: dict[tuple[type[Any], bool, bool], Any] = {}
+        self._queries: dict[tuple[type[Any], bool], Any] = {}
 
     def load(
         self, session: Session, record: RecordRef, *, lock: bool, insert: bool = False
-    ) -> tuple[Any, Any]:
-        """The record's row in ``session`` (inserted first when ``insert`` and new) and its key."""
+    ) -> tuple[LoadedRow, Any]:
+        """The record's row (inserted first when ``insert`` and new) and its key."""
         if insert and not isinstance(record, tuple) and has_no_key(record):
-            session.add(record)
-            session.flush()
-            return record, record_identity(record)[1]
+            return self._inserted(session, record, None)
         model, key = record_identity(record)
-        row = session.execute(self._query(session, model, lock), {"record_key": key})
-        found = row.scalar_one_or_none()
-        if found is None:
-            if insert and not isinstance(record, tuple):
-                session.add(record)
-                session.flush()
-                return record, key
-            raise RecordNotFoundError(table_name(model), str(key))
-        if not isinstance(found, WorkflowRecord):
+        if not issubclass(model, WorkflowRecord):
             raise NotAWorkflowRecordError(model)
-        return found, key
-
-    def _query(self, session: Session, model: type[Any], lock: bool) -> Any:
-        # a session that holds no instance yet (every send's own) needs no refresh of one
-        refresh = bool(session.identity_map)
-        query = self._queries.get((model, lock, refresh))
+        query = self._queries.get((model, lock))
         if query is None:
-            query = self._queries[model, lock, refresh] = row_query(model, lock, refresh)
-        return query
+            query = self._queries[model, lock] = columns_query(model, lock)
+        values = session.connection().execute(query, {"record_key": key}).one_or_none()
+        if values is None:
+            if insert and not isinstance(record, tuple):
+                return self._inserted(session, record, key)
+            raise RecordNotFoundError(table_name(model), str(key))
+        return LoadedRow(session, model, key, values), key
+
+    @staticmethod
+    def _inserted(session: Session, record: Any, key: Any) -> tuple[LoadedRow, Any]:
+        if not isinstance(record, WorkflowRecord):
+            raise NotAWorkflowRecordError(type(record))
+        session.add(record)
+        session.flush()
+        key = record_identity(record)[1] if key is None else key
+        return LoadedRow.of(session, record, key), key
 
 
-def row_query(model: type[Any], lock: bool, refresh: bool) -> Any:
-    """``SELECT <model> WHERE <key> = :record_key`` (``FOR UPDATE`` when ``lock``).
-
-    With ``refresh``, ``populate_existing`` overwrites an instance the session
-    already holds with the row as read now (a session that holds none does
-    not pay for it).
-    """
-    query = select(model).where(key_column(model) == bindparam("record_key"))
-    if lock:
-        query = query.with_for_update()
-    return query.execution_options(populate_existing=True) if refresh else query
+def columns_query(model: type[Any], lock: bool) -> Any:
+    """``SELECT <workflow columns> WHERE <key> = :record_key`` (``FOR UPDATE`` when ``lock``)."""
+    mapper = inspect(model)
+    columns = [mapper.attrs[name].columns[0].label(name) for name in STATE_ATTRIBUTES]
+    (key,) = mapper.local_table.primary_key.columns
+    query = select(*columns).where(key == bindparam("record_key"))
+    return query.with_for_update() if lock else query

@@ -279,6 +279,9 @@ _KEY_TYPES: dict[type[Any], tuple[type[Any], int | None]] = {}
 
 
 def record_label(record: object) -> str:
+    model, key = getattr(record, "model", None), getattr(record, "key", None)
+    if isinstance(model, type) and key is not None:  # a view of a row (the service's LoadedRow)
+        return f"{getattr(model, '__tablename__', model.__name__)} {key!r}"
     table = getattr(type(record), "__tablename__", type(record).__name__)
     try:
         keys = inspect(type(record)).primary_key_from_instance(record)
