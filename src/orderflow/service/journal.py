@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, inspect, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -58,7 +58,13 @@ class Journal:
     # -- the record's own row ----------------------------------------------------------------
 
     def advance(
-        self, session: Session, row: Any, columns: Mapping[str, Any], read: int, steps: int = 1
+        self,
+        session: Session,
+        row: Any,
+        columns: Mapping[str, Any],
+        read: int,
+        steps: int = 1,
+        connection: Connection | None = None,
     ) -> int:
         """Write ``columns`` and ``workflow_version = read + steps`` if the row is still at ``read``.
 
@@ -67,7 +73,7 @@ class Journal:
         """
         model, key = identity(row)
         new_version = read + steps
-        written = session.connection().execute(
+        written = (connection or session.connection()).execute(
             self._versioned_update(model, tuple(columns)),
             {
                 **{f"new_{name}": value for name, value in columns.items()},
@@ -126,9 +132,14 @@ class Journal:
             "created_at": self.clock(), **actor_columns(principal),
         }  # fmt: skip
 
-    def log(self, session: Session, entries: Sequence[Mapping[str, Any]]) -> list[int]:
+    def log(
+        self,
+        session: Session,
+        entries: Sequence[Mapping[str, Any]],
+        connection: Connection | None = None,
+    ) -> list[int]:
         """Append ``entries`` (from :meth:`entry`); their ids, in order."""
-        connection = session.connection()
+        connection = connection or session.connection()
         if len(entries) == 1:  # the common case: a plain INSERT ... RETURNING, not a batch
             return [connection.execute(_LOG_INSERT_ONE, dict(entries[0])).scalar_one()]
         return list(connection.execute(_LOG_INSERT, [dict(e) for e in entries]).scalars())

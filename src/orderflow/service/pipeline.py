@@ -80,6 +80,7 @@ class Work:
     bridge: Bridge | None = None
     record_id: str = "?"
     row: Any = None  # the call's LoadedRow, once lock has read it
+    connection: Any = None  # the transaction's connection: the journal's statements go there
     machine: Machine | None = None
     snapshot: Snapshot | None = None
     migrated_from: str | None = None
@@ -193,6 +194,7 @@ def stages(work: Work) -> TransitionResult:
 def lock(work: Work) -> None:
     """Read the record's row ``FOR UPDATE`` (insert it first when a start brings a new one)."""
     insert = work.command.starting is not None
+    work.connection = work.session.connection()
     work.row, key = work.service.rows.load(
         work.session, work.command.record, lock=True, insert=insert
     )
@@ -384,9 +386,11 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
     if columns is None:
         return result
     journal, session = work.service.journal, work.session
-    journal.advance(session, row, columns, work.read_version, len(steps))
+    journal.advance(session, row, columns, work.read_version, len(steps), work.connection)
     ids = journal.log(
-        session, [log_entry(work, index, step, result) for index, step in enumerate(steps)]
+        session,
+        [log_entry(work, index, step, result) for index, step in enumerate(steps)],
+        work.connection,
     )
     for step, log_id in zip(steps, ids, strict=True):
         step.log_id = log_id

@@ -1,0 +1,136 @@
+"""The async driver against the sync one: persisted sends per second, 8 tasks against 8 threads.
+
+    .venv/bin/python bench/async_service.py [--ops 150] [--rounds 5] [--postgres postgresql+psycopg://...]
+
+One process, one database (PostgreSQL when a URL is given or
+ORDERFLOW_TEST_POSTGRES_URL is set, else a SQLite file).  A round runs
+``--ops`` sends of the toggle machine per worker:
+
+- **sync, 8 threads**: ``WorkflowService.send`` from 8 threads, each on its own records;
+- **async, 8 tasks**: ``AsyncWorkflowService.send`` from 8 tasks on one event loop.
+
+The kinds alternate round by round; the table gives the median throughput of
+each and the median and range of the per-round ratio (async over sync).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import threading
+import time
+
+from persisted import RECORDS_PER_WORKER, TOGGLE, BenchBase, Switch
+from scratch_database import Database
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import sessionmaker
+
+import orderflow
+from orderflow.service import AsyncWorkflowService, WorkflowService
+from orderflow.store import create_async_engine
+
+WORKERS = 8
+
+
+def ids_of(worker: int) -> list[int]:
+    return [worker * RECORDS_PER_WORKER + i + 1 for i in range(RECORDS_PER_WORKER)]
+
+
+def sync_round(service: WorkflowService, ops: int) -> float:
+    def work(worker: int) -> None:
+        ids = ids_of(worker)
+        for i in range(ops):
+            assert service.send((Switch, ids[i % len(ids)]), "FLIP").success
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(WORKERS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return WORKERS * ops / (time.perf_counter() - started)
+
+
+async def async_round(service: AsyncWorkflowService, ops: int) -> float:
+    async def work(worker: int) -> None:
+        ids = ids_of(worker)
+        for i in range(ops):
+            assert (await service.send((Switch, ids[i % len(ids)]), "FLIP")).success
+
+    started = time.perf_counter()
+    await asyncio.gather(*(work(w) for w in range(WORKERS)))
+    return WORKERS * ops / (time.perf_counter() - started)
+
+
+def measure(url: str | None, ops: int, rounds: int) -> str:
+    database = Database(url, BenchBase.metadata)
+    machine = orderflow.create_machine(TOGGLE)
+    engine = database.engine()
+    engine.pool.dispose()
+    sync_engine = orderflow.store.create_engine(
+        database.url or "",
+        **({} if database.schema is None else {
+            "connect_args": {"options": f"-csearch_path={database.schema}"}, "pool_size": WORKERS,
+        }),
+    )  # fmt: skip
+    sync = WorkflowService(sessionmaker(sync_engine, expire_on_commit=False), {"toggle": machine})
+    for i in range(WORKERS * RECORDS_PER_WORKER):
+        sync.start(Switch(id=i + 1, workflow_machine="toggle"))
+    loop = asyncio.new_event_loop()
+    async_engine = create_async_engine(
+        database.url or "",
+        **({} if database.schema is None else {
+            "connect_args": {"options": f"-csearch_path={database.schema}"}, "pool_size": WORKERS,
+        }),
+    )  # fmt: skip
+    asynchronous = AsyncWorkflowService(
+        async_sessionmaker(async_engine, expire_on_commit=False), {"toggle": machine}
+    )
+    try:
+        sync_round(sync, 20)
+        loop.run_until_complete(async_round(asynchronous, 20))
+        tps: dict[str, list[float]] = {"sync": [], "async": []}
+        for round_ in range(rounds):
+            kinds = ("sync", "async") if round_ % 2 == 0 else ("async", "sync")
+            for kind in kinds:
+                if kind == "sync":
+                    tps[kind].append(sync_round(sync, ops))
+                else:
+                    tps[kind].append(loop.run_until_complete(async_round(asynchronous, ops)))
+        ratios = [a / s for a, s in zip(tps["async"], tps["sync"], strict=True)]
+        name = "SQLite file (WAL)" if database.schema is None else "PostgreSQL"
+        return (
+            f"| {name} | {statistics.median(tps['sync']):,.0f} | "
+            f"{statistics.median(tps['async']):,.0f} | {statistics.median(ratios):.2f}x "
+            f"({min(ratios):.2f}x-{max(ratios):.2f}x) |"
+        )
+    finally:
+        loop.run_until_complete(async_engine.dispose())
+        loop.close()
+        sync_engine.dispose()
+        engine.dispose()
+        database.drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ops", type=int, default=150, help="sends per worker and round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each kind")
+    parser.add_argument("--postgres", default=os.environ.get("ORDERFLOW_TEST_POSTGRES_URL"))
+    parser.add_argument("--sqlite", action="store_true", help="measure a SQLite file as well")
+    args = parser.parse_args()
+    rows = [
+        "| engine | sync, 8 threads (tx/s) | async, 8 tasks (tx/s) | async / sync (range) |",
+        "|---|---:|---:|---:|",
+    ]
+    if args.postgres:
+        rows.append(measure(args.postgres, args.ops, args.rounds))
+    if args.sqlite or not args.postgres:
+        rows.append(measure(None, args.ops, args.rounds))
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
