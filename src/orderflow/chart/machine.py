@@ -59,6 +59,17 @@ class GuardCheck:
     passed: bool
     reason: str | None
 
+    @staticmethod
+    def of(transition: Transition, passed: bool, reason: str | None) -> GuardCheck:
+        return GuardCheck(
+            source=transition.source.id,
+            descriptor=transition.descriptor or "",
+            targets=None if transition.targets is None else tuple(n.id for n in transition.targets),
+            guard=None if transition.guard is None else describe(transition.guard),
+            passed=passed,
+            reason=reason,
+        )
+
 
 @dataclass(frozen=True)
 class Explanation:
@@ -333,14 +344,7 @@ class Machine:
                             raise
                         except Exception as exc:
                             passed, reason = False, f"guard raised {type(exc).__name__}: {exc}"
-                    check = GuardCheck(
-                        source=t.source.id,
-                        descriptor=t.descriptor or "",
-                        targets=tuple(n.id for n in t.targets) if t.targets is not None else None,
-                        guard=describe(t.guard) if t.guard is not None else None,
-                        passed=passed,
-                        reason=reason,
-                    )
+                    check = GuardCheck.of(t, passed, reason)
                     if t in chosen:
                         fired.append(check)
                     elif not passed:
@@ -517,17 +521,7 @@ class Machine:
             )
         if not blocked:
             return Refusal(UNHANDLED, f"no active state handles '{event.type}'")
-        checks = tuple(
-            GuardCheck(
-                source=t.source.id,
-                descriptor=t.descriptor or "",
-                targets=tuple(n.id for n in t.targets) if t.targets is not None else None,
-                guard=describe(t.guard) if t.guard is not None else None,
-                passed=False,
-                reason=reason,
-            )
-            for t, reason in blocked
-        )
+        checks = tuple(GuardCheck.of(t, False, reason) for t, reason in blocked)
         reasons = "; ".join(f"{c.source}: {c.reason}" for c in checks)
         return Refusal(GUARDED, f"'{event.type}' is blocked: {reasons}", checks)
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from datetime import datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -29,9 +29,7 @@ from orderflow.chart import Machine
 from orderflow.errors import WrongDriverError
 from orderflow.service.drivers import Bridge
 from orderflow.service.overrides import OverrideRules
-from orderflow.service.ports import TransactionScope
-from orderflow.service.workflow import EffectHandler, FinishHook, RolesLike, WorkflowService
-from orderflow.store.base import utcnow
+from orderflow.service.workflow import ServiceOptions, WorkflowService
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,24 +60,12 @@ class AsyncWorkflowService:
         self,
         session_factory: async_sessionmaker[AsyncSession] | Callable[[], AsyncSession],
         machines: Mapping[str, Machine],
-        *,
-        effects: Mapping[str, EffectHandler] | None = None,
-        workflow_enabled: bool = True,
-        clock: Callable[[], datetime] = utcnow,
-        max_follow_ups: int = 100,
-        scope: TransactionScope | None = None,
-        overrides: Iterable[OverrideRules] = (),
-        finish_hooks: Iterable[FinishHook] = (),
-        roles: RolesLike = None,
+        **options: Unpack[ServiceOptions],
     ) -> None:
         if isinstance(session_factory, Session) or _is_sync_factory(session_factory):
             raise WrongDriverError("AsyncWorkflowService", session_factory, "WorkflowService")
         self.session_factory = session_factory
-        self.sync = WorkflowService(
-            _no_sync_session, machines, effects=effects, workflow_enabled=workflow_enabled,
-            clock=clock, max_follow_ups=max_follow_ups, scope=scope, overrides=overrides,
-            finish_hooks=finish_hooks, roles=roles,
-        )  # fmt: skip
+        self.sync = WorkflowService(_no_sync_session, machines, **options)
         self._joined_to: AsyncSession | None = None
 
     # -- configuration, shared with the sync service --------------------------------------------

@@ -40,7 +40,7 @@ import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any, TypedDict, Unpack
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -142,6 +142,19 @@ class FinishedRecord:
 
 #: hook(finished) -> None, run inside the transaction that finished a record's machine
 FinishHook = Callable[[FinishedRecord], Any]
+
+
+class ServiceOptions(TypedDict, total=False):
+    """The settings both services take after their sessions and machines (see :class:`WorkflowService`)."""
+
+    effects: Mapping[str, EffectHandler] | None
+    workflow_enabled: bool
+    clock: Callable[[], datetime]
+    max_follow_ups: int
+    scope: TransactionScope | None
+    overrides: Iterable[OverrideRules]
+    finish_hooks: Iterable[FinishHook]
+    roles: RolesLike
 
 
 class WorkflowService:

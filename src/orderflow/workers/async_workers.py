@@ -27,7 +27,7 @@ from sqlalchemy.util import await_only
 
 from orderflow.service import AsyncWorkflowService
 from orderflow.store.base import utcnow
-from orderflow.workers.relay import OutboxMessage, Publisher, RelayReport, RetryPolicy, relay_outbox
+from orderflow.workers.relay import OutboxMessage, Publisher, RelayReport, relay_outbox
 from orderflow.workers.timers import TimerFiring, fire_due_timers, workflow_models
 
 logger = logging.getLogger("orderflow.workers")
@@ -121,31 +121,31 @@ class AsyncTimerWorker:
 
 
 class AsyncOutboxRelay:
-    """Publish outbox events through an ``async_sessionmaker`` until stopped."""
+    """Publish outbox events through an ``async_sessionmaker`` until stopped.
+
+    ``batch_options`` are :func:`~orderflow.workers.relay_outbox`'s (``batch``, ``retry``).
+    """
 
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession] | Callable[[], AsyncSession],
         publisher: Publisher | Any,
         *,
-        batch: int = 100,
-        retry: RetryPolicy | None = None,
         poll_interval: float = 0.5,
         clock: Callable[[], datetime] = utcnow,
+        **batch_options: Any,
     ) -> None:
         self.session_factory = session_factory
         self.publisher = publisher
-        self.batch = batch
-        self.retry = retry or RetryPolicy()
         self.poll_interval = poll_interval
         self.clock = clock
+        self.batch_options = batch_options
         self.published = 0
 
     async def run_once(self) -> RelayReport:
         report = await relay_outbox_async(
-            self.session_factory, self.publisher, batch=self.batch, retry=self.retry,
-            now=self.clock(),
-        )  # fmt: skip
+            self.session_factory, self.publisher, now=self.clock(), **self.batch_options
+        )
         self.published += len(report.published)
         return report
 
