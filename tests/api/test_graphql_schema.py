@@ -25,6 +25,7 @@ from api_support import (
     set_credit,
     tally,
 )
+from sqlalchemy import event
 
 from orderflow.api import queries
 from orderflow.service import WorkflowService
@@ -529,3 +530,36 @@ def test_an_unexpected_exception_is_masked_for_the_caller_and_logged(
         )  # fmt: skip
     assert [e.message for e in result.errors] == ["Unexpected error."]
     assert "hunter2" in caplog.text
+
+
+@pytest.mark.parametrize("mutation", ["send", "approve", "forbidden"])
+def test_a_mutation_is_one_transaction_and_reads_the_record_once(
+    service: WorkflowService, api_db: Any, mutation: str
+) -> None:
+    sale = sale_awaiting_admin_override(service)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(api_db.engine, "before_cursor_execute", seen)
+    try:
+        if mutation == "send":
+            result = graphql(service, SEND, {"id": str(sale.id), "event": "CANCEL"}, actor=ADMIN)
+        else:
+            result = graphql(
+                service, APPROVE, {"id": str(sale.id), "request": "admin-1"},
+                actor=ADMIN if mutation == "approve" else CLERK,
+            )  # fmt: skip
+    finally:
+        event.remove(api_db.engine, "before_cursor_execute", seen)
+    if mutation == "forbidden":
+        assert error_codes(result)[0][0] == "FORBIDDEN"
+    else:
+        assert result.errors is None
+    begins = [s for s in statements if s.startswith("BEGIN")]
+    # the service's read of the record's workflow columns (an effect handler or a finish hook
+    # may load the mapped instance as well, in the same transaction)
+    reads = [s for s in statements if "AS workflow_machine" in s and "FROM sale_orders" in s]
+    assert len(begins) == 1, statements  # one transaction: no snapshot read before the send
+    assert len(reads) == 1, reads

@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orderflow.chart import Snapshot
-from orderflow.errors import NotAWorkflowRecordError, StaleRecordError
+from orderflow.errors import ConfigurationError, NotAWorkflowRecordError, StaleRecordError
 from orderflow.orders.handoff import fulfilment_input_from, sale_input_from
 from orderflow.service.workflow import FinishedRecord
 from orderflow.store import (
@@ -139,7 +139,9 @@ class PhaseCoordinator:
 
     def add(self, handoff: Handoff) -> None:
         if any(h.name == handoff.name for h in self.handoffs):
-            raise ValueError(f"a hand-off named '{handoff.name}' is already registered")
+            raise ConfigurationError(
+                f"a hand-off named '{handoff.name}' is already registered", setting="handoffs"
+            )
         self.handoffs.append(handoff)
 
     def __call__(self, finished: FinishedRecord) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from orderflow.errors import InvalidSnapshotError
+from orderflow.errors import ConfigurationError, InvalidSnapshotError
 
 #: fn(snapshot JSON with its context) -> snapshot JSON for the next version
 SnapshotMigration = Callable[[dict[str, Any]], dict[str, Any]]
@@ -29,11 +29,13 @@ class DefinitionMigrations:
     ) -> None:
         key = (machine_id, str(from_version))
         if key in self._steps:
-            raise ValueError(
-                f"a migration of machine '{machine_id}' from version '{from_version}' is already registered"
+            raise ConfigurationError(
+                f"a migration of machine '{machine_id}' from version '{from_version}' is already "
+                "registered",
+                setting="migrations",
             )
         if str(from_version) == str(to_version):
-            raise ValueError("a migration must change the version")
+            raise ConfigurationError("a migration must change the version", setting="migrations")
         self._steps[key] = (str(to_version), fn)
 
     def upgrade(

@@ -92,10 +92,31 @@ class Work:
         assert self.machine is not None, "rehydrate runs before the stages that need the machine"
         return self.machine
 
+    # -- the transaction: the only session calls the stages make (a new driver's to supply) --
+
+    def open(self) -> None:
+        """Begin the call's transaction; the journal's statements go to its connection."""
+        self.connection = self.session.connection()
+
+    def flush(self) -> None:
+        """Send what user code added through the session (effects' rows) before the next stage."""
+        self.session.flush()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def outbox_written(self) -> list[Any]:
+        """The outbox rows effects wrote through the database ports since the last step."""
+        written: list[Any] = self.session.info.pop(OUTBOX_WRITTEN, [])
+        return written
+
     def refuse(self, refusal: Refusal) -> TransitionResult:
         """The answer for a call that moves nothing: roll back, say why."""
         status = None if self.row is None else self.row.status  # read before the rollback
-        self.session.rollback()
+        self.rollback()
         state = None if self.snapshot is None else self.snapshot.value
         return TransitionResult.refused(
             refusal, self.record_type, self.record_id, state, dry_run=self.command.dry_run,
@@ -168,7 +189,7 @@ def stages(work: Work) -> TransitionResult:
     lock(work)
     earlier = replay(work)
     if earlier is not None:
-        work.session.rollback()
+        work.rollback()
         return earlier
     check_version(work)
     if not work.service.workflow_enabled:
@@ -194,7 +215,7 @@ def stages(work: Work) -> TransitionResult:
 def lock(work: Work) -> None:
     """Read the record's row ``FOR UPDATE`` (insert it first when a start brings a new one)."""
     insert = work.command.starting is not None
-    work.connection = work.session.connection()
+    work.open()
     work.row, key = work.service.rows.load(
         work.session, work.command.record, lock=True, insert=insert
     )
@@ -335,7 +356,7 @@ def run_effects(work: Work, step: StepDone) -> list[EventLike]:
         return replies
     for action in step.core.effects:
         replies.extend(run_effect(work, step, action))
-    step.outbox = work.session.info.pop(OUTBOX_WRITTEN, [])
+    step.outbox = work.outbox_written()
     return replies
 
 
@@ -402,7 +423,7 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
         session, work.record_type, work.record_id,
         [(event, step.log_id) for step in steps for event in step.emitted],
     )  # fmt: skip
-    session.flush()
+    work.flush()
     return dataclasses.replace(result, log_ids=tuple(ids))
 
 
@@ -475,7 +496,7 @@ def run_finish_hooks(work: Work, snapshot: Snapshot, log_id: int | None) -> None
     service = work.service
     for hook in service.finish_hooks:
         work.call(hook, finished_record(work, hook, snapshot, log_id))
-    work.session.flush()
+    work.flush()
 
 
 def finished_record(
@@ -498,11 +519,11 @@ def finished_record(
 
 def commit(work: Work, result: TransitionResult) -> TransitionResult:
     """Commit (a dry run rolls back) and give the caller's own instance the committed columns."""
-    session, record, row = work.session, work.command.record, work.row
+    record, row = work.command.record, work.row
     if work.command.dry_run:
-        session.rollback()
+        work.rollback()
         return result
-    session.commit()
+    work.commit()
     if not isinstance(record, tuple):
         for name in STATE_ATTRIBUTES:
             set_committed_value(record, name, getattr(row, name))
