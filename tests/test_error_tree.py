@@ -11,9 +11,12 @@ import pytest
 import orderflow.api
 import orderflow.api.errors
 import orderflow.orders
+import orderflow.orders.handoff
 import orderflow.orders.loading
+import orderflow.orders.ports
 import orderflow.runtime
 import orderflow.runtime.actor
+import orderflow.workers.relay
 from orderflow import errors
 from orderflow.api.errors import api_error
 from orderflow.errors import (
@@ -24,17 +27,21 @@ from orderflow.errors import (
     DefinitionError,
     EffectError,
     ExportError,
+    HandoffError,
     IdempotencyKeyReusedError,
     InfiniteLoopError,
     InvalidEventError,
     InvalidRecordKeyError,
     InvalidSnapshotError,
+    InventoryError,
     MissingImplementationError,
     NotAWorkflowRecordError,
     NotFinishedError,
     OrderflowError,
+    PaymentError,
     PermissionDeniedError,
     Problem,
+    PublishError,
     RecordNotFoundError,
     RendererNotFoundError,
     ReservedEventFieldError,
@@ -105,6 +112,10 @@ SAMPLES: list[OrderflowError] = [
     UnsafeDocumentError("the DOCTYPE declares entities"),
     UnknownMachineError("invoice", ["quotation", "sale"]),
     ActorNotRunningError("the actor has not started yet"),
+    HandoffError("the quotation finished in 'rejected', not 'approved'"),
+    PaymentError("the provider declined capture p-1"),
+    InventoryError("no reservation r-9 in warehouse W1"),
+    PublishError("the webhook answered 503", retryable=True),
     ConfigurationError("'sales' holds machine 'sale'", setting="machines"),
     RecordNotFoundError("tickets", "7"),
     InvalidRecordKeyError("tickets", "abc", "integers"),
@@ -190,6 +201,10 @@ def test_the_api_doc_lists_every_code(cls: type[OrderflowError]) -> None:
         (PermissionDeniedError, [orderflow.api.errors, orderflow.api]),
         (ActorNotRunningError, [orderflow.runtime.actor, orderflow.runtime]),
         (UnknownMachineError, [orderflow.orders.loading, orderflow.orders]),
+        (HandoffError, [orderflow.orders.handoff]),
+        (PaymentError, [orderflow.orders.ports]),
+        (InventoryError, [orderflow.orders.ports]),
+        (PublishError, [orderflow.workers.relay, orderflow.workers]),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )

@@ -23,6 +23,10 @@
     ├── StaleRecordError                 STALE_RECORD            a record changed under a write (optimistic workflow_version check)
     ├── TransitionFailedError            TRANSITION_FAILED       a guard or assignment raised while a persisted record moved
     ├── EffectError                      EFFECT_FAILED           an in-transaction effect raised; the whole transition rolled back
+    ├── HandoffError                     HANDOFF_ERROR           a finished snapshot does not hand over to the next phase (also a ValueError)
+    ├── PaymentError                     PAYMENT_FAILED          a payment provider refused a capture or a refund (raised by a port)
+    ├── InventoryError                   INVENTORY_FAILED        a warehouse refused a reservation change (raised by a port)
+    ├── PublishError                     PUBLISH_FAILED          a publisher could not deliver an outbox message (``retryable`` or not)
     ├── ExportError                      EXPORT_ERROR            a machine cannot be drawn or written in the asked format
     │   └── RendererNotFoundError        RENDERER_NOT_FOUND      the program a format needs (Graphviz's dot for SVG) is not installed
     └── ApiError                         BAD_REQUEST             a request the API refuses (an instance may carry another code)
@@ -315,7 +319,12 @@ class EffectError(OrderflowError):
     code = "EFFECT_FAILED"
 
     def __init__(
-        self, record_type: str, record_id: str, event_type: str, effect: str, original: BaseException
+        self,
+        record_type: str,
+        record_id: str,
+        event_type: str,
+        effect: str,
+        original: BaseException,
     ) -> None:
         self.record_type = record_type
         self.record_id = record_id
@@ -346,6 +355,34 @@ class UnknownMachineError(OrderflowError, KeyError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class HandoffError(OrderflowError, ValueError):
+    """The snapshot did not finish in the state that hands over to the next phase."""
+
+    code = "HANDOFF_ERROR"
+
+
+class PaymentError(OrderflowError):
+    """A payment provider refused a capture or a refund."""
+
+    code = "PAYMENT_FAILED"
+
+
+class InventoryError(OrderflowError):
+    """A warehouse refused a reservation change (for example one it does not know)."""
+
+    code = "INVENTORY_FAILED"
+
+
+class PublishError(OrderflowError):
+    """A publisher could not deliver a message; ``retryable`` says whether trying again may help."""
+
+    code = "PUBLISH_FAILED"
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class ActorNotRunningError(OrderflowError):

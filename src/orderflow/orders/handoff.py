@@ -13,13 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from orderflow.chart import Snapshot
+from orderflow.errors import HandoffError as HandoffError
 from orderflow.orders.fulfilment import FulfilmentContext
 from orderflow.orders.quotation import QuotationContext
 from orderflow.orders.sale import SaleContext
-
-
-class HandoffError(ValueError):
-    """The snapshot did not finish in the state that hands over to the next phase."""
 
 
 def _finished(snapshot: Snapshot, state: str, context_model: type[Any], phase: str) -> Any:

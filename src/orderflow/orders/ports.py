@@ -18,15 +18,9 @@ from typing import Any, Protocol
 
 from pydantic import Field
 
+from orderflow.errors import InventoryError as InventoryError
+from orderflow.errors import PaymentError as PaymentError
 from orderflow.orders.values import Amount, Quantity, Sku, StockLine, Value
-
-
-class PaymentError(Exception):
-    """A payment provider refused a capture or a refund."""
-
-
-class InventoryError(Exception):
-    """A warehouse refused a reservation change (for example one it does not know)."""
 
 
 class StockReservation(Value):

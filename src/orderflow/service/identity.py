@@ -178,7 +178,7 @@ def as_machine_reads(machine: Machine, data: Mapping[str, Any], acting: Any) -> 
     """
     event = with_actor(machine, data, acting)
     if machine.implementations.events.get(str(event.get("type"))) is None:
-        event = json_payload(event)
+        return dict(machine.event(json_payload(event)).data)  # plain JSON in, the same out
     return json_payload(machine.event(event).data)
 
 

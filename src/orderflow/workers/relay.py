@@ -42,6 +42,7 @@ from sqlalchemy import and_, exists, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
+from orderflow.errors import PublishError as PublishError
 from orderflow.store import OutboxEvent
 from orderflow.store.base import utcnow
 from orderflow.store.workflow_tables import DEAD, PENDING, PUBLISHED
@@ -80,14 +81,6 @@ class OutboxMessage:
             "payload": dict(self.payload),
             "created_at": self.created_at.isoformat(),
         }
-
-
-class PublishError(Exception):
-    """A publisher could not deliver a message; ``retryable`` says whether trying again may help."""
-
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 class Publisher(Protocol):
