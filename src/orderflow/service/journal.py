@@ -216,13 +216,23 @@ class Journal:
 
 
 def versioned_update(model: type[Any], names: tuple[str, ...]) -> Any:
-    """``UPDATE <table> SET <names>, workflow_version WHERE <key> AND workflow_version = <read>``."""
-    table = inspect(model).local_table
+    """``UPDATE <table> SET <names>, workflow_version WHERE <key> AND workflow_version = <read>``.
+
+    ``names`` are attribute names; each is written to the column the mapping gives it,
+    whatever that column is called in the database.
+    """
+    mapper = inspect(model)
+    table = mapper.local_table
     (key,) = table.primary_key.columns
+
+    def column(name: str) -> Any:
+        return mapper.attrs[name].columns[0]
+
     return (
         update(table)
         .where(
-            key == bindparam("record_key"), table.c.workflow_version == bindparam("read_version")
+            key == bindparam("record_key"),
+            column("workflow_version") == bindparam("read_version"),
         )
-        .values({table.c[name]: bindparam(f"new_{name}") for name in (*names, "workflow_version")})
+        .values({column(name): bindparam(f"new_{name}") for name in (*names, "workflow_version")})
     )

@@ -55,7 +55,7 @@ from orderflow.service.results import (
 )
 from orderflow.service.rows import STATE_ATTRIBUTES, model_of, table_name
 from orderflow.service.target_states import handles
-from orderflow.store import snapshot_data, state_columns
+from orderflow.store import has_legacy_status, snapshot_data, state_columns
 from orderflow.store.workflow_tables import CANCELLED, FIRED
 
 if TYPE_CHECKING:
@@ -250,6 +250,14 @@ def check_version(work: Work) -> None:
 
 def legacy(work: Work) -> TransitionResult:
     """With the workflow switched off, only a move to a state is done, as a legacy status update."""
+    if not has_legacy_status(work.row.model):
+        return work.refuse(
+            Refusal(
+                DISABLED,
+                f"the workflow is disabled (workflow_enabled=False) and {work.record_type} has "
+                "no legacy status column to fall back to",
+            )
+        )
     if work.command.legacy_to is None:
         return work.refuse(
             Refusal(
@@ -526,7 +534,8 @@ def commit(work: Work, result: TransitionResult) -> TransitionResult:
     work.commit()
     if not isinstance(record, tuple):
         for name in STATE_ATTRIBUTES:
-            set_committed_value(record, name, getattr(row, name))
+            if name != "status" or has_legacy_status(row.model):
+                set_committed_value(record, name, getattr(row, name))
     return result
 
 

@@ -109,7 +109,7 @@ class LoadedRow:
         self.model = model
         self.key = key
         for name in STATE_ATTRIBUTES:
-            setattr(self, name, getattr(values, name))
+            setattr(self, name, getattr(values, name, None))  # no status: a model without one
 
     @classmethod
     def of(cls, session: Session, instance: Any, key: Any) -> LoadedRow:
@@ -173,7 +173,11 @@ class RowReader:
 def columns_query(model: type[Any], lock: bool) -> Any:
     """``SELECT <workflow columns> WHERE <key> = :record_key`` (``FOR UPDATE`` when ``lock``)."""
     mapper = inspect(model)
-    columns = [mapper.attrs[name].columns[0].label(name) for name in STATE_ATTRIBUTES]
+    columns = [
+        mapper.attrs[name].columns[0].label(name)
+        for name in STATE_ATTRIBUTES
+        if name in mapper.attrs
+    ]
     (key,) = mapper.local_table.primary_key.columns
     query = select(*columns).where(key == bindparam("record_key"))
     return query.with_for_update() if lock else query

@@ -22,6 +22,7 @@ from orderflow.store.ports_tables import (
 )
 from orderflow.store.record import (
     WorkflowRecord,
+    has_legacy_status,
     legacy_status,
     persist,
     primary_key_value,
@@ -61,6 +62,7 @@ __all__ = [
     "create_async_engine",
     "create_engine",
     "downgrade",
+    "has_legacy_status",
     "legacy_status",
     "persist",
     "primary_key_value",

@@ -42,6 +42,13 @@ class WorkflowRecord:
     the mapping does not cover leaves ``status`` as it was.  With no mapping
     at all, ``status`` is the dotted path of the state (for a non-parallel
     state value).
+
+    The columns may have any database names: redeclare an attribute with
+    its own name (``workflow_state: Mapped[dict | None] =
+    mapped_column("workflowState", NullableJSONDocument)``); orderflow finds
+    every column through the mapping.  A model without a legacy status sets
+    ``status = None`` in its class body: it then has no such column, and
+    ``workflow_enabled=False`` has nothing to fall back to (the service says so).
     """
 
     __workflow_status__: ClassVar[Mapping[str, str]] = {}
@@ -82,8 +89,22 @@ def rehydrate(machine: Machine, record: WorkflowRecord) -> Snapshot:
     return machine.resolve_snapshot(snapshot_data(record))
 
 
+def has_legacy_status(model: type[Any]) -> bool:
+    """Does ``model`` map a legacy ``status`` column (one that set ``status = None`` does not)?"""
+    found = _HAS_STATUS.get(model)
+    if found is None:
+        found = _HAS_STATUS[model] = "status" in inspect(model).attrs
+    return found
+
+
+_HAS_STATUS: dict[type[Any], bool] = {}
+
+
 def state_columns(snapshot: Snapshot, model: type[WorkflowRecord]) -> dict[str, Any]:
-    """The column values that store ``snapshot`` on a row of ``model`` (``workflow_version`` excluded)."""
+    """The attribute values that store ``snapshot`` on a row of ``model`` (``workflow_version`` excluded).
+
+    Keyed by attribute name (``workflow_state``), whatever the column is called in the database.
+    """
     data = snapshot.to_json()
     context = data.pop("context")
     columns: dict[str, Any] = {
@@ -91,7 +112,7 @@ def state_columns(snapshot: Snapshot, model: type[WorkflowRecord]) -> dict[str, 
         "workflow_state": data,
         "workflow_context": context,
     }
-    status = legacy_status(model, snapshot)
+    status = legacy_status(model, snapshot) if has_legacy_status(model) else None
     if status is not None:
         columns["status"] = status
     return columns
