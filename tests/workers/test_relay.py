@@ -157,3 +157,23 @@ def test_a_second_relay_on_postgresql_skips_while_the_first_holds_the_lock(
         assert report.skipped and len(report) == 0
     assert {r.status for r in _rows(postgres)} == {"pending"}
     assert len(relay_outbox(postgres.Session, Recorder()).published) == 2
+
+
+def test_a_relay_limited_to_its_record_types_leaves_the_others_untouched(
+    database: Database,
+) -> None:
+    now = utcnow()
+    with database.Session.begin() as session:
+        for record_type in ("tickets", "helpdesk_tickets"):
+            session.add(
+                OutboxEvent(
+                    record_type=record_type, record_id="1", sequence=1, event_type="x",
+                    payload={"type": "x"}, status="pending", attempts=0,
+                    available_at=now - timedelta(seconds=1), created_at=now,
+                )
+            )  # fmt: skip
+    publisher = Recorder()
+    report = relay_outbox(database.Session, publisher, now=now, record_types={"tickets"})
+    assert len(report.published) == 1
+    rows = {row.record_type: (row.status, row.attempts) for row in _rows(database)}
+    assert rows == {"tickets": ("published", 1), "helpdesk_tickets": ("pending", 0)}

@@ -182,14 +182,31 @@ def test_the_worker_loop_fires_in_batches_until_stopped(database: Database) -> N
     assert rings_by_alarm(database) == dict.fromkeys(range(1, 8), 1)
 
 
-def test_an_unknown_record_type_is_an_attempt_with_a_clear_error(database: Database) -> None:
+def test_a_timer_the_worker_cannot_deliver_is_left_untouched(database: Database) -> None:
     service: WorkflowService = alarm_service(database.Session)
-    arm(service, 1)
+    arm(service, 2)
+    with database.Session.begin() as session:  # another service's timer on the same database
+        other = session.scalars(select(ScheduledEvent).where(ScheduledEvent.record_id == "2")).one()
+        other.machine = "helpdesk"
+    before = _timer_rows(database)
 
-    (firing,) = fire_due_timers(service, database.Session, now=later(), models={})
+    assert fire_due_timers(service, database.Session, now=later(), models={}) == []
+    assert _timer_rows(database) == before  # no model for "tickets": nothing claimed
+    (firing,) = fire_due_timers(service, database.Session, now=later())
+    assert (firing.outcome, firing.record_id) == ("fired", "1")
+    after = _timer_rows(database)
+    assert after["2"] == before["2"]  # the helpdesk's timer: not attempted, not rewritten
 
-    assert firing.outcome == "retry"
-    assert firing.detail is not None and "no model for record type 'tickets'" in firing.detail
+
+def _timer_rows(database: Database) -> dict[str, tuple[Any, ...]]:
+    with database.Session() as session:
+        rows = session.execute(
+            select(
+                ScheduledEvent.record_id, ScheduledEvent.status, ScheduledEvent.attempts,
+                ScheduledEvent.due_at, ScheduledEvent.last_error,
+            )
+        ).all()  # fmt: skip
+    return {str(row[0]): tuple(row[1:]) for row in rows}
 
 
 def test_a_timer_row_naming_a_key_no_record_can_have_is_settled_and_the_batch_goes_on(
@@ -220,9 +237,7 @@ def test_a_record_keyed_by_a_uuid_has_its_timer_fired_and_logged_under_its_key(
     assert isinstance(parcel.id, uuid.UUID)
 
     # models= named: the docs' own examples map a "parcels" table too, in this test run
-    (firing,) = fire_due_timers(
-        service, database.Session, now=later(), models={"parcels": Parcel}
-    )
+    (firing,) = fire_due_timers(service, database.Session, now=later(), models={"parcels": Parcel})
 
     assert (firing.outcome, firing.record_id) == ("fired", str(parcel.id))
     assert service.snapshot((Parcel, str(parcel.id))).value == "rung"

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -120,8 +120,13 @@ def relay_outbox(
     batch: int = 100,
     retry: RetryPolicy = RetryPolicy(),
     now: datetime | None = None,
+    record_types: Collection[str] | None = None,
 ) -> RelayReport:
-    """Publish one batch of ready outbox events (see the module doc)."""
+    """Publish one batch of ready outbox events (see the module doc).
+
+    ``record_types`` limits the batch to the events of those records (a
+    service's own tables); the others are left untouched for their own relay.
+    """
     now = utcnow() if now is None else now
     report = RelayReport()
     session = session_factory()
@@ -133,7 +138,7 @@ def relay_outbox(
             report.skipped = True
             return report
         blocked: set[tuple[str, str]] = set()
-        for row in session.execute(_ready(now, batch)).scalars():
+        for row in session.execute(_ready(now, batch, record_types)).scalars():
             record = (row.record_type, row.record_id)
             if record in blocked:
                 continue
@@ -168,7 +173,7 @@ def relay_outbox(
         session.close()
 
 
-def _ready(now: datetime, batch: int) -> Any:
+def _ready(now: datetime, batch: int, record_types: Collection[str] | None = None) -> Any:
     """Pending events that are due and have no earlier pending event of their record still waiting."""
     earlier = aliased(OutboxEvent)
     waiting_before = exists().where(
@@ -180,12 +185,12 @@ def _ready(now: datetime, batch: int) -> Any:
             earlier.available_at > now,
         )
     )
-    return (
-        select(OutboxEvent)
-        .where(OutboxEvent.status == PENDING, OutboxEvent.available_at <= now, ~waiting_before)
-        .order_by(OutboxEvent.id)
-        .limit(batch)
+    query = select(OutboxEvent).where(
+        OutboxEvent.status == PENDING, OutboxEvent.available_at <= now, ~waiting_before
     )
+    if record_types is not None:
+        query = query.where(OutboxEvent.record_type.in_(tuple(record_types)))
+    return query.order_by(OutboxEvent.id).limit(batch)
 
 
 class OutboxRelay:
@@ -200,8 +205,10 @@ class OutboxRelay:
         retry: RetryPolicy = RetryPolicy(),
         poll_interval: float = 0.5,
         clock: Callable[[], datetime] = utcnow,
+        record_types: Collection[str] | None = None,
     ) -> None:
         self.session_factory = session_factory
+        self.record_types = record_types
         self.publisher = publisher
         self.batch = batch
         self.retry = retry
@@ -212,7 +219,7 @@ class OutboxRelay:
     def run_once(self) -> RelayReport:
         report = relay_outbox(
             self.session_factory, self.publisher, batch=self.batch, retry=self.retry,
-            now=self.clock(),
+            now=self.clock(), record_types=self.record_types,
         )  # fmt: skip
         self.published += len(report.published)
         return report

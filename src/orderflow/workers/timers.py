@@ -35,6 +35,11 @@ any other exception counts as an attempt, pushes ``due_at`` back with
 exponential backoff and, after ``max_attempts``, parks the row as ``dead``
 with its error.
 
+A worker claims only the timers it can deliver: those of its service's
+machines, on the record types it has models for.  Rows of other services
+sharing the database are left untouched: not claimed, not attempted, never
+rewritten.
+
 An event the record no longer takes (a guard blocks the ``after``
 transition) is dropped, as XState drops it: the row is ``fired`` and
 ``last_error`` says why nothing happened.  A row whose record is gone is
@@ -138,7 +143,7 @@ def fire_due_timers(
     by_table = dict(models) if models is not None else workflow_models()
     session = session_factory()
     try:
-        rows = _claim(session, now, batch, by_table)
+        rows = _claim(session, now, batch, by_table, tuple(service.machines))
         if not rows:
             session.rollback()
             return []
@@ -164,7 +169,11 @@ def fire_due_timers(
 
 
 def _claim(
-    session: Session, now: datetime, batch: int, models: Mapping[str, type[Any]]
+    session: Session,
+    now: datetime,
+    batch: int,
+    models: Mapping[str, type[Any]],
+    machines: tuple[str, ...],
 ) -> list[ScheduledEvent]:
     """Up to ``batch`` due rows, whole records at a time, each record's row locked first.
 
@@ -175,7 +184,13 @@ def _claim(
     order in one batch.  A record another worker holds is skipped
     (``SKIP LOCKED``) and its timers wait for the next batch.
     """
-    due = (ScheduledEvent.status == PENDING, ScheduledEvent.due_at <= now)
+    due = (
+        ScheduledEvent.status == PENDING,
+        ScheduledEvent.due_at <= now,
+        # only what this worker can deliver: other services' rows are left as they are
+        ScheduledEvent.machine.in_(machines),
+        ScheduledEvent.record_type.in_(tuple(models)),
+    )
     records = session.execute(
         select(ScheduledEvent.record_type, ScheduledEvent.record_id)
         .where(*due)
