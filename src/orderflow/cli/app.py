@@ -5,14 +5,23 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import orderflow
+from orderflow.chart.implementations import Implementations
+from orderflow.cli.validate_command import (
+    Verdict,
+    check,
+    shipped_implementations,
+    shipped_machine_at,
+)
 from orderflow.errors import DefinitionError, OrderflowError
 
 app = typer.Typer(
@@ -119,9 +128,13 @@ def _definition(source: str) -> tuple[str, Any, bool]:
     path = Path(source)
     if path.exists():
         try:
-            return str(path), json.loads(path.read_text()), False
+            return str(path), json.loads(path.read_text(encoding="utf-8")), False
         except json.JSONDecodeError as exc:
-            raise UserError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+            raise UserError(
+                f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     from orderflow.orders import MACHINE_NAMES, read_definition
 
     if source in MACHINE_NAMES:
@@ -155,35 +168,95 @@ def load_definition(source: str) -> Any:
 @app.command()
 def validate(
     sources: Annotated[
-        list[str], typer.Argument(help="JSON definition files, or names of shipped machines.")
+        list[str],
+        typer.Argument(help="JSON or SCXML definition files, or names of shipped machines."),
     ],
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing",
+            help="Pass a file whose guards, actions and delays are not implemented yet.",
+        ),
+    ] = False,
 ) -> None:
-    """Report every problem in each definition, with its JSON path; exit 1 if any."""
+    """Report every problem in each definition, with its JSON path; exit 1 if any.
+
+    A shipped machine's guard, action and delay names are checked against the
+    implementations orderflow binds to it.  A file's are listed as still needing
+    an implementation, and fail the file unless --allow-missing is given.
+    """
     failed = 0
     for source in sources:
-        label, config, shipped = _definition(source)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                if shipped:
-                    from orderflow.orders import load_machine
-
-                    machine = load_machine(source)
-                else:
-                    machine = orderflow.create_machine(config)
-            except DefinitionError as exc:
-                failed += 1
-                out.print(f"[red]✗[/red] {label}: {len(exc.problems)} problem(s)")
-                for problem in exc.problems:
-                    out.print(f"    {problem.path}: {problem.message}")
-                continue
-        out.print(
-            f"[green]✓[/green] {label}: machine '{machine.id}', {len(machine.nodes)} states, version {machine.version}"
-        )
-        for warning in caught:
-            out.print(f"    [yellow]warning[/yellow] {warning.message}")
+        label, compile, implementations = _validation_source(source)
+        verdict = check(label, compile, implementations)
+        failed += not verdict.passes(allow_missing=allow_missing)
+        _print_verdict(verdict, allow_missing=allow_missing)
     if failed:
         raise typer.Exit(1)
+
+
+def _validation_source(
+    source: str,
+) -> tuple[str, Callable[[], orderflow.Machine], Implementations | None]:
+    """(label, compile without implementations, the implementations to judge names by or None).
+
+    The seam for ``--app``: an application's machine comes with its own
+    ``machine.implementations`` to pass in place of the shipped ones.
+    """
+    path = Path(source)
+    if path.suffix.lower() == ".scxml" and path.exists():
+        from orderflow.io import scxml
+
+        def compile_scxml() -> orderflow.Machine:
+            try:
+                return scxml.load(path)
+            except DefinitionError:
+                raise  # the document's problems, each with its path: check() lists them
+            except OrderflowError as exc:  # not XML, unsafe, an element orderflow cannot load
+                raise UserError(f"{path} cannot be loaded as SCXML: {exc}") from exc
+
+        return str(path), compile_scxml, None
+    label, config, shipped = _definition(source)
+    name = source if shipped else shipped_machine_at(path)
+    return (
+        label,
+        lambda: orderflow.create_machine(config),
+        shipped_implementations(name) if name is not None else None,
+    )
+
+
+def _print_verdict(verdict: Verdict, *, allow_missing: bool) -> None:
+    """One line for the definition, then one indented line per problem, name and warning."""
+    label = escape(verdict.label)
+    machine = verdict.machine
+    if machine is None or verdict.problems:
+        out.print(f"[red]✗[/red] {label}: {len(verdict.problems)} problem(s)")
+        for problem in verdict.problems:
+            out.print(f"    {problem.path}: {problem.message}", markup=False, highlight=False)
+        return
+    summary = escape(
+        f"machine '{machine.id}', {len(machine.nodes)} states, version {machine.version}"
+    )
+    names = verdict.unimplemented
+    if verdict.known_implementations and names:
+        out.print(
+            f"[red]✗[/red] {label}: {summary}; {len(names)} name(s) without an implementation"
+        )
+        for use in names:
+            out.print(f"    {use.path}: no implementation for {use.kind} '{use.name}'",
+                      markup=False, highlight=False)  # fmt: skip
+    elif names:
+        mark = "[green]✓[/green]" if allow_missing else "[red]✗[/red]"
+        hint = "" if allow_missing else " (--allow-missing passes the file)"
+        out.print(
+            f"{mark} {label}: {summary}; {len(names)} name(s) still need an implementation{hint}"
+        )
+        for use in names:
+            out.print(f"    {use.path}: {use.kind} '{use.name}'", markup=False, highlight=False)
+    else:
+        out.print(f"[green]✓[/green] {label}: {summary}")
+    for warning in verdict.warnings:
+        out.print(f"    [yellow]warning[/yellow] {escape(warning)}")
 
 
 @db_app.command("upgrade")
