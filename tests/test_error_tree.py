@@ -50,6 +50,7 @@ from orderflow.errors import (
     TransitionFailedError,
     UnknownEventError,
     UnknownMachineError,
+    UnknownStateError,
     UnsafeDocumentError,
     UnsafeExpressionError,
     WrongDriverError,
@@ -113,6 +114,7 @@ SAMPLES: list[OrderflowError] = [
     UnknownMachineError("invoice", ["quotation", "sale"]),
     ActorNotRunningError("the actor has not started yet"),
     HandoffError("the quotation finished in 'rejected', not 'approved'"),
+    UnknownStateError("sale", "sale.payed"),
     PaymentError("the provider declined capture p-1"),
     InventoryError("no reservation r-9 in warehouse W1"),
     PublishError("the webhook answered 503", retryable=True),
@@ -140,6 +142,7 @@ BUILT_IN_TWINS: list[tuple[OrderflowError, type[Exception]]] = [
     (NotAWorkflowRecordError(Ticket), TypeError),
     (WrongDriverError("WorkflowService", AsyncSession(), "AsyncWorkflowService"), TypeError),
     (UnknownMachineError("x", ["a"], holder="this service has"), KeyError),
+    (UnknownStateError("sale", "nope"), KeyError),
 ]
 
 

@@ -12,6 +12,7 @@
     ├── ScxmlError                       SCXML_ERROR             an SCXML document is malformed or uses what orderflow cannot run
     │   └── UnsafeDocumentError          UNSAFE_DOCUMENT         an XML document declares entities or reaches outside (refused)
     ├── UnknownMachineError              UNKNOWN_MACHINE         no machine by that name: not shipped, or not in this service (also a KeyError)
+    ├── UnknownStateError                UNKNOWN_STATE           a machine has no state by that path or id (also a KeyError)
     ├── ActorNotRunningError             ACTOR_NOT_RUNNING       an in-memory actor was sent an event before start or after stop
     ├── ConfigurationError               CONFIGURATION_ERROR     a service built or called with settings that cannot work (also a ValueError)
     ├── RecordNotFoundError              NOT_FOUND               the service was asked to move a record that is not in the database
@@ -351,6 +352,24 @@ class UnknownMachineError(OrderflowError, KeyError):
         self.name = name
         self.known = tuple(known)
         self.message = f"{holder} no machine named '{name}'; choose one of {list(self.known)}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnknownStateError(OrderflowError, KeyError):
+    """``machine`` has no state ``state`` (a dotted path or a state id); its ``str()`` is the sentence."""
+
+    code = "UNKNOWN_STATE"
+
+    def __init__(self, machine: str, state: str) -> None:
+        self.machine = machine
+        self.state = state
+        self.message = (
+            f"machine '{machine}' has no state '{state}': give a dotted path ('sale.paid') "
+            "or a state id ('#order.sale.paid')"
+        )
         super().__init__(self.message)
 
     def __str__(self) -> str:

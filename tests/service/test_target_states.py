@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from orderflow.errors import IdempotencyKeyReusedError
+from orderflow.errors import IdempotencyKeyReusedError, UnknownStateError
 from orderflow.service import LEGACY_EVENT, Principal, WorkflowService
 from orderflow.store import TransitionLog
 from workflow_db import Database, Ticket
@@ -32,9 +32,26 @@ def test_allowed_events_give_the_guard_reason_or_the_payload_needed(
     ticket = started(service)
     options = {o.event: o for o in service.allowed_events(ticket)}
     assert options["PAY"].needs_payload and "amount" in (options["PAY"].reason or "")
+    assert options["PAY"].targets == ("ticket.paid",)  # where it leads is known without one
+    assert "\n" not in (options["PAY"].reason or "")  # one line, not pydantic's report
     assert options["HOLD"].allowed and options["HOLD"].targets == ("ticket.held",)
     assert service.can(ticket, {"type": "PAY", "amount": 10})
     assert not service.can(ticket, {"type": "PAY", "amount": 1})
+
+
+def test_an_event_that_needs_a_payload_names_its_fixed_target(service: WorkflowService) -> None:
+    ticket = started(service)
+    attempts = {a.event: a for a in service.allowed_transitions(ticket)}
+    assert attempts["PAY"].to_state == "ticket.paid" and not attempts["PAY"].allowed
+
+
+def test_transitions_for_a_state_include_its_timers_and_an_unknown_state_is_clear(
+    service: WorkflowService,
+) -> None:
+    options = service.transitions_for_state("held")
+    assert any(o.event.startswith("xstate.after.60000") for o in options)
+    with pytest.raises(UnknownStateError, match="has no state 'helt'"):
+        service.transitions_for_state("helt")
 
 
 def test_allowed_transitions_name_the_states_one_event_away(service: WorkflowService) -> None:

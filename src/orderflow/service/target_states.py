@@ -16,7 +16,7 @@ from typing import Any
 from orderflow.chart import Machine, Snapshot
 from orderflow.chart.guards import describe
 from orderflow.chart.nodes import matches_descriptor, matches_scxml_descriptor
-from orderflow.errors import InvalidEventError
+from orderflow.errors import InvalidEventError, UnknownStateError
 from orderflow.service.identity import is_internal_event, with_actor
 from orderflow.service.results import EventOption, TransitionAttempt, TransitionOption
 
@@ -49,8 +49,10 @@ def event_options(machine: Machine, snapshot: Snapshot, acting: Any = None) -> l
             explanation = machine.explain(
                 snapshot, with_actor(machine, {"type": event_type}, acting)
             )
-        except InvalidEventError as exc:
-            options.append(EventOption(event_type, True, str(exc), needs_payload=True))
+        except InvalidEventError:  # judged when the payload comes; where it would lead is known
+            targets = _static_targets(snapshot, event_type)
+            needed = _payload_needed(machine, event_type)
+            options.append(EventOption(event_type, True, needed, targets, needs_payload=True))
             continue
         if explanation.fired:
             targets = tuple(t for c in explanation.fired for t in (c.targets or ()))
@@ -65,9 +67,10 @@ def transitions_from(machine: Machine, state: str) -> list[TransitionOption]:
     node = resolve_state(machine, state)
     options = []
     for source in (node, *node.ancestors):
+        timers = {delayed.event_type for delayed in source.after}
         for descriptor, transitions in source.on.items():
-            if is_internal_event(machine, descriptor):
-                continue
+            if is_internal_event(machine, descriptor) and descriptor not in timers:
+                continue  # done events and the like; a state's own ``after`` timers are listed
             for t in transitions:
                 options.append(
                     TransitionOption(
@@ -130,7 +133,24 @@ def resolve_state(machine: Machine, state: str) -> Any:
             return machine.state(key)
         except KeyError:
             continue
-    raise KeyError(f"machine '{machine.id}' has no state '{state}'")
+    raise UnknownStateError(machine.id, state)
+
+
+def _payload_needed(machine: Machine, event_type: str) -> str:
+    """What a payload of ``event_type`` must hold, in one line (its model's required fields)."""
+    model = machine.implementations.events.get(event_type)
+    fields = [] if model is None else [n for n, f in model.model_fields.items() if f.is_required()]
+    return "judged when sent with its payload" + (f": {', '.join(fields)}" if fields else "")
+
+
+def _static_targets(snapshot: Snapshot, event_type: str) -> tuple[str, ...]:
+    """The states the active states' transitions for ``event_type`` name (guards not evaluated)."""
+    found: dict[str, None] = {}
+    for node in sorted(snapshot.configuration, key=lambda n: n.order):
+        for t in node.candidates(event_type) if node.on else ():
+            for target in t.targets or ():
+                found.setdefault(target.id, None)
+    return tuple(found)
 
 
 def _targets_state(machine: Machine, snapshot: Snapshot, event_type: str, to_state: str) -> bool:

@@ -612,6 +612,8 @@ class WorkflowService:
     def machine_for(self, row: Any) -> Machine:
         """The machine a row names (``workflow_machine``); a name this service lacks is a bad snapshot."""
         name = row.workflow_machine
+        if name is None and len(self.machines) == 1:  # as start() picks the only machine
+            return next(iter(self.machines.values()))
         machine = self.machines.get(name)
         if machine is None:
             raise InvalidSnapshotError(
