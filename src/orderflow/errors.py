@@ -53,6 +53,7 @@ instead of raising, so a caller never sees a half-applied transition.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -186,7 +187,14 @@ class UnknownEventError(InvalidEventError):
 
     code = "UNKNOWN_EVENT"
 
-    def __init__(self, machine_id: str, event_type: str, *, internal: bool = False) -> None:
+    def __init__(
+        self,
+        machine_id: str,
+        event_type: str,
+        *,
+        internal: bool = False,
+        known: Iterable[str] = (),
+    ) -> None:
         self.machine_id = machine_id
         self.internal = internal
         if internal:
@@ -195,9 +203,13 @@ class UnknownEventError(InvalidEventError):
                 f"internal event, raised only by the machine itself, its timers and the service."
             )
         else:
+            close = difflib.get_close_matches(event_type, list(known), n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else (
+                "check the event name against machine.events."
+            )  # fmt: skip
             message = (
                 f"Machine '{machine_id}' has no transition for event '{event_type}' in any state; "
-                f"check the event name against machine.events."
+                f"{hint}"
             )
         super().__init__(message, event_type)
 

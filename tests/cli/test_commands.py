@@ -238,3 +238,11 @@ def test_db_upgrade_does_not_print_the_password() -> None:
 def test_a_url_sqlalchemy_explains_in_many_lines_is_still_one(tmp_path: Path) -> None:
     line = one_line_error(run_cli("inspect", "sale:1", "--database-url", "sqlite://u:p@/x.db"))
     assert "Invalid SQLite URL" in line
+
+
+def test_version_prints_the_installed_version() -> None:
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"orderflow {version('orderflow')}"

@@ -157,6 +157,20 @@ def test_an_event_no_state_handles_raises_unknown_event(
     assert count(database, TransitionLog) == 1
 
 
+def test_an_unknown_event_suggests_the_names_it_is_close_to(service: WorkflowService) -> None:
+    ticket = new_ticket(service)
+    with pytest.raises(UnknownEventError, match="did you mean 'SHIP'"):
+        service.send(ticket, "SHIPP")
+
+
+def test_a_payload_error_is_one_line_naming_each_field(service: WorkflowService) -> None:
+    ticket = new_ticket(service)
+    with pytest.raises(InvalidEventError) as raised:
+        service.send(ticket, {"type": "PAY", "amount": "lots"})
+    message = str(raised.value)
+    assert "\n" not in message and "amount: " in message and "does not fit Pay" in message
+
+
 def test_a_payload_that_fails_its_model_raises_and_writes_nothing(
     service: WorkflowService, database: Database
 ) -> None:

@@ -419,7 +419,8 @@ class Machine:
             value = model.model_validate(payload)
         except ValidationError as exc:
             raise InvalidEventError(
-                f"the payload of '{event_type}' does not fit {model.__name__}: {exc}", event_type
+                f"the payload of '{event_type}' does not fit {model.__name__}: {summarise(exc)}",
+                event_type,
             ) from exc
         normalised = {"type": event_type, **value.model_dump(mode="json")}
         return Event(event_type, normalised, value)
@@ -634,6 +635,15 @@ def setup(
 def create_machine(config: Mapping[str, Any]) -> Machine:
     """Compile a definition with no implementations: fine for drawing, exporting and validating."""
     return Setup().create_machine(config, _stacklevel=3)
+
+
+def summarise(error: ValidationError) -> str:
+    """A pydantic error in one line: each field and its problem (``amount: Field required``)."""
+    parts = []
+    for problem in error.errors(include_url=False):
+        where = ".".join(str(p) for p in problem.get("loc", ())) or "payload"
+        parts.append(f"{where}: {problem.get('msg', 'invalid')}")
+    return "; ".join(parts)
 
 
 def _raises_later(nodes: tuple[StateNode, ...]) -> bool:

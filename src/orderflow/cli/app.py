@@ -34,6 +34,31 @@ app = typer.Typer(
 db_app = typer.Typer(help="The workflow tables: create and migrate them.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out.print(f"orderflow {version('orderflow')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            out.print("orderflow (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print orderflow's version and exit.",
+        is_eager=True,
+        callback=_print_version,
+    ),
+) -> None:
+    """Order workflows as statecharts: validate definitions, manage the database."""
+
+
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 

@@ -335,7 +335,7 @@ def take(work: Work, current: Snapshot | None, event: EventLike) -> StepDone | R
         # a malformed event or a payload that fails its model raises InvalidEventError
         data = as_machine_reads(machine, plain_event(event), work.acting)
         if not handles(machine, str(data["type"])):
-            raise UnknownEventError(machine.id, str(data["type"]))
+            raise UnknownEventError(machine.id, str(data["type"]), known=machine.events)
         if current.status != "active":
             return Refusal(
                 INACTIVE,
