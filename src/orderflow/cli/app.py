@@ -55,8 +55,18 @@ def _options(
         is_eager=True,
         callback=_print_version,
     ),
+    app_name: str | None = typer.Option(
+        None,
+        "--app",
+        envvar="ORDERFLOW_APP",
+        help="Your service, as module:attribute (a WorkflowService or a factory of one); "
+        "also [tool.orderflow] app in pyproject.toml. Without it: the order machines.",
+    ),
 ) -> None:
     """Order workflows as statecharts: validate definitions, manage the database."""
+    from orderflow.cli.app_loader import choose
+
+    choose(app_name)
 
 
 out = Console(soft_wrap=True)
@@ -362,22 +372,41 @@ def worker(
 
     from sqlalchemy.orm import sessionmaker
 
+    from orderflow.cli.app_loader import AppError, app_spec, load_app, record_models
     from orderflow.service import PhaseCoordinator, order_service
     from orderflow.workers import OutboxRelay, TimerWorker
 
     publisher = _publisher(webhook_url, webhook_secret, amqp_url, stdout)
-    engine = database_engine(database_url)
-    try:
-        require_tables(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    Session = sessionmaker(engine, expire_on_commit=False)
-    service = order_service(Session, finish_hooks=[PhaseCoordinator.for_orders()])
-    timers = TimerWorker(service, Session, batch=batch, poll_interval=poll_interval)
+    spec = app_spec()
+    record_types: set[str] | None = None
+    if spec is not None:  # the app's service, its session factory, only its record types
+        try:
+            service = load_app(spec, database_url)
+        except AppError as exc:
+            raise UserError(str(exc)) from None
+        Session = service.session_factory
+        engine = None
+        models = record_models(service)
+        record_types = set(models)
+        timers = TimerWorker(
+            service, Session, batch=batch, poll_interval=poll_interval, models=models
+        )
+    else:
+        engine = database_engine(database_url)
+        try:
+            require_tables(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        Session = sessionmaker(engine, expire_on_commit=False)
+        service = order_service(Session, finish_hooks=[PhaseCoordinator.for_orders()])
+        timers = TimerWorker(service, Session, batch=batch, poll_interval=poll_interval)
     relay = None
     if publisher is not None:
-        relay = OutboxRelay(Session, publisher, batch=batch, poll_interval=poll_interval)
+        relay = OutboxRelay(
+            Session, publisher, batch=batch, poll_interval=poll_interval,
+            record_types=record_types,
+        )  # fmt: skip
     else:
         err.print("[yellow]no publisher given[/yellow]: the outbox relay is off")
     try:
@@ -400,7 +429,8 @@ def worker(
             threads.append(threading.Thread(target=relay.run, args=(stop,), daemon=True))
         for thread in threads:
             thread.start()
-        out.print(f"worker running on {engine.url.render_as_string()}; Ctrl-C stops it")
+        where = spec if engine is None else engine.url.render_as_string()
+        out.print(f"worker running on {where}; Ctrl-C stops it")
         try:
             while any(thread.is_alive() for thread in threads):
                 stop.wait(0.5)
@@ -411,4 +441,5 @@ def worker(
         out.print(f"stopped: {timers.fired} timers fired"
                   + (f", {relay.published} events published" if relay is not None else ""))  # fmt: skip
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()

@@ -39,12 +39,20 @@ Json = dict[str, Any]
 
 @contextmanager
 def order_service_at(database_url: str, *, create: bool = False) -> Iterator[WorkflowService]:
-    """The order machines' service (with the coordinator) on ``database_url``."""
+    """The app's service (``--app``), or the order machines' (with the coordinator) on ``database_url``."""
     from sqlalchemy.orm import sessionmaker
 
+    from orderflow.cli.app_loader import AppError, app_spec, load_app
     from orderflow.service import PhaseCoordinator, order_service
     from orderflow.store import upgrade
 
+    spec = None if create else app_spec()  # the demo runs the order machines, always
+    if spec is not None:
+        try:
+            yield load_app(spec, database_url)
+        except AppError as exc:
+            raise UserError(str(exc)) from None
+        return
     engine = database_engine(database_url)
     try:
         if create:
@@ -58,8 +66,27 @@ def order_service_at(database_url: str, *, create: bool = False) -> Iterator[Wor
 
 
 def record_model(name: str) -> type[Any]:
-    from orderflow.service import order_record_model
+    """The model of record type ``name``: the app's tables with ``--app``, else the order records."""
+    import difflib
 
+    from orderflow.cli.app_loader import AppError, app_spec, import_app, record_models
+    from orderflow.service import WorkflowService, order_record_model
+
+    try:
+        spec = app_spec()
+        found = None if spec is None else import_app(spec)
+    except AppError as exc:
+        raise UserError(str(exc)) from None
+    if spec is not None:
+        models = record_models(found if isinstance(found, WorkflowService) else None)
+        if name in models:
+            return models[name]
+        close = difflib.get_close_matches(name, list(models), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UserError(
+            f"no record type {name!r} in {spec}; it serves {', '.join(sorted(models)) or 'none'}"
+            + hint
+        )
     try:
         return order_record_model(name)
     except LookupError as exc:

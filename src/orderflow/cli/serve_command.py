@@ -77,6 +77,22 @@ def serve(
     import uvicorn
     from sqlalchemy.orm import sessionmaker
 
+    from orderflow.cli.app_loader import AppError, app_spec, load_app, record_models
+
+    spec = app_spec()
+    if spec is not None:  # the app's service and its record types
+        try:
+            service = load_app(spec, database_url)
+        except AppError as exc:
+            raise UserError(str(exc)) from None
+        application = api.create_app(
+            service=service, records=list(record_models(service).values()), secret=secret,
+            graphiql=graphiql,
+        )  # fmt: skip
+        address = f"http://{host}:{port}"
+        out.print(f"{spec}: GraphQL at {address}/graphql, the inspector at {address}/")
+        uvicorn.run(application, host=host, port=port, log_level="info")
+        return
     engine = database_engine(database_url)
     try:
         require_tables(engine)
