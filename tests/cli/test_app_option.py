@@ -188,3 +188,19 @@ def test_a_name_that_is_not_a_service_is_one_line(desk_app: tuple[str, str, str]
     assert code == 2 and "not a WorkflowService" in output
     code, output = run("--app", "no_such_module:app", "inspect", "x:1", "--database-url", url)
     assert code == 2 and "cannot be imported" in output
+
+
+def test_validate_judges_names_by_the_apps_implementations(
+    desk_app: tuple[str, str, str], tmp_path: Path
+) -> None:
+    spec, _, _ = desk_app
+    code, output = run("--app", spec, "validate", "desk")
+    assert code == 0, output
+    typo = {
+        "id": "desk", "initial": "new",
+        "states": {"new": {"on": {"ASSIGN": {"target": "done", "guard": "isUrgnet"}}},
+                   "done": {"type": "final"}},
+    }  # fmt: skip
+    (tmp_path / "desk.json").write_text(__import__("json").dumps(typo))
+    code, output = run("--app", spec, "validate", "desk.json")
+    assert code == 1 and "isUrgnet" in output, output

@@ -251,13 +251,40 @@ def _validation_source(
                 raise UserError(f"{path} cannot be loaded as SCXML: {exc}") from exc
 
         return str(path), compile_scxml, None
+    app_machine = _app_machine(source, path)
+    if app_machine is not None:  # --app: its machine, judged by its own implementations
+        return f"{source} (the app's)", lambda: app_machine, app_machine.implementations
     label, config, shipped = _definition(source)
+    own = _app_machine(str(config.get("id")), None) if isinstance(config, dict) else None
+    if own is not None:  # a file of a machine the app runs: the app's implementations judge it
+        return label, lambda: orderflow.create_machine(config), own.implementations
     name = source if shipped else shipped_machine_at(path)
     return (
         label,
         lambda: orderflow.create_machine(config),
         shipped_implementations(name) if name is not None else None,
     )
+
+
+def _app_machine(name: str, path: Path | None) -> orderflow.Machine | None:
+    """With ``--app``, the app's machine called ``name`` (not a file), else None.
+
+    A factory that takes ``database_url`` is given an in-memory SQLite URL:
+    validating reads no database.
+    """
+    from orderflow.cli.app_loader import AppError, app_spec, load_app
+
+    if path is not None and path.exists():
+        return None
+    try:
+        spec = app_spec()
+        if spec is None:
+            return None
+        service = load_app(spec, "sqlite://")
+    except AppError as exc:
+        raise UserError(str(exc)) from None
+    machine: orderflow.Machine | None = service.machines.get(name)
+    return machine
 
 
 def _print_verdict(verdict: Verdict, *, allow_missing: bool) -> None:
