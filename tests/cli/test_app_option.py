@@ -204,3 +204,16 @@ def test_validate_judges_names_by_the_apps_implementations(
     (tmp_path / "desk.json").write_text(__import__("json").dumps(typo))
     code, output = run("--app", spec, "validate", "desk.json")
     assert code == 1 and "isUrgnet" in output, output
+
+
+def test_the_demo_refuses_a_database_holding_other_services_records(
+    desk_app: tuple[str, str, str],
+) -> None:
+    spec, url, table = desk_app
+    import importlib
+
+    module = importlib.import_module(spec.split(":")[0])
+    ticket = module.DeskTicket(subject="printer", workflow_machine="desk")
+    module.make_service(url).start(ticket)
+    code, output = run("demo", "--database-url", url, "--count", "1")
+    assert code == 2 and table in output and "database of its own" in output

@@ -93,6 +93,30 @@ def record_model(name: str) -> type[Any]:
         raise UserError(str(exc.args[0])) from exc
 
 
+def _refuse_foreign_records(Session: Any, database_url: str) -> None:
+    """The demo moves and fires what it finds: a database holding other services' records is refused."""
+    from sqlalchemy import select, union
+
+    from orderflow.service import ORDER_RECORDS
+    from orderflow.service.ports import NOTIFICATIONS
+    from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
+
+    ours = {model.__tablename__ for model in ORDER_RECORDS.values()} | {NOTIFICATIONS}
+    kinds = union(
+        *(
+            select(table.record_type).distinct()
+            for table in (TransitionLog, ScheduledEvent, OutboxEvent)
+        )
+    )
+    with Session() as session:
+        foreign = sorted(set(session.scalars(select(kinds.subquery().c[0]))) - ours)
+    if foreign:
+        raise UserError(
+            f"{database_url} holds records of other services ({', '.join(foreign)}); the demo "
+            "runs the order machines on a database of its own: give it another --database-url"
+        )
+
+
 def record_ref(spec: str) -> tuple[type[Any], Any]:
     """``TYPE:ID`` -> (model, primary key), the key converted as the service would.
 
@@ -488,6 +512,7 @@ def demo(
 
     with order_service_at(database_url, create=True) as service:
         Session = sessionmaker(service.session_factory.kw["bind"], expire_on_commit=False)  # type: ignore[attr-defined]
+        _refuse_foreign_records(Session, database_url)
         run = Demo(Session)
         with progress_bar() as bar:
             task = bar.add_task(f"{count} quotations", total=count)
