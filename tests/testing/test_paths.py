@@ -167,3 +167,21 @@ def test_transitions_fired_while_starting_count_as_covered() -> None:
     plan = coverage_plan(starting)
     assert plan.uncovered == ()
     assert [[e["type"] for e in p.events] for p in plan] == [["GO"]]
+
+
+def test_a_coverage_plan_without_events_says_to_pass_payloads() -> None:
+    from pydantic import BaseModel
+
+    from orderflow.errors import InvalidEventError
+
+    class Pay(BaseModel):
+        amount: int
+
+    machine = orderflow.setup(events={"PAY": Pay}).create_machine(
+        {"id": "till", "initial": "open", "states": {"open": {"on": {"PAY": "paid"}}, "paid": {}}}
+    )
+    with pytest.raises(InvalidEventError, match="pass events= with a payload") as raised:
+        coverage_plan(machine)
+    assert raised.value.event_type == "PAY"
+    plan = coverage_plan(machine, events=[{"type": "PAY", "amount": 1}])
+    assert not plan.uncovered

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orderflow.chart import Machine, Snapshot
+from orderflow.errors import InvalidEventError
 
 EventLike = str | Mapping[str, Any]
 Key = Callable[[Snapshot], Hashable]
@@ -166,7 +167,17 @@ def explore(
         if snapshot.status != "active":
             continue
         for event in choose(snapshot):
-            step = machine.step(snapshot, event, trace=True)
+            try:
+                step = machine.step(snapshot, event, trace=True)
+            except InvalidEventError as exc:
+                if events is not None:
+                    raise
+                raise InvalidEventError(
+                    f"exploring {machine.id!r} tried {exc.event_type!r} without a payload, which "
+                    f"its model refuses ({exc}); pass events= with a payload for it: a list of "
+                    "events, or a function of the snapshot",
+                    exc.event_type,
+                ) from exc
             fired = tuple(p for micro in step.microsteps for p in micro.paths)
             if not fired and step.snapshot == snapshot:
                 continue
