@@ -217,3 +217,19 @@ def test_the_demo_refuses_a_database_holding_other_services_records(
     module.make_service(url).start(ticket)
     code, output = run("demo", "--database-url", url, "--count", "1")
     assert code == 2 and table in output and "database of its own" in output
+
+
+def test_inspect_of_a_finished_record_says_it_takes_no_events(
+    desk_app: tuple[str, str, str],
+) -> None:
+    spec, url, table = desk_app
+    import importlib
+
+    module = importlib.import_module(spec.split(":")[0])
+    service = module.make_service(url)
+    ticket = module.DeskTicket(subject="done", workflow_machine="desk")
+    service.start(ticket)
+    service.send(ticket, "ASSIGN")
+    service.send(ticket, "SOLVE")
+    code, output = run("--app", spec, "inspect", f"{table}:{ticket.id}", "--database-url", url)
+    assert code == 0 and "events: none, the workflow is done in solved" in output, output

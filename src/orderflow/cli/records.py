@@ -319,14 +319,21 @@ def inspect(
         out.print("context:", highlight=False)
         out.print_json(json.dumps(snapshot.to_json()["context"], default=str))
 
-        events = Table(
-            "event", "allowed", "why not / goes to", title="events", title_justify="left"
-        )
-        for option in options:
-            detail = ", ".join(option.targets) if option.allowed else (option.reason or "")
-            events.add_row(option.event, "[green]yes[/green]" if option.allowed else "[red]no[/red]",
-                           detail)  # fmt: skip
-        out.print(events)
+        if not options:  # a finished (or stuck) record: say so rather than print an empty table
+            out.print(
+                f"events: none, the workflow is {snapshot.status} in {dotted(snapshot.value)}"
+            )
+        else:
+            events = Table(
+                "event", "allowed", "why not / goes to", title="events", title_justify="left"
+            )
+            for option in options:
+                detail = ", ".join(option.targets) if option.allowed else (option.reason or "")
+                if option.needs_payload and option.reason:
+                    detail = f"{detail} ({option.reason})" if detail else option.reason
+                events.add_row(option.event, "[green]yes[/green]" if option.allowed else "[red]no[/red]",
+                               detail)  # fmt: skip
+            out.print(events)
 
         if timers:
             pending = Table("timer", "due", title="pending timers", title_justify="left")
