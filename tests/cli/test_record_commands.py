@@ -346,3 +346,20 @@ def test_inspect_judges_the_allowed_events_for_the_actor_named(
     assert "sales-approver" in approve_line("--actor", "u-clerk")  # the role it lacks
     approver = approve_line("--actor", "u-ann", "--permission", "quotation.approve")
     assert "sales-approver" not in approver
+
+
+def test_the_demos_hint_names_the_command_as_it_was_started(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "orderflow"
+    if not script.exists():
+        pytest.skip(f"no orderflow script beside {sys.executable}")
+    done = subprocess.run(
+        [str(script), "demo", "--database-url", f"sqlite:///{tmp_path / 'd.db'}", "--count", "1"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+        env={**os.environ, "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"look closer: {os.path.relpath(script, tmp_path)} inspect" in done.stdout

@@ -548,7 +548,7 @@ def demo(
     audit.add_column("#", justify="right")
     audit.add_column("record", no_wrap=True)
     audit.add_column("event", no_wrap=True)
-    audit.add_column("from → to", overflow="fold")
+    audit.add_column("from → to")  # wrapped between the states, never inside a name
     audit.add_column("by", no_wrap=True)
     for index, entry in enumerate(trail, start=1):
         audit.add_row(str(index), short_label(entry.record_type, entry.record_id), entry.event,
@@ -556,8 +556,22 @@ def demo(
                       entry.actor_label or "")  # fmt: skip
     out.print(audit)
     if trail:
-        out.print(f"look closer: [bold]orderflow inspect "
+        out.print(f"look closer: [bold]{_command_name()} inspect "
                   f"{short_label(trail[-1].record_type, trail[-1].record_id)}[/bold]")  # fmt: skip
+
+
+def _command_name() -> str:
+    """``orderflow`` when it is on the PATH, else the path this run was started by (``.venv/bin/orderflow``)."""
+    import os
+    import shutil
+    import sys
+
+    if shutil.which("orderflow"):
+        return "orderflow"
+    started = sys.argv[0]
+    if os.path.basename(started) == "orderflow" and os.path.exists(started):
+        return os.path.relpath(started)
+    return "orderflow"
 
 
 def short_label(record_type: str, record_id: str) -> str:
