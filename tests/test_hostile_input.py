@@ -1,7 +1,7 @@
 """A corpus of hostile input through every outside door, each leaving the database as it was.
 
 The doors: the service (``send``, a dry run, ``bulk_send``, ``transition``),
-GraphQL over HTTP, the inspector's event form and ``orderflow send``.  The
+the async service's ``send`` (the same stages, another driver), GraphQL over HTTP, the inspector's event form and ``orderflow send``.  The
 record is a sent quotation, with its validity timer pending.  After each
 input the quotation's row, the transition log, the outbox and the timers
 are compared with what they were: a refusal is a clear error (an
@@ -11,6 +11,7 @@ error with a non-zero exit), never a write and never a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import os
@@ -26,16 +27,18 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderflow.api import create_app, issue_token
 from orderflow.errors import OrderflowError
-from orderflow.service import Principal, WorkflowService, order_service
+from orderflow.service import AsyncWorkflowService, Principal, WorkflowService, order_service
 from orderflow.store import (
     OutboxEvent,
     Quotation,
     ScheduledEvent,
     TransitionLog,
+    create_async_engine,
     create_engine,
     upgrade,
 )
@@ -114,6 +117,25 @@ def through_a_dry_run(shop: Shop, event_type: str, payload: Any) -> None:
                           dry_run=True)  # fmt: skip
 
 
+def through_the_async_service(shop: Shop, event_type: str, payload: Any) -> None:
+    """``AsyncWorkflowService.send`` with the shop service's machines, effects and rules."""
+    sync = shop.service
+
+    async def send() -> None:
+        engine = create_async_engine(shop.url)
+        try:
+            service = AsyncWorkflowService(
+                async_sessionmaker(engine), sync.machines, effects=sync.effects,
+                overrides=sync.overrides.values(), roles=sync.roles, scope=sync.scope,
+            )  # fmt: skip
+            with pytest.raises(OrderflowError):
+                await service.send(shop.quotation, {**payload, "type": event_type}, actor=CLERK)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(send())
+
+
 def through_bulk_send(shop: Shop, event_type: str, payload: Any) -> None:
     """Refused once for the whole job, or for each record (what depends on its machine)."""
     try:
@@ -172,6 +194,7 @@ def through_the_cli(
 DOORS: dict[str, Callable[..., None]] = {
     "service": through_service,
     "dry run": through_a_dry_run,
+    "async service": through_the_async_service,
     "bulk_send": through_bulk_send,
     "graphql": through_graphql,
     "inspector": through_the_inspector,

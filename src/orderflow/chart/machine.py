@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -150,7 +151,7 @@ class Step:
     refusal: Refusal | None = None
     consumed: str | None = None
 
-    @property
+    @cached_property
     def armed(self) -> tuple[Timer, ...]:
         return tuple(
             Timer(str(a.params["id"]), a.params["event"], float(a.params["delay"]))
@@ -158,15 +159,15 @@ class Step:
             if a.type == "schedule"
         )
 
-    @property
+    @cached_property
     def cancelled(self) -> tuple[str, ...]:
         return tuple(str(a.params["id"]) for a in self.actions if a.type == "cancel")
 
-    @property
+    @cached_property
     def effects(self) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.type not in BUILTIN_ACTIONS)
 
-    @property
+    @cached_property
     def emitted(self) -> tuple[Mapping[str, Any], ...]:
         return tuple(a.params["event"] for a in self.actions if a.type == "emit")
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from orderflow.chart import Machine, Snapshot
+from orderflow.chart.machine import INIT_EVENT
 from orderflow.errors import ConfigurationError
 from orderflow.service.identity import (
     ACTOR_FIELD,
@@ -40,7 +41,6 @@ from orderflow.service.target_states import find_event
 
 #: the log event of a record put into its workflow at a given state by ``adopt`` (a backfill)
 BACKFILL_EVENT = "orderflow.backfill"
-INIT_EVENT = "xstate.init"
 
 
 class CallOptions(TypedDict, total=False):

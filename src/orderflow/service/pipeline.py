@@ -41,7 +41,7 @@ from orderflow.errors import (
 from orderflow.service.commands import BACKFILL_EVENT, Command, not_started
 from orderflow.service.drivers import Bridge
 from orderflow.service.idempotency import earlier_answer, request_digest
-from orderflow.service.identity import as_machine_reads, plain_event
+from orderflow.service.identity import EventLike, as_machine_reads, plain_event
 from orderflow.service.legacy import legacy_update
 from orderflow.service.overrides import override_refusal, record_overrides
 from orderflow.service.ports import OUTBOX_WRITTEN
@@ -55,15 +55,13 @@ from orderflow.service.results import (
 )
 from orderflow.service.rows import STATE_ATTRIBUTES, model_of, table_name
 from orderflow.service.target_states import handles
-from orderflow.store import has_legacy_status, snapshot_data, state_columns
+from orderflow.store import has_legacy_status, state_columns
 from orderflow.store.workflow_tables import CANCELLED, FIRED
 
 if TYPE_CHECKING:
     from orderflow.service.workflow import FinishedRecord, WorkflowService
 
 logger = logging.getLogger("orderflow.service")
-
-EventLike = str | Mapping[str, Any] | BaseModel
 
 
 @dataclasses.dataclass
@@ -274,12 +272,8 @@ def rehydrate(work: Work) -> None:
     """The record's machine and snapshot, migrated from an older definition when one is registered."""
     service, row = work.service, work.row
     machine = work.machine = work.command.starting or service.machine_for(row)
-    if row.workflow_state is None:
-        return
-    data, work.migrated_from = service.migrations.upgrade(
-        machine.id, machine.version, snapshot_data(row)
-    )
-    work.snapshot = machine.resolve_snapshot(data)
+    if row.workflow_state is not None:
+        work.snapshot, work.migrated_from = service.rehydrate(machine, row)
 
 
 def choose(work: Work) -> Any:

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -76,6 +75,7 @@ from orderflow.service.drivers import (
     savepoint_sessions,
 )
 from orderflow.service.identity import (
+    EventLike,
     RoleMapping,
     acting_user,
     as_machine_reads,
@@ -103,7 +103,6 @@ from orderflow.store import OverrideRequest, record_identity, snapshot_data
 from orderflow.store.base import utcnow
 from orderflow.store.record import dotted_path
 
-EventLike = str | Mapping[str, Any] | BaseModel
 #: handler(session, record, action) -> None, an event, or a list of events to process next
 #: (``session`` is the transaction's ``Session``, or its ``AsyncSession`` for an async def handler)
 EffectHandler = Callable[[Any, Any, Action], Any]
@@ -276,7 +275,7 @@ class WorkflowService:
         """The record's current snapshot, read from the database (migrated, validated)."""
         with self._sessions() as session:
             row, _ = self.rows.load(session, record, lock=False)
-            return self.rehydrate(self.machine_for(row), row)
+            return self.rehydrate(self.machine_for(row), row)[0]
 
     def can(
         self, record: RecordRef, event: EventLike, *, actor: Principal | str | None = None
@@ -605,9 +604,12 @@ class WorkflowService:
         with self.scope.bind(session):
             yield
 
-    def rehydrate(self, machine: Machine, row: Any) -> Snapshot:
-        data, _ = self.migrations.upgrade(machine.id, machine.version, snapshot_data(row))
-        return machine.resolve_snapshot(data)
+    def rehydrate(self, machine: Machine, row: Any) -> tuple[Snapshot, str | None]:
+        """The row's snapshot on ``machine``, after any registered migration (and the version it came from)."""
+        data, migrated_from = self.migrations.upgrade(
+            machine.id, machine.version, snapshot_data(row)
+        )
+        return machine.resolve_snapshot(data), migrated_from
 
     def machine_for(self, row: Any) -> Machine:
         """The machine a row names (``workflow_machine``); a name this service lacks is a bad snapshot."""
