@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -39,7 +40,7 @@ from orderflow.errors import (
     WrongDriverError,
 )
 from orderflow.service.commands import BACKFILL_EVENT, Command, not_started
-from orderflow.service.drivers import Bridge
+from orderflow.service.drivers import Bridge, Unit
 from orderflow.service.idempotency import earlier_answer, request_digest
 from orderflow.service.identity import EventLike, as_machine_reads, plain_event
 from orderflow.service.legacy import legacy_update
@@ -69,7 +70,7 @@ class Work:
     """One call's unit of work: its session, the locked row, and what the stages learnt so far."""
 
     service: WorkflowService
-    session: Session
+    unit: Unit
     command: Command
     principal: Principal | None
     acting: dict[str, Any] | None
@@ -78,7 +79,6 @@ class Work:
     bridge: Bridge | None = None
     record_id: str = "?"
     row: Any = None  # the call's LoadedRow, once lock has read it
-    connection: Any = None  # the transaction's connection: the journal's statements go there
     machine: Machine | None = None
     snapshot: Snapshot | None = None
     migrated_from: str | None = None
@@ -90,24 +90,36 @@ class Work:
         assert self.machine is not None, "rehydrate runs before the stages that need the machine"
         return self.machine
 
-    # -- the transaction: the only session calls the stages make (a new driver's to supply) --
+    # -- the transaction: the only calls the stages make on it (a new driver's to supply) --
+
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection: the journal's and the row reader's statements go there."""
+        return self.unit.connection
+
+    @property
+    def session(self) -> Session:
+        """The transaction's ORM session, for user code and the ORM rows added for it (made on demand)."""
+        return self.unit.session
 
     def open(self) -> None:
-        """Begin the call's transaction; the journal's statements go to its connection."""
-        self.connection = self.session.connection()
+        """Begin the call's transaction."""
+        self.unit.begin()
 
     def flush(self) -> None:
         """Send what user code added through the session (effects' rows) before the next stage."""
-        self.session.flush()
+        self.unit.flush()
 
     def rollback(self) -> None:
-        self.session.rollback()
+        self.unit.rollback()
 
     def commit(self) -> None:
-        self.session.commit()
+        self.unit.commit()
 
     def outbox_written(self) -> list[Any]:
         """The outbox rows effects wrote through the database ports since the last step."""
+        if not self.unit.has_session:
+            return []
         written: list[Any] = self.session.info.pop(OUTBOX_WRITTEN, [])
         return written
 
@@ -150,16 +162,16 @@ class StepDone:
 
 
 def run(
-    service: WorkflowService, session: Session, command: Command, bridge: Bridge | None = None
+    service: WorkflowService, unit: Unit, command: Command, bridge: Bridge | None = None
 ) -> TransitionResult:
-    """Run ``command`` in ``session``: commit what it did, or roll back and say why not."""
+    """Run ``command`` in ``unit``: commit what it did, or roll back and say why not."""
     for attempt in (1, 2):
-        work = begin(service, session, command, bridge)
+        work = begin(service, unit, command, bridge)
         try:
-            with service.bound(session):
+            with service.bound(unit):
                 return stages(work)
         except IntegrityError:
-            session.rollback()
+            unit.rollback()
             earlier = replay_after_race(work)
             if earlier is not None:
                 return earlier
@@ -168,17 +180,17 @@ def run(
             # a concurrent start inserted the same new key first: once more, now that the
             # row is there to load (refused as already started, or started if it is not)
         except BaseException:
-            session.rollback()
+            unit.rollback()
             raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def begin(
-    service: WorkflowService, session: Session, command: Command, bridge: Bridge | None
+    service: WorkflowService, unit: Unit, command: Command, bridge: Bridge | None
 ) -> Work:
     principal = command.principal
     return Work(
-        service, session, command, principal, service.acting(principal), service.clock(),
+        service, unit, command, principal, service.acting(principal), service.clock(),
         table_name(model_of(command.record)), bridge,
     )  # fmt: skip
 
@@ -214,9 +226,7 @@ def lock(work: Work) -> None:
     """Read the record's row ``FOR UPDATE`` (insert it first when a start brings a new one)."""
     insert = work.command.starting is not None
     work.open()
-    work.row, key = work.service.rows.load(
-        work.session, work.command.record, lock=True, insert=insert
-    )
+    work.row, key = work.service.rows.load(work.unit, work.command.record, lock=True, insert=insert)
     work.record_id = str(key)
     work.read_version = work.row.workflow_version or 0
 
@@ -228,7 +238,7 @@ def replay(work: Work) -> TransitionResult | None:
         return None
     machine = work.command.starting or work.service.machine_for(work.row)
     work.digest = request_digest(work.command.fingerprint(machine, work.acting))
-    return earlier_answer(work.session, work.record_type, work.record_id, key, work.digest)
+    return earlier_answer(work.connection, work.record_type, work.record_id, key, work.digest)
 
 
 def replay_after_race(work: Work) -> TransitionResult | None:
@@ -236,7 +246,7 @@ def replay_after_race(work: Work) -> TransitionResult | None:
     key = work.command.idempotency_key
     if key is None:
         return None
-    return earlier_answer(work.session, work.record_type, work.record_id, key, work.digest)
+    return earlier_answer(work.connection, work.record_type, work.record_id, key, work.digest)
 
 
 def check_version(work: Work) -> None:
@@ -408,12 +418,10 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
     result = outcome(work, steps, status)
     if columns is None:
         return result
-    journal, session = work.service.journal, work.session
-    journal.advance(session, row, columns, work.read_version, len(steps), work.connection)
+    journal, connection = work.service.journal, work.connection
+    journal.advance(connection, row, columns, work.read_version, len(steps))
     ids = journal.log(
-        session,
-        [log_entry(work, index, step, result) for index, step in enumerate(steps)],
-        work.connection,
+        connection, [log_entry(work, index, step, result) for index, step in enumerate(steps)]
     )
     for step, log_id in zip(steps, ids, strict=True):
         step.log_id = log_id
@@ -421,10 +429,9 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
             outbox.transition_id = log_id
     record_override_rows(work, steps, columns)
     write_timers(work, steps)
-    journal.outbox(
-        session, work.record_type, work.record_id,
-        [(event, step.log_id) for step in steps for event in step.emitted],
-    )  # fmt: skip
+    emitted = [(event, step.log_id) for step in steps for event in step.emitted]
+    if emitted:
+        journal.outbox(work.session, work.record_type, work.record_id, emitted)
     work.flush()
     return dataclasses.replace(result, log_ids=tuple(ids))
 
@@ -470,8 +477,10 @@ def record_override_rows(work: Work, steps: list[StepDone], columns: Mapping[str
 
 def write_timers(work: Work, steps: list[StepDone]) -> None:
     """Per step: the timer its event delivered has fired; then its schedules and cancels, in order."""
-    journal, session = work.service.journal, work.session
-    where = (session, work.record_type, work.record_id)
+    if not any(step.core.consumed is not None or step.core.armed or step.core.cancelled for step in steps):
+        return  # nothing to write, and no session to make for it
+    journal = work.service.journal
+    where = (work.session, work.record_type, work.record_id)
     for step in steps:
         if step.core.consumed is not None:
             journal.settle(*where, [step.core.consumed], FIRED)

@@ -69,10 +69,11 @@ from orderflow.service.commands import (
 from orderflow.service.definition_versions import DefinitionMigrations, SnapshotMigration
 from orderflow.service.drivers import (
     Bridge,
-    SessionSource,
-    lent_session,
-    own_sessions,
-    savepoint_sessions,
+    Unit,
+    UnitSource,
+    lent_unit,
+    own_units,
+    savepoint_units,
 )
 from orderflow.service.identity import (
     EventLike,
@@ -224,7 +225,7 @@ class WorkflowService:
         self.roles = roles if isinstance(roles, RoleMapping) else RoleMapping(roles)
         self.journal = Journal(clock)
         self.rows = RowReader()
-        self._sessions: SessionSource = own_sessions(session_factory)
+        self._units: UnitSource = own_units(session_factory)
         self._bridge: Bridge | None = None
         unknown = set(self.overrides) - set(self.machines)
         if unknown:
@@ -254,7 +255,7 @@ class WorkflowService:
         only; nothing is durable until ``session`` commits.
         """
         joined = copy.copy(self)
-        joined._sessions = savepoint_sessions(session)
+        joined._units = savepoint_units(session)
         connection = session.connection()
         joined.session_factory = lambda: Session(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
@@ -264,7 +265,7 @@ class WorkflowService:
     def lent(self, session: Session, bridge: Bridge | None) -> WorkflowService:
         """This service running every call in ``session`` itself (the async driver's, in ``run_sync``)."""
         lent = copy.copy(self)
-        lent._sessions = lent_session(session)
+        lent._units = lent_unit(session)
         lent.session_factory = lambda: session
         lent._bridge = bridge
         return lent
@@ -273,8 +274,8 @@ class WorkflowService:
 
     def snapshot(self, record: RecordRef) -> Snapshot:
         """The record's current snapshot, read from the database (migrated, validated)."""
-        with self._sessions() as session:
-            row, _ = self.rows.load(session, record, lock=False)
+        with self._units() as unit:
+            row, _ = self.rows.load(unit, record, lock=False)
             return self.rehydrate(self.machine_for(row), row)[0]
 
     def can(
@@ -572,15 +573,15 @@ class WorkflowService:
         has not finished.
         """
         command = Command(record, principal=_principal(actor))
-        with self._sessions() as session:
-            work = pipeline.begin(self, session, command, self._bridge)
+        with self._units() as unit:
+            work = pipeline.begin(self, unit, command, self._bridge)
             try:
-                with self.bound(session):
+                with self.bound(unit):
                     snapshot = pipeline.not_finished_snapshot(work)
                     pipeline.run_finish_hooks(work, snapshot, None)
-                session.commit()
+                unit.commit()
             except BaseException:
-                session.rollback()
+                unit.rollback()
                 raise
             return snapshot
 
@@ -588,20 +589,26 @@ class WorkflowService:
 
     def run(self, command: Command) -> TransitionResult:
         """Run ``command`` through the pipeline in a session of this service's own."""
-        with self._sessions() as session:
-            return pipeline.run(self, session, command, self._bridge)
+        with self._units() as unit:
+            return pipeline.run(self, unit, command, self._bridge)
 
     def acting(self, actor: Principal | str | None) -> dict[str, Any] | None:
         """``actor`` as every event carries it, with the roles its permissions grant."""
         return acting_user(_principal(actor), self.roles)
 
     @contextlib.contextmanager
-    def bound(self, session: Session) -> Iterator[None]:
-        """The database-backed ports read ``session`` while the block runs."""
+    def _sessions(self) -> Iterator[Session]:
+        """A session of this service's own for a read (closed, never committed, after it)."""
+        with self._units() as unit:
+            yield unit.session
+
+    @contextlib.contextmanager
+    def bound(self, unit: Unit) -> Iterator[None]:
+        """The database-backed ports read the call's session while the block runs (made when one asks)."""
         if self.scope is None:
             yield
             return
-        with self.scope.bind(session):
+        with self.scope.bind(lambda: unit.session):
             yield
 
     def rehydrate(self, machine: Machine, row: Any) -> tuple[Snapshot, str | None]:
