@@ -437,13 +437,26 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
 
 
 def changed(row: Any, columns: dict[str, Any]) -> dict[str, Any]:
-    """``columns`` without the machine name and status when the row has them already (the
-    snapshot is always written)."""
+    """``columns`` without those the row holds already, value for value (the snapshot is always
+    written: the version check and the log name it)."""
     return {
         name: value
         for name, value in columns.items()
-        if name == "workflow_state" or type(value) is not str or value != getattr(row, name)
+        if name == "workflow_state" or not same_json(value, getattr(row, name))
     }
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Are ``a`` and ``b`` the same JSON document (``1``, ``1.0`` and ``True`` are not)?"""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(value, b[key]) for key, value in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(same_json, a, b))
+    if isinstance(a, float):
+        return repr(a) == repr(b)  # -0.0 is not 0.0, and NaN is never the same
+    return bool(a == b)
 
 
 def log_entry(work: Work, index: int, step: StepDone, result: TransitionResult) -> dict[str, Any]:
