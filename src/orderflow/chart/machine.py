@@ -354,7 +354,7 @@ class Machine:
 
     # -- introspection -------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def events(self) -> tuple[str, ...]:
         """Every event descriptor the definition listens to, in document order."""
         seen: dict[str, None] = {}
