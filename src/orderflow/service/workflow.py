@@ -227,6 +227,8 @@ class WorkflowService:
         self.rows = RowReader()
         self._units: UnitSource = own_units(session_factory)
         self._bridge: Bridge | None = None
+        for machine in self.machines.values():
+            refuse_unpersistable_actors(machine)
         unknown = set(self.overrides) - set(self.machines)
         if unknown:
             raise ConfigurationError(
@@ -667,6 +669,36 @@ def _attempt(
         return TransitionAttempt(True, target, snapshot.value, option.event)
     target = ", ".join(option.targets) or "?"
     return TransitionAttempt(False, target, snapshot.value, option.event, option.reason)
+
+
+def refuse_unpersistable_actors(machine: Machine, path: str = "") -> None:
+    """A clear error for the actors a persisted record cannot hold yet.
+
+    Machine children live in their parent's row and move in its transaction.
+    Two kinds of actor need rows of their own, which the service does not
+    write yet: a function actor (a durable invocation, run by a worker) and
+    a child machine's timers (delivered to the child).  Rather than fail at
+    the first send, such a machine is refused here, saying what to do.
+    """
+    where = f"machine '{machine.id}'" + (f" (the child at '{path}')" if path else "")
+    for name, logic in machine.implementations.actors.items():
+        if isinstance(logic, Machine):
+            refuse_unpersistable_actors(logic, f"{path}/{name}" if path else name)
+        else:
+            raise ConfigurationError(
+                f"{where} can start the function actor '{name}'; the persisted service does not "
+                "run function actors yet (each needs a durable invocation row and a worker). "
+                "Run the machine with orderflow.create_actor, or do the work in an effect "
+                "that answers with an event",
+                setting="machines",
+            )
+    if path and (machine.schedules_raised_events or any(node.after for node in machine.nodes)):
+        raise ConfigurationError(
+            f"{where} has timers; the persisted service arms timers for the record's own "
+            "machine only, not yet for its child machines. Put the delay in the parent, or run "
+            "the machine with orderflow.create_actor",
+            setting="machines",
+        )
 
 
 def _principal(actor: Principal | str | None) -> Principal | None:
