@@ -180,7 +180,7 @@ def _definition(source: str) -> tuple[str, Any, bool]:
 
 
 def load_definition(source: str) -> Any:
-    """The machine in ``source``: a shipped machine's name, a JSON file or an SCXML file.
+    """The machine in ``source``: the app's or a shipped machine's name, a JSON file or an SCXML file.
 
     A JSON file's named guards and actions need no implementation here: the
     machine is only drawn or validated, never run.
@@ -190,6 +190,9 @@ def load_definition(source: str) -> Any:
         import importlib
 
         return importlib.import_module("orderflow.io.scxml").load(path)  # the formats layer
+    app_machine = _app_machine(source, path)
+    if app_machine is not None:  # --app: a machine of the app's service, by its name there
+        return app_machine
     _, config, shipped = _definition(source)
     if shipped:
         from orderflow.orders import load_machine
