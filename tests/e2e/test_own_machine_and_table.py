@@ -32,6 +32,7 @@ import urllib.request
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -56,6 +57,7 @@ from orderflow.store import (
 )
 from orderflow.store.base import utcnow
 from orderflow.workers import OutboxMessage, OutboxRelay, TimerWorker
+from workflow_db import NO_POSTGRES, POSTGRES_URL
 
 APP_MODULE = '''
 """A help desk's workflow app: its machine, its tables, and the service that moves them."""
@@ -271,26 +273,54 @@ class OrderRows:
         assert self.read() == self.before
 
 
-@pytest.fixture
-def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
+@contextmanager
+def shared_database(kind: str, folder: Path) -> Iterator[str]:
+    """The URL of an empty database: a SQLite file, or a fresh schema on the PostgreSQL server.
+
+    The schema travels in the URL (``options=-csearch_path=...``), so the
+    command line and ``orderflow serve`` find it as the test does.
+    """
+    if kind == "sqlite-file":
+        yield f"sqlite:///{folder / 'shared.sqlite3'}"
+        return
+    if POSTGRES_URL is None:
+        pytest.skip(NO_POSTGRES)
+    schema = f"e2e_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite-file", "postgresql"])
+def desk(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Desk]:
     name = f"helpdesk_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{name}.py").write_text(APP_MODULE.replace("__TABLE__", f"{name}_tickets"))
-    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-    engine = create_engine(url)
-    upgrade(engine)  # orderflow's tables, and the order records' own
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("ORDERFLOW_APP", raising=False)
-    module = importlib.import_module(name)
-    Session = sessionmaker(engine, expire_on_commit=False)
-    found = Desk(f"{name}:make_service", url, tmp_path, module, module.make_service(url),
-                 Session, engine)  # fmt: skip
-    found.orders = OrderRows(Session)
-    try:
-        yield found
-    finally:
-        sys.modules.pop(name, None)
-        engine.dispose()
+    with shared_database(request.param, tmp_path) as url:
+        engine = create_engine(url)
+        upgrade(engine)  # orderflow's tables, and the order records' own
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        monkeypatch.delenv("ORDERFLOW_APP", raising=False)
+        module = importlib.import_module(name)
+        Session = sessionmaker(engine, expire_on_commit=False)
+        service = module.make_service(url)
+        found = Desk(f"{name}:make_service", url, tmp_path, module, service, Session, engine)
+        found.orders = OrderRows(Session)
+        try:
+            yield found
+        finally:
+            sys.modules.pop(name, None)
+            service.session_factory.kw["bind"].dispose()
+            engine.dispose()
 
 
 def orderflow(desk: Desk, *args: str) -> tuple[int, str]:
@@ -341,7 +371,8 @@ def test_the_service_moves_the_desks_own_table(desk: Desk) -> None:
                  'WHERE "ticketId" = :id'), {"id": ticket.id},
         ).one()  # fmt: skip
         columns = {column["name"] for column in inspect(connection).get_columns(desk.table)}
-    assert json.loads(row[0])["value"]["open"]["work"] == "doing" and row[1] == 3
+    state = row[0] if isinstance(row[0], dict) else json.loads(row[0])  # JSON text on SQLite
+    assert state["value"]["open"]["work"] == "doing" and row[1] == 3
     assert "status" not in columns and "workflow_state" not in columns
     desk.orders.untouched()
 
