@@ -460,7 +460,7 @@ def worker(
             raise UserError(str(exc)) from None
         Session = service.session_factory
         engine = None
-        models = record_models(service)
+        models = record_models(service, spec)
         record_types = set(models)
         timers = TimerWorker(
             service, Session, batch=batch, poll_interval=poll_interval, models=models
