@@ -1,24 +1,31 @@
-"""How a call gets its session: the sync driver's and the async driver's, over the same stages.
+"""How a call gets its transaction: the sync driver's and the async driver's, over the same stages.
 
-The stages (:mod:`orderflow.service.pipeline`) run on a SQLAlchemy sync
-``Session``.  The **sync driver** opens one from the service's factory (or a
-SAVEPOINT session on a caller's connection, :meth:`WorkflowService.joined`).
-The **async driver** opens an ``AsyncSession`` and runs the very same
-stages inside ``AsyncSession.run_sync``: SQLAlchemy runs that sync code in
-a greenlet whose every database call is awaited on the event loop (psycopg
-3 async on PostgreSQL, aiosqlite on SQLite).  User code the stages call
-(effect handlers, finish hooks) may then be ``async def``: the
-:class:`Bridge` awaits it from inside the greenlet (``await_only``), and
-hands it the ``AsyncSession`` rather than the sync one.
+The stages (:mod:`orderflow.service.pipeline`) run in a :class:`Unit`: the
+transaction's connection, which the journal and the row reader write
+through with Core, and an ORM ``Session`` made only when user code (an
+effect handler, a finish hook, a database port) or an ORM row the service
+adds asks for one.  The **sync driver** opens a :class:`ConnectionUnit` on
+a connection of the factory's engine (the session, when made, is the
+factory's own, in control of that transaction); a factory it cannot see
+through, and :meth:`WorkflowService.joined` (a SAVEPOINT of the caller's
+transaction), give a :class:`SessionUnit` instead.  The **async driver**
+runs the very same stages inside ``run_sync`` of an ``AsyncConnection`` (or
+of an ``AsyncSession`` when joined): SQLAlchemy runs that sync code in a
+greenlet whose every database call is awaited on the event loop (psycopg 3
+async on PostgreSQL, aiosqlite on SQLite).  User code the stages call may
+then be ``async def``: the :class:`Bridge` awaits it from inside the
+greenlet (``await_only``), and hands it the ``AsyncSession`` rather than
+the sync one.
 
 A third driver (Django's ORM, say) would implement the same two things: a
-session the journal and the row reader can write through, and a way to call
+unit the journal and the row reader can write through, and a way to call
 user code; nothing else in the stages knows which driver runs them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,7 +38,7 @@ from sqlalchemy.util import await_only
 from orderflow.errors import WrongDriverError
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from orderflow.service.async_workflow import AsyncWorkflowService
 
@@ -110,9 +117,16 @@ class ConnectionUnit(Unit):
     through it, so its flush and its commit events happen as they would.
     """
 
-    def __init__(self, engine: Engine, factory: Callable[..., Session]) -> None:
-        self._engine = engine
-        self._factory = factory
+    def __init__(
+        self,
+        connect: Callable[[], Connection],
+        make_session: Callable[[Connection], Session],
+        *,
+        owned: bool = True,
+    ) -> None:
+        self._connect = connect
+        self._make_session = make_session
+        self._owned = owned  # close the connection after the call (else its lender does)
         self._connection: Connection | None = None
         self._session: Session | None = None
 
@@ -126,9 +140,7 @@ class ConnectionUnit(Unit):
     @property
     def session(self) -> Session:
         if self._session is None:
-            session = self._factory(bind=self.connection, join_transaction_mode="control_fully")
-            session.expire_on_commit = False
-            self._session = session
+            self._session = self._make_session(self.connection)
         return self._session
 
     @property
@@ -137,7 +149,7 @@ class ConnectionUnit(Unit):
 
     def begin(self) -> None:
         if self._connection is None:
-            self._connection = self._engine.connect()
+            self._connection = self._connect()
         if not self._connection.in_transaction():
             self._connection.begin()
 
@@ -160,8 +172,19 @@ class ConnectionUnit(Unit):
                 self._session = None
         finally:
             if self._connection is not None:
-                self._connection.close()  # and so does this
+                if self._owned:
+                    self._connection.close()  # and so does this
+                elif self._connection.in_transaction():
+                    self._connection.rollback()
                 self._connection = None
+
+
+def session_on(factory: Callable[..., Any], connection: Any) -> Any:
+    """A session of ``factory`` (its class, options, events) in control of ``connection``'s transaction."""
+    session = factory(bind=connection, join_transaction_mode="control_fully")
+    sync = getattr(session, "sync_session", session)  # an AsyncSession's sync half
+    sync.expire_on_commit = False
+    return session
 
 
 #: a source of units for one call: a context manager that opens (or lends) one and closes it
@@ -179,7 +202,7 @@ def own_units(factory: Callable[[], Session]) -> UnitSource:
 
         @contextlib.contextmanager
         def open_connection() -> Iterator[Unit]:
-            unit = ConnectionUnit(engine, maker)
+            unit = ConnectionUnit(engine.connect, functools.partial(session_on, maker))
             try:
                 yield unit
             finally:
@@ -211,6 +234,18 @@ def _single_engine(factory: Any) -> Engine | None:
     return bind
 
 
+def single_async_engine(factory: Any) -> AsyncEngine | None:
+    """The one engine a plain ``async_sessionmaker`` binds everything to, or None."""
+    from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+    if not isinstance(factory, async_sessionmaker):
+        return None
+    bind = factory.kw.get("bind")
+    if factory.kw.get("binds") or not isinstance(bind, AsyncEngine):
+        return None
+    return bind
+
+
 def savepoint_units(session: Session) -> UnitSource:
     """Per call, a session in a SAVEPOINT of ``session``'s transaction (its commit releases it)."""
     if _is_async(session):
@@ -230,12 +265,12 @@ def savepoint_units(session: Session) -> UnitSource:
     return open_joined
 
 
-def lent_unit(session: Session) -> UnitSource:
-    """The one session the async driver lends to a call (inside its ``run_sync``); it closes it."""
+def lent_unit(unit: Unit) -> UnitSource:
+    """The one transaction the async driver lends to a call (inside its ``run_sync``); it closes it."""
 
     @contextlib.contextmanager
     def lend() -> Iterator[Unit]:
-        yield SessionUnit(session)
+        yield unit
 
     return lend
 
@@ -244,8 +279,13 @@ def lent_unit(session: Session) -> UnitSource:
 class Bridge:
     """The async driver's side of a call running in ``run_sync``: its session and its service."""
 
-    async_session: AsyncSession
+    #: the call's ``AsyncSession``, made the first time user code or a port asks for it
+    async_sessions: Callable[[], AsyncSession]
     service: AsyncWorkflowService
+
+    @property
+    def async_session(self) -> AsyncSession:
+        return self.async_sessions()
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Call ``fn``; if it answers with an awaitable, await it on the event loop."""

@@ -419,7 +419,7 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
     if columns is None:
         return result
     journal, connection = work.service.journal, work.connection
-    journal.advance(connection, row, columns, work.read_version, len(steps))
+    journal.advance(connection, row, changed(row, columns), work.read_version, len(steps))
     ids = journal.log(
         connection, [log_entry(work, index, step, result) for index, step in enumerate(steps)]
     )
@@ -434,6 +434,29 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
         journal.outbox(work.session, work.record_type, work.record_id, emitted)
     work.flush()
     return dataclasses.replace(result, log_ids=tuple(ids))
+
+
+def changed(row: Any, columns: dict[str, Any]) -> dict[str, Any]:
+    """``columns`` without those the row holds already, value for value (the snapshot is always
+    written: the version check and the log name it)."""
+    return {
+        name: value
+        for name, value in columns.items()
+        if name == "workflow_state" or not same_json(value, getattr(row, name))
+    }
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Are ``a`` and ``b`` the same JSON document (``1``, ``1.0`` and ``True`` are not)?"""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(value, b[key]) for key, value in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(same_json, a, b))
+    if isinstance(a, float):
+        return repr(a) == repr(b)  # -0.0 is not 0.0, and NaN is never the same
+    return bool(a == b)
 
 
 def log_entry(work: Work, index: int, step: StepDone, result: TransitionResult) -> dict[str, Any]:
@@ -451,9 +474,9 @@ def log_entry(work: Work, index: int, step: StepDone, result: TransitionResult) 
     if index == 0:
         if work.migrated_from is not None:
             details["migrated_from"] = work.migrated_from
-        if work.digest is not None:
+        if work.command.idempotency_key is not None:  # the answer a repeat under the key gets
             details["request"] = work.digest
-        details["result"] = result.to_json()
+            details["result"] = result.to_json()
     return work.service.journal.entry(
         work.record_type, work.record_id, machine=machine.id, machine_version=machine.version,
         event=str(step.event["type"]), from_state=before, to_state=after,

@@ -261,11 +261,11 @@ class WorkflowService:
         )
         return joined
 
-    def lent(self, session: Session, bridge: Bridge | None) -> WorkflowService:
-        """This service running every call in ``session`` itself (the async driver's, in ``run_sync``)."""
+    def lent(self, unit: Unit, bridge: Bridge | None) -> WorkflowService:
+        """This service running every call in ``unit`` (the async driver's, in ``run_sync``)."""
         lent = copy.copy(self)
-        lent._units = lent_unit(session)
-        lent.session_factory = lambda: session
+        lent._units = lent_unit(unit)
+        lent.session_factory = lambda: unit.session
         lent._bridge = bridge
         return lent
 
