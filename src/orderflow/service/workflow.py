@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,7 +52,7 @@ from orderflow.errors import (
     OrderflowError,
     UnknownMachineError,
 )
-from orderflow.service import pipeline
+from orderflow.service import pipeline, queries
 from orderflow.service.commands import (
     BACKFILL_EVENT,
     Adopt,
@@ -100,7 +99,7 @@ from orderflow.service.results import (
 )
 from orderflow.service.rows import RecordRef, RowReader, key_label, table_name
 from orderflow.service.target_states import event_options, find_event, transitions_from
-from orderflow.store import OverrideRequest, record_identity, snapshot_data
+from orderflow.store import record_identity, snapshot_data
 from orderflow.store.base import utcnow
 from orderflow.store.record import dotted_path
 
@@ -351,20 +350,14 @@ class WorkflowService:
             return None
         return override_refusal(rules, event_type, _principal(actor), self.roles)
 
-    def override_requests(self, record: RecordRef) -> list[OverrideRequest]:
-        """The record's override requests, oldest first."""
+    def override_requests(self, record: RecordRef) -> list[queries.RequestedOverride]:
+        """The record's override requests, oldest first, as values read through ``queries``."""
         model, key = record_identity(record)
         with self._sessions() as session:
-            return list(
-                session.scalars(
-                    select(OverrideRequest)
-                    .where(
-                        OverrideRequest.record_type == table_name(model),
-                        OverrideRequest.record_id == str(key),
-                    )
-                    .order_by(OverrideRequest.id)
-                )
+            newest_first = queries.override_requests(
+                session, record_type=table_name(model), record_id=str(key), limit=None
             )
+        return newest_first[::-1]
 
     # -- writing -----------------------------------------------------------------------------
 
