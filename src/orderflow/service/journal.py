@@ -134,12 +134,10 @@ class Journal:
             "created_at": self.clock(), **actor_columns(principal),
         }  # fmt: skip
 
-    def log(
-        self, where: Session | Connection, entries: Sequence[Mapping[str, Any]]
-    ) -> list[int]:
+    def log(self, where: Session | Connection, entries: Sequence[Mapping[str, Any]]) -> list[int]:
         """Append ``entries`` (from :meth:`entry`); their ids, in order."""
         connection = connection_of(where)
-        if len(entries) == 1:  # the common case: a plain INSERT ... RETURNING, not a batch
+        if len(entries) == 1:  # the common case: one INSERT, its id from the driver
             written = connection.execute(_LOG_INSERT_ONE, dict(entries[0]))
             return [int(written.inserted_primary_key[0])]  # type: ignore[index]
         return list(connection.execute(_LOG_INSERT, [dict(e) for e in entries]).scalars())

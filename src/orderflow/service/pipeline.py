@@ -185,9 +185,7 @@ def run(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def begin(
-    service: WorkflowService, unit: Unit, command: Command, bridge: Bridge | None
-) -> Work:
+def begin(service: WorkflowService, unit: Unit, command: Command, bridge: Bridge | None) -> Work:
     principal = command.principal
     return Work(
         service, unit, command, principal, service.acting(principal), service.clock(),
@@ -500,7 +498,9 @@ def record_override_rows(work: Work, steps: list[StepDone], columns: Mapping[str
 
 def write_timers(work: Work, steps: list[StepDone]) -> None:
     """Per step: the timer its event delivered has fired; then its schedules and cancels, in order."""
-    if not any(step.core.consumed is not None or step.core.armed or step.core.cancelled for step in steps):
+    if not any(
+        step.core.consumed is not None or step.core.armed or step.core.cancelled for step in steps
+    ):
         return  # nothing to write, and no session to make for it
     journal = work.service.journal
     where = (work.session, work.record_type, work.record_id)
