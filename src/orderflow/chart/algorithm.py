@@ -44,7 +44,15 @@ from orderflow.chart.execution import (
     schedule_delayed,
 )
 from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode, Transition
-from orderflow.chart.plans import MAX_PLANS, MacrostepPlan, plan_key
+from orderflow.chart.plans import (
+    MAX_PLANS,
+    REFUSED,
+    DataPlan,
+    Ending,
+    MacrostepPlan,
+    plan_key,
+    timer_steps,
+)
 from orderflow.chart.snapshot import ACTIVE, DONE, ERROR, Snapshot, is_in_final_state
 from orderflow.errors import InfiniteLoopError, OrderflowError
 
@@ -168,11 +176,29 @@ def _planned(
     """Run ``first_step`` and settle, or replay the stored plan for the same key (see plans.py)."""
     key = plan_key(snapshot, event.type)
     plan = machine.plans.get(key) if trace is None else None
-    if plan is not None:
+    if type(plan) is MacrostepPlan:
         result, actions = plan.replay(snapshot, event.data, machine.make_snapshot)
         return result, actions, plan.outcome
+    answers: list[Any] = []
+    if plan is not None:
+        assert isinstance(plan, DataPlan)
+        try:
+            replayed = plan.replay(
+                snapshot, event, machine.apply_assign, machine.make_snapshot, answers
+            )
+        except OrderflowError:
+            raise
+        except Exception as exc:  # user code raised: record it, apply nothing
+            return _failed(machine, snapshot, event, exc), [], (False, plan.consumed, ())
+        if replayed is not None:
+            result, actions, taken, consumed, refusals = replayed
+            return result, actions, (taken, consumed, refusals)
     run = Run(machine, snapshot)
     run.trace = trace
+    if trace is None:
+        run.tape = []
+        run.external = event
+        run.answers = deque(answers)  # a miss: what the user code said before it
     try:
         first_step(run, event)
         _settle(run, event)
@@ -182,13 +208,50 @@ def _planned(
         return _failed(machine, snapshot, event, exc), [], (False, run.consumed, ())
     result = _finish(run) if run.changed else snapshot
     outcome = _outcome(run)
-    if run.replayable:
+    if run.replayable and trace is None:
+        _keep_plan(machine, key, plan, run, snapshot, result, event, outcome)
+    return result, run.actions, outcome
+
+
+def _keep_plan(
+    machine: MachineLike,
+    key: Any,
+    known: MacrostepPlan | DataPlan | None,
+    run: Run,
+    snapshot: Snapshot,
+    result: Snapshot,
+    event: Event,
+    outcome: Outcome,
+) -> None:
+    """Store what a replayable macrostep did under its key (see plans.py)."""
+    tape = run.tape
+    assert tape is not None
+    if not any(step[0] != REFUSED for _, step in tape):  # no user code ran
         if len(machine.plans) >= MAX_PLANS:
             machine.plans.clear()
         machine.plans[key] = MacrostepPlan.record(
             snapshot, result, run.actions, event.data, outcome
         )
-    return result, run.actions, outcome
+        return
+    ending = Ending(
+        unchanged=result is snapshot,
+        configuration=result.configuration,
+        status=result.status,
+        output=result.output,
+        history=result.history,
+        timers=timer_steps(snapshot, result),
+        taken=outcome[0],
+        consumed=outcome[1],
+        refused=bool(run.refusals),
+    )
+    path = DataPlan.path(tape, run.actions, event.data)
+    if isinstance(known, DataPlan):
+        known.add(path, ending)
+        return
+    if len(machine.plans) >= MAX_PLANS:
+        machine.plans.clear()
+    root, forks = DataPlan.grow(path, 0, ending)
+    machine.plans[key] = DataPlan(root, forks, outcome[1])
 
 
 def _unplanned(

@@ -32,7 +32,7 @@ from orderflow.chart.implementations import (
     resolve_table,
 )
 from orderflow.chart.nodes import StateNode, Transition
-from orderflow.chart.plans import MacrostepPlan, PlanKey
+from orderflow.chart.plans import DataPlan, MacrostepPlan, PlanKey
 from orderflow.chart.snapshot import ACTIVE, ERROR, Snapshot, Timer, restore, state_value
 from orderflow.errors import (
     DefinitionError,
@@ -208,7 +208,7 @@ class Machine:
         self.context_model = implementations.context
         self._initial_context = tree.context
         self._values: dict[frozenset[StateNode], Any] = {}
-        self.plans: dict[PlanKey, MacrostepPlan] = {}
+        self.plans: dict[PlanKey, MacrostepPlan | DataPlan] = {}
 
     def __repr__(self) -> str:
         return f"<Machine {self.id} version={self.version} states={len(self.nodes)}>"
