@@ -298,6 +298,9 @@ class DataPlan:
                 if kind == ACTION:
                     actions.append(Action(op[1], op[2], external.data if op[3] is None else op[3]))
                     continue
+                if kind == REFUSED:
+                    refusals.append((op[1], op[2]))
+                    continue
                 cause = external if op[3] is None else op[3]
                 if kind == ASSIGN:
                     update = op[1]
@@ -311,8 +314,6 @@ class DataPlan:
                     params = op[2](context, cause.value)
                     answers.append(params)
                     actions.append(Action(op[1], params, cause.data))
-                else:
-                    refusals.append((op[1], op[2]))
             end = branch.end
             if isinstance(end, Ending):
                 break
