@@ -258,7 +258,7 @@ def test_a_data_plan_is_kept_and_each_guard_and_assignment_runs_once_per_event()
     refused, _ = machine.transition(start, {"type": "PAY", "amount": 4})  # a new outcome: a miss
     assert (refused.value, refused.context, dict(calls)) == (
         "open",
-        {"n": 0, "m": 4},
+        {"n": 0, "m": 5},
         {"below": 1, "bump": 1},
     )
     calls.clear()
