@@ -103,7 +103,7 @@ def _cell(samples: list[float]) -> str:
     def ms(seconds: float) -> str:
         return f"{seconds * 1000:.3g}"
 
-    return f"{ms(statistics.median(samples))} [{ms(min(samples))}–{ms(max(samples))}]"
+    return f"{ms(statistics.median(samples))} [{ms(min(samples))}-{ms(max(samples))}]"
 
 
 def main() -> None:
@@ -121,13 +121,13 @@ def main() -> None:
             for name, n, samples in _rows(size, args.rounds):
                 if name.startswith(shape):
                     by_row.setdefault(name, []).append((n, samples))
-    print("| row | N | ms, median [min–max] | growth vs previous N (1 = linear) |")
+    print("| row | N | ms, median [min-max] | growth vs previous N (1 = linear) |")
     print("|---|---:|---:|---:|")
     for name, points in by_row.items():
         previous: tuple[int, float] | None = None
         for n, samples in points:
             median = statistics.median(samples)
-            growth = f"{(median / previous[1]) / (n / previous[0]):.2f}" if previous else "–"
+            growth = f"{(median / previous[1]) / (n / previous[0]):.2f}" if previous else "-"
             print(f"| {name} | {n:,} | {_cell(samples)} | {growth} |")
             previous = (n, median)
 

@@ -214,13 +214,13 @@ def main() -> None:
     for name, path in PATHS:
         check(name, path)
         measure(name, path, max(1, args.loops // 10))  # warm-up: plans recorded
-    print("| machine | path | events | µs/event, median [min–max] |")
+    print("| machine | path | events | µs/event, median [min-max] |")
     print("|---|---|---:|---:|")
     for name, path in PATHS:
         samples = [measure(name, path, args.loops) for _ in range(args.rounds)]
         print(
             f"| {name} | {path} | {len(PATHS[name, path][1]) + 1} | "
-            f"{statistics.median(samples):.1f} [{min(samples):.1f}–{max(samples):.1f}] |"
+            f"{statistics.median(samples):.1f} [{min(samples):.1f}-{max(samples):.1f}] |"
         )
     if args.profile:
         profiler = cProfile.Profile()

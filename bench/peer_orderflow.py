@@ -113,7 +113,11 @@ SALE_DATA = {
                 "pending": {"on": {"AUTHORIZE": {"target": "authorized", "actions": "count"}}},
                 "authorized": {
                     "on": {
-                        "CAPTURE": {"target": "captured", "guard": "covers_total", "actions": "capture"}
+                        "CAPTURE": {
+                            "target": "captured",
+                            "guard": "covers_total",
+                            "actions": "capture",
+                        }
                     }
                 },
                 "captured": {"type": "final"},
@@ -126,14 +130,18 @@ SALE_DATA = {
                 "credit": {
                     "initial": "checking",
                     "states": {
-                        "checking": {"on": {"CREDIT_OK": {"target": "approved", "actions": "count"}}},
+                        "checking": {
+                            "on": {"CREDIT_OK": {"target": "approved", "actions": "count"}}
+                        },
                         "approved": {"type": "final"},
                     },
                 },
                 "admin": {
                     "initial": "reviewing",
                     "states": {
-                        "reviewing": {"on": {"ADMIN_OK": {"target": "approved", "actions": "count"}}},
+                        "reviewing": {
+                            "on": {"ADMIN_OK": {"target": "approved", "actions": "count"}}
+                        },
                         "approved": {"type": "final"},
                     },
                 },
@@ -197,5 +205,6 @@ def make_data_engine() -> SimpleNamespace:
     def load(stored: dict[str, Any]) -> orderflow.Snapshot:
         return data_machine.resolve_snapshot(stored)
 
-    return SimpleNamespace(NOTES=DATA_NOTES, new=new, send=send, leaves=leaves,
-                           context=context, dump=dump, load=load)
+    return SimpleNamespace(
+        NOTES=DATA_NOTES, new=new, send=send, leaves=leaves, context=context, dump=dump, load=load
+    )
