@@ -401,11 +401,16 @@ def _check_consistent(nodes: list[StateNode], path: str) -> None:
                 raise InvalidSnapshotError(f"'{a.id}' and '{b.id}' cannot be active together", path)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _check_depth(value: Any, path: str) -> None:
     """Refuse a value nested deeper than :data:`MAX_CONTEXT_DEPTH`, without recursing into it."""
     pending = [(value, 0)]
     while pending:
         item, depth = pending.pop()
+        if type(item) in _SCALARS:  # most of a context: no ABC check needed
+            continue
         if isinstance(item, Mapping):
             children: Iterable[Any] = item.values()
         elif isinstance(item, list | tuple):
