@@ -208,6 +208,8 @@ class Machine:
         self.context_model = implementations.context
         self._initial_context = tree.context
         self._values: dict[frozenset[StateNode], Any] = {}
+        #: persisted state values that restored cleanly, by a key of their strings (snapshot.py)
+        self.restored_values: dict[Any, tuple[frozenset[StateNode], bool]] = {}
         self.plans: dict[PlanKey, MacrostepPlan | DataPlan] = {}
 
     def __repr__(self) -> str:
