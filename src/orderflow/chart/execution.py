@@ -6,8 +6,10 @@ queue); ``algorithm.py`` turns it into the next snapshot.  :func:`execute`
 runs a state's or transition's actions: ``assign`` and ``raise`` change the
 run, a document's :class:`~orderflow.chart.actions.Block` runs with the run
 itself (SCXML's executable content), everything else becomes an
-:class:`~orderflow.chart.actions.Action` record for the caller.  Whatever reads context or event data marks the run
-as not replayable (see ``plans.py``).
+:class:`~orderflow.chart.actions.Action` record for the caller.  While a plan is recorded, the user code that runs
+(assignments, computed effect parameters) and the outcomes of the guards
+that read data go on the run's tape; anything else that reads the context
+or the event marks the run as not replayable (see ``plans.py``).
 """
 
 from __future__ import annotations
