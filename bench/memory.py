@@ -31,9 +31,7 @@ def main() -> None:
     for event in ("SELECT_CREDIT", "CREDIT_OK"):
         snapshot, _ = machine.transition(snapshot, event)
     persisted = json.dumps(snapshot.to_json(), separators=(",", ":"))
-    state_only = json.dumps(
-        {k: v for k, v in snapshot.to_json().items() if k != "context"}, separators=(",", ":")
-    )
+    state_only = json.dumps({k: v for k, v in snapshot.to_json().items() if k != "context"}, separators=(",", ":"))
 
     gc.collect()
     rss_before = _rss()
@@ -55,9 +53,7 @@ def main() -> None:
     print("|---|---:|")
     print(f"| persisted snapshot (compact JSON, with context) | {len(persisted)} bytes |")
     print(f"| `workflow_state` column (compact JSON, without context) | {len(state_only)} bytes |")
-    print(
-        f"| {COUNT:,} live snapshots, Python heap (tracemalloc) | {traced / 1e6:.1f} MB ({traced / COUNT:.0f} bytes each) |"
-    )
+    print(f"| {COUNT:,} live snapshots, Python heap (tracemalloc) | {traced / 1e6:.1f} MB ({traced / COUNT:.0f} bytes each) |")
     print(f"| {COUNT:,} live snapshots, resident size growth | {rss_growth / 1e6:.1f} MB |")
     assert len(live) == COUNT
 
