@@ -44,7 +44,15 @@ from orderflow.chart.execution import (
     schedule_delayed,
 )
 from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode, Transition
-from orderflow.chart.plans import MAX_PLANS, MacrostepPlan, plan_key
+from orderflow.chart.plans import (
+    MAX_PLANS,
+    REFUSED,
+    DataPlan,
+    Ending,
+    MacrostepPlan,
+    plan_key,
+    timer_steps,
+)
 from orderflow.chart.snapshot import ACTIVE, DONE, ERROR, Snapshot, is_in_final_state
 from orderflow.errors import InfiniteLoopError, OrderflowError
 
@@ -149,7 +157,7 @@ def _enter_initial(run: Run, event: Event) -> None:
     run.changed = True
     run.taken = True
     entry = EntrySet(run.history, run.machine.nodes_by_id)
-    entry.to_enter.add(run.machine.root)
+    entry.enter(run.machine.root)
     entry.default_entry.add(run.machine.root)
     entry.add_descendants(run.machine.root)
     entered = sorted(entry.to_enter, key=_order)
@@ -168,11 +176,29 @@ def _planned(
     """Run ``first_step`` and settle, or replay the stored plan for the same key (see plans.py)."""
     key = plan_key(snapshot, event.type)
     plan = machine.plans.get(key) if trace is None else None
-    if plan is not None:
+    if type(plan) is MacrostepPlan:
         result, actions = plan.replay(snapshot, event.data, machine.make_snapshot)
         return result, actions, plan.outcome
+    answers: list[Any] = []
+    if plan is not None:
+        assert isinstance(plan, DataPlan)
+        try:
+            replayed = plan.replay(
+                snapshot, event, machine.apply_assign, machine.make_snapshot, answers
+            )
+        except OrderflowError:
+            raise
+        except Exception as exc:  # user code raised: record it, apply nothing
+            return _failed(machine, snapshot, event, exc), [], (False, plan.consumed, ())
+        if replayed is not None:
+            result, actions, taken, consumed, refusals = replayed
+            return result, actions, (taken, consumed, refusals)
     run = Run(machine, snapshot)
     run.trace = trace
+    if trace is None:
+        run.tape = []
+        run.external = event
+        run.answers = deque(answers)  # a miss: what the user code said before it
     try:
         first_step(run, event)
         _settle(run, event)
@@ -182,13 +208,50 @@ def _planned(
         return _failed(machine, snapshot, event, exc), [], (False, run.consumed, ())
     result = _finish(run) if run.changed else snapshot
     outcome = _outcome(run)
-    if run.replayable:
+    if run.replayable and trace is None:
+        _keep_plan(machine, key, plan, run, snapshot, result, event, outcome)
+    return result, run.actions, outcome
+
+
+def _keep_plan(
+    machine: MachineLike,
+    key: Any,
+    known: MacrostepPlan | DataPlan | None,
+    run: Run,
+    snapshot: Snapshot,
+    result: Snapshot,
+    event: Event,
+    outcome: Outcome,
+) -> None:
+    """Store what a replayable macrostep did under its key (see plans.py)."""
+    tape = run.tape
+    assert tape is not None
+    if not any(step[0] != REFUSED for _, step in tape):  # no user code ran
         if len(machine.plans) >= MAX_PLANS:
             machine.plans.clear()
         machine.plans[key] = MacrostepPlan.record(
             snapshot, result, run.actions, event.data, outcome
         )
-    return result, run.actions, outcome
+        return
+    ending = Ending(
+        unchanged=result is snapshot,
+        configuration=result.configuration,
+        status=result.status,
+        output=result.output,
+        history=result.history,
+        timers=timer_steps(snapshot, result),
+        taken=outcome[0],
+        consumed=outcome[1],
+        refused=bool(run.refusals),
+    )
+    path = DataPlan.path(tape, run.actions, event.data)
+    if isinstance(known, DataPlan):
+        known.add(path, ending)
+        return
+    if len(machine.plans) >= MAX_PLANS:
+        machine.plans.clear()
+    root, forks = DataPlan.grow(path, 0, ending)
+    machine.plans[key] = DataPlan(root, forks, outcome[1])
 
 
 def _unplanned(
@@ -341,12 +404,11 @@ def select_transitions(run: Run, event: Event) -> list[Transition]:
 def _select_below(node: StateNode, run: Run, event: Event) -> list[Transition]:
     config = run.config
     if node.type == COMPOUND:
-        for child in node.children:
-            if child in config:
-                found = _select_below(child, run, event)
-                if found:
-                    return found
-                break
+        child = _active_child(node, config)
+        if child is not None:
+            found = _select_below(child, run, event)
+            if found:
+                return found
     elif node.type == PARALLEL:
         found = []
         for child in node.children:
@@ -359,6 +421,14 @@ def _select_below(node: StateNode, run: Run, event: Event) -> list[Transition]:
         if transition.guard is None or guard_passes(run, transition, event):
             return [transition]
     return []
+
+
+def _active_child(node: StateNode, config: AbstractSet[StateNode]) -> StateNode | None:
+    """The active child of a compound state, looked up from the smaller side: a state with
+    thousands of children must not cost thousands of checks per event."""
+    if len(node.children) <= len(config):
+        return next((child for child in node.children if child in config), None)
+    return next((state for state in config if state.parent is node), None)
 
 
 def _select_in_document_order(
@@ -426,31 +496,25 @@ def remove_conflicting_transitions(
     nodes_by_id: Mapping[str, StateNode],
 ) -> list[Transition]:
     """SCXML's removeConflictingTransitions: when exit sets intersect, a descendant's transition wins, else the earlier one."""
-    filtered: list[Transition] = []
-    exit_sets: dict[int, set[StateNode]] = {}
-
-    def exits(t: Transition) -> set[StateNode]:
-        if id(t) not in exit_sets:
-            exit_sets[id(t)] = set(
-                compute_exit_set([t], config, transition_domains([t], history, nodes_by_id))
-            )
-        return exit_sets[id(t)]
-
+    # The kept transitions' exit sets never intersect, so each exited state has one owner
+    # among them: a transition's conflicts are found through its own exit set, and the
+    # work grows with the states exited, not with the square of the transitions.
+    exit_sets = exit_sets_of(enabled, config, transition_domains(enabled, history, nodes_by_id))
+    filtered: dict[Transition, None] = {}
+    owner: dict[StateNode, Transition] = {}
     for t1 in enabled:
-        preempted = False
-        to_remove = []
-        for t2 in filtered:
-            if exits(t1) & exits(t2):
-                if t1.source.is_descendant_of(t2.source):
-                    to_remove.append(t2)
-                else:
-                    preempted = True
-                    break
-        if not preempted:
-            for t3 in to_remove:
-                filtered.remove(t3)
-            filtered.append(t1)
-    return filtered
+        exits = exit_sets[t1]
+        conflicting = {owner[s]: None for s in exits if s in owner}
+        if any(not t1.source.is_descendant_of(t2.source) for t2 in conflicting):
+            continue  # preempted by an earlier transition it does not descend from
+        for t2 in conflicting:
+            del filtered[t2]
+            for s in exit_sets[t2]:
+                del owner[s]
+        filtered[t1] = None
+        for s in exits:
+            owner[s] = t1
+    return list(filtered)
 
 
 # -- exit and entry sets ---------------------------------------------------------------------------
@@ -565,17 +629,44 @@ def compute_exit_set(
     transitions: Iterable[Transition], config: Iterable[StateNode], domains: Domains
 ) -> list[StateNode]:
     """SCXML's computeExitSet: the active states each transition's domain contains."""
-    to_exit: list[StateNode] = []
+    to_exit: dict[StateNode, None] = {}
+    for exits in exit_sets_of(transitions, config, domains).values():
+        to_exit.update(dict.fromkeys(exits))
+    return list(to_exit)
+
+
+def exit_sets_of(
+    transitions: Iterable[Transition], config: Iterable[StateNode], domains: Domains
+) -> dict[Transition, list[StateNode]]:
+    """Each transition's exit set (none for a targetless one), from one pass over the configuration.
+
+    Every active state is put under the domains among its ancestors, so N transitions
+    in N parallel regions cost the configuration times its depth, not N times the
+    configuration.
+    """
+    by_domain: dict[StateNode | None, list[Transition]] = {}
     for t in transitions:
-        if not t.targets:
-            continue
-        domain = domains[t]
-        if t.reenter and domain is t.source and domain not in to_exit:
-            to_exit.append(domain)
-        for state in config:
-            if state not in to_exit and _inside(state, domain):
-                to_exit.append(state)
-    return to_exit
+        if t.targets:
+            by_domain.setdefault(domains[t], []).append(t)
+    inside: dict[StateNode | None, list[StateNode]] = {domain: [] for domain in by_domain}
+    everything = inside.get(_ABOVE_ROOT)
+    for state in config:
+        if everything is not None:
+            everything.append(state)
+        for ancestor in state.ancestors:
+            bucket = inside.get(ancestor)
+            if bucket is not None:
+                bucket.append(state)
+    result: dict[Transition, list[StateNode]] = {}
+    for domain, owners in by_domain.items():
+        for t in owners:
+            exits = inside[domain]
+            if t.reenter and domain is t.source:
+                exits = [*exits, domain]
+            result[t] = exits
+    for t in transitions:
+        result.setdefault(t, [])
+    return result
 
 
 def compute_entry_set(
@@ -606,12 +697,16 @@ class EntrySet:
         "nodes_by_id",
         "read_history",
         "to_enter",
+        "with_entered_descendant",
     )
 
     def __init__(
         self, history: Mapping[str, tuple[str, ...]], nodes_by_id: Mapping[str, StateNode]
     ) -> None:
         self.to_enter: set[StateNode] = set()
+        #: the proper ancestors of the states in ``to_enter``: "is a descendant of this
+        #: region entered already?" answered by one lookup (N regions would cost N² scans)
+        self.with_entered_descendant: set[StateNode] = set()
         self.default_entry: set[StateNode] = set()
         self.history = history
         self.nodes_by_id = nodes_by_id
@@ -626,7 +721,7 @@ class EntrySet:
             if s.type == HISTORY:
                 self.read_history = True
             elif s is not t.source or t.source is not domain or t.reenter:
-                self.to_enter.add(s)
+                self.enter(s)
                 self.default_entry.add(s)
             self.add_descendants(s)
         reentrancy = _ABOVE_ROOT if (t.source.parent is None and t.reenter) else domain
@@ -636,9 +731,14 @@ class EntrySet:
                 ancestors.append(domain)
             self.add_ancestors(ancestors, reentrancy)
 
+    def enter(self, state: StateNode) -> None:
+        if state not in self.to_enter:
+            self.to_enter.add(state)
+            self.with_entered_descendant.update(state.ancestors)
+
     def add_descendants(self, state: StateNode) -> None:
         """SCXML's addDescendantStatesToEnter."""
-        to_enter = self.to_enter
+        enter = self.enter
         if state.type == HISTORY:
             self.read_history = True
             parent = state.parent
@@ -656,7 +756,7 @@ class EntrySet:
                         self.history_content = {}
                     self.history_content[parent] = default.actions
             for s in targets:
-                to_enter.add(s)
+                enter(s)
                 self.add_descendants(s)
             for s in targets:
                 self.add_ancestors(_proper_ancestors(s, parent), _ABOVE_ROOT)
@@ -665,15 +765,15 @@ class EntrySet:
             initials = state.initial.targets  # one child, or (SCXML) several descendants
             for initial in initials:
                 if initial.type != HISTORY:
-                    to_enter.add(initial)
+                    enter(initial)
                     self.default_entry.add(initial)
                 self.add_descendants(initial)
             for initial in initials:
                 self.add_ancestors(_proper_ancestors(initial, state), _ABOVE_ROOT)
         elif state.type == PARALLEL:
             for child in state.states:
-                if not any(s.is_descendant_of(child) for s in to_enter):
-                    to_enter.add(child)
+                if child not in self.with_entered_descendant:
+                    enter(child)
                     self.default_entry.add(child)
                     self.add_descendants(child)
 
@@ -681,11 +781,11 @@ class EntrySet:
         """SCXML's addAncestorStatesToEnter (with XState's re-entrancy domain)."""
         for ancestor in ancestors:
             if _inside(ancestor, reentrancy):
-                self.to_enter.add(ancestor)
+                self.enter(ancestor)
             if ancestor.type == PARALLEL:
                 for child in ancestor.states:
-                    if not any(s.is_descendant_of(child) for s in self.to_enter):
-                        self.to_enter.add(child)
+                    if child not in self.with_entered_descendant:
+                        self.enter(child)
                         self.add_descendants(child)
 
 

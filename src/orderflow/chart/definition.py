@@ -689,7 +689,10 @@ class _Compiler:
     def _walk(start: StateNode, keys: Sequence[str], target: str) -> StateNode | str:
         current = start
         for key in keys:
-            child = next((c for c in current.children if c.key == key), None)
+            # by key first: a scan of the children would make compiling N siblings quadratic
+            child = current.by_key.get(key) or next(
+                (c for c in current.children if c.key == key), None
+            )
             if child is None:
                 return f"unknown target '{target}': '{current.id}' has no child state '{key}'"
             current = child

@@ -6,8 +6,10 @@ queue); ``algorithm.py`` turns it into the next snapshot.  :func:`execute`
 runs a state's or transition's actions: ``assign`` and ``raise`` change the
 run, a document's :class:`~orderflow.chart.actions.Block` runs with the run
 itself (SCXML's executable content), everything else becomes an
-:class:`~orderflow.chart.actions.Action` record for the caller.  Whatever reads context or event data marks the run
-as not replayable (see ``plans.py``).
+:class:`~orderflow.chart.actions.Action` record for the caller.  While a plan is recorded, the user code that runs
+(assignments, computed effect parameters) and the outcomes of the guards
+that read data go on the run's tape; anything else that reads the context
+or the event marks the run as not replayable (see ``plans.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,16 @@ from orderflow.chart.actions import (
 )
 from orderflow.chart.conventions import MacrostepHooks
 from orderflow.chart.nodes import StateNode, Transition
-from orderflow.chart.plans import MacrostepPlan, PlanKey
+from orderflow.chart.plans import (
+    ASSIGN,
+    EFFECT,
+    REFUSED,
+    DataPlan,
+    Fork,
+    MacrostepPlan,
+    PlanKey,
+    Tape,
+)
 from orderflow.chart.snapshot import Child, Snapshot, Timer
 
 _ACTOR_BUILTINS = (SpawnChild, StopChild, SendTo, SendParent, EnqueueActions)
@@ -90,7 +101,7 @@ class MachineLike(Protocol):
     nodes_by_id: Mapping[str, StateNode]
     max_microsteps: int
     has_always: bool
-    plans: dict[PlanKey, MacrostepPlan]
+    plans: dict[PlanKey, MacrostepPlan | DataPlan]
     output: Any
     has_output: bool
 
@@ -107,6 +118,7 @@ class Run:
     __slots__ = (
         "actions",
         "actors",
+        "answers",
         "blocked",
         "changed",
         "children",
@@ -115,6 +127,7 @@ class Run:
         "context",
         "deferred",
         "extension",
+        "external",
         "history",
         "machine",
         "output",
@@ -123,6 +136,7 @@ class Run:
         "replayable",
         "status",
         "taken",
+        "tape",
         "timers",
         "trace",
     )
@@ -143,8 +157,16 @@ class Run:
         self.actors: Any = None
         #: what the actor does once the macrostep is done (start, stop, send), in order
         self.deferred: list[Any] | None = None
-        #: False once anything but the configuration decided what happens (see plans.py)
+        #: False once something a plan cannot replay decided what happens (see plans.py)
         self.replayable = True
+        #: the user code run and the data guards' outcomes, while a plan is being recorded
+        self.tape: Tape | None = None
+        #: what the user code answered in a replay that missed, to be taken in order instead
+        #: of calling it again (see plans.py)
+        self.answers: deque[Any] | None = None
+        #: the external event of the macrostep being recorded (steps caused by it are replayed
+        #: with the next one)
+        self.external: Event | None = None
         #: False while the macrostep has changed nothing (so the input snapshot can be returned)
         self.changed = False
         #: the microsteps taken, when an inspection tool asked for them
@@ -171,8 +193,13 @@ def execute(run: Run, specs: Iterable[ActionSpec], event: Event) -> None:
         if builtin is None:
             params = spec.params
             if callable(params):
-                run.replayable = False
-                params = params(run.context, event.value)
+                if run.tape is not None:
+                    run.tape.append(
+                        (len(run.actions), (EFFECT, spec.name, params, _cause(run, event)))
+                    )
+                else:
+                    run.replayable = False
+                params = run.answers.popleft() if run.answers else params(run.context, event.value)
             run.actions.append(Action(spec.name, params, event.data))
         elif isinstance(builtin, Assign):
             run.context = _assign(run, builtin, spec.params, event)
@@ -197,13 +224,26 @@ def execute(run: Run, specs: Iterable[ActionSpec], event: Event) -> None:
 
 
 def _assign(run: Run, action: Assign, params: Any, event: Event) -> Any:
-    run.replayable = False
     update = action.update
-    if callable(update):
-        result = update(run.context, event.value, params)
+    replayed: Any = update
+    if run.answers:
+        assigned = run.answers.popleft()
+    elif callable(update):
+        assigned = run.machine.apply_assign(run.context, update(run.context, event.value, params))
+    else:  # constants, unless compute() found a function (and marked the run)
+        replayed = {key: compute(run, value, event, params) for key, value in update.items()}
+        assigned = run.machine.apply_assign(run.context, replayed)
+    if run.tape is None or assigned is run.context:
+        # a context handed back as it was decides the eventless reselection by identity
+        run.replayable = False
     else:
-        result = {key: compute(run, value, event, params) for key, value in update.items()}
-    return run.machine.apply_assign(run.context, result)
+        run.tape.append((len(run.actions), (ASSIGN, replayed, params, _cause(run, event))))
+    return assigned
+
+
+def _cause(run: Run, event: Event) -> Event | None:
+    """How a recorded step names its event: ``None`` for the external one (see plans.py)."""
+    return None if event is run.external else event
 
 
 def _raise(run: Run, action: Raise, params: Any, event: Event) -> None:
@@ -253,9 +293,22 @@ def compute(run: Run, value: Any, event: Event, params: Any = None) -> Any:
 
 def guard_passes(run: Run, transition: Transition, event: Event) -> bool:
     assert transition.guard is not None
+    passed: bool
+    reason: str | None
+    if transition.guard_reads_data and run.answers:
+        passed, reason = run.answers.popleft()
+    else:
+        passed, reason = transition.guard.evaluate(run.context, event.value, run.config)
+    noted = run.blocked is not None
+    tape = run.tape
     if transition.guard_reads_data:
-        run.replayable = False
-    passed, reason = transition.guard.evaluate(run.context, event.value, run.config)
+        if tape is not None:
+            fork = Fork(transition, frozenset(run.config), _cause(run, event), noted)
+            tape.append((len(run.actions), (fork, passed)))
+        else:
+            run.replayable = False
+    elif not passed and noted and tape is not None:
+        tape.append((len(run.actions), (REFUSED, transition, reason)))
     if not passed and run.blocked is not None:
         run.blocked.append((transition, reason))
     return passed

@@ -32,7 +32,7 @@ from orderflow.chart.implementations import (
     resolve_table,
 )
 from orderflow.chart.nodes import StateNode, Transition
-from orderflow.chart.plans import MacrostepPlan, PlanKey
+from orderflow.chart.plans import DataPlan, MacrostepPlan, PlanKey
 from orderflow.chart.snapshot import ACTIVE, ERROR, Snapshot, Timer, restore, state_value
 from orderflow.errors import (
     DefinitionError,
@@ -217,7 +217,9 @@ class Machine:
         self.context_model = implementations.context
         self._initial_context = tree.context
         self._values: dict[frozenset[StateNode], Any] = {}
-        self.plans: dict[PlanKey, MacrostepPlan] = {}
+        #: persisted state values that restored cleanly, by a key of their strings (snapshot.py)
+        self.restored_values: dict[Any, tuple[frozenset[StateNode], bool]] = {}
+        self.plans: dict[PlanKey, MacrostepPlan | DataPlan] = {}
 
     def __repr__(self) -> str:
         return f"<Machine {self.id} version={self.version} states={len(self.nodes)}>"
@@ -434,6 +436,8 @@ class Machine:
             model = self.implementations.events.get(event)
             if model is None:
                 return Event(event, data, data)
+        elif type(event) is dict:  # the common case first: no ABC check
+            data = dict(event)
         elif isinstance(event, str):
             data = {"type": event}
         elif isinstance(event, BaseModel):
@@ -483,12 +487,40 @@ class Machine:
                 raise TypeError(
                     f"an assignment must return a mapping of context keys, not {type(update).__name__}"
                 )
+            assignable, single_only = self._assignable_fields
+            if all(key in assignable for key in update) and (len(update) <= 1 or not single_only):
+                # validate what changed, not the whole model: a copy, each new value validated
+                # as an assignment (the model's "after" validators run too)
+                assigned = context.model_copy()
+                validator = self.context_model.__pydantic_validator__
+                for key, value in update.items():
+                    validator.validate_assignment(assigned, key, value)
+                return assigned
             return self.context_model.model_validate({**context.model_dump(), **update})
-        if not isinstance(update, Mapping):
+        if type(update) is not dict and not isinstance(update, Mapping):
             raise TypeError(
                 f"an assignment must return a mapping of context keys, not {type(update).__name__}"
             )
         return {**context, **update}
+
+    @cached_property
+    def _assignable_fields(self) -> tuple[frozenset[str], bool]:
+        """The context fields an assignment may validate one by one, and whether only one at a time.
+
+        A field assignment gives what validating the whole model gives unless a model
+        validator reads the whole input (``before`` / ``wrap``: none may then), or an
+        ``after`` validator would see a half-assigned model (one field at a time only).
+        A frozen field, an unknown key (the model's ``extra`` rule) and anything else go
+        through the whole model.
+        """
+        model = self.context_model
+        if model is None:
+            return frozenset(), True
+        modes = {v.info.mode for v in model.__pydantic_decorators__.model_validators.values()}
+        if modes - {"after"}:
+            return frozenset(), True
+        fields = frozenset(name for name, f in model.model_fields.items() if not f.frozen)
+        return fields, bool(modes)
 
     def resolve_delay(self, delay: float | str, context: Any, event: Event) -> float:
         if not isinstance(delay, str):

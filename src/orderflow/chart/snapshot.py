@@ -43,6 +43,8 @@ class Machine(Protocol):
     def hooks(self) -> Any: ...
     @property
     def spawns(self) -> bool: ...
+    @property
+    def restored_values(self) -> dict[Any, tuple[frozenset[StateNode], bool]]: ...
     def can(self, snapshot: Snapshot, event: str | Mapping[str, Any]) -> bool: ...
     def validate_context(self, data: Any) -> Any: ...
     def make_snapshot(self, **fields: Any) -> Snapshot: ...
@@ -388,8 +390,7 @@ def restore(machine: Machine, data: Any, _depth: int = 0) -> Snapshot:
     for key in ("value", "context"):
         if key not in data:
             raise InvalidSnapshotError(f"the snapshot has no '{key}'")
-    configuration = configuration_from_value(machine.root, data["value"])
-    final = is_in_final_state(configuration, machine.root)
+    configuration, final = _restore_value(machine, data["value"])
     status = data.get("status", DONE if final else ACTIVE)
     if status not in STATUSES:
         raise InvalidSnapshotError(
@@ -519,6 +520,38 @@ def _restore_children(
     return FrozenValue(children)
 
 
+def _restore_value(machine: Machine, value: Any) -> tuple[frozenset[StateNode], bool]:
+    """The configuration a persisted value names, and whether the machine is in a final state.
+
+    A value met before is not parsed again: the machine keeps, by a key made of the value's
+    own strings, what a value that passed every check gave (bounded; others are parsed).
+    """
+    key = _value_key(value, 0)
+    known = machine.restored_values.get(key) if key is not None else None
+    if known is not None:
+        return known
+    configuration = configuration_from_value(machine.root, value)
+    result = (configuration, is_in_final_state(configuration, machine.root))
+    if key is not None and len(machine.restored_values) < 4096:
+        machine.restored_values[key] = result
+    return result
+
+
+def _value_key(value: Any, depth: int) -> Any:
+    """A hashable copy of a state value made of strings and dicts only, else ``None``."""
+    if type(value) is str:
+        return value
+    if type(value) is not dict or depth > 32:
+        return None
+    items = []
+    for key, child in value.items():
+        child_key = _value_key(child, depth + 1)
+        if type(key) is not str or child_key is None:
+            return None
+        items.append((key, child_key))
+    return tuple(items)
+
+
 def _restore_history(machine: Machine, data: Any) -> dict[str, tuple[str, ...]]:
     if not isinstance(data, Mapping):
         raise InvalidSnapshotError(
@@ -561,11 +594,16 @@ def _check_consistent(nodes: list[StateNode], path: str) -> None:
                 raise InvalidSnapshotError(f"'{a.id}' and '{b.id}' cannot be active together", path)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _check_depth(value: Any, path: str) -> None:
     """Refuse a value nested deeper than :data:`MAX_CONTEXT_DEPTH`, without recursing into it."""
     pending = [(value, 0)]
     while pending:
         item, depth = pending.pop()
+        if type(item) in _SCALARS:  # most of a context: no ABC check needed
+            continue
         if isinstance(item, Mapping):
             children: Iterable[Any] = item.values()
         elif isinstance(item, list | tuple):
