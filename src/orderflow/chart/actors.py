@@ -423,10 +423,8 @@ class Cell:
             ident = _fresh_id(run.children, spawn.src)
         if not isinstance(ident, str) or not ident or "/" in ident:
             raise ValueError(f"a child id must be a non-empty string without '/', not {ident!r}")
-        if ident in run.children:
-            raise ValueError(
-                f"machine '{self.machine.id}' already has a child '{ident}'; stop it first"
-            )
+        if ident in run.children:  # XState puts the new child in its place; the old one stops
+            self.stop_child(run, ident, event)
         system_id = spawn.system_id
         if system_id is not None and system_id in self.system.registry:
             raise ValueError(f"an actor with the system id '{system_id}' is already running")
