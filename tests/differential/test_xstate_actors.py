@@ -259,7 +259,7 @@ CASES = [
         [("c", {"type": "TOGGLE"}), ("c", {"type": "REPORT"}), ("c", {"type": "TOGGLE"}),
          ("", {"type": "LEAVE"}), ("c", {"type": "TOGGLE"}), ("", {"type": "BACK"}),
          ("c", {"type": "REPORT"})],
-    ),  # fmt: skip
+    ),
     Case(
         "spawnChild, sendTo by id and stopChild",
         [("counter", COUNTER), ("spawner", {
@@ -276,7 +276,7 @@ CASES = [
         [("", {"type": "SPAWN_A"}), ("", {"type": "SPAWN_B"}), ("", {"type": "TOGGLE_A"}),
          ("", {"type": "FORWARD_B"}), ("b", {"type": "REPORT"}), ("", {"type": "STOP_A"}),
          ("", {"type": "SPAWN_A"}), ("a", {"type": "TOGGLE"})],
-    ),  # fmt: skip
+    ),
     Case(
         "an entry action sends to the child its own state invokes",
         [("counter", COUNTER), ("eager", {
@@ -288,7 +288,7 @@ CASES = [
             }},
         })],
         [("", {"type": "AGAIN"}), ("c", {"type": "TOGGLE"})],
-    ),  # fmt: skip
+    ),
     Case(
         "a child that is done at once finishes its parent's state within the start",
         [("instant", {"id": "instant", "initial": "end", "states": {"end": {"type": "final"}}, "output": 7}),
@@ -299,7 +299,7 @@ CASES = [
                         "done": {"type": "final"}},
          })],
         [("", {"type": "ANY"})],
-    ),  # fmt: skip
+    ),
     Case(
         "grandchildren: events climb two levels with sendParent and go down by path",
         [("counter", COUNTER),
@@ -311,7 +311,7 @@ CASES = [
                   "states": {"t": {"invoke": {"id": "m", "src": "middle"}, "on": {"UP": {"actions": "trail"}}}}})],
         [("m/g", {"type": "REPORT"}), ("m", {"type": "TOGGLE"}), ("m/g", {"type": "TOGGLE"}),
          ("m/g", {"type": "REPORT"})],
-    ),  # fmt: skip
+    ),
     Case(
         "restored from a persisted snapshot, the children go on where they were",
         [("ponger", PONGER), ("pinger", PINGER)],
@@ -329,7 +329,7 @@ CASES = [
             }},
         })],
         [("", {"type": "POKE"}), ("", {"type": "POKE"}), ("", {"type": "POKE"})],
-    ),  # fmt: skip
+    ),
     Case(
         "onSnapshot hears every step of the child",
         [("counter", COUNTER), ("watcher", {
@@ -337,7 +337,7 @@ CASES = [
             "states": {"w": {"invoke": {"id": "c", "src": "counter", "onSnapshot": {"actions": "trail"}}}},
         })],
         [("c", {"type": "TOGGLE"}), ("c", {"type": "REPORT"}), ("c", {"type": "TOGGLE"})],
-    ),  # fmt: skip
+    ),
     Case(
         "a child raising and taking eventless transitions before its parent hears it",
         [("chain", {"id": "chain", "context": {"trail": []}, "initial": "a", "states": {
@@ -352,7 +352,7 @@ CASES = [
              "on": {"FIRST": {"actions": "trail"}, "SECOND": {"actions": "trail"}, "THIRD": {"actions": "trail"},
                     "KICK": {"actions": {"type": "sendTo", "params": {"to": "k", "event": {"type": "GO"}}}}}}, "m": {}}})],
         [("", {"type": "KICK"})],
-    ),  # fmt: skip
+    ),
 ]
 
 

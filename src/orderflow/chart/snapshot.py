@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from orderflow.chart.actions import valid_delay
-from orderflow.chart.definition import AFTER_PREFIX, DONE_ACTOR_PREFIX
+from orderflow.chart.definition import AFTER_PREFIX
 from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode
 from orderflow.errors import InvalidSnapshotError
 
@@ -427,7 +427,10 @@ def restore(machine: Machine, data: Any, _depth: int = 0) -> Snapshot:
     if data.get("output") is not None and status != DONE:
         raise InvalidSnapshotError("only a finished (done) snapshot can have an output", "$.output")
     fields: dict[str, Any] = {}
-    if data.get("children"):
+    children = data.get("children")
+    if children is not None and not isinstance(children, Mapping):
+        raise InvalidSnapshotError("children must map child ids to children", "$.children")
+    if children:
         if status != ACTIVE:
             raise InvalidSnapshotError(
                 "a machine that is done or in error has stopped its children", "$.children"
@@ -484,7 +487,9 @@ def _restore_children(
             )
         logic = machine.actor_logic(src)
         if logic is None:
-            raise InvalidSnapshotError(f"machine '{machine.id}' has no actor '{src}'", f"{path}.src")
+            raise InvalidSnapshotError(
+                f"machine '{machine.id}' has no actor '{src}'", f"{path}.src"
+            )
         system_id = item.get("systemId")
         if system_id is not None:
             if not isinstance(system_id, str) or not system_id or system_id in system_ids:
