@@ -10,7 +10,7 @@ checks everything against the machine before it returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -141,8 +141,29 @@ class Child:
         )
 
 
-#: the children of a snapshot that has none (shared: snapshots never change it)
-NO_CHILDREN: Mapping[str, Child] = FrozenValue()
+class _NoChildren(Mapping[str, Child]):
+    """The children of a snapshot that has none: one shared, immutable, hashable empty mapping
+    (a plain default, so a snapshot of a machine without actors pays nothing for the field)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Child:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+NO_CHILDREN: Mapping[str, Child] = _NoChildren()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -157,7 +178,7 @@ class Snapshot:
     history: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     timers: tuple[Timer, ...] = ()
     #: the child actors by id (XState's ``snapshot.children``), in the order they started
-    children: Mapping[str, Child] = field(default_factory=lambda: NO_CHILDREN)
+    children: Mapping[str, Child] = NO_CHILDREN
     machine: Machine | None = field(default=None, repr=False)
     configuration: frozenset[StateNode] = field(default=frozenset(), repr=False)
 
@@ -190,7 +211,7 @@ class Snapshot:
             "output": to_jsonable_python(self.output),
             "error": self.error,
         }
-        if self.children:
+        if self.children is not NO_CHILDREN and self.children:
             data["children"] = {key: child.to_json() for key, child in self.children.items()}
         return data
 
