@@ -179,3 +179,12 @@ def test_a_key_too_large_for_the_column_is_refused_on_every_engine_and_bulk_move
     )
     assert (bulk.succeeded, bulk.failed) == (1, 2)
     assert service.snapshot((Ticket, ticket.id)).value == "held"
+
+
+def test_a_machine_with_child_actors_is_refused_until_the_service_runs_them() -> None:
+    child = orderflow.create_machine({"id": "child", "initial": "a", "states": {"a": {}}})
+    parent = orderflow.setup(actors={"child": child}).create_machine(
+        {"id": "parent", "initial": "a", "states": {"a": {"invoke": {"id": "c", "src": "child"}}}}
+    )
+    with pytest.raises(orderflow.errors.ConfigurationError, match="child actors"):
+        WorkflowService(lambda: None, {"parent": parent})  # type: ignore[arg-type, return-value]

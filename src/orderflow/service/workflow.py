@@ -211,6 +211,12 @@ class WorkflowService:
                     f"machines must be keyed by their id: '{key}' holds '{machine.id}'",
                     setting="machines",
                 )
+            if machine.uses_actors:  # until durable invocations: never half-run children
+                raise ConfigurationError(
+                    f"machine '{key}' invokes, spawns or sends to child actors, which the "
+                    "persisted service does not run yet; run it with orderflow.create_actor",
+                    setting="machines",
+                )
         self.session_factory = session_factory
         self.machines = dict(machines)
         self.effects = dict(effects or {})
