@@ -179,3 +179,4 @@ def test_a_key_too_large_for_the_column_is_refused_on_every_engine_and_bulk_move
     )
     assert (bulk.succeeded, bulk.failed) == (1, 2)
     assert service.snapshot((Ticket, ticket.id)).value == "held"
+

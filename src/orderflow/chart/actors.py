@@ -153,10 +153,11 @@ class Cell:
         self.machine = machine
         self.parent = parent
         self.record = record
-        self.id = record.id if record is not None else ""
-        self.path = (
-            record.id if parent is None or not parent.path else f"{parent.path}/{record.id}"
-        ) if record is not None else ""  # fmt: skip
+        self.id: str = record.id if record is not None else ""
+        #: child ids from the root, joined by "/"; empty for the root
+        self.path: str = (
+            f"{parent.path}/{self.id}" if parent is not None and parent.path else self.id
+        )
         self.snapshot: Snapshot | None = None
         self.cells: dict[Child, Cell] = {}  # the machine children's and function children's cells
         self.mailbox: deque[Event] = deque()
@@ -227,7 +228,9 @@ class Cell:
     def _settle_function_child(self, record: Child, status: str, event: Event) -> None:
         assert self.snapshot is not None
         settled = replace(record, status=status)
-        children = FrozenValue({k: settled if v is record else v for k, v in self.snapshot.children.items()})
+        children = FrozenValue(
+            {k: settled if v is record else v for k, v in self.snapshot.children.items()}
+        )
         self.snapshot = replace(self.snapshot, children=children)
         cell = self.cells.pop(record)
         cell.record, cell.running = settled, False
@@ -337,7 +340,9 @@ class Cell:
         run, event = self.pending
         self.pending = None
         self._record(run.actions)
-        self.flushing = True  # XState opens the mailbox after the start: what arrives meanwhile waits
+        self.flushing = (
+            True  # XState opens the mailbox after the start: what arrives meanwhile waits
+        )
         try:
             self.update(run.deferred, event)
         finally:
@@ -374,15 +379,17 @@ class Cell:
         assert self.snapshot is not None
         if self.pending is None:  # it started: its timers are the caller's to cancel
             for timer in self.snapshot.timers:
-                self.system.actions.append(Action("cancel", {"id": timer.id}, event.data, self.path))
+                self.system.actions.append(
+                    Action("cancel", {"id": timer.id}, event.data, self.path)
+                )
         for record in self.snapshot.children.values():
             self.cells[record].stop(event)
 
     def _unregister(self) -> None:
         record = self.record
-        if record is not None and record.system_id is not None:
-            if self.system.registry.get(record.system_id) is self:
-                del self.system.registry[record.system_id]
+        system_id = record.system_id if record is not None else None
+        if system_id is not None and self.system.registry.get(system_id) is self:
+            del self.system.registry[system_id]
 
     # -- the actor built-ins, called by execution.execute during this cell's macrostep ---------
 
@@ -413,9 +420,7 @@ class Cell:
         elif isinstance(builtin, EnqueueActions):
             execute(run, _enqueued(run, builtin, event), event)
 
-    def spawn(
-        self, run: Run, spawn: SpawnChild, ident: Any, params: Any, event: Event
-    ) -> None:
+    def spawn(self, run: Run, spawn: SpawnChild, ident: Any, params: Any, event: Event) -> None:
         logic = self.machine.actor_logic(spawn.src)
         if logic is None:
             raise MissingImplementationError("actor", spawn.src)
@@ -423,10 +428,8 @@ class Cell:
             ident = _fresh_id(run.children, spawn.src)
         if not isinstance(ident, str) or not ident or "/" in ident:
             raise ValueError(f"a child id must be a non-empty string without '/', not {ident!r}")
-        if ident in run.children:
-            raise ValueError(
-                f"machine '{self.machine.id}' already has a child '{ident}'; stop it first"
-            )
+        if ident in run.children:  # XState puts the new child in its place; the old one stops
+            self.stop_child(run, ident, event)
         system_id = spawn.system_id
         if system_id is not None and system_id in self.system.registry:
             raise ValueError(f"an actor with the system id '{system_id}' is already running")
@@ -562,7 +565,11 @@ class _Send:
     __slots__ = ("data", "ident", "record", "target")
 
     def __init__(
-        self, target: Cell | None, record: Child | None, data: dict[str, Any], ident: str | None = None
+        self,
+        target: Cell | None,
+        record: Child | None,
+        data: dict[str, Any],
+        ident: str | None = None,
     ) -> None:
         self.target = target
         self.record = record

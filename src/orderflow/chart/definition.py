@@ -80,9 +80,7 @@ _STATE_KEYS = frozenset({
 })  # fmt: skip
 _ROOT_KEYS = _STATE_KEYS | {"context", "version", "types", "schemas", "predictableActionArguments"}
 #: under SCXML's conventions a state lists its transitions in document order, each with its "event"
-_SCXML_STATE_KEYS = (_STATE_KEYS - {"on", "always", "after", "onDone", "invoke"}) | {
-    "transitions"
-}
+_SCXML_STATE_KEYS = (_STATE_KEYS - {"on", "always", "after", "onDone", "invoke"}) | {"transitions"}
 _INVOKE_KEYS = frozenset(
     {"id", "src", "input", "inputFrom", "systemId", "onDone", "onError", "onSnapshot"}
 )
@@ -506,7 +504,9 @@ class _Compiler:
                 self.problem(f"{where}.id", "an invoke id must be a non-empty string without '/'")
                 continue
             if any(i.id == ident for i in invocations):
-                self.problem(f"{where}.id", f"two invocations of '{node.id}' share the id '{ident}'")
+                self.problem(
+                    f"{where}.id", f"two invocations of '{node.id}' share the id '{ident}'"
+                )
             system_id = item.get("systemId")
             if system_id is not None and not (isinstance(system_id, str) and system_id):
                 self.problem(f"{where}.systemId", "a systemId must be a non-empty string")

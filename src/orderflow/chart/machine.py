@@ -276,9 +276,9 @@ class Machine:
         if snapshot is None:
             start, resolved = self._start(input)
             if self.uses_actors:
-                result, actions, deliveries = actors.initial(self, start, resolved, microsteps)
+                result, actions, delivered = actors.initial(self, start, resolved, microsteps)
                 return Step(resolved.data, None, result, actions, tuple(microsteps or ()),
-                            deliveries=deliveries)  # fmt: skip
+                            deliveries=delivered)  # fmt: skip
             result, actions = algorithm.initial_macrostep(self, start, resolved, microsteps)
             return Step(resolved.data, None, result, actions, tuple(microsteps or ()))
         self._check_own(snapshot)
@@ -669,7 +669,9 @@ class Setup:
         input_table = resolve_table("input", inputs, problems)
         for name, function in input_table.items():
             if not callable(function):
-                problems.append(Problem(f"setup.inputs.{name}", "an input function must be callable"))
+                problems.append(
+                    Problem(f"setup.inputs.{name}", "an input function must be callable")
+                )
         if problems:
             raise DefinitionError(problems)
         self.implementations = Implementations(

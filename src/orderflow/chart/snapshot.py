@@ -10,7 +10,7 @@ checks everything against the machine before it returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from orderflow.chart.actions import valid_delay
-from orderflow.chart.definition import AFTER_PREFIX, DONE_ACTOR_PREFIX
+from orderflow.chart.definition import AFTER_PREFIX
 from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode
 from orderflow.errors import InvalidSnapshotError
 
@@ -143,8 +143,29 @@ class Child:
         )
 
 
-#: the children of a snapshot that has none (shared: snapshots never change it)
-NO_CHILDREN: Mapping[str, Child] = FrozenValue()
+class _NoChildren(Mapping[str, Child]):
+    """The children of a snapshot that has none: one shared, immutable, hashable empty mapping
+    (a plain default, so a snapshot of a machine without actors pays nothing for the field)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Child:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+NO_CHILDREN: Mapping[str, Child] = _NoChildren()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -159,7 +180,7 @@ class Snapshot:
     history: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     timers: tuple[Timer, ...] = ()
     #: the child actors by id (XState's ``snapshot.children``), in the order they started
-    children: Mapping[str, Child] = field(default_factory=lambda: NO_CHILDREN)
+    children: Mapping[str, Child] = NO_CHILDREN
     machine: Machine | None = field(default=None, repr=False)
     configuration: frozenset[StateNode] = field(default=frozenset(), repr=False)
 
@@ -192,7 +213,7 @@ class Snapshot:
             "output": to_jsonable_python(self.output),
             "error": self.error,
         }
-        if self.children:
+        if self.children is not NO_CHILDREN and self.children:
             data["children"] = {key: child.to_json() for key, child in self.children.items()}
         return data
 
@@ -428,7 +449,10 @@ def restore(machine: Machine, data: Any, _depth: int = 0) -> Snapshot:
     if data.get("output") is not None and status != DONE:
         raise InvalidSnapshotError("only a finished (done) snapshot can have an output", "$.output")
     fields: dict[str, Any] = {}
-    if data.get("children"):
+    children = data.get("children")
+    if children is not None and not isinstance(children, Mapping):
+        raise InvalidSnapshotError("children must map child ids to children", "$.children")
+    if children:
         if status != ACTIVE:
             raise InvalidSnapshotError(
                 "a machine that is done or in error has stopped its children", "$.children"
@@ -485,7 +509,9 @@ def _restore_children(
             )
         logic = machine.actor_logic(src)
         if logic is None:
-            raise InvalidSnapshotError(f"machine '{machine.id}' has no actor '{src}'", f"{path}.src")
+            raise InvalidSnapshotError(
+                f"machine '{machine.id}' has no actor '{src}'", f"{path}.src"
+            )
         system_id = item.get("systemId")
         if system_id is not None:
             if not isinstance(system_id, str) or not system_id or system_id in system_ids:

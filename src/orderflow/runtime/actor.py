@@ -15,6 +15,15 @@ anything else it was sent.
 One processing path serves both flavours: :meth:`Actor._macrostep` is a
 generator that yields each effect call; ``send`` drives it calling effects,
 ``send_async`` drives it awaiting async effects.
+
+Child actors: machine children live in the snapshot and move inside
+``machine.transition``; the actor runs their effects and timers (an action's
+``actor`` names the child; a child's timer is delivered with ``to=`` its path).
+A function actor's ``start_actor`` record runs the function on its input: a
+plain function at once (its result is the next event), an ``async def`` as an
+asyncio task when a loop runs (else on a thread); its result or failure comes
+back as ``xstate.done.actor.<id>`` / ``xstate.error.actor.<id>``, and a
+``stop_actor`` record cancels it.  ``actor.system.get(system_id)`` finds a child.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
 
 from orderflow.chart import Action, Machine, Snapshot, with_due
+from orderflow.chart.definition import DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX
 from orderflow.chart.machine import Step
 from orderflow.errors import ActorNotRunningError as ActorNotRunningError  # its old home
 from orderflow.errors import MissingImplementationError
@@ -86,6 +96,10 @@ class Actor:
         self._lock = threading.RLock()
         self._processing = False
         self._tasks: set[asyncio.Future[Any]] = set()
+        #: the function actors running outside the macrostep, by (parent path, id): a task to
+        #: cancel, or a thread's cancelled flag
+        self._running: dict[tuple[str, str], Any] = {}
+        self.system = ActorSystem(self)
         self.status = IDLE
         #: the exception of the last effect that failed (the snapshot then has status "error")
         self.error: BaseException | None = None
@@ -132,6 +146,9 @@ class Actor:
                 self.clock.cancel(handle)
             self._timers.clear()
             self._mailbox.clear()
+            for running in self._running.values():
+                _cancel(running)
+            self._running.clear()
             self.status = STOPPED
 
     # -- events -----------------------------------------------------------------------------
@@ -210,17 +227,24 @@ class Actor:
             except Exception as exc:
                 result = _Failure(exc)
 
+    def send_to(self, path: str, event: EventLike) -> Snapshot:
+        """Send ``event`` to the child machine at ``path`` (child ids joined by ``/``)."""
+        return self.send(_Addressed(path, event))  # type: ignore[arg-type]
+
     def _macrostep(self, event: EventLike | None) -> Generator[EffectCall, Any, None]:
         """One macrostep and its actions; yields each effect call and receives its result."""
         before = self._snapshot
+        to = None
+        if isinstance(event, _Addressed):
+            to, event = event.to or None, event.event
         if self._inspect is not None or before is None:
-            step = self.machine.step(before, event, input=self._input, trace=True)
+            step = self.machine.step(before, event, input=self._input, trace=True, to=to)
             snapshot, actions = step.snapshot, step.actions
             if self._inspect is not None:
                 self._inspect(step)
         else:
             assert event is not None
-            snapshot, actions = self.machine.transition(before, event)
+            snapshot, actions = self.machine.transition(before, event, to=to)
         snapshot = self._apply_timers(snapshot, actions)
         self._snapshot = snapshot
         replies: list[EventLike] = []
@@ -231,17 +255,88 @@ class Actor:
                 self._emit(action.params["event"])
             elif action.type == "log":
                 logger.info("%s: %s", self.machine.id, action.params.get("message"))
+            elif action.type == "start_actor":
+                reply = yield from self._start_function(action)
+                if reply is not None:
+                    replies.append(reply)  # type: ignore[arg-type]
+            elif action.type == "stop_actor":
+                _cancel(self._running.pop((action.actor, action.params["id"]), None))
             else:
-                result = yield _EffectCall(self._effect(action), snapshot.context, action)
+                context = _snapshot_at(snapshot, action.actor).context
+                result = yield _EffectCall(self._effect(action), context, action)
                 if isinstance(result, _Failure):
                     self._fail(action, result.exception)
                     return
-                replies.extend(_events_from(result))
+                found = _events_from(result)
+                if action.actor:  # a child's effect answers its child
+                    found = [_Addressed(action.actor, e) for e in found]  # type: ignore[misc]
+                replies.extend(found)
         self._mailbox.extendleft(reversed(replies))
         self._notify(self._snapshot)
 
+    def _start_function(self, action: Action) -> Generator[EffectCall, Any, _Addressed | None]:
+        """Run a function actor: a plain one now (its answer is the next event), an async one
+        as a task (or on a thread) whose answer is sent when it comes."""
+        assert self._snapshot is not None
+        parent = action.actor
+        ident, src, value = action.params["id"], action.params["src"], action.params["input"]
+        owner = _snapshot_at(self._snapshot, parent).machine
+        function = owner.actor_logic(src) if owner is not None else None
+        if function is None:
+            raise MissingImplementationError("actor", src)
+        if not inspection.iscoroutinefunction(function):
+            result = yield _FunctionCall(function, value, src)
+            return _Addressed(parent, _answer(ident, result))
+        key = (parent, ident)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            task = loop.create_task(self._await_function(key, function(value)))
+            self._running[key] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            cancelled = threading.Event()
+            self._running[key] = cancelled
+            thread = threading.Thread(
+                target=self._run_on_thread, args=(key, function, value, cancelled), daemon=True
+            )
+            thread.start()
+        return None
+
+    async def _await_function(self, key: tuple[str, str], pending: Awaitable[Any]) -> None:
+        try:
+            result: Any = await pending
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:
+            result = _Failure(exc)
+        if self._running.pop(key, None) is not None and self.status == RUNNING:
+            await self.send_async(_Addressed(key[0], _answer(key[1], result)))  # type: ignore[arg-type]
+
+    def _run_on_thread(
+        self, key: tuple[str, str], function: Callable[..., Any], value: Any, cancelled: Any
+    ) -> None:
+        try:
+            result: Any = asyncio.run(function(value))
+        except Exception as exc:
+            result = _Failure(exc)
+        with self._lock:
+            if cancelled.is_set() or self._running.get(key) is not cancelled:
+                return
+            del self._running[key]
+            if self.status == RUNNING:
+                self.send(_Addressed(key[0], _answer(key[1], result)))  # type: ignore[arg-type]
+
     def _effect(self, action: Action) -> Callable[..., Any]:
-        impl = self._effects.get(action.type)
+        impl = None
+        if action.actor and self._snapshot is not None:  # a child's effect: its machine's own
+            owner = _snapshot_at(self._snapshot, action.actor).machine
+            impl = getattr(owner, "effects", {}).get(action.type)
+        if impl is None:
+            impl = self._effects.get(action.type)
         if impl is None:
             raise MissingImplementationError("action", action.type)
         return impl
@@ -263,18 +358,28 @@ class Actor:
     # -- timers ----------------------------------------------------------------------------
 
     def _apply_timers(self, snapshot: Snapshot, actions: list[Action]) -> Snapshot:
-        """Arm and disarm clock callbacks for the schedule/cancel actions; record due times."""
+        """Arm and disarm clock callbacks for the schedule/cancel actions; record due times.
+
+        A child machine's timer is kept under ``<child path>|<timer id>`` and delivered to
+        that child; due times are recorded for the machine's own timers.
+        """
         armed: list[str] = []
         for action in actions:
+            timer_id = _timer_key(action.actor, action.params["id"]) if action.type in (
+                "schedule", "cancel") else ""  # fmt: skip
             if action.type == "schedule":
-                timer_id = action.params["id"]
                 self._disarm(timer_id)
-                self._arm(timer_id, action.params["event"], float(action.params["delay"]))
-                armed.append(timer_id)
+                event = action.params["event"]
+                if action.actor:
+                    event = _Addressed(action.actor, event)
+                self._arm(timer_id, event, float(action.params["delay"]))
+                if not action.actor:
+                    armed.append(timer_id)
             elif action.type == "cancel":
-                self._disarm(action.params["id"])
+                self._disarm(timer_id)
         for timer_id in list(self._timers):  # delivered timers are no longer pending
-            if not any(t.id == timer_id for t in snapshot.timers):
+            path, _, own_id = timer_id.rpartition("|")
+            if not any(t.id == own_id for t in _snapshot_at(snapshot, path).timers):
                 self._disarm(timer_id)
         return with_due(snapshot, armed, float(self.clock.now()))
 
@@ -305,12 +410,13 @@ class Actor:
             if armed is None or armed[1] is not token or self.status != RUNNING:
                 return  # cancelled, re-armed, or the actor stopped meanwhile
             del self._timers[timer_id]
+        delivered: Any = event if isinstance(event, _Addressed) else dict(event)
         if getattr(self.clock, "is_async", False):
-            task = asyncio.ensure_future(self.send_async(dict(event)))
+            task = asyncio.ensure_future(self.send_async(delivered))
             self._tasks.add(task)  # keep a reference until it is done
             task.add_done_callback(self._tasks.discard)
         else:
-            self.send(dict(event))
+            self.send(delivered)
 
     # -- observing ----------------------------------------------------------------------------
 
@@ -361,6 +467,102 @@ class _EffectCall:
 
     def __call__(self) -> Any:
         return self.impl(self.context, self.action.event, self.action.params)
+
+
+class _FunctionCall:
+    """A plain function actor ready to run on its input."""
+
+    __slots__ = ("function", "input", "name")
+
+    def __init__(self, function: Callable[..., Any], value: Any, name: str) -> None:
+        self.function = function
+        self.input = value
+        self.name = name
+
+    def __call__(self) -> Any:
+        return self.function(self.input)
+
+
+class _Addressed:
+    """An event for the child machine at ``to`` (child ids joined by ``/``), in the mailbox."""
+
+    __slots__ = ("event", "to")
+
+    def __init__(self, to: str, event: Any) -> None:
+        self.to = to
+        self.event = event
+
+
+class ActorSystem:
+    """``actor.system``: the actors of one tree, found by the ``systemId`` they were given."""
+
+    def __init__(self, root: Actor) -> None:
+        self._root = root
+
+    def get(self, system_id: str) -> ChildRef | None:
+        """The child with ``system_id`` among the running actors, or None."""
+        found = _find_system_id(self._root.get_snapshot(), system_id, "")
+        return ChildRef(self._root, found) if found is not None else None
+
+
+class ChildRef:
+    """A handle on a child machine of a running actor: send to it, read its snapshot."""
+
+    def __init__(self, root: Actor, path: str) -> None:
+        self.root = root
+        self.path = path
+
+    def send(self, event: EventLike) -> Snapshot:
+        self.root.send_to(self.path, event)
+        return self.get_snapshot()
+
+    def get_snapshot(self) -> Snapshot:
+        return _snapshot_at(self.root.get_snapshot(), self.path)
+
+
+def _find_system_id(snapshot: Snapshot, system_id: str, path: str) -> str | None:
+    for ident, child in snapshot.children.items():
+        here = f"{path}/{ident}" if path else ident
+        if child.system_id == system_id and child.snapshot is not None:
+            return here
+        if child.snapshot is not None:
+            found = _find_system_id(child.snapshot, system_id, here)
+            if found is not None:
+                return found
+    return None
+
+
+def _snapshot_at(snapshot: Snapshot, path: str) -> Snapshot:
+    """The snapshot of the child machine at ``path`` (the root's for an empty path)."""
+    current = snapshot
+    for ident in path.split("/") if path else ():
+        child = current.children.get(ident)
+        if child is None or child.snapshot is None:
+            return snapshot  # it stopped in this step: what it did is read against the root
+        current = child.snapshot
+    return current
+
+
+def _timer_key(actor: str, timer_id: str) -> str:
+    return f"{actor}|{timer_id}" if actor else timer_id
+
+
+def _answer(ident: str, result: Any) -> dict[str, Any]:
+    """A function actor's result as the event its parent hears."""
+    if isinstance(result, _Failure):
+        exc = result.exception
+        return {"type": ERROR_ACTOR_PREFIX + ident,
+                "error": {"type": type(exc).__name__, "message": str(exc)}}  # fmt: skip
+    return {"type": DONE_ACTOR_PREFIX + ident, "output": result}
+
+
+def _cancel(running: Any) -> None:
+    if running is None:
+        return
+    if isinstance(running, threading.Event):
+        running.set()
+    else:
+        running.cancel()
 
 
 class _Failure:

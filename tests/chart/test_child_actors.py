@@ -1,0 +1,331 @@
+"""Child actors in the pure core: invoke, spawnChild, sendTo, function actors, snapshots with children."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import orderflow
+from orderflow.chart import assign
+from orderflow.chart.actions import enqueue_actions, send_parent, send_to, spawn_child
+from orderflow.errors import DefinitionError, InvalidEventError, InvalidSnapshotError
+
+TOGGLE = orderflow.create_machine({
+    "id": "toggle", "initial": "off", "context": {"flips": 0},
+    "states": {
+        "off": {"on": {"FLIP": {"target": "on", "actions": {"type": "assign", "params": {"flips": 1}}}}},
+        "on": {"on": {"FLIP": "off", "STOP": "done"}, "after": {"1000": "off"}},
+        "done": {"type": "final"},
+    },
+    "output": {"finished": True},
+})  # fmt: skip
+
+
+def charge(input: dict[str, Any]) -> dict[str, Any]:
+    return {"charged": input["amount"]}
+
+
+def keep(key: str) -> Any:
+    return assign(lambda context, event, params: {key: event.get("output", event.get("error"))})
+
+
+def shop() -> orderflow.Machine:
+    """A user's own machine: it invokes a function actor (a payment) and a machine (a toggle)."""
+    return orderflow.setup(
+        actors={"charge": charge, "toggle": TOGGLE},
+        inputs={"amountOf": lambda context, event: {"amount": context["total"]}},
+        actions={"keepPaid": keep("paid"), "keepFailure": keep("failure"), "notify": lambda *a: None},
+    ).create_machine({
+        "id": "shop", "initial": "paying", "context": {"total": 25},
+        "states": {
+            "paying": {
+                "invoke": {"id": "payment", "src": "charge", "inputFrom": "amountOf",
+                           "onDone": {"target": "packing", "actions": "keepPaid"},
+                           "onError": {"target": "failed", "actions": "keepFailure"}},
+                "on": {"CANCEL": "cancelled"},
+            },
+            "packing": {
+                "entry": "notify",
+                "invoke": {"id": "light", "src": "toggle", "onDone": "shipped"},
+                "on": {"FLIP_LIGHT": {"actions": {"type": "sendTo", "params": {"to": "light", "event": {"type": "FLIP"}}}}},
+            },
+            "shipped": {"type": "final"},
+            "failed": {"type": "final"},
+            "cancelled": {"type": "final"},
+        },
+    })  # fmt: skip
+
+
+def test_entering_a_state_that_invokes_a_function_returns_a_start_record_with_its_input() -> None:
+    snapshot, actions = shop().initial_transition()
+    assert [(a.type, a.params) for a in actions] == [
+        ("start_actor", {"id": "payment", "src": "charge", "input": {"amount": 25}})
+    ]
+    assert snapshot.children["payment"].status == "active"
+    assert snapshot.children["payment"].snapshot is None
+
+
+def test_a_function_actors_result_comes_back_as_its_done_event() -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    snapshot, actions = machine.transition(
+        snapshot, {"type": "xstate.done.actor.payment", "output": {"charged": 25}}
+    )
+    assert snapshot.value == "packing"
+    assert snapshot.context["paid"] == {"charged": 25}
+    assert "payment" not in snapshot.children  # stopped on exit (it had answered: no stop record)
+    assert [a.type for a in actions] == ["notify"]
+    assert snapshot.children["light"].snapshot is not None
+    assert snapshot.children["light"].snapshot.value == "off"
+
+
+def test_a_function_actors_failure_takes_on_error() -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(
+        snapshot, {"type": "xstate.error.actor.payment", "error": {"message": "declined"}}
+    )
+    assert snapshot.value == "failed"
+    assert snapshot.context["failure"] == {"message": "declined"}
+
+
+def test_leaving_the_state_cancels_a_running_function_and_drops_its_late_result() -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    cancelled, actions = machine.transition(snapshot, "CANCEL")
+    assert [(a.type, a.params) for a in actions] == [
+        ("stop_actor", {"id": "payment", "src": "charge"})
+    ]
+    assert cancelled.children == {}
+    late = {"type": "xstate.done.actor.payment", "output": {"charged": 25}}
+    assert machine.transition(cancelled, late) == (cancelled, [])
+
+
+def test_a_result_is_delivered_once() -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    done = {"type": "xstate.done.actor.payment", "output": {"charged": 25}}
+    after, _ = machine.transition(snapshot, done)
+    again, actions = machine.transition(after, done)
+    assert again is after and actions == []
+
+
+def test_a_child_machine_moves_inside_its_parents_snapshot_and_reports_when_done() -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, {"type": "xstate.done.actor.payment", "output": 1})
+    snapshot, actions = machine.transition(snapshot, "FLIP_LIGHT")
+    light = snapshot.children["light"].snapshot
+    assert light is not None and light.value == "on" and light.context == {"flips": 1}
+    assert [(a.type, a.actor) for a in actions] == [("schedule", "light")]
+    snapshot, _ = machine.transition(snapshot, "STOP", to="light")
+    assert snapshot.value == "shipped" and snapshot.status == "done"
+
+
+def test_a_child_timer_is_delivered_to_the_child_by_its_path() -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, {"type": "xstate.done.actor.payment", "output": 1})
+    snapshot, _ = machine.transition(snapshot, "FLIP_LIGHT")
+    light = snapshot.children["light"].snapshot
+    assert light is not None
+    (timer,) = light.timers
+    snapshot, _ = machine.transition(snapshot, timer.event, to="light")
+    light = snapshot.children["light"].snapshot
+    assert light is not None and light.value == "off" and light.timers == ()
+
+
+def test_leaving_a_state_cancels_its_child_machines_timers() -> None:
+    machine = orderflow.setup(actors={"toggle": TOGGLE}).create_machine({
+        "id": "room", "initial": "lit", "states": {
+            "lit": {"invoke": {"id": "t", "src": "toggle"}, "on": {"LEAVE": "dark"}},
+            "dark": {},
+        }})  # fmt: skip
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, "FLIP", to="t")
+    snapshot, actions = machine.transition(snapshot, "LEAVE")
+    assert [(a.type, a.params, a.actor) for a in actions] == [
+        ("cancel", {"id": "xstate.after.1000.toggle.on"}, "t")
+    ]
+    assert snapshot.children == {}
+
+
+def test_a_snapshot_with_children_survives_json_and_restore() -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, {"type": "xstate.done.actor.payment", "output": 1})
+    snapshot, _ = machine.transition(snapshot, "FLIP_LIGHT")
+    data = json.loads(json.dumps(snapshot.to_json()))
+    assert data["children"]["light"]["snapshot"]["machine"] == "toggle"
+    assert data["children"]["light"]["snapshot"]["version"] == TOGGLE.version
+    restored = machine.resolve_snapshot(data)
+    assert restored == snapshot
+    assert machine.transition(restored, "STOP", to="light")[0].value == "shipped"
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        (lambda d: d["children"]["light"].update(src="charge"), "$.children.light.src"),
+        (lambda d: d["children"].update(ghost={"src": "toggle", "snapshot": {}}), "$.children.ghost"),
+        (lambda d: d["children"]["light"]["snapshot"].update(value="nowhere"),
+         "$.children.light.snapshot.value"),
+        (lambda d: d["children"]["light"]["snapshot"].update(version="old"),
+         "$.children.light.snapshot.version"),
+        (lambda d: d["children"]["light"].update(extra=1), "$.children.light"),
+        (lambda d: d.update(children=[]), "$.children"),
+    ],
+    ids=["another actor", "an uninvoked child", "a bad child value", "a stale child version",
+         "an unknown field", "not a mapping"],
+)  # fmt: skip
+def test_a_tampered_child_is_refused_with_its_place(change: Any, path: str) -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, {"type": "xstate.done.actor.payment", "output": 1})
+    data = json.loads(json.dumps(snapshot.to_json()))
+    change(data)
+    with pytest.raises(InvalidSnapshotError) as caught:
+        machine.resolve_snapshot(data)
+    assert caught.value.path == path
+
+
+def test_a_function_childs_status_is_restored() -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    data = snapshot.to_json()
+    assert data["children"] == {
+        "payment": {"src": "charge", "snapshot": {"status": "active", "input": {"amount": 25}}}
+    }
+    assert machine.resolve_snapshot(data) == snapshot
+    data["children"]["payment"]["snapshot"]["status"] = "sleeping"
+    with pytest.raises(InvalidSnapshotError):
+        machine.resolve_snapshot(data)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"invoke": {"src": "missing"}}, "no actor 'missing'"),
+        ({"invoke": {"id": "a/b", "src": "toggle"}}, "without '/'"),
+        ({"invoke": {"id": "x"}}, "needs a 'src'"),
+        ({"invoke": {"src": "toggle", "onFinish": "b"}}, "unknown invoke key 'onFinish'"),
+        ({"invoke": {"src": "toggle", "inputFrom": "nothing"}}, "no input function 'nothing'"),
+        ({"entry": {"type": "sendTo", "params": {"event": "X"}}}, "exactly one of params.to"),
+        ({"entry": {"type": "spawnChild", "params": {"src": "missing"}}}, "no actor 'missing'"),
+        ({"entry": {"type": "stopChild", "params": {}}}, "needs params.id"),
+    ],
+)
+def test_bad_actor_definitions_are_refused_with_their_json_path(config: Any, message: str) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        orderflow.setup(actors={"toggle": TOGGLE}).create_machine(
+            {"id": "m", "initial": "a", "states": {"a": config, "b": {}}}
+        )
+    assert message in str(caught.value)
+    assert "$.states.a." in str(caught.value)
+
+
+def test_setup_refuses_an_actor_that_is_neither_machine_nor_function() -> None:
+    with pytest.raises(DefinitionError, match=r"setup\.actors\.bad"):
+        orderflow.setup(actors={"bad": 42})
+
+
+def test_sendparent_at_the_root_puts_the_machine_in_error() -> None:
+    machine = orderflow.setup(actions={"up": send_parent("UP")}).create_machine(
+        {"id": "m", "initial": "a", "states": {"a": {"on": {"GO": {"actions": "up"}}}}}
+    )
+    snapshot, _ = machine.initial_transition()
+    failed, _ = machine.transition(snapshot, "GO")
+    assert failed.status == "error" and "no parent" in failed.error["message"]
+
+
+def test_an_event_for_a_child_that_is_not_there_is_refused() -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    with pytest.raises(InvalidEventError, match="no child machine 'light'"):
+        machine.transition(snapshot, "FLIP", to="light")
+
+
+def test_a_child_machines_done_event_cannot_come_from_outside() -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, {"type": "xstate.done.actor.payment", "output": 1})
+    with pytest.raises(InvalidEventError, match="child machine 'light' itself"):
+        machine.transition(snapshot, {"type": "xstate.done.actor.light"})
+
+
+def test_a_machine_without_actors_refuses_an_address() -> None:
+    with pytest.raises(InvalidEventError, match="no child actors"):
+        TOGGLE.transition(TOGGLE.initial_transition()[0], "FLIP", to="x")
+
+
+def test_an_unhandled_child_failure_fails_the_parent_as_in_xstate() -> None:
+    machine = orderflow.setup(actors={"charge": charge}).create_machine(
+        {"id": "m", "initial": "a", "states": {"a": {"invoke": {"id": "p", "src": "charge"}}}}
+    )
+    snapshot, _ = machine.initial_transition()
+    failed, _ = machine.transition(snapshot, {"type": "xstate.error.actor.p", "error": {"message": "no"}})
+    assert failed.status == "error" and failed.error == {"message": "no"}
+
+
+def test_python_builders_spawn_send_and_enqueue() -> None:
+    def build(enqueue: Any, context: Any, event: Any) -> None:
+        enqueue(spawn_child("toggle", id="t1"))
+        if context["flip"]:
+            enqueue(send_to("t1", {"type": "FLIP"}))
+
+    machine = orderflow.setup(
+        actors={"toggle": TOGGLE}, actions={"both": enqueue_actions(build)}
+    ).create_machine({"id": "m", "initial": "a", "context": {"flip": True},
+                      "states": {"a": {"on": {"GO": {"actions": "both"}}}}})  # fmt: skip
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, "GO")
+    child = snapshot.children["t1"].snapshot
+    assert child is not None and child.value == "on"
+
+
+def test_step_lists_every_delivery_for_inspection() -> None:
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, {"type": "xstate.done.actor.payment", "output": 1})
+    step = machine.step(snapshot, "FLIP_LIGHT")
+    assert step.deliveries == (("", {"type": "FLIP_LIGHT"}), ("light", {"type": "FLIP"}))
+
+
+def test_a_machine_without_actors_does_not_run_the_actor_system() -> None:
+    assert not TOGGLE.uses_actors
+    assert shop().uses_actors
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(events=st.lists(st.sampled_from(
+    ["FLIP_LIGHT", "CANCEL", ("light", "FLIP"), ("light", "STOP"), "done", "fail"]
+), max_size=8))  # fmt: skip
+def test_any_run_round_trips_through_json(events: list[Any]) -> None:
+    """Invariant: whatever the children did, to_json then resolve_snapshot gives the same snapshot,
+    and the restored one answers the next event as the original would."""
+    machine = shop()
+    snapshot, _ = machine.initial_transition()
+    for item in events:
+        if snapshot.status != "active":
+            break
+        to = None
+        if item == "done":
+            event: Any = {"type": "xstate.done.actor.payment", "output": 1}
+        elif item == "fail":
+            event = {"type": "xstate.error.actor.payment", "error": {"message": "x"}}
+        elif isinstance(item, tuple):
+            to, event = item
+            if "light" not in snapshot.children:
+                continue
+        else:
+            event = item
+        restored = machine.resolve_snapshot(json.loads(json.dumps(snapshot.to_json())))
+        assert restored == snapshot
+        snapshot, actions = machine.transition(snapshot, event, to=to)
+        again, again_actions = machine.transition(restored, event, to=to)
+        assert again == snapshot
+        assert [a.to_json() for a in again_actions] == [a.to_json() for a in actions]

@@ -1,0 +1,162 @@
+"""The runtime actor with child actors: machine children, function actors (sync, async), system ids."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import orderflow
+from orderflow.chart import assign
+from orderflow.chart.machine import Step
+from orderflow.runtime import AsyncioClock, SimulatedClock
+
+
+def lamp(seen: list[Any]) -> orderflow.Machine:
+    return orderflow.setup(actions={"shine": lambda context, event, params: seen.append(context)}).create_machine({
+        "id": "lamp", "initial": "off", "context": {"watts": 40},
+        "states": {
+            "off": {"on": {"FLIP": "on"}},
+            "on": {"entry": "shine", "on": {"FLIP": "off", "BREAK": "broken"}, "after": {"1000": "off"}},
+            "broken": {"type": "final"},
+        },
+        "output": {"broken": True},
+    })  # fmt: skip
+
+
+def house(src: Any, seen: list[Any]) -> orderflow.Machine:
+    keep = assign(lambda context, event, params: {"got": event.get("output", event.get("error"))})
+    return orderflow.setup(
+        actors={"work": src, "lamp": lamp(seen)}, actions={"keep": keep}
+    ).create_machine({
+        "id": "house", "initial": "working", "context": {"n": 3},
+        "states": {
+            "working": {
+                "invoke": {"id": "job", "src": "work", "input": {"n": 3},
+                           "onDone": {"target": "lit", "actions": "keep"},
+                           "onError": {"target": "failed", "actions": "keep"}},
+                "on": {"CANCEL": "cancelled"},
+            },
+            "lit": {
+                "invoke": {"id": "lamp", "src": "lamp", "systemId": "the-lamp", "onDone": "dark"},
+                "on": {"FLIP": {"actions": {"type": "forwardTo", "params": {"to": "lamp"}}}},
+            },
+            "dark": {"type": "final"},
+            "failed": {"type": "final"},
+            "cancelled": {"type": "final"},
+        },
+    })  # fmt: skip
+
+
+def double(input: dict[str, int]) -> int:
+    return input["n"] * 2
+
+
+def test_a_plain_function_actor_runs_at_once_and_its_result_moves_the_parent() -> None:
+    actor = orderflow.create_actor(house(double, []), clock=SimulatedClock()).start()
+    snapshot = actor.get_snapshot()
+    assert snapshot.value == "lit" and snapshot.context["got"] == 6
+
+
+def test_a_failing_function_actor_takes_on_error() -> None:
+    def broken(input: Any) -> Any:
+        raise RuntimeError("no power")
+
+    actor = orderflow.create_actor(house(broken, []), clock=SimulatedClock()).start()
+    snapshot = actor.get_snapshot()
+    assert snapshot.value == "failed"
+    assert snapshot.context["got"] == {"type": "RuntimeError", "message": "no power"}
+
+
+def test_a_child_machines_effects_timers_and_done_event_run_in_the_parent_actor() -> None:
+    seen: list[Any] = []
+    clock = SimulatedClock()
+    actor = orderflow.create_actor(house(double, seen), clock=clock).start()
+    actor.send("FLIP")
+    lamp_now = actor.get_snapshot().children["lamp"].snapshot
+    assert lamp_now is not None and lamp_now.value == "on"
+    assert seen == [{"watts": 40}]  # the child's effect, with the child's context
+    clock.advance(1000)
+    lamp_now = actor.get_snapshot().children["lamp"].snapshot
+    assert lamp_now is not None and lamp_now.value == "off"
+    actor.send("FLIP")
+    actor.send_to("lamp", "BREAK")
+    assert actor.get_snapshot().value == "dark"
+    assert clock.pending == 0  # the lamp's timer went with it
+
+
+def test_system_get_finds_a_child_by_its_system_id() -> None:
+    actor = orderflow.create_actor(house(double, []), clock=SimulatedClock()).start()
+    ref = actor.system.get("the-lamp")
+    assert ref is not None and ref.path == "lamp"
+    assert ref.send("FLIP").value == "on"
+    assert actor.system.get("nobody") is None
+
+
+def test_inspection_sees_every_actors_events() -> None:
+    steps: list[Step] = []
+    actor = orderflow.create_actor(
+        house(double, []), clock=SimulatedClock(), inspect=steps.append
+    ).start()
+    actor.send("FLIP")
+    assert steps[-1].deliveries == (("", {"type": "FLIP"}), ("lamp", {"type": "FLIP"}))
+
+
+def test_an_async_function_actor_runs_as_a_task_on_the_asyncio_clock() -> None:
+    async def slow_double(input: dict[str, int]) -> int:
+        await asyncio.sleep(0.01)
+        return input["n"] * 2
+
+    async def scenario() -> Any:
+        actor = orderflow.create_actor(house(slow_double, []), clock=AsyncioClock())
+        await actor.start_async()
+        assert actor.get_snapshot().value == "working"
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if actor.get_snapshot().value != "working":
+                break
+        return actor.get_snapshot()
+
+    snapshot = asyncio.run(scenario())
+    assert snapshot.value == "lit" and snapshot.context["got"] == 6
+
+
+def test_leaving_the_state_cancels_the_task_and_its_result_is_never_delivered() -> None:
+    async def scenario() -> Any:
+        started, cancelled = asyncio.Event(), []
+
+        async def forever(input: Any) -> int:
+            started.set()
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
+            return 1
+
+        actor = orderflow.create_actor(house(forever, []), clock=AsyncioClock())
+        await actor.start_async()
+        await started.wait()
+        await actor.send_async("CANCEL")
+        await asyncio.sleep(0.01)
+        return actor.get_snapshot(), cancelled
+
+    snapshot, cancelled = asyncio.run(scenario())
+    assert snapshot.value == "cancelled" and cancelled == [True]
+
+
+def test_an_async_function_actor_of_a_threaded_actor_runs_on_a_thread() -> None:
+    gate = threading.Event()
+
+    async def waits(input: dict[str, int]) -> int:
+        gate.wait(5)
+        return input["n"]
+
+    actor = orderflow.create_actor(house(waits, []), clock=SimulatedClock()).start()
+    assert actor.get_snapshot().value == "working"
+    gate.set()
+    deadline = time.monotonic() + 5
+    while actor.get_snapshot().value == "working" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert actor.get_snapshot().value == "lit" and actor.get_snapshot().context["got"] == 3
