@@ -30,6 +30,8 @@ class Implementations:
     guards: Mapping[str, Any] = field(default_factory=dict)
     actions: Mapping[str, Any] = field(default_factory=dict)
     delays: Mapping[str, Any] = field(default_factory=dict)
+    #: named functions ``input -> context``: a definition's ``"context": "name"``
+    contexts: Mapping[str, Any] = field(default_factory=dict)
     context: type[BaseModel] | None = None
     events: Mapping[str, type[BaseModel]] = field(default_factory=dict)
     max_microsteps: int = DEFAULT_MAX_MICROSTEPS
