@@ -162,3 +162,12 @@ def test_the_context_is_what_the_function_returns_for_any_input(
     snapshot, _ = machine(context=Basket).initial_transition(input=order)
     assert snapshot.context == Basket.model_validate(basket_from_order(order))
     assert snapshot.value == "open"
+
+
+def test_a_setup_with_only_a_context_function_still_checks_every_other_name() -> None:
+    with pytest.raises(DefinitionError) as caught:
+        orderflow.setup(contexts={"fromOrder": basket_from_order}).create_machine(CONFIG)
+    assert {p.message for p in caught.value.problems} == {
+        "no implementation for action 'greet'",
+        "no implementation for guard 'hasLines'",
+    }

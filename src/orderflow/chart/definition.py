@@ -172,7 +172,7 @@ class _Compiler:
 
     def _check_context_function(self, name: str) -> None:
         function = self.impl.contexts.get(name)
-        if function is None and (self.impl.given or self.impl.contexts):
+        if function is None and self.impl.given:
             self.problem("$.context", f"no implementation for context '{name}'")
         elif function is not None and not callable(function):
             self.problem("$.context", f"the context function '{name}' is not callable")

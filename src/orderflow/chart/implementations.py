@@ -38,8 +38,8 @@ class Implementations:
 
     @property
     def given(self) -> bool:
-        """Whether any guard, action or delay was given (then every name a definition uses must exist)."""
-        return bool(self.guards or self.actions or self.delays)
+        """Whether any implementation was given (then every name a definition uses must exist)."""
+        return bool(self.guards or self.actions or self.delays or self.contexts)
 
 
 def resolve_dotted(value: Any) -> Any:
