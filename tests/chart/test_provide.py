@@ -203,3 +203,47 @@ def test_providing_is_the_same_as_setting_up_with_the_merged_tables(
     untouched = counter(guards={"ready": GUARDS[before]})
     assert run(provided, *events).to_json() == run(direct, *events).to_json()
     assert run(machine, *events).to_json() == run(untouched, *events).to_json()
+
+
+CHILD = {
+    "id": "child",
+    "initial": "working",
+    "states": {
+        "working": {"on": {"FINISH": "done"}},
+        "done": {"type": "final", "output": {"by": "child"}},
+    },
+}
+SPARE = {
+    "id": "child",
+    "initial": "done",
+    "states": {"done": {"type": "final", "output": {"by": "spare"}}},
+}
+PARENT: dict[str, Any] = {
+    "id": "parent",
+    "initial": "waiting",
+    "context": {"by": None},
+    "states": {
+        "waiting": {
+            "invoke": {
+                "id": "worker",
+                "src": "worker",
+                "onDone": {"target": "finished", "actions": "keep"},
+            }
+        },
+        "finished": {},
+    },
+}
+
+
+def test_a_provided_actor_is_the_child_the_machine_invokes() -> None:
+    keep = assign(lambda c, e, p: {"by": e["output"]["by"]})
+    machine = orderflow.setup(
+        actors={"worker": orderflow.create_machine(CHILD)}, actions={"keep": keep}
+    ).create_machine(PARENT)
+    assert machine.initial_transition()[0].value == "waiting"
+    provided = machine.provide(actors={"worker": orderflow.create_machine(SPARE)})
+    snapshot, _ = provided.initial_transition()
+    assert snapshot.value == "finished" and snapshot.context == {"by": "spare"}
+    assert machine.initial_transition()[0].value == "waiting"
+    with pytest.raises(DefinitionError, match="uses no actor 'wroker'"):
+        machine.provide(actors={"wroker": orderflow.create_machine(SPARE)})

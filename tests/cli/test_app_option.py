@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from typer.testing import CliRunner
 
 from orderflow.cli import app
 from orderflow.cli.app import UserError
 from orderflow.errors import OrderflowError
 from orderflow.service import PhaseCoordinator, Principal, order_service
-from orderflow.store import SaleOrder, ScheduledEvent, create_engine, upgrade
+from orderflow.store import SaleOrder, ScheduledEvent, WorkflowRecord, create_engine, upgrade
 
 APP_MODULE = """
 from datetime import timedelta
@@ -233,3 +234,30 @@ def test_inspect_of_a_finished_record_says_it_takes_no_events(
     service.send(ticket, "SOLVE")
     code, output = run("--app", spec, "inspect", f"{table}:{ticket.id}", "--database-url", url)
     assert code == 0 and "events: none, the workflow is done in solved" in output, output
+
+
+def test_the_apps_own_model_wins_a_table_name_another_module_maps_too(
+    desk_app: tuple[str, str, str],
+) -> None:
+    """Another module of the process maps the app's table name: the app's class is the one meant."""
+    import importlib
+
+    spec, url, table = desk_app
+    module = importlib.import_module(spec.split(":")[0])
+
+    class OtherBase(DeclarativeBase):
+        pass
+
+    class Namesake(OtherBase, WorkflowRecord):  # same table name, another registry
+        __tablename__ = table
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    service = module.make_service(url)
+    ticket = module.DeskTicket(subject="fax", workflow_machine="desk")
+    service.start(ticket)
+    code, output = run(
+        "--app", spec, "send", f"{table}:{ticket.id}", "ASSIGN", "--database-url", url
+    )
+    assert code == 0, output
+    assert service.snapshot(ticket).value == "open"
+    assert Namesake.__tablename__ == table

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -89,6 +90,39 @@ def test_db_upgrade_creates_the_workflow_tables(tmp_path: Path) -> None:
 def test_help_is_shown_without_a_command(args: list[str]) -> None:
     result = runner.invoke(app, args)
     assert "validate" in result.output and "db" in result.output
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command and group of the command line, as the words that name it."""
+    import typer.main
+
+    paths: list[list[str]] = [[]]
+    pending: list[tuple[list[str], Any]] = [([], typer.main.get_command(app))]
+    while pending:
+        words, command = pending.pop()
+        if hasattr(command, "commands"):  # a group (typer's own copy of click's)
+            for name, sub in command.commands.items():
+                paths.append([*words, name])
+                pending.append(([*words, name], sub))
+    return paths
+
+
+@pytest.mark.parametrize("words", _command_paths(), ids=lambda words: " ".join(words) or "root")
+def test_help_shows_flags_without_a_value_in_rich_panels(words: list[str]) -> None:
+    result = runner.invoke(app, [*words, "--help"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "╭─ Options" in result.output  # typer's rich panels
+    help_line = next(line for line in result.output.splitlines() if "--help" in line)
+    assert "<bool>" not in result.output and "BOOLEAN" not in result.output, result.output
+    assert help_line.split("--help", 1)[1].split()[0] == "Show", help_line
+
+
+def test_flags_still_switch_on_with_their_help_unchanged() -> None:
+    result = runner.invoke(app, ["worker", "--help"], env={"COLUMNS": "160"})
+    once = next(line for line in result.output.splitlines() if "--once" in line)
+    assert once.split("--once", 1)[1].split()[0] == "One"  # no type between flag and help
+    assert "<int>" in result.output  # options that take a value still show its type
+    assert runner.invoke(app, ["validate", "sale", "--allow-missing"]).exit_code == 0
 
 
 @pytest.mark.parametrize(

@@ -199,12 +199,40 @@ def test_history_true_and_get_meta_agree_with_xstate_on_random_charts(
     if "error" in expected or "error" in actual:
         assert actual == expected
         return
+    root = config["id"]
     for mine, theirs in zip(actual["steps"], expected["steps"], strict=True):
+        if root not in theirs["meta"]:  # XState lost its root node: see ROOT_LOST below
+            mine["meta"].pop(root, None)
         assert (mine["value"], mine["status"], mine["meta"]) == (
             theirs["value"],
             theirs["status"],
             theirs["meta"],
         )
+
+
+#: XState 5.33.3 drops the root from its active nodes (so from getMeta()) after a transition
+#: that re-enters a history state of a parallel root; its value is unchanged.  orderflow keeps
+#: the root active, as SCXML does (docs/semantics.md); found by the random test above.
+ROOT_LOST: dict[str, Any] = {
+    "id": "m",
+    "type": "parallel",
+    "meta": {"at": "root"},
+    "states": {
+        "a1": {"meta": {"at": "root.a1"}, "on": {"A": {"target": "h2", "reenter": True}}},
+        "h2": {"type": "history", "history": True},
+    },
+}
+
+
+def test_xstate_loses_its_root_after_reentering_a_history_state_of_a_parallel_root(
+    xstate: XState,
+) -> None:
+    case = {"config": ROOT_LOST, "events": ["A"]}
+    theirs = xstate.run(case)["steps"]
+    mine = run_orderflow(case)["steps"]
+    assert [step["value"] for step in mine] == [step["value"] for step in theirs]
+    assert theirs[1]["meta"] == {"m.a1": {"at": "root.a1"}}
+    assert mine[1]["meta"] == {"m": {"at": "root"}, "m.a1": {"at": "root.a1"}}
 
 
 # -- machine.provide and context from input ----------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from orderflow.service import (
     BACKFILL_EVENT,
@@ -16,7 +17,7 @@ from orderflow.service import (
     WorkflowService,
 )
 from orderflow.service import backfill as backfill_with
-from orderflow.store import ScheduledEvent, TransitionLog
+from orderflow.store import ScheduledEvent, TransitionLog, WorkflowRecord
 from workflow_db import Awaiting, Database, Ticket, capture, make_engine, ticket_machine
 
 
@@ -169,6 +170,35 @@ def test_a_mapping_for_a_machine_the_service_lacks_is_refused(
 
     with pytest.raises(OrderflowError, match="machine 'sale'"):
         backfill(service, Ticket, MAPPING.model_copy(update={"machine": "sale"}))
+
+
+class UntrackedBase(DeclarativeBase):
+    pass
+
+
+class Untracked(UntrackedBase, WorkflowRecord):
+    """A table of its own without a legacy status: nothing for a backfill to read."""
+
+    __tablename__ = "untracked_without_status"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status = None  # type: ignore[assignment]
+
+
+def test_a_table_without_a_legacy_status_is_refused_before_anything_is_read(
+    database: Database, service: WorkflowService
+) -> None:
+    from orderflow.errors import ConfigurationError
+
+    UntrackedBase.metadata.create_all(database.engine)
+    with database.Session() as session:
+        session.add(Untracked())
+        session.commit()
+    with pytest.raises(ConfigurationError, match="has no legacy status column") as refused:
+        backfill(service, Untracked, MAPPING)
+    assert refused.value.setting == "model"
+    with database.Session() as session:
+        assert session.scalars(select(Untracked.workflow_state)).all() == [None]
+    assert log_rows(database) == []
 
 
 def test_a_mapping_file_with_an_unknown_key_is_refused() -> None:

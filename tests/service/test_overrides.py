@@ -192,3 +192,21 @@ def test_an_unknown_request_id_is_refused_with_a_reason(service: WorkflowService
         not result.success
         and result.reason == "there is no override request 'nothing-9' on this record"
     )
+
+
+def test_the_services_override_requests_are_read_values_oldest_first(
+    service: WorkflowService,
+) -> None:
+    from dataclasses import FrozenInstanceError
+
+    from orderflow.service.queries import RequestedOverride
+
+    sale = on_credit_hold(service)
+    service.request_override(sale, "credit", "please", actor=CLERK)
+    service.request_override(sale, "admin", "VIP", actor=CLERK)
+    requests = service.override_requests(sale)
+    assert all(isinstance(r, RequestedOverride) for r in requests)
+    assert [r.request_key for r in requests] == ["credit-1", "admin-2"]
+    with pytest.raises(FrozenInstanceError):
+        requests[0].status = "approved"  # type: ignore[misc]
+    assert service.override_requests((SaleOrder, sale.id + 1)) == []

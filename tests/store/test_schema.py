@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -60,3 +62,22 @@ def test_postgresql_refuses_to_change_the_transition_log(
         connection.exec_driver_sql(statement)
     with postgres.Session() as session:
         assert session.scalars(sa.select(TransitionLog.note)).all() == [""]
+
+
+def test_a_url_with_a_percent_sign_is_handed_to_alembic_as_it_is(tmp_path: Path) -> None:
+    """A password or a connect option escaped in the URL (``%40``, ``%3D``) is no config syntax."""
+    from sqlalchemy import inspect as inspect_database
+
+    from orderflow.store import create_engine, upgrade
+    from orderflow.store.schema import alembic_config
+
+    folder = tmp_path / "100% sure"
+    folder.mkdir()
+    engine = create_engine(sa.URL.create("sqlite", database=str(folder / "flow.sqlite3")))
+    url = "postgresql+psycopg://app:p%40ss@db/app?options=-csearch_path%3Dflows"
+    remote = create_engine(url)
+    assert alembic_config(remote).get_main_option("sqlalchemy.url") == url
+    upgrade(engine)
+    assert "workflow_transition_log" in inspect_database(engine).get_table_names()
+    engine.dispose()
+    remote.dispose()

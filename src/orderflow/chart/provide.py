@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
-from orderflow.chart.actions import BUILTIN_ACTION_TYPES, ActionSpec, Raise
+from orderflow.chart.actions import BUILTIN_ACTION_TYPES, ActionSpec, Raise, SpawnChild
 from orderflow.chart.guards import AndGuard, Guard, NamedGuard, NotGuard, OrGuard
 from orderflow.chart.implementations import Implementations, resolve_table
 from orderflow.chart.nodes import StateNode
@@ -83,10 +83,11 @@ def provided(machine: Machine, tables: Mapping[str, Mapping[str, Any] | None]) -
 
 
 def names_used(machine: Machine) -> dict[str, set[str]]:
-    """The guard, action, delay and context-function names the definition refers to."""
+    """The names the definition refers to, by the ``provide`` keyword that implements them."""
     guards: set[str] = set()
     actions: set[str] = set()
     delays: set[str] = set()
+    actors: set[str] = set()
     for node in machine.nodes:
         transitions = [t for ts in node.on.values() for t in ts]
         transitions += [*node.always, *(t for t in (node.initial, node.history_default) if t)]
@@ -103,10 +104,33 @@ def names_used(machine: Machine) -> dict[str, set[str]]:
                 actions.add(spec.name)
             if isinstance(spec.builtin, Raise) and isinstance(spec.builtin.delay, str):
                 delays.add(spec.builtin.delay)
+            if isinstance(spec.builtin, SpawnChild):
+                actors.add(spec.builtin.src)
         delays.update(d.delay for d in node.after if isinstance(d.delay, str))
+        actors.update(invocation.src for invocation in node.invoke)
     context = machine.config.get("context")
     contexts = {context} if isinstance(context, str) else set()
-    return {"guards": guards, "actions": actions, "delays": delays, "contexts": contexts}
+    return {
+        "guards": guards,
+        "actions": actions,
+        "delays": delays,
+        "contexts": contexts,
+        "actors": actors,
+        "inputs": set(_values_of("inputFrom", machine.config)),
+    }
+
+
+def _values_of(key: str, config: Any) -> Iterator[str]:
+    """Every string under ``key`` anywhere in ``config`` (names the compiler resolved away)."""
+    pending = [config]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Mapping):
+            if isinstance(item.get(key), str):
+                yield item[key]
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def _guard_names(guard: Guard) -> Iterator[str]:

@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from typer.core import TyperCommand, TyperGroup
+from typer.models import CommandFunctionType
 
 import orderflow
 from orderflow.chart.implementations import Implementations
@@ -24,14 +26,56 @@ from orderflow.cli.validate_command import (
 )
 from orderflow.errors import DefinitionError, OrderflowError
 
-app = typer.Typer(
+
+def _flags_take_no_value(params: list[Any]) -> list[Any]:
+    """Give each on/off flag an empty metavar, so the rich help shows no type for it.
+
+    typer 0.29 prints every option's type in its help panel, flags included
+    (``--dry-run <bool>``, even ``--help <bool>``), as if they took a value.
+    An option with a metavar shows that instead, and a flag never shows its
+    metavar anywhere else, so an empty one changes nothing but the panel.
+    """
+    for param in params:
+        if getattr(param, "is_bool_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class FlagAwareCommand(TyperCommand):
+    """A command whose help panel shows flags (``--help`` too) without a ``<bool>`` value."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_take_no_value(super().get_params(ctx))
+
+
+class FlagAwareGroup(TyperGroup):
+    """A group whose help panel shows flags (``--version``, ``--help``) without a ``<bool>`` value."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_take_no_value(super().get_params(ctx))
+
+
+class CommandLine(typer.Typer):
+    """``typer.Typer`` whose commands and groups use the flag-aware classes above."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(cls=FlagAwareGroup, **options)
+
+    def command(
+        self, *args: Any, **options: Any
+    ) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        options.setdefault("cls", FlagAwareCommand)
+        return super().command(*args, **options)
+
+
+app = CommandLine(
     name="orderflow",
     help="Order workflows as statecharts: validate definitions, manage the database.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="The workflow tables: create and migrate them.", no_args_is_help=True)
+db_app = CommandLine(help="The workflow tables: create and migrate them.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -180,7 +224,7 @@ def _definition(source: str) -> tuple[str, Any, bool]:
 
 
 def load_definition(source: str) -> Any:
-    """The machine in ``source``: a shipped machine's name, a JSON file or an SCXML file.
+    """The machine in ``source``: the app's or a shipped machine's name, a JSON file or an SCXML file.
 
     A JSON file's named guards and actions need no implementation here: the
     machine is only drawn or validated, never run.
@@ -190,6 +234,9 @@ def load_definition(source: str) -> Any:
         import importlib
 
         return importlib.import_module("orderflow.io.scxml").load(path)  # the formats layer
+    app_machine = _app_machine(source, path)
+    if app_machine is not None:  # --app: a machine of the app's service, by its name there
+        return app_machine
     _, config, shipped = _definition(source)
     if shipped:
         from orderflow.orders import load_machine
@@ -413,7 +460,7 @@ def worker(
             raise UserError(str(exc)) from None
         Session = service.session_factory
         engine = None
-        models = record_models(service)
+        models = record_models(service, spec)
         record_types = set(models)
         timers = TimerWorker(
             service, Session, batch=batch, poll_interval=poll_interval, models=models

@@ -106,10 +106,12 @@ def load_app(spec: str, database_url: str | None) -> Any:
 ORDER_MACHINES = ("quotation", "sale", "fulfilment", "order")
 
 
-def record_models(service: Any = None) -> dict[str, type[Any]]:
+def record_models(service: Any = None, spec: str | None = None) -> dict[str, type[Any]]:
     """The record types an app serves, by table name: the mapped ``WorkflowRecord`` models imported.
 
     orderflow's own order records count only for a service that runs an order machine.
+    The models the app's module (``spec``) holds win a table name that another
+    module of the process maps too: the app's class is the one its service moves.
     """
     from orderflow.workers.timers import workflow_models
 
@@ -117,7 +119,29 @@ def record_models(service: Any = None) -> dict[str, type[Any]]:
     machines = getattr(service, "machines", None)
     if machines is not None and not any(name in machines for name in ORDER_MACHINES):
         models = {t: m for t, m in models.items() if not m.__module__.startswith("orderflow.")}
+    if spec is not None:
+        models.update(_module_models(spec.partition(":")[0]))
     return models
+
+
+def _module_models(module_name: str) -> dict[str, type[Any]]:
+    """The mapped ``WorkflowRecord`` models an imported module holds, by table name."""
+    from sqlalchemy import inspect as inspect_model
+
+    from orderflow.store import WorkflowRecord
+
+    module = sys.modules.get(module_name)
+    found: dict[str, type[Any]] = {}
+    for value in vars(module).values() if module is not None else ():
+        table = getattr(value, "__tablename__", None)
+        if (
+            isinstance(value, type)
+            and issubclass(value, WorkflowRecord)
+            and isinstance(table, str)
+            and inspect_model(value, raiseerr=False) is not None
+        ):
+            found[table] = value
+    return found
 
 
 @contextmanager

@@ -78,7 +78,7 @@ def record_model(name: str) -> type[Any]:
     except AppError as exc:
         raise UserError(str(exc)) from None
     if spec is not None:
-        models = record_models(found if isinstance(found, WorkflowService) else None)
+        models = record_models(found if isinstance(found, WorkflowService) else None, spec)
         if name in models:
             return models[name]
         close = difflib.get_close_matches(name, list(models), n=1)

@@ -86,7 +86,7 @@ def serve(
         except AppError as exc:
             raise UserError(str(exc)) from None
         application = api.create_app(
-            service=service, records=list(record_models(service).values()), secret=secret,
+            service=service, records=list(record_models(service, spec).values()), secret=secret,
             graphiql=graphiql,
         )  # fmt: skip
         address = f"http://{host}:{port}"

@@ -48,9 +48,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from orderflow.errors import OrderflowError
+from orderflow.errors import ConfigurationError, OrderflowError
 from orderflow.service.results import ALREADY_STARTED, Principal, TransitionResult
 from orderflow.service.workflow import WorkflowService
+from orderflow.store import has_legacy_status
 
 BACKFILL_ACTOR = Principal("orderflow.backfill", "backfill")
 
@@ -125,6 +126,13 @@ def backfill(
     ``progress(done, total)`` is called after each record.  A dry run
     validates every adoption and writes nothing.
     """
+    if not has_legacy_status(model):
+        raise ConfigurationError(
+            f"{model.__tablename__} has no legacy status column, and a backfill adopts records "
+            "by their legacy status: start its records with service.start, or adopt each with "
+            "service.adopt(record, state, context)",
+            setting="model",
+        )
     if mapping.machine not in service.machines:
         raise OrderflowError(
             f"the mapping is for machine '{mapping.machine}', which this service does not have "

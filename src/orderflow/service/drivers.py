@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from orderflow.service.async_workflow import AsyncWorkflowService
 
+
 class Unit:
     """One call's transaction, as the stages reach it: its connection, and a session on demand.
 

@@ -38,7 +38,8 @@ from orderflow.store.workflow_tables import CANCELLED, PENDING
 #: the log rows of one send, in one statement that answers with their ids in order
 _LOG_TABLE: Table = TransitionLog.__table__  # type: ignore[assignment]
 _LOG_INSERT = insert(_LOG_TABLE).returning(_LOG_TABLE.c.id, sort_by_parameter_order=True)
-_LOG_INSERT_ONE = insert(_LOG_TABLE).returning(_LOG_TABLE.c.id)
+#: one log row: its id from the driver (``lastrowid`` on SQLite, ``RETURNING`` where that is how)
+_LOG_INSERT_ONE = insert(_LOG_TABLE)
 
 
 def actor_columns(principal: Principal | None) -> dict[str, str | None]:
@@ -133,13 +134,12 @@ class Journal:
             "created_at": self.clock(), **actor_columns(principal),
         }  # fmt: skip
 
-    def log(
-        self, where: Session | Connection, entries: Sequence[Mapping[str, Any]]
-    ) -> list[int]:
+    def log(self, where: Session | Connection, entries: Sequence[Mapping[str, Any]]) -> list[int]:
         """Append ``entries`` (from :meth:`entry`); their ids, in order."""
         connection = connection_of(where)
-        if len(entries) == 1:  # the common case: a plain INSERT ... RETURNING, not a batch
-            return [connection.execute(_LOG_INSERT_ONE, dict(entries[0])).scalar_one()]
+        if len(entries) == 1:  # the common case: one INSERT, its id from the driver
+            written = connection.execute(_LOG_INSERT_ONE, dict(entries[0]))
+            return [int(written.inserted_primary_key[0])]  # type: ignore[index]
         return list(connection.execute(_LOG_INSERT, [dict(e) for e in entries]).scalars())
 
     # -- the outbox --------------------------------------------------------------------------

@@ -185,9 +185,7 @@ def run(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def begin(
-    service: WorkflowService, unit: Unit, command: Command, bridge: Bridge | None
-) -> Work:
+def begin(service: WorkflowService, unit: Unit, command: Command, bridge: Bridge | None) -> Work:
     principal = command.principal
     return Work(
         service, unit, command, principal, service.acting(principal), service.clock(),
@@ -437,13 +435,26 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
 
 
 def changed(row: Any, columns: dict[str, Any]) -> dict[str, Any]:
-    """``columns`` without the machine name and status when the row has them already (the
-    snapshot is always written)."""
+    """``columns`` without those the row holds already, value for value (the snapshot is always
+    written: the version check and the log name it)."""
     return {
         name: value
         for name, value in columns.items()
-        if name == "workflow_state" or type(value) is not str or value != getattr(row, name)
+        if name == "workflow_state" or not same_json(value, getattr(row, name))
     }
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Are ``a`` and ``b`` the same JSON document (``1``, ``1.0`` and ``True`` are not)?"""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(value, b[key]) for key, value in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(same_json, a, b))
+    if isinstance(a, float):
+        return repr(a) == repr(b)  # -0.0 is not 0.0, and NaN is never the same
+    return bool(a == b)
 
 
 def log_entry(work: Work, index: int, step: StepDone, result: TransitionResult) -> dict[str, Any]:
@@ -487,7 +498,9 @@ def record_override_rows(work: Work, steps: list[StepDone], columns: Mapping[str
 
 def write_timers(work: Work, steps: list[StepDone]) -> None:
     """Per step: the timer its event delivered has fired; then its schedules and cancels, in order."""
-    if not any(step.core.consumed is not None or step.core.armed or step.core.cancelled for step in steps):
+    if not any(
+        step.core.consumed is not None or step.core.armed or step.core.cancelled for step in steps
+    ):
         return  # nothing to write, and no session to make for it
     journal = work.service.journal
     where = (work.session, work.record_type, work.record_id)

@@ -145,9 +145,12 @@ def override_requests(
     kind: str | None = None,
     record_type: str | None = None,
     record_id: str | None = None,
-    limit: int = 100,
+    limit: int | None = 100,
 ) -> list[RequestedOverride]:
-    """Override requests, newest first, filtered by whichever of the arguments are given."""
+    """Override requests, newest first, filtered by whichever of the arguments are given.
+
+    ``limit=None`` reads them all.
+    """
     query = select(OverrideRequest)
     for column, wanted in (
         (OverrideRequest.status, status),
@@ -157,7 +160,8 @@ def override_requests(
     ):
         if wanted is not None:
             query = query.where(column == wanted)
-    rows = session.scalars(query.order_by(OverrideRequest.id.desc()).limit(max(limit, 0)))
+    query = query.order_by(OverrideRequest.id.desc())
+    rows = session.scalars(query if limit is None else query.limit(max(limit, 0)))
     return [_copy(RequestedOverride, row) for row in rows]
 
 

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,7 +52,7 @@ from orderflow.errors import (
     OrderflowError,
     UnknownMachineError,
 )
-from orderflow.service import pipeline
+from orderflow.service import pipeline, queries
 from orderflow.service.commands import (
     BACKFILL_EVENT,
     Adopt,
@@ -100,7 +99,7 @@ from orderflow.service.results import (
 )
 from orderflow.service.rows import RecordRef, RowReader, key_label, table_name
 from orderflow.service.target_states import event_options, find_event, transitions_from
-from orderflow.store import OverrideRequest, record_identity, snapshot_data
+from orderflow.store import record_identity, snapshot_data
 from orderflow.store.base import utcnow
 from orderflow.store.record import dotted_path
 
@@ -227,6 +226,8 @@ class WorkflowService:
         self.rows = RowReader()
         self._units: UnitSource = own_units(session_factory)
         self._bridge: Bridge | None = None
+        for machine in self.machines.values():
+            refuse_unpersistable_actors(machine)
         unknown = set(self.overrides) - set(self.machines)
         if unknown:
             raise ConfigurationError(
@@ -349,20 +350,14 @@ class WorkflowService:
             return None
         return override_refusal(rules, event_type, _principal(actor), self.roles)
 
-    def override_requests(self, record: RecordRef) -> list[OverrideRequest]:
-        """The record's override requests, oldest first."""
+    def override_requests(self, record: RecordRef) -> list[queries.RequestedOverride]:
+        """The record's override requests, oldest first, as values read through ``queries``."""
         model, key = record_identity(record)
         with self._sessions() as session:
-            return list(
-                session.scalars(
-                    select(OverrideRequest)
-                    .where(
-                        OverrideRequest.record_type == table_name(model),
-                        OverrideRequest.record_id == str(key),
-                    )
-                    .order_by(OverrideRequest.id)
-                )
+            newest_first = queries.override_requests(
+                session, record_type=table_name(model), record_id=str(key), limit=None
             )
+        return newest_first[::-1]
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -667,6 +662,36 @@ def _attempt(
         return TransitionAttempt(True, target, snapshot.value, option.event)
     target = ", ".join(option.targets) or "?"
     return TransitionAttempt(False, target, snapshot.value, option.event, option.reason)
+
+
+def refuse_unpersistable_actors(machine: Machine, path: str = "") -> None:
+    """A clear error for the actors a persisted record cannot hold yet.
+
+    Machine children live in their parent's row and move in its transaction.
+    Two kinds of actor need rows of their own, which the service does not
+    write yet: a function actor (a durable invocation, run by a worker) and
+    a child machine's timers (delivered to the child).  Rather than fail at
+    the first send, such a machine is refused here, saying what to do.
+    """
+    where = f"machine '{machine.id}'" + (f" (the child at '{path}')" if path else "")
+    for name, logic in machine.implementations.actors.items():
+        if isinstance(logic, Machine):
+            refuse_unpersistable_actors(logic, f"{path}/{name}" if path else name)
+        else:
+            raise ConfigurationError(
+                f"{where} can start the function actor '{name}'; the persisted service does not "
+                "run function actors yet (each needs a durable invocation row and a worker). "
+                "Run the machine with orderflow.create_actor, or do the work in an effect "
+                "that answers with an event",
+                setting="machines",
+            )
+    if path and (machine.schedules_raised_events or any(node.after for node in machine.nodes)):
+        raise ConfigurationError(
+            f"{where} has timers; the persisted service arms timers for the record's own "
+            "machine only, not yet for its child machines. Put the delay in the parent, or run "
+            "the machine with orderflow.create_actor",
+            setting="machines",
+        )
 
 
 def _principal(actor: Principal | str | None) -> Principal | None:

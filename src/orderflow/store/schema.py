@@ -25,7 +25,10 @@ def alembic_config(engine: Engine) -> Config:
     """An Alembic configuration for orderflow's migrations, bound to ``engine``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # Alembic's options are configparser values, where % starts an interpolation: a URL's own
+    # escapes (a password's %40, a connect option's %3D) must reach env.py as they are
+    url = engine.url.render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["engine"] = engine
     return config
 
