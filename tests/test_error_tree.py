@@ -31,6 +31,7 @@ from orderflow.errors import (
     IdempotencyKeyReusedError,
     InfiniteLoopError,
     InvalidEventError,
+    InvalidInputError,
     InvalidRecordKeyError,
     InvalidSnapshotError,
     InventoryError,
@@ -53,6 +54,8 @@ from orderflow.errors import (
     UnknownStateError,
     UnsafeDocumentError,
     UnsafeExpressionError,
+    WaitForError,
+    WaitForTimeoutError,
     WrongDriverError,
 )
 from orderflow.orders import load_machine
@@ -106,6 +109,7 @@ SAMPLES: list[OrderflowError] = [
     InvalidEventError("the payload of 'PAY' fails its model", "PAY"),
     UnknownEventError("sale", "NO_SUCH_EVENT"),
     ReservedEventFieldError("APPROVE", "actor"),
+    InvalidInputError("booking", "raised KeyError: 'seats'", "fromBooking"),
     InvalidSnapshotError("no state 'gone'", "$.value"),
     InfiniteLoopError(100, ["a", "b"], "GO"),
     UnsafeExpressionError("__import__('os')", "names starting with '_' are not allowed"),
@@ -113,6 +117,8 @@ SAMPLES: list[OrderflowError] = [
     UnsafeDocumentError("the DOCTYPE declares entities"),
     UnknownMachineError("invoice", ["quotation", "sale"]),
     ActorNotRunningError("the actor has not started yet"),
+    WaitForError("the actor was stopped before satisfying the predicate"),
+    WaitForTimeoutError(5000),
     HandoffError("the quotation finished in 'rejected', not 'approved'"),
     UnknownStateError("sale", "sale.payed"),
     PaymentError("the provider declined capture p-1"),

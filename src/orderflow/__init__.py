@@ -32,7 +32,7 @@ from orderflow.chart import (
     setup,
     state_in,
 )
-from orderflow.runtime import Actor, SimulatedClock, create_actor
+from orderflow.runtime import Actor, SimulatedClock, create_actor, wait_for, wait_for_async
 
 __version__ = "0.1.0"
 
@@ -60,4 +60,6 @@ __all__ = [
     "raise_",
     "setup",
     "state_in",
+    "wait_for",
+    "wait_for_async",
 ]

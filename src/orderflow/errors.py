@@ -5,7 +5,8 @@
     ├── MissingImplementationError       MISSING_IMPLEMENTATION  a named guard, action or delay has no implementation
     ├── InvalidEventError                INVALID_EVENT           an event is malformed or its payload fails its model
     │   ├── UnknownEventError            UNKNOWN_EVENT           no state of the machine ever handles this event type, or the type is internal
-    │   └── ReservedEventFieldError      INVALID_EVENT (shared)  an event from outside carries a field only the service may write (``actor``)
+    │   ├── ReservedEventFieldError      INVALID_EVENT (shared)  an event from outside carries a field only the service may write (``actor``)
+    │   └── InvalidInputError            INVALID_INPUT           a machine's input does not make a context (its context function raised or the result fails the model)
     ├── InvalidSnapshotError             INVALID_SNAPSHOT        a persisted snapshot does not fit the machine
     ├── InfiniteLoopError                INFINITE_LOOP           a macrostep never settles (eventless or raised-event loop)
     ├── UnsafeExpressionError            UNSAFE_EXPRESSION       an expression from a document is outside the sandbox
@@ -14,6 +15,8 @@
     ├── UnknownMachineError              UNKNOWN_MACHINE         no machine by that name: not shipped, or not in this service (also a KeyError)
     ├── UnknownStateError                UNKNOWN_STATE           a machine has no state by that path or id (also a KeyError)
     ├── ActorNotRunningError             ACTOR_NOT_RUNNING       an in-memory actor was sent an event before start or after stop
+    ├── WaitForError                     WAIT_FOR_FAILED         ``wait_for``: the actor finished, failed or stopped without satisfying the predicate
+    │   └── WaitForTimeoutError          WAIT_FOR_TIMEOUT        ``wait_for``: the timeout passed first
     ├── ConfigurationError               CONFIGURATION_ERROR     a service built or called with settings that cannot work (also a ValueError)
     ├── RecordNotFoundError              NOT_FOUND               the service was asked to move a record that is not in the database
     │   └── InvalidRecordKeyError        NOT_FOUND (shared)      the key given cannot name a record ("abc" for an integer id)
@@ -233,6 +236,27 @@ class ReservedEventFieldError(InvalidEventError):
         )
 
 
+class InvalidInputError(InvalidEventError):
+    """A machine's input does not give it a context.
+
+    The input travels in the ``xstate.init`` event, so this is an invalid event
+    of that type: the named context function raised, or what it (or the input
+    merged over the configured context) returned does not fit the context model.
+    Nothing was started; the cause is chained.
+    """
+
+    code = "INVALID_INPUT"
+
+    def __init__(self, machine_id: str, reason: str, function: str | None = None) -> None:
+        self.machine_id = machine_id
+        self.function = function
+        made_by = f"context function '{function}'" if function else "the input"
+        super().__init__(
+            f"Machine '{machine_id}' cannot start with this input: {made_by} {reason}",
+            "xstate.init",
+        )
+
+
 class RecordNotFoundError(OrderflowError):
     """The record to move is not in the database (deleted, or never flushed)."""
 
@@ -420,6 +444,34 @@ class ActorNotRunningError(OrderflowError):
     """An event was sent to an actor that was not started, or has been stopped."""
 
     code = "ACTOR_NOT_RUNNING"
+
+
+class WaitForError(OrderflowError):
+    """``wait_for`` gave up: the actor finished, failed or was stopped before the predicate held.
+
+    ``snapshot`` is the actor's last snapshot (``None`` if it never started);
+    when the actor failed, the effect's exception is chained as the cause.
+    """
+
+    code = "WAIT_FOR_FAILED"
+
+    def __init__(self, message: str, snapshot: Any = None) -> None:
+        self.snapshot = snapshot
+        super().__init__(message)
+
+
+class WaitForTimeoutError(WaitForError):
+    """``wait_for``'s timeout (milliseconds on the actor's clock) passed before the predicate held."""
+
+    code = "WAIT_FOR_TIMEOUT"
+
+    def __init__(self, timeout_ms: float, snapshot: Any = None) -> None:
+        self.timeout_ms = timeout_ms
+        state = f" (the actor is in {snapshot.value!r})" if snapshot is not None else ""
+        super().__init__(
+            f"Timeout of {timeout_ms:g} ms passed before the actor satisfied the predicate{state}.",
+            snapshot,
+        )
 
 
 class ConfigurationError(OrderflowError, ValueError):

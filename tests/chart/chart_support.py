@@ -20,3 +20,8 @@ def effects(*names: str) -> dict[str, Any]:
 def types(actions: list[orderflow.Action]) -> list[str]:
     """The types of the returned actions, in order."""
     return [a.type for a in actions]
+
+
+def always(context: Any, event: Any, params: Any) -> bool:
+    """A guard that always passes (importable by dotted path: ``"chart_support:always"``)."""
+    return True

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
 from chart_support import noop
 
 import orderflow
+from orderflow.errors import DefinitionError
+from orderflow.export import to_xstate
 
 
 def history_machine(kind: str, default: str | None = None) -> orderflow.Machine:
@@ -269,3 +273,51 @@ def test_history_of_a_parallel_state_without_memory_enters_every_region() -> Non
     machine = orderflow.create_machine(config)
     snapshot = run(machine, "GO")
     assert snapshot.value == {"p": {"a": "a1", "b": {}}}
+
+
+def test_history_true_is_xstates_spelling_of_shallow_history() -> None:
+    spelled_true = history_machine(True)  # type: ignore[arg-type]
+    shallow = history_machine("shallow")
+    assert spelled_true.state("m.editing.hist").history == "shallow"
+    assert spelled_true.version == shallow.version  # one definition, two spellings
+    for events in (("NEXT", "NEXT", "PAUSE", "RESUME"), ("NEXT", "SECOND", "PAUSE", "RESUME")):
+        assert run(spelled_true, *events).to_json() == run(shallow, *events).to_json()
+
+
+def test_history_true_without_a_type_makes_a_history_state() -> None:
+    config = {
+        "initial": "outside",
+        "states": {
+            "outside": {"on": {"BACK": "inside.hist"}},
+            "inside": {
+                "initial": "one",
+                "on": {"OUT": "outside"},
+                "states": {"hist": {"history": True}, "one": {"on": {"N": "two"}}, "two": {}},
+            },
+        },
+    }
+    machine = orderflow.create_machine(config)
+    snapshot = run(machine, "BACK", "N", "OUT", "BACK")
+    assert snapshot.value == {"inside": "two"}
+    persisted = machine.resolve_snapshot(run(machine, "BACK", "N", "OUT").to_json())
+    assert machine.transition(persisted, "BACK")[0].value == {"inside": "two"}
+
+
+@pytest.mark.parametrize("kind", [False, "shalow", 1, None])
+def test_any_other_history_value_is_refused_at_its_path(kind: Any) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        history_machine(kind)
+    (problem,) = caught.value.problems
+    assert problem.path == "$.states.editing.states.hist.history"
+    assert problem.message == "history must be 'shallow', 'deep' or true (shallow)"
+
+
+def test_xstate_json_export_writes_history_true_as_shallow_and_loads_back_the_same() -> None:
+    machine = history_machine(True)  # type: ignore[arg-type]
+    exported = json.loads(json.dumps(to_xstate(machine)))
+    assert exported["states"]["editing"]["states"]["hist"]["history"] == "shallow"
+    again = orderflow.create_machine(exported)
+    assert again.version == machine.version
+    assert to_xstate(again) == exported
+    events = ("NEXT", "SECOND", "PAUSE", "RESUME")
+    assert run(again, *events).to_json() == run(machine, *events).to_json()

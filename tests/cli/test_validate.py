@@ -182,7 +182,12 @@ def test_an_implementation_create_machine_would_refuse_is_a_problem() -> None:
     assert not verdict.passes()
 
 
-@pytest.mark.parametrize("config", [TICKET, *(read_definition(n) for n in MACHINE_NAMES)])
+WITH_CONTEXT_FUNCTION = {**TICKET, "context": "fromTicket"}
+
+
+@pytest.mark.parametrize(
+    "config", [TICKET, WITH_CONTEXT_FUNCTION, *(read_definition(n) for n in MACHINE_NAMES)]
+)
 def test_named_uses_are_the_names_and_paths_create_machine_refuses(config: Any) -> None:
     ours = {
         f"{use.path}: no implementation for {use.kind} '{use.name}'"
@@ -191,6 +196,13 @@ def test_named_uses_are_the_names_and_paths_create_machine_refuses(config: Any) 
     with pytest.raises(DefinitionError) as refused:
         orderflow.setup(guards={"\0unused": len}).create_machine(config)
     assert ours == {str(problem) for problem in refused.value.problems}
+
+
+def test_a_context_function_is_a_name_that_needs_an_implementation(tmp_path: Path) -> None:
+    path = write_json(tmp_path, WITH_CONTEXT_FUNCTION)
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "$.context: context 'fromTicket'" in result.output
 
 
 def test_an_scxml_document_validates(tmp_path: Path) -> None:

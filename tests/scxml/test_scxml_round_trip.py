@@ -132,6 +132,14 @@ def test_a_machine_with_python_code_in_its_config_cannot_be_written() -> None:
         dump(machine)
 
 
+def test_a_machine_whose_context_a_function_makes_cannot_be_written_and_says_why() -> None:
+    machine = orderflow.setup(contexts={"fromOrder": lambda input: {}}).create_machine(
+        {"id": "m", "context": "fromOrder", "initial": "a", "states": {"a": {}}}
+    )
+    with pytest.raises(orderflow.errors.ScxmlError, match="context function 'fromOrder'"):
+        dump(machine)
+
+
 def test_named_guards_and_actions_are_rebound_from_the_setup_given_to_load() -> None:
     config = {
         "id": "m",

@@ -164,6 +164,14 @@ class _Compiler:
             node_config, path = self.configs[id(node)]
             self._link(node, node_config, path)
         self._check_reachability(root)
+        context = config.get("context")
+        if isinstance(context, str):  # the name of a function of the input (setup(contexts=...))
+            self._check_context_function(context)
+        elif context is not None and not isinstance(context, Mapping) and not callable(context):
+            self.problem(
+                "$.context",
+                "the context must be a JSON object or the name of a context function",
+            )
         version = config.get("version")
         if version is not None and not isinstance(version, str | int):
             self.problem("$.version", "the version must be a string or an integer")
@@ -183,6 +191,13 @@ class _Compiler:
             problems=self.problems,
             warnings=self.warnings,
         )
+
+    def _check_context_function(self, name: str) -> None:
+        function = self.impl.contexts.get(name)
+        if function is None and self.impl.given:
+            self.problem("$.context", f"no implementation for context '{name}'")
+        elif function is not None and not callable(function):
+            self.problem("$.context", f"the context function '{name}' is not callable")
 
     def _unknown_key_message(self, key: str) -> str:
         if key == "invoke" and self.scxml:
@@ -446,8 +461,10 @@ class _Compiler:
 
     def _link_history(self, node: StateNode, config: Mapping[str, Any], path: str) -> None:
         kind = config.get("history", "shallow")
+        if kind is True:  # XState's spelling of shallow history
+            kind = "shallow"
         if kind not in ("shallow", "deep"):
-            self.problem(f"{path}.history", "history must be 'shallow' or 'deep'")
+            self.problem(f"{path}.history", "history must be 'shallow', 'deep' or true (shallow)")
             kind = "shallow"
         node.history = kind
         parent = node.parent

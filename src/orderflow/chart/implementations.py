@@ -30,6 +30,8 @@ class Implementations:
     guards: Mapping[str, Any] = field(default_factory=dict)
     actions: Mapping[str, Any] = field(default_factory=dict)
     delays: Mapping[str, Any] = field(default_factory=dict)
+    #: named functions ``input -> context``: a definition's ``"context": "name"``
+    contexts: Mapping[str, Any] = field(default_factory=dict)
     context: type[BaseModel] | None = None
     events: Mapping[str, type[BaseModel]] = field(default_factory=dict)
     max_microsteps: int = DEFAULT_MAX_MICROSTEPS
@@ -40,8 +42,15 @@ class Implementations:
 
     @property
     def given(self) -> bool:
-        """Whether any guard, action or delay was given (then every name a definition uses must exist)."""
-        return bool(self.guards or self.actions or self.delays or self.actors or self.inputs)
+        """Whether any implementation was given (then every name a definition uses must exist)."""
+        return bool(
+            self.guards
+            or self.actions
+            or self.delays
+            or self.actors
+            or self.inputs
+            or self.contexts
+        )
 
 
 def resolve_dotted(value: Any) -> Any:

@@ -31,8 +31,10 @@ from orderflow.chart.implementations import (
     resolve_dotted,
     resolve_table,
 )
+from orderflow.chart.initial_context import initial_context
 from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.plans import DataPlan, MacrostepPlan, PlanKey
+from orderflow.chart.provide import provided
 from orderflow.chart.snapshot import ACTIVE, ERROR, Snapshot, Timer, restore, state_value
 from orderflow.errors import (
     DefinitionError,
@@ -334,6 +336,17 @@ class Machine:
         """Validate a persisted snapshot (``snapshot.to_json()``) and restore it."""
         return restore(self, data)
 
+    def provide(self, **implementations: Mapping[str, Any] | None) -> Machine:
+        """A new machine with some implementations swapped (XState's ``machine.provide``).
+
+        ``machine.provide(guards={...}, actions={...}, delays={...}, contexts={...})``: each
+        table is merged over the one ``setup`` gave; this machine is unchanged.  A name the
+        definition does not use and ``setup`` did not give is refused (a typo), as is a table
+        ``setup`` has no such kind for.  The new machine has the same id and version, so a
+        persisted snapshot restores into either; move a live one with ``resolve_snapshot(s.to_json())``.
+        """
+        return Machine(self.config, provided(self, implementations), self.conventions)
+
     def can(self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel) -> bool:
         """Would ``event`` select a transition with a target or actions?"""
         if snapshot.status != ACTIVE:
@@ -571,18 +584,8 @@ class Machine:
         return start, Event.internal(data)
 
     def _initial_context_for(self, input: Any) -> Any:
-        """The configured context (or ``context(input)`` when it is a function), with a mapping input merged over it."""
-        configured = self._initial_context
-        if callable(configured):
-            return self.validate_context(configured(input))
-        context = dict(configured or {})
-        if isinstance(input, BaseModel):
-            input = input.model_dump()
-        if isinstance(input, Mapping):
-            context.update(
-                input
-            )  # any other input still reaches entry actions as the init event's "input"
-        return self.validate_context(context)
+        """The configured context, or what its named function makes of ``input`` (``initial_context.py``)."""
+        return initial_context(self, self._initial_context, self.implementations.contexts, input)
 
     def _refusal(
         self,
@@ -628,6 +631,7 @@ class Setup:
         guards: Mapping[str, Callable[..., Any] | str] | None = None,
         actions: Mapping[str, Any] | None = None,
         delays: Mapping[str, float | Callable[..., Any] | str] | None = None,
+        contexts: Mapping[str, Callable[[Any], Any] | str] | None = None,
         context: type[BaseModel] | str | None = None,
         events: Mapping[str, type[BaseModel] | str] | None = None,
         max_microsteps: int = DEFAULT_MAX_MICROSTEPS,
@@ -659,6 +663,12 @@ class Setup:
         guard_table = resolve_table("guard", guards, problems)
         action_table = resolve_table("action", actions, problems)
         delay_table = resolve_table("delay", delays, problems)
+        context_table = resolve_table("context", contexts, problems)
+        problems.extend(
+            Problem(f"setup.contexts.{name}", "a context function must be callable")
+            for name, function in context_table.items()
+            if not callable(function)
+        )
         actor_table = resolve_table("actor", actors, problems)
         for name, logic in actor_table.items():
             if not isinstance(logic, Machine) and not callable(logic):
@@ -678,6 +688,7 @@ class Setup:
             guards=guard_table,
             actions=action_table,
             delays=delay_table,
+            contexts=context_table,
             context=context_model,
             events=event_models,
             max_microsteps=max_microsteps,
@@ -712,6 +723,7 @@ def setup(
     guards: Mapping[str, Callable[..., Any] | str] | None = None,
     actions: Mapping[str, Any] | None = None,
     delays: Mapping[str, float | Callable[..., Any] | str] | None = None,
+    contexts: Mapping[str, Callable[[Any], Any] | str] | None = None,
     context: type[BaseModel] | str | None = None,
     events: Mapping[str, type[BaseModel] | str] | None = None,
     max_microsteps: int = DEFAULT_MAX_MICROSTEPS,
@@ -728,6 +740,7 @@ def setup(
         guards=guards,
         actions=actions,
         delays=delays,
+        contexts=contexts,
         context=context,
         events=events,
         max_microsteps=max_microsteps,

@@ -199,6 +199,18 @@ class Snapshot:
     def has_tag(self, tag: str) -> bool:
         return tag in self.tags
 
+    def get_meta(self) -> dict[str, Any]:
+        """XState's ``getMeta()``: the ``meta`` of each active state node that has one, by state id.
+
+        The machine itself counts (under its id) when its config has ``meta``; the
+        states come in document order.
+        """
+        return {
+            node.id: node.meta
+            for node in sorted(self.configuration, key=lambda node: node.order)
+            if node.meta is not None
+        }
+
     def to_json(self) -> dict[str, Any]:
         """A plain JSON-able dict that :meth:`Machine.resolve_snapshot` restores."""
         machine = self._machine()

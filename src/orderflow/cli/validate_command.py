@@ -37,7 +37,7 @@ from orderflow.errors import DefinitionError, Problem
 
 @dataclass(frozen=True)
 class NamedUse:
-    """One place a definition names a guard, action or delay: ``kind`` is one of those three."""
+    """One place a definition names a guard, action, delay or context function (``kind``: ``context``)."""
 
     kind: str
     name: str
@@ -150,12 +150,13 @@ def unimplemented(
         "guard": implementations.guards,
         "action": implementations.actions,
         "delay": implementations.delays,
+        "context": implementations.contexts,
     }
     return tuple(use for use in uses if use.name not in tables[use.kind])
 
 
 def named_uses(machine: Machine) -> tuple[NamedUse, ...]:
-    """Every guard, action and delay name ``machine``'s definition uses, in document order.
+    """Every guard, action, delay and context-function name ``machine``'s definition uses, in order.
 
     Walks ``machine.config`` where the compiler (``orderflow.chart.definition``)
     resolves names, and gives each the JSON path the compiler reports a missing
@@ -163,6 +164,9 @@ def named_uses(machine: Machine) -> tuple[NamedUse, ...]:
     machine that compiled: the config's shape is known to be valid.
     """
     walker = _NameWalker(scxml=machine.scxml)
+    context = machine.config.get("context")
+    if isinstance(context, str):  # a context function of the input (setup(contexts=...))
+        walker.found.append(NamedUse("context", context, "$.context"))
     walker.state(machine.config, "$")
     return tuple(walker.found)
 

@@ -9,6 +9,7 @@ default) or :class:`AsyncioClock` for real time.
 from orderflow.runtime.actor import Actor, ActorNotRunningError, Subscription, create_actor
 from orderflow.runtime.clock import AsyncioClock, Clock, SimulatedClock, ThreadingClock
 from orderflow.runtime.sessions import SessionActor, create_session
+from orderflow.runtime.waiting import wait_for, wait_for_async
 
 __all__ = [
     "Actor",
@@ -21,4 +22,6 @@ __all__ = [
     "ThreadingClock",
     "create_actor",
     "create_session",
+    "wait_for",
+    "wait_for_async",
 ]

@@ -104,6 +104,11 @@ class _XStateWriter:
             root.set(_o("output"), _json(config["output"], "the machine's output"))
         context = config.get("context")
         if context is not None:
+            if isinstance(context, str):
+                raise ScxmlError(
+                    f"the machine's context is made from its input by the context function "
+                    f"'{context}', which an SCXML datamodel cannot name"
+                )
             if not isinstance(context, Mapping):
                 raise ScxmlError("the machine's context is not a JSON object")
             datamodel = SubElement(root, _s("datamodel"))
