@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from django.conf import settings  # noqa: E402
 
 if not settings.configured:  # configured here, not by DJANGO_SETTINGS_MODULE: no other test sees it
-    import contract_settings  # noqa: E402
+    import contract_settings
 
     settings.configure(
         **{k: getattr(contract_settings, k) for k in dir(contract_settings) if k.isupper()}

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from contract_app.models import Memo, Note, Ticket
+from contract_app.workflow import make_service
 from django.conf import settings
 from django.db import transaction
 
-from contract_app.models import Memo, Note, Ticket
-from contract_app.workflow import make_service
 from orderflow.django.models import OutboxEvent, ScheduledEvent, TransitionLog
 from orderflow.django.service import DjangoWorkflowService
 from orderflow.django.signals import transition_committed
@@ -64,9 +64,17 @@ def test_start_saves_the_record_in_its_initial_state_with_a_log_row(
     assert ticket.pk is not None
     assert ticket.workflow_state is not None and ticket.workflow_state["value"] == "open"
     assert "context" not in ticket.workflow_state
-    assert (ticket.workflow_context, ticket.workflow_version, ticket.status) == ({"paid": 0}, 1, "OPEN")
+    assert (ticket.workflow_context, ticket.workflow_version, ticket.status) == (
+        {"paid": 0},
+        1,
+        "OPEN",
+    )
     stored = Ticket.objects.using(using).get(pk=ticket.pk)
-    assert (stored.workflow_version, stored.status, stored.workflow_machine) == (1, "OPEN", "ticket")
+    assert (stored.workflow_version, stored.status, stored.workflow_machine) == (
+        1,
+        "OPEN",
+        "ticket",
+    )
     assert logs(using).count() == 1
 
 
@@ -83,7 +91,12 @@ def test_send_moves_the_record_runs_the_effect_and_writes_log_and_outbox(
     stored = Ticket.objects.using(using).get(pk=ticket.pk)
     assert stored.workflow_state["value"] == "paid" and stored.workflow_context == {"paid": 1}
     log = logs(using).order_by("-id").first()
-    assert (log.event, log.from_state, log.to_state, log.record_version) == ("PAY", "open", "paid", 2)
+    assert (log.event, log.from_state, log.to_state, log.record_version) == (
+        "PAY",
+        "open",
+        "paid",
+        2,
+    )
     assert (log.actor_user, log.actor_label, log.note) == ("u-7", "Clara Clerk", "phone order")
     assert log.details["effects"] == ["note"] and log.record_id == str(ticket.pk)
     assert log.record_type == "contract_app_ticket"
@@ -292,7 +305,11 @@ def test_workflow_disabled_falls_back_to_the_legacy_status(
     moved = service.transition(ticket, "paid", actor=CLERK)
     assert moved.success and moved.status == "PAID"
     stored = Ticket.objects.using(using).get(pk=ticket.pk)
-    assert (stored.status, stored.workflow_state["value"], stored.workflow_version) == ("PAID", "open", 2)
+    assert (stored.status, stored.workflow_state["value"], stored.workflow_version) == (
+        "PAID",
+        "open",
+        2,
+    )
     memo = Memo(workflow_machine="ticket")
     settings.ORDERFLOW = {"WORKFLOW_ENABLED": True}
     assert service.start(memo).success

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 
 
-class OrderflowConfig(AppConfig):
+class OrderflowConfig(AppConfig):  # type: ignore[misc]
     name = "orderflow.django"
     label = "orderflow"
     verbose_name = "Workflows"

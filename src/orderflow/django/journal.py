@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import Max
 
@@ -18,10 +18,6 @@ from orderflow.chart import Timer
 from orderflow.errors import StaleRecordError
 from orderflow.service.journal import Journal
 from orderflow.store.workflow_tables import CANCELLED, PENDING
-
-if TYPE_CHECKING:
-    from orderflow.django.driver import DjangoCall
-    from orderflow.django.models import OutboxEvent
 
 
 class DjangoJournal(Journal):
@@ -43,9 +39,7 @@ class DjangoJournal(Journal):
         key = row.key if isinstance(row, DjangoRow) else key_value(model, row.pk)
         new_version = read + steps
         rows = model._base_manager.using(session.using).filter(pk=key)
-        written = rows.filter(workflow_version=read).update(
-            **columns, workflow_version=new_version
-        )
+        written = rows.filter(workflow_version=read).update(**columns, workflow_version=new_version)
         if written != 1:
             now = rows.values_list("workflow_version", flat=True).first()
             raise StaleRecordError(record_type(model), str(key), read, now)
@@ -72,7 +66,7 @@ class DjangoJournal(Journal):
         record_type: str,
         record_id: str,
         events: Iterable[tuple[Mapping[str, Any], int | None]],
-    ) -> list[OutboxEvent]:
+    ) -> list[Any]:
         """Outbox rows for ``events`` (each with the log row that wrote it), numbered in order."""
         from orderflow.django.models import OutboxEvent
 

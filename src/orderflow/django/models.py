@@ -188,9 +188,7 @@ class OverrideRequest(models.Model):  # type: ignore[misc]
             )
         ]
         indexes = [
-            models.Index(
-                fields=("record_type", "record_id"), name="ix_wf_override_requests_record"
-            )
+            models.Index(fields=("record_type", "record_id"), name="ix_wf_override_requests_record")
         ]
 
     def __str__(self) -> str:

@@ -37,9 +37,7 @@ def checked_model(model: Any) -> type[Any]:
     from orderflow.django.models import WorkflowModel
 
     if not (isinstance(model, type) and issubclass(model, WorkflowModel)):
-        raise NotAWorkflowRecordError(
-            model if isinstance(model, type) else type(model), base=BASE
-        )
+        raise NotAWorkflowRecordError(model if isinstance(model, type) else type(model), base=BASE)
     return model
 
 
@@ -57,9 +55,7 @@ def key_value(model: type[Any], key: Any) -> Any:
         number = int(key)
         low, high = bounds
         if not low <= number <= high:
-            raise InvalidRecordKeyError(
-                record_type(model), shown, f"integers from {low} to {high}"
-            )
+            raise InvalidRecordKeyError(record_type(model), shown, f"integers from {low} to {high}")
         return number
     if key is None or isinstance(key, list | dict | tuple | bool):
         raise InvalidRecordKeyError(record_type(model), shown, kind)

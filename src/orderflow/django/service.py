@@ -27,15 +27,15 @@ from typing import Any
 from django.db import transaction
 
 from orderflow.chart import Machine, Snapshot
+from orderflow.django import conf, driver
+from orderflow.django.journal import DjangoJournal
+from orderflow.django.rows import DjangoRowReader, identity, record_type
 from orderflow.errors import ConfigurationError
 from orderflow.service.commands import Command
 from orderflow.service.overrides import OverrideRules
 from orderflow.service.results import Principal, TransitionResult
 from orderflow.service.workflow import EffectHandler, FinishHook, RolesLike, WorkflowService
 from orderflow.store.base import utcnow
-from orderflow.django import conf, driver
-from orderflow.django.journal import DjangoJournal
-from orderflow.django.rows import DjangoRowReader, identity, record_type
 
 
 class DjangoWorkflowService(WorkflowService):
@@ -65,7 +65,7 @@ class DjangoWorkflowService(WorkflowService):
         self.rows = DjangoRowReader()  # type: ignore[assignment]
         self._sessions = self._reading  # type: ignore[assignment]
 
-    @property  # type: ignore[override]
+    @property
     def workflow_enabled(self) -> bool:
         if self._enabled is not None:
             return self._enabled
@@ -84,7 +84,7 @@ class DjangoWorkflowService(WorkflowService):
         """Run ``command`` through the stages in one ``transaction.atomic`` on ``using``."""
         return driver.run(self, command)
 
-    def joined(self, session: Any) -> DjangoWorkflowService:  # type: ignore[override]
+    def joined(self, session: Any) -> DjangoWorkflowService:
         """This service: a call inside a transaction of the caller's is a savepoint of it anyway."""
         return self
 
@@ -94,9 +94,7 @@ class DjangoWorkflowService(WorkflowService):
         other.using = using
         return other
 
-    def rerun_finish_hooks(
-        self, record: Any, *, actor: Principal | str | None = None
-    ) -> Snapshot:
+    def rerun_finish_hooks(self, record: Any, *, actor: Principal | str | None = None) -> Snapshot:
         from orderflow.service import pipeline
 
         principal = Principal(actor) if isinstance(actor, str) else actor

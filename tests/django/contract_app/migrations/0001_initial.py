@@ -5,47 +5,79 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Memo',
+            name="Memo",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('workflow_machine', models.CharField(blank=True, default=None, max_length=100, null=True)),
-                ('workflow_state', models.JSONField(blank=True, default=None, null=True)),
-                ('workflow_context', models.JSONField(blank=True, default=None, null=True)),
-                ('workflow_version', models.IntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "workflow_machine",
+                    models.CharField(blank=True, default=None, max_length=100, null=True),
+                ),
+                ("workflow_state", models.JSONField(blank=True, default=None, null=True)),
+                ("workflow_context", models.JSONField(blank=True, default=None, null=True)),
+                ("workflow_version", models.IntegerField(default=0)),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Ticket',
+            name="Ticket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('workflow_machine', models.CharField(blank=True, default=None, max_length=100, null=True)),
-                ('title', models.CharField(default='', max_length=100)),
-                ('workflow_state', models.JSONField(blank=True, db_column='wfState', null=True)),
-                ('workflow_context', models.JSONField(blank=True, db_column='wfContext', null=True)),
-                ('workflow_version', models.IntegerField(db_column='wfVersion', default=0)),
-                ('status', models.CharField(blank=True, db_column='legacyStatus', max_length=64, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "workflow_machine",
+                    models.CharField(blank=True, default=None, max_length=100, null=True),
+                ),
+                ("title", models.CharField(default="", max_length=100)),
+                ("workflow_state", models.JSONField(blank=True, db_column="wfState", null=True)),
+                (
+                    "workflow_context",
+                    models.JSONField(blank=True, db_column="wfContext", null=True),
+                ),
+                ("workflow_version", models.IntegerField(db_column="wfVersion", default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        blank=True, db_column="legacyStatus", max_length=64, null=True
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Note',
+            name="Note",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=200)),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='contract_app.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.CharField(max_length=200)),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="contract_app.ticket"
+                    ),
+                ),
             ],
         ),
     ]
