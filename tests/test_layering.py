@@ -43,7 +43,7 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
     # the API reads through orderflow.service.queries, never the store's tables (DESIGN.md)
     "api": {"chart", "orders", "service", "export"},
     # the Django app: a third driver of the service's stages, its admin draws the machine
-    "django": {"chart", "store", "service", "export", "orders"},
+    "django": {"chart", "store", "service", "export", "orders", "workers"},
 }
 # package -> third-party top-level modules it may import
 ALLOWED_EXTERNAL: dict[str, set[str]] = {
