@@ -101,7 +101,7 @@ def test_refusals_are_listed_per_record_and_a_second_click_moves_nothing_twice(
     notes = [str(m) for m in get_messages(sent.wsgi_request)] + [
         str(m) for m in sent.context["messages"]
     ]
-    assert any(f"order {draft.pk} refused" in n for n in notes), notes
+    assert any(f"Order {draft.pk} refused" in n for n in notes), notes
     assert TransitionLog.objects.filter(event="PAY").count() == 1
 
 

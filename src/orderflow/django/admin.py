@@ -26,6 +26,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 
 from orderflow.django import conf
 from orderflow.django.auth import principal_for
@@ -204,7 +205,7 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
         )  # fmt: skip
         for failure in done.failures:
             self.message_user(
-                request, f"{self.model._meta.verbose_name} {failure.record_id} refused: "
+                request, f"{capfirst(self.model._meta.verbose_name)} {failure.record_id} refused: "
                 f"{failure.reason}", messages.WARNING,
             )  # fmt: skip
         return None
