@@ -335,3 +335,13 @@ def test_bulk_send_moves_each_record_and_lists_the_refusals(
     result = service.bulk_send([*tickets, (Ticket, 999999)], "HOLD", actor=CLERK)
     assert (result.succeeded, result.failed) == (2, 2)
     assert [f.record_id for f in result.failures] == [str(tickets[1].pk), "999999"]
+
+
+def test_a_bulk_failure_names_the_model_instance_it_was_about(
+    service: DjangoWorkflowService,
+) -> None:
+    tickets = [new_ticket(service, str(n)) for n in range(2)]
+    result = service.bulk_send(tickets, "HOLD", expected_version=7)
+    assert (result.succeeded, result.failed) == (0, 2)
+    assert [f.record_id for f in result.failures] == [str(t.pk) for t in tickets]
+    assert all("version" in f.reason for f in result.failures)

@@ -18,6 +18,7 @@ record it refused with the reason.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import uuid
 from typing import Any
@@ -38,6 +39,10 @@ from orderflow.service.identity import is_internal_event
 from orderflow.service.results import TransitionResult
 
 STEP = "orderflow_step"
+#: who is looking at a change page (per request: a ModelAdmin is shared by every thread)
+_viewer: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "orderflow_admin_viewer", default=None
+)
 
 
 class SendEventForm(forms.Form):  # type: ignore[misc]
@@ -104,7 +109,7 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
         if obj is None or obj.pk is None or obj.workflow_state is None:
             return "not started"
         service = self.service()
-        actor = principal_for(getattr(self, "_request_user", None))
+        actor = principal_for(_viewer.get())
         try:
             snapshot = service.snapshot(obj)
         except OrderflowError as exc:
@@ -124,7 +129,7 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
             " &middot; status {} &middot; version {} &middot; {}</p>"
             "<table><thead><tr><th>Event</th><th>Now</th><th>Why / where to</th></tr></thead>"
             "<tbody>{}</tbody></table>{}</div>",
-            json.dumps(snapshot.value), obj.status if hasattr(obj, "status") else "-",
+            json.dumps(snapshot.value), getattr(obj, "status", None) or "-",
             obj.workflow_version, snapshot.status, rows, diagram(machine, snapshot),
         )  # fmt: skip
 
@@ -154,8 +159,14 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
         )
 
     def change_view(self, request: Any, object_id: str, *args: Any, **kwargs: Any) -> Any:
-        self._request_user = request.user  # the panel shows what this user may do
-        return super().change_view(request, object_id, *args, **kwargs)
+        token = _viewer.set(request.user)  # the panel shows what this user may do
+        try:
+            response = super().change_view(request, object_id, *args, **kwargs)
+            if hasattr(response, "render"):
+                response.render()  # while the viewer is known: the panel renders in here
+            return response
+        finally:
+            _viewer.reset(token)
 
     # -- the bulk action ---------------------------------------------------------------------
 

@@ -88,6 +88,13 @@ class DjangoWorkflowService(WorkflowService):
         """This service: a call inside a transaction of the caller's is a savepoint of it anyway."""
         return self
 
+    def record_label(self, record: Any) -> str:
+        """The record id a bulk failure reports, even for a reference whose key is unusable."""
+        if isinstance(record, tuple):
+            return str(record[-1]) if record else "?"
+        key = getattr(record, "pk", None)
+        return "?" if key is None else str(key)
+
     def on(self, using: str) -> DjangoWorkflowService:
         """This service on another database alias."""
         other = copy.copy(self)
