@@ -8,20 +8,31 @@ What a log row says (:meth:`Journal.entry`) is the SQLAlchemy journal's, unchang
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Max
 
 from orderflow.chart import Timer
+from orderflow.django.rows import DjangoRow, DjangoRowReader, key_value, record_type
+from orderflow.django.statements import LogInsert
 from orderflow.errors import StaleRecordError
 from orderflow.service.journal import Journal
 from orderflow.store.workflow_tables import CANCELLED, PENDING
 
 
 class DjangoJournal(Journal):
-    """Writes a record's moves through Django's ORM, on the call's database."""
+    """Writes a record's moves through Django's ORM, on the call's database.
+
+    The record's versioned update and the log insert go through the statements
+    ``rows`` (the service's row reader) built for the model and database.
+    """
+
+    def __init__(self, clock: Callable[[], datetime], rows: DjangoRowReader) -> None:
+        super().__init__(clock)
+        self.rows = rows
+        self._log_inserts: dict[str, LogInsert] = {}
 
     def advance(
         self,
@@ -33,8 +44,6 @@ class DjangoJournal(Journal):
         connection: Any = None,
     ) -> int:
         """Write ``columns`` and ``workflow_version = read + steps`` if the row is still at ``read``."""
-        from orderflow.django.rows import DjangoRow, key_value, record_type
-
         model = row.model if isinstance(row, DjangoRow) else type(row)
         key = row.key if isinstance(row, DjangoRow) else key_value(model, row.pk)
         new_version = read + steps
@@ -55,10 +64,12 @@ class DjangoJournal(Journal):
         self, session: Any, entries: Sequence[Mapping[str, Any]], connection: Any = None
     ) -> list[int]:
         """Append ``entries`` (from :meth:`entry`); their ids, in order."""
-        from orderflow.django.models import TransitionLog, as_fields
+        from orderflow.django.models import as_fields
 
-        logs = TransitionLog._base_manager.using(session.using)
-        return [logs.create(**as_fields(entry)).id for entry in entries]
+        insert = self._log_inserts.get(session.using)
+        if insert is None:
+            insert = self._log_inserts[session.using] = LogInsert(session.using)
+        return [insert.insert(as_fields(entry)) for entry in entries]
 
     def outbox(
         self,

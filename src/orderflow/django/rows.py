@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db.backends.base.operations import BaseDatabaseOperations
 
+from orderflow.django.statements import RecordStatements
 from orderflow.errors import InvalidRecordKeyError, NotAWorkflowRecordError, RecordNotFoundError
 from orderflow.service.rows import STATE_ATTRIBUTES
 
@@ -120,7 +121,22 @@ class DjangoRow:
 
 
 class DjangoRowReader:
-    """Reads a record's row into a call: ``select_for_update`` when it locks."""
+    """Reads a record's row into a call: ``SELECT ... FOR UPDATE`` when it locks.
+
+    Its statements are built once per model and database (:mod:`orderflow.django.statements`);
+    the journal writes the same model's row through them.
+    """
+
+    def __init__(self) -> None:
+        self._statements: dict[tuple[type[Any], str], RecordStatements] = {}
+
+    def statements(self, model: type[Any], using: str) -> RecordStatements:
+        found = self._statements.get((model, using))
+        if found is None:
+            found = self._statements[model, using] = RecordStatements(
+                model, using, state_fields(model)
+            )
+        return found
 
     def load(
         self, call: DjangoCall, record: Any, *, lock: bool, insert: bool = False
@@ -138,10 +154,7 @@ class DjangoRowReader:
                 key = key_value(model, record.pk)
                 return DjangoRow(using, model, key, values, record), key
         model, key = identity(record)
-        rows = model._base_manager.using(using).filter(pk=key)
-        if lock:
-            rows = rows.select_for_update()
-        found = list(rows.values(*state_fields(model)))
-        if not found:
+        found = self.statements(model, using).read(key, lock=lock)
+        if found is None:
             raise RecordNotFoundError(record_type(model), str(key))
-        return DjangoRow(using, model, key, found[0]), key
+        return DjangoRow(using, model, key, found), key

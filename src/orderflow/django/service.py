@@ -61,8 +61,8 @@ class DjangoWorkflowService(WorkflowService):
         )  # fmt: skip
         self.using = using
         self._enabled = workflow_enabled
-        self.journal = DjangoJournal(clock)
         self.rows = DjangoRowReader()  # type: ignore[assignment]
+        self.journal = DjangoJournal(clock, self.rows)  # type: ignore[arg-type]
         self._sessions = self._reading  # type: ignore[assignment]
 
     @property
