@@ -8,3 +8,6 @@ from shop.models import Order
 class OrderAdmin(WorkflowAdmin):
     list_display = ("number", "total", "status", "workflow_version")
     list_filter = ("status",)
+
+    def workflow_input(self, obj: Order) -> dict[str, str]:
+        return {"total": str(obj.total)}

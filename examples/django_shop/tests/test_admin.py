@@ -136,3 +136,20 @@ def test_a_user_without_the_change_permission_does_not_get_the_action(
     )  # fmt: skip
     assert answer.status_code == 200  # the changelist again: the action is not offered
     assert Order.objects.get(pk=order.pk).status == "pending"
+
+
+def test_an_order_added_in_the_admin_starts_its_workflow_as_the_user(
+    client: Any, boss: Any
+) -> None:
+    client.force_login(boss)
+    answer = client.post(
+        reverse("admin:shop_order_add"),
+        {"number": "N-1", "total": "12.00", "workflow_machine": "order", "status": ""},
+    )
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    order = Order.objects.get(number="N-1")
+    assert (order.status, order.workflow_version) == ("new", 1)
+    from shop.workflow import service
+
+    assert service.snapshot(order).context["total"] == "12.00"
+    assert TransitionLog.objects.get(record_id=str(order.pk)).actor_label == "boss"

@@ -18,13 +18,17 @@ def _blocks(pattern: re.Pattern[str]) -> list[str]:
 
 
 def _sources() -> str:
-    return "\n".join(path.read_text() for path in sorted(EXAMPLE.rglob("*.py")) if "tests" not in path.parts)
+    return "\n".join(
+        path.read_text() for path in sorted(EXAMPLE.rglob("*.py")) if "tests" not in path.parts
+    )
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("code", _blocks(RUNS), ids=lambda c: c.splitlines()[-1][:40])
 def test_a_documented_example_runs(code: str) -> None:
-    exec(compile(code, "docs/django.md", "exec", dont_inherit=True), {"__name__": "__doc_example__"})
+    exec(
+        compile(code, "docs/django.md", "exec", dont_inherit=True), {"__name__": "__doc_example__"}
+    )
 
 
 @pytest.mark.parametrize("code", _blocks(QUOTED), ids=lambda c: c.splitlines()[0][:40])

@@ -6,7 +6,8 @@ the changelist gets a "send event" action with a dry-run preview before anything
         list_display = ("number", "status")
 
 The service is ``ORDERFLOW["APP"]`` unless the admin names its own
-(``workflow_service = ...``).  Who acts is the signed-in user, through
+(``workflow_service = ...``).  A record added in the admin starts its
+workflow as it is saved (``workflow_input(obj)`` gives the machine's input).  Who acts is the signed-in user, through
 :func:`~orderflow.django.auth.principal_for`: the allowed events and the
 guards' reasons are the ones that user would meet, and the log names them.
 The "send event" action needs the model's change permission; it previews
@@ -101,6 +102,23 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
         if obj is not None:
             return own
         return (*own, "workflow_state", "workflow_context", "workflow_version")
+
+    def workflow_input(self, obj: Any) -> Any:
+        """The ``input`` a record added in the admin starts its machine with (override it)."""
+        return None
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        """Save; a record added here starts its workflow in the same transaction, as the user."""
+        super().save_model(request, obj, form, change)
+        if change or obj.workflow_state is not None:
+            return
+        result = self.service().start(
+            obj, input=self.workflow_input(obj), actor=principal_for(request.user)
+        )
+        if not result.success:
+            self.message_user(
+                request, f"The workflow did not start: {result.reason}", messages.WARNING
+            )
 
     # -- the change page ---------------------------------------------------------------------
 
