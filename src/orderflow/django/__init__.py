@@ -14,7 +14,7 @@ The driver (:mod:`orderflow.django.driver`) runs the pipeline's stages
 unchanged; what it supplies is what :mod:`orderflow.service.drivers` does for
 SQLAlchemy: the unit of work (one ``transaction.atomic`` per call, a
 savepoint of the caller's transaction when there is one), the row reader
-(``select_for_update``) and the journal (Django models for the log, outbox,
+(``SELECT ... FOR UPDATE``, as ``select_for_update``) and the journal (Django models for the log, outbox,
 timers and override requests, in :mod:`orderflow.django.models`).
 
 Nothing is imported here, so that ``INSTALLED_APPS`` can name this package

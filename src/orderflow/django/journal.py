@@ -1,9 +1,11 @@
 """The journal over Django's ORM: the same rules as :mod:`orderflow.service.journal`, its writes.
 
-Version bumps are ``filter(pk=..., workflow_version=<read>).update(...)``
-(:class:`~orderflow.errors.StaleRecordError` when another writer won); log,
-outbox and timer rows are the models of :mod:`orderflow.django.models`.
-What a log row says (:meth:`Journal.entry`) is the SQLAlchemy journal's, unchanged.
+The version bump is ``UPDATE ... WHERE <key> AND workflow_version = <read>``
+(:class:`~orderflow.errors.StaleRecordError` when another writer won) and a
+log row one ``INSERT ... RETURNING``, both built once per model and database
+(:mod:`orderflow.django.statements`); outbox and timer rows are written
+through the models of :mod:`orderflow.django.models`.  What a log row says
+(:meth:`Journal.entry`) is the SQLAlchemy journal's, unchanged.
 """
 
 from __future__ import annotations

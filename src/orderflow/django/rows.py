@@ -1,4 +1,4 @@
-"""Reading a record's row in a Django call: the key checked, the row locked ``select_for_update``.
+"""Reading a record's row in a Django call: the key checked, the row locked ``SELECT ... FOR UPDATE``.
 
 A record reference is a model instance or a ``(Model, primary key)`` pair,
 as for the SQLAlchemy driver; a key that cannot name a row (``"abc"`` for an
