@@ -1,7 +1,9 @@
 """Actions: what a definition says to do, and the records a transition returns.
 
 A definition names actions (``"entry": ["notify"]``) or uses the built-ins
-``assign``, ``raise``, ``emit``, ``log`` and ``cancel``.  Compiling turns each
+``assign``, ``raise``, ``emit``, ``log`` and ``cancel``, and the actor built-ins
+``spawnChild``, ``stopChild``, ``sendTo``, ``sendParent``, ``forwardTo`` and
+``enqueueActions`` (what they do to children is ``actors.py``'s and ``system.py``'s business).  Compiling turns each
 into an :class:`ActionSpec`.  Running a macrostep applies ``assign`` and
 ``raise`` inside the engine and returns everything else as :class:`Action`
 records, in SCXML order, for the caller to execute: named effects, ``emit``,
@@ -19,7 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Action types the engine itself understands; no implementation may take these names.
-BUILTIN_ACTION_TYPES = frozenset({"assign", "raise", "emit", "log", "cancel", "schedule"})
+ACTOR_ACTION_TYPES = frozenset(
+    {"spawnChild", "stopChild", "sendTo", "sendParent", "forwardTo", "enqueueActions"}
+)
+BUILTIN_ACTION_TYPES = (
+    frozenset({"assign", "raise", "emit", "log", "cancel", "schedule", "start_actor", "stop_actor"})
+    | ACTOR_ACTION_TYPES
+)
 _XSTATE_ALIASES = {f"xstate.{name}": name for name in BUILTIN_ACTION_TYPES}
 
 # A value given to a built-in may be computed: callable(context, event, params).
@@ -31,16 +39,23 @@ class Action:
     """One thing for the caller to do, in the order the transition produced it.
 
     ``type`` is the action's name (``"notify"``) or a built-in record type
-    (``"emit"``, ``"log"``, ``"schedule"``, ``"cancel"``); ``params`` are its
-    resolved parameters; ``event`` is the event that caused it (plain JSON).
+    (``"emit"``, ``"log"``, ``"schedule"``, ``"cancel"``, and for actors that are
+    not machines ``"start_actor"`` / ``"stop_actor"``); ``params`` are its resolved
+    parameters; ``event`` is the event that caused it (plain JSON).  ``actor`` is
+    the path of the child machine that did it (ids joined by ``/``), empty for
+    the machine itself.
     """
 
     type: str
     params: Any
     event: Mapping[str, Any]
+    actor: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "params": self.params, "event": dict(self.event)}
+        data = {"type": self.type, "params": self.params, "event": dict(self.event)}
+        if self.actor:
+            data["actor"] = self.actor
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +124,108 @@ class Evaluated:
     evaluate: Callable[[Any, Any], Any]
 
 
-Builtin = Assign | Raise | Emit | Log | Cancel | Block
+@dataclass(frozen=True, slots=True)
+class SpawnChild:
+    """Start a child actor (XState's ``spawnChild``; an ``invoke`` compiles to one).
+
+    ``src`` names an actor given to ``setup(actors=...)``: a machine (the child
+    lives in the snapshot's ``children``) or a function (a promise actor: the
+    caller runs it from a ``start_actor`` record).  ``input`` may be computed:
+    ``callable(context, event, params)``.  ``sync_snapshot`` sends the parent an
+    ``xstate.snapshot.<id>`` event with every snapshot of a machine child.
+    """
+
+    src: str
+    id: str | Computed | None = None
+    system_id: str | None = None
+    input: Any = None
+    sync_snapshot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StopChild:
+    """Stop a child actor by id (XState's ``stopChild``); a missing child is no error."""
+
+    id: str | Computed
+
+
+@dataclass(frozen=True, slots=True)
+class SendTo:
+    """Send an event to a child (by id, or computed), or to an actor by its ``system_id``.
+
+    ``event`` is ``None`` for XState's ``forwardTo``: the current event, as it is.
+    """
+
+    to: str | Computed | None
+    event: Mapping[str, Any] | str | Computed | None
+    system_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendParent:
+    """Send an event to the machine that started this one (XState's ``sendParent``)."""
+
+    event: Mapping[str, Any] | str | Computed
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueActions:
+    """Decide the actions at run time (XState's ``enqueueActions``).
+
+    ``build(enqueue, context, event)`` calls ``enqueue(action)`` for each action
+    to run, in order: a built-in (``assign(...)``, ``send_to(...)``, ...) or the
+    name of an effect (``enqueue("notify", {"to": "ops"})``).
+    """
+
+    build: Callable[..., None]
+
+
+Builtin = (
+    Assign | Raise | Emit | Log | Cancel | Block | SpawnChild | StopChild | SendTo | SendParent
+    | EnqueueActions
+)  # fmt: skip
+
+
+def spawn_child(
+    src: str,
+    *,
+    id: str | Computed | None = None,
+    system_id: str | None = None,
+    input: Any = None,
+    sync_snapshot: bool = False,
+) -> SpawnChild:
+    """Build a spawnChild action, as XState's ``spawnChild``."""
+    return SpawnChild(src, id, system_id, input, sync_snapshot)
+
+
+def stop_child(id: str | Computed) -> StopChild:
+    """Build a stopChild action, as XState's ``stopChild``."""
+    return StopChild(id)
+
+
+def send_to(
+    to: str | Computed | None,
+    event: Mapping[str, Any] | str | Computed,
+    *,
+    system_id: str | None = None,
+) -> SendTo:
+    """Build a sendTo action: to a child id (``to``) or to an actor's ``system_id``."""
+    return SendTo(to, event, system_id)
+
+
+def send_parent(event: Mapping[str, Any] | str | Computed) -> SendParent:
+    """Build a sendParent action, as XState's ``sendParent``."""
+    return SendParent(event)
+
+
+def forward_to(to: str | Computed | None = None, *, system_id: str | None = None) -> SendTo:
+    """Build a forwardTo action: the current event, to a child or an actor's ``system_id``."""
+    return SendTo(to, None, system_id)
+
+
+def enqueue_actions(build: Callable[..., None]) -> EnqueueActions:
+    """Build an enqueueActions action: ``build(enqueue, context, event)`` enqueues the actions."""
+    return EnqueueActions(build)
 
 
 def assign(update: Mapping[str, Any] | Computed) -> Assign:
@@ -205,10 +321,65 @@ def builtin_from_json(kind: str, params: Any) -> Builtin:
         if not isinstance(ident, str):
             raise ValueError("a cancel action needs params.id: the id of the timer to cancel")
         return Cancel(ident)
+    if kind in ACTOR_ACTION_TYPES:
+        return _actor_builtin_from_json(kind, p)
     raise ValueError(f"'{kind}' is not a built-in action")
+
+
+def _actor_builtin_from_json(kind: str, p: Mapping[str, Any]) -> Builtin:
+    """spawnChild, stopChild, sendTo, sendParent, forwardTo from their JSON params."""
+    if kind == "spawnChild":
+        src = p.get("src")
+        if not isinstance(src, str) or not src:
+            raise ValueError("a spawnChild action needs params.src: the name of an actor")
+        ident = p.get("id")
+        if ident is not None and not _valid_child_id(ident):
+            raise ValueError("params.id must be a non-empty string without '/'")
+        system_id = p.get("systemId")
+        if system_id is not None and not (isinstance(system_id, str) and system_id):
+            raise ValueError("params.systemId must be a non-empty string")
+        return SpawnChild(src, ident, system_id, p.get("input"), bool(p.get("syncSnapshot")))
+    if kind == "stopChild":
+        ident = p.get("id")
+        if not isinstance(ident, str) or not ident:
+            raise ValueError("a stopChild action needs params.id: the id of the child to stop")
+        return StopChild(ident)
+    if kind == "sendParent":
+        event = p.get("event")
+        if not isinstance(event, str | Mapping):
+            raise ValueError("a sendParent action needs params.event: an event type or object")
+        return SendParent(event)
+    if kind == "enqueueActions":
+        raise ValueError(
+            "enqueueActions decides its actions in code: register enqueue_actions(build) "
+            "under a name with setup(actions=...) and name it"
+        )
+    to, system_id = p.get("to"), p.get("systemId")
+    if (to is None) == (system_id is None) or not all(
+        v is None or (isinstance(v, str) and v) for v in (to, system_id)
+    ):
+        raise ValueError(f"a {kind} action needs exactly one of params.to (a child id) or "
+                         "params.systemId (an actor's system id)")  # fmt: skip
+    if kind == "forwardTo":
+        return SendTo(to, None, system_id)
+    event = p.get("event")
+    if not isinstance(event, str | Mapping):
+        raise ValueError("a sendTo action needs params.event: an event type or an event object")
+    if "delay" in p:
+        raise ValueError("sendTo with a delay is not supported; raise a delayed event and "
+                         "send it when it arrives")  # fmt: skip
+    return SendTo(to, event, system_id)
+
+
+def _valid_child_id(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and "/" not in value
 
 
 def builtin_name(kind: str) -> str | None:
     """The built-in action a type string names (``"xstate.raise"`` -> ``"raise"``), else None."""
     kind = _XSTATE_ALIASES.get(kind, kind)
-    return kind if kind in BUILTIN_ACTION_TYPES and kind != "schedule" else None
+    return kind if kind in BUILTIN_ACTION_TYPES and kind not in _RECORD_TYPES else None
+
+
+#: record types the engine returns that no definition writes as an action
+_RECORD_TYPES = frozenset({"schedule", "start_actor", "stop_actor"})

@@ -218,6 +218,35 @@ def _unplanned(
     return (_finish(run) if run.changed else snapshot), run.actions, _outcome(run)
 
 
+def actor_macrostep(
+    machine: MachineLike,
+    snapshot: Snapshot,
+    event: Event,
+    actors: Any,
+    trace: list[Microstep] | None = None,
+    *,
+    initial: bool = False,
+) -> tuple[Snapshot, Run, Outcome]:
+    """One macrostep of a machine that has actors (``actors.py`` drives it, never from a plan).
+
+    ``actors`` is the working actor (``actors.Cell``) that spawns, stops and sends for
+    the run; the returned :class:`Run` holds what it deferred until the step is done.
+    """
+    run = Run(machine, snapshot)
+    run.trace = trace
+    run.replayable = False
+    run.actors = actors
+    try:
+        (_enter_initial if initial else _take_event)(run, event)
+        _settle(run, event)
+    except OrderflowError:
+        raise
+    except Exception as exc:  # user code raised: record it, apply nothing
+        run.actions, run.deferred = [], None
+        return _failed(machine, snapshot, event, exc), run, (False, run.consumed, ())
+    return (_finish(run) if run.changed else snapshot), run, _outcome(run)
+
+
 def _outcome(run: Run) -> Outcome:
     return (run.taken, run.consumed, run.refusals)
 
@@ -271,6 +300,7 @@ def _finish(run: Run) -> Snapshot:
         output=run.output,
         history=run.history,
         timers=tuple(run.timers.values()),
+        children=run.children,
     )
 
 
@@ -283,6 +313,7 @@ def _failed(machine: MachineLike, snapshot: Snapshot, event: Event, exc: Excepti
         output=None,
         history=snapshot.history,
         timers=snapshot.timers,
+        children=snapshot.children,
         error=error,
     )
 
@@ -743,6 +774,8 @@ def _exit_states(run: Run, to_exit: list[StateNode], event: Event) -> None:
     for state in to_exit:
         execute(run, state.exit, event)
         cancel_delayed(run, state, event)
+        if state.invoke:  # XState stops a state's invoked children after its exit actions
+            run.actors.stop_invocations(run, state, event)
         run.config.discard(state)
 
 
@@ -757,8 +790,12 @@ def _enter_states(
     completed: set[StateNode] = set()
     for state in to_enter:
         run.config.add(state)
+        if state.invoke:  # a send to one of its invocations in the entry waits for the spawn
+            run.actors.before_entry(state)
         execute(run, state.entry, event)
         schedule_delayed(run, state, event)
+        if state.invoke:  # XState spawns a state's invoked children after its entry actions
+            run.actors.start_invocations(run, state, event)
         if state in default_entry and state.initial is not None and state.initial.actions:
             execute(run, state.initial.actions, event)
         if history_content and state in history_content:

@@ -25,6 +25,11 @@ from orderflow.chart.actions import (
     MAX_DELAY_MS,
     ActionSpec,
     Builtin,
+    EnqueueActions,
+    SendParent,
+    SendTo,
+    SpawnChild,
+    StopChild,
     builtin_from_json,
     builtin_name,
     valid_delay,
@@ -49,6 +54,7 @@ from orderflow.chart.nodes import (
     HISTORY,
     PARALLEL,
     Delayed,
+    Invocation,
     StateNode,
     Transition,
     is_wildcard,
@@ -62,14 +68,24 @@ MAX_STATE_DEPTH = 100
 MAX_GUARD_DEPTH = 32
 DONE_STATE_PREFIX = "xstate.done.state."
 AFTER_PREFIX = "xstate.after."
+#: the events a child actor sends its parent: finished (with its output), failed, a new snapshot
+DONE_ACTOR_PREFIX = "xstate.done.actor."
+ERROR_ACTOR_PREFIX = "xstate.error.actor."
+SNAPSHOT_PREFIX = "xstate.snapshot."
+_ACTOR_BUILTINS = (SpawnChild, StopChild, SendTo, SendParent, EnqueueActions)
 
 _STATE_KEYS = frozenset({
     "id", "type", "initial", "states", "on", "always", "after", "entry", "exit", "onDone",
-    "output", "history", "target", "tags", "meta", "description",
+    "output", "history", "target", "tags", "meta", "description", "invoke",
 })  # fmt: skip
 _ROOT_KEYS = _STATE_KEYS | {"context", "version", "types", "schemas", "predictableActionArguments"}
 #: under SCXML's conventions a state lists its transitions in document order, each with its "event"
-_SCXML_STATE_KEYS = (_STATE_KEYS - {"on", "always", "after", "onDone"}) | {"transitions"}
+_SCXML_STATE_KEYS = (_STATE_KEYS - {"on", "always", "after", "onDone", "invoke"}) | {
+    "transitions"
+}
+_INVOKE_KEYS = frozenset(
+    {"id", "src", "input", "inputFrom", "systemId", "onDone", "onError", "onSnapshot"}
+)
 _SCXML_TRANSITION_KEYS = frozenset({"event", "target", "guard", "actions", "reenter"})
 _TRANSITION_KEYS = frozenset({"target", "guard", "actions", "reenter", "description", "meta"})
 _TYPES = frozenset({ATOMIC, COMPOUND, PARALLEL, FINAL, HISTORY})
@@ -88,6 +104,10 @@ class CompiledTree:
     output: Any
     has_output: bool
     effects: dict[str, Callable[..., Any]]
+    #: whether any state invokes or any action spawns, stops or sends to an actor
+    uses_actors: bool = False
+    #: whether any action spawns children (beyond the states' invocations)
+    spawns: bool = False
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -121,6 +141,8 @@ class _Compiler:
         ] = {}  # id(node) -> (config, json path)
         self.effects: dict[str, Callable[..., Any]] = {}
         self.transition_count = 0
+        self.uses_actors = False
+        self.spawns = False
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -158,14 +180,15 @@ class _Compiler:
             output=config.get("output"),
             has_output="output" in config,
             effects=self.effects,
+            uses_actors=self.uses_actors,
+            spawns=self.spawns,
             problems=self.problems,
             warnings=self.warnings,
         )
 
-    @staticmethod
-    def _unknown_key_message(key: str) -> str:
-        if key == "invoke":
-            return "invoke is not supported in JSON machines; run child work as effects"
+    def _unknown_key_message(self, key: str) -> str:
+        if key == "invoke" and self.scxml:
+            return "a document invokes with <invoke>, compiled by orderflow.io.scxml"
         return f"unknown key '{key}' (a typo?)"
 
     def _build(
@@ -320,6 +343,8 @@ class _Compiler:
             on.setdefault(descriptor, []).extend(
                 self._transitions(node, descriptor, config["onDone"], f"{path}.onDone")
             )
+        if config.get("invoke") is not None:
+            node.invoke = self._invocations(node, config["invoke"], f"{path}.invoke", on)
         after_config = config.get("after") or {}
         if not isinstance(after_config, Mapping):
             self.problem(f"{path}.after", "after must map delays to transitions")
@@ -454,6 +479,91 @@ class _Compiler:
                 node.history_default = self._new_transition(
                     node, None, targets, None, actions, False, path
                 )
+
+    # -- invoke ------------------------------------------------------------------------
+
+    def _invocations(
+        self, node: StateNode, config: Any, path: str, on: dict[str, list[Transition]]
+    ) -> tuple[Invocation, ...]:
+        """A state's ``invoke`` (one or a list): the actors, and their onDone/onError/onSnapshot."""
+        items = config if isinstance(config, list) else [config]
+        invocations: list[Invocation] = []
+        for index, item in enumerate(items):
+            where = f"{path}[{index}]" if isinstance(config, list) else path
+            if not isinstance(item, Mapping):
+                self.problem(where, "an invoke must be an object with at least a 'src'")
+                continue
+            for k in item:
+                if k not in _INVOKE_KEYS:
+                    self.problem(f"{where}.{k}", f"unknown invoke key '{k}'")
+            src = item.get("src")
+            if not isinstance(src, str) or not src:
+                self.problem(f"{where}.src", "an invoke needs a 'src': the name of an actor")
+                continue
+            self._check_src(src, f"{where}.src")
+            ident = item.get("id", f"{index}.{node.id}")  # XState's default invoke id
+            if not isinstance(ident, str) or not ident or "/" in ident:
+                self.problem(f"{where}.id", "an invoke id must be a non-empty string without '/'")
+                continue
+            if any(i.id == ident for i in invocations):
+                self.problem(f"{where}.id", f"two invocations of '{node.id}' share the id '{ident}'")
+            system_id = item.get("systemId")
+            if system_id is not None and not (isinstance(system_id, str) and system_id):
+                self.problem(f"{where}.systemId", "a systemId must be a non-empty string")
+                system_id = None
+            value = self._input(item, where)
+            invocations.append(
+                Invocation(ident, src, value, system_id, item.get("onSnapshot") is not None)
+            )
+            for key, prefix in (
+                ("onDone", DONE_ACTOR_PREFIX),
+                ("onError", ERROR_ACTOR_PREFIX),
+                ("onSnapshot", SNAPSHOT_PREFIX),
+            ):
+                if item.get(key) is not None:
+                    descriptor = prefix + ident
+                    on.setdefault(descriptor, []).extend(
+                        self._transitions(node, descriptor, item[key], f"{where}.{key}")
+                    )
+        if invocations:
+            self.uses_actors = True
+        return tuple(invocations)
+
+    def _check_src(self, src: str, path: str) -> None:
+        if src not in self.impl.actors and self.impl.given:
+            self.problem(path, f"no actor '{src}' was given to setup(actors=...)")
+
+    def _input(self, config: Mapping[str, Any], path: str) -> Any:
+        """An invoke's or spawnChild's input: static (``input``) or a named function (``inputFrom``)."""
+        name = config.get("inputFrom")
+        if name is None:
+            return config.get("input")
+        if "input" in config:
+            self.problem(f"{path}.inputFrom", "give either input or inputFrom, not both")
+        if not isinstance(name, str) or name not in self.impl.inputs:
+            self.problem(
+                f"{path}.inputFrom", f"no input function {name!r} was given to setup(inputs=...)"
+            )
+            return None
+        function = self.impl.inputs[name]
+        if not callable(function):
+            self.problem(f"{path}.inputFrom", f"the input function {name!r} is not callable")
+            return None
+        return _InputFunction(function)
+
+    def _actor_builtin(self, builtin: Builtin, params: Any, path: str) -> Builtin:
+        """Check an actor built-in's names; a spawnChild's inputFrom becomes its input function."""
+        self.uses_actors = True
+        if isinstance(builtin, SpawnChild | EnqueueActions):
+            self.spawns = True
+        if isinstance(builtin, SpawnChild):
+            self._check_src(builtin.src, f"{path}.params.src")
+            if isinstance(params, Mapping) and "inputFrom" in params:
+                return SpawnChild(
+                    builtin.src, builtin.id, builtin.system_id,
+                    self._input(params, f"{path}.params"), builtin.sync_snapshot,
+                )  # fmt: skip
+        return builtin
 
     # -- transitions -------------------------------------------------------------------
 
@@ -671,6 +781,8 @@ class _Compiler:
 
     def _action(self, item: Any, path: str, node: StateNode) -> ActionSpec | None:
         if isinstance(item, Builtin):
+            if isinstance(item, _ACTOR_BUILTINS):
+                item = self._actor_builtin(item, None, path)
             return ActionSpec(type(item).__name__.lower(), None, item)
         if callable(item):  # an inline effect from a config written in Python
             name = getattr(item, "__name__", "inline effect")
@@ -691,14 +803,19 @@ class _Compiler:
             ):  # XState's inline form: {"type": "xstate.raise", "event": ...}
                 params = {k: v for k, v in raw.items() if k != "type"}
             try:
-                return ActionSpec(builtin, params, builtin_from_json(builtin, params))
+                compiled = builtin_from_json(builtin, params)
             except ValueError as exc:
                 self.problem(path, str(exc))
                 return None
+            if isinstance(compiled, _ACTOR_BUILTINS):
+                compiled = self._actor_builtin(compiled, params, path)
+            return ActionSpec(builtin, params, compiled)
         impl = self.impl.actions.get(name)
         if impl is None and self.impl.given:
             self.problem(path, f"no implementation for action '{name}'")
         if isinstance(impl, Builtin):
+            if isinstance(impl, _ACTOR_BUILTINS):
+                impl = self._actor_builtin(impl, None, path)
             return ActionSpec(name, params, impl)
         if impl is not None and not callable(impl):
             self.problem(
@@ -757,6 +874,16 @@ class _Compiler:
             if node not in reached and node.type != HISTORY:
                 _, path = self.configs[id(node)]
                 self.warnings.append(Problem(path, f"state '{node.id}' is unreachable"))
+
+
+@dataclass(frozen=True, slots=True)
+class _InputFunction:
+    """A named input function ``(context, event) -> input``, called as a computed value."""
+
+    function: Callable[[Any, Any], Any]
+
+    def __call__(self, context: Any, event: Any, params: Any) -> Any:
+        return self.function(context, event)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -27,13 +27,20 @@ from orderflow.chart.actions import (
     Cancel,
     Emit,
     Evaluated,
+    EnqueueActions,
     Log,
     Raise,
+    SendParent,
+    SendTo,
+    SpawnChild,
+    StopChild,
 )
 from orderflow.chart.conventions import MacrostepHooks
 from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.plans import MacrostepPlan, PlanKey
-from orderflow.chart.snapshot import Snapshot, Timer
+from orderflow.chart.snapshot import Child, Snapshot, Timer
+
+_ACTOR_BUILTINS = (SpawnChild, StopChild, SendTo, SendParent, EnqueueActions)
 
 
 class Event:
@@ -99,11 +106,14 @@ class Run:
 
     __slots__ = (
         "actions",
+        "actors",
         "blocked",
         "changed",
+        "children",
         "config",
         "consumed",
         "context",
+        "deferred",
         "extension",
         "history",
         "machine",
@@ -127,6 +137,12 @@ class Run:
         self.queue: deque[Event] = deque()
         self.status = snapshot.status
         self.output = snapshot.output
+        #: the child actors by id; copied before the first spawn or stop changes it
+        self.children: Mapping[str, Child] = snapshot.children
+        #: the working actor that spawns, stops and sends (``actors.Cell``); None without actors
+        self.actors: Any = None
+        #: what the actor does once the macrostep is done (start, stop, send), in order
+        self.deferred: list[Any] | None = None
         #: False once anything but the configuration decided what happens (see plans.py)
         self.replayable = True
         #: False while the macrostep has changed nothing (so the input snapshot can be returned)
@@ -174,6 +190,10 @@ def execute(run: Run, specs: Iterable[ActionSpec], event: Event) -> None:
         elif isinstance(builtin, Block):
             run.replayable = False
             builtin.run(run, event)
+        elif isinstance(builtin, _ACTOR_BUILTINS):
+            if run.actors is None:
+                raise RuntimeError(f"'{spec.name}' needs the actor system (actors.py)")
+            run.actors.perform(run, builtin, spec.params, event)
 
 
 def _assign(run: Run, action: Assign, params: Any, event: Event) -> Any:
@@ -239,6 +259,11 @@ def guard_passes(run: Run, transition: Transition, event: Event) -> bool:
     if not passed and run.blocked is not None:
         run.blocked.append((transition, reason))
     return passed
+
+
+def event_data(value: Any) -> dict[str, Any]:
+    """An event a built-in computed, as JSON: a type string or an object with a string type."""
+    return _event_data(value)
 
 
 def _event_data(value: Any) -> dict[str, Any]:

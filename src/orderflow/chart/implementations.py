@@ -1,6 +1,6 @@
 """The implementations a definition's names refer to, passed in explicitly.
 
-``orderflow.setup(guards=..., actions=..., delays=..., context=..., events=...)``
+``orderflow.setup(guards=..., actions=..., delays=..., actors=..., inputs=..., context=..., events=...)``
 (in ``machine.py``) gathers them into :class:`Implementations`; compiling a
 definition resolves every name against that table.  There is no global registry:
 a machine only knows what its own ``setup`` was given.  An implementation
@@ -33,11 +33,15 @@ class Implementations:
     context: type[BaseModel] | None = None
     events: Mapping[str, type[BaseModel]] = field(default_factory=dict)
     max_microsteps: int = DEFAULT_MAX_MICROSTEPS
+    #: actor logic by name: a machine (a child machine) or a function (a promise actor)
+    actors: Mapping[str, Any] = field(default_factory=dict)
+    #: named functions ``(context, event) -> input`` for the actors a definition starts
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def given(self) -> bool:
         """Whether any guard, action or delay was given (then every name a definition uses must exist)."""
-        return bool(self.guards or self.actions or self.delays)
+        return bool(self.guards or self.actions or self.delays or self.actors or self.inputs)
 
 
 def resolve_dotted(value: Any) -> Any:

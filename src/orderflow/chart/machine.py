@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from orderflow.chart import algorithm
+from orderflow.chart import actors, algorithm
 from orderflow.chart.actions import Action, Raise, valid_delay
 from orderflow.chart.conventions import XSTATE, Conventions
 from orderflow.chart.definition import compile_definition
@@ -140,6 +140,7 @@ class Step:
     its actions schedule and cancel, ``effects`` the named actions for the
     caller to run and ``emitted`` the events it emits, all in order.
     ``microsteps`` are filled in only when the caller asked for a trace.
+    ``actions`` of child machines carry the child's path in ``Action.actor``.
     """
 
     event: Mapping[str, Any]
@@ -150,6 +151,9 @@ class Step:
     taken: bool = True
     refusal: Refusal | None = None
     consumed: str | None = None
+    #: with child actors: every event an actor processed, in order, as (actor path, event);
+    #: the path is empty for the machine itself
+    deliveries: tuple[tuple[str, Mapping[str, Any]], ...] = ()
 
     @cached_property
     def armed(self) -> tuple[Timer, ...]:
@@ -202,6 +206,11 @@ class Machine:
         self.warnings: tuple[Problem, ...] = tuple(tree.warnings)
         self.max_microsteps = implementations.max_microsteps
         self.has_always = any(node.always for node in tree.nodes)
+        #: whether the machine invokes, spawns or sends to actors: then every step runs the
+        #: actor system of ``actors.py`` (and no stored plan); otherwise it never does
+        self.uses_actors = tree.uses_actors
+        #: whether actions spawn children besides the states' invocations
+        self.spawns = tree.spawns
         #: whether a timer may carry any event (a delayed raise, SCXML's <send delay>), or only
         #: the ``after`` events of the states (which a restored snapshot's timers are held to)
         self.schedules_raised_events = conventions.scxml or _raises_later(tree.nodes)
@@ -218,17 +227,31 @@ class Machine:
     def initial_transition(self, input: Any = None) -> tuple[Snapshot, list[Action]]:
         """The initial snapshot and the actions entering it causes."""
         start, event = self._start(input)
+        if self.uses_actors:
+            result, actions, _ = actors.initial(self, start, event, None)
+            return result, actions
         return algorithm.initial_macrostep(self, start, event)
 
     def transition(
-        self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel
+        self,
+        snapshot: Snapshot,
+        event: str | Mapping[str, Any] | BaseModel,
+        *,
+        to: str | None = None,
     ) -> tuple[Snapshot, list[Action]]:
         """The next snapshot and the caller's actions for ``event``; ``snapshot`` is not changed.
 
         An event no active state handles leaves the snapshot as it is.  A
-        snapshot that is done or in error takes no more events.
+        snapshot that is done or in error takes no more events.  ``to`` addresses
+        a child machine instead (its path: child ids joined by ``/``), for its
+        timers and the results of the function actors it started.
         """
         self._check_own(snapshot)
+        if self.uses_actors:
+            result, actions, _, _, _ = actors.transition(self, snapshot, event, to, None)
+            return result, actions
+        if to:
+            raise InvalidEventError(f"machine '{self.id}' has no child actors to send to ('{to}')")
         return algorithm.macrostep(self, snapshot, self.event(event))
 
     def step(
@@ -238,29 +261,43 @@ class Machine:
         *,
         input: Any = None,
         trace: bool = False,
+        to: str | None = None,
     ) -> Step:
         """The whole answer to ``event`` (see :class:`Step`); with no snapshot, the initial one.
 
         One evaluation of the event's guards gives the next snapshot and, for
         an event that moves nothing, the reason.  ``trace=True`` records the
         microsteps as well, for inspection tools (and replays no stored plan).
+        ``to`` addresses a child machine, as in :meth:`transition`.
         """
         microsteps: list[Microstep] | None = [] if trace else None
         if snapshot is None:
             start, resolved = self._start(input)
+            if self.uses_actors:
+                result, actions, deliveries = actors.initial(self, start, resolved, microsteps)
+                return Step(resolved.data, None, result, actions, tuple(microsteps or ()),
+                            deliveries=deliveries)  # fmt: skip
             result, actions = algorithm.initial_macrostep(self, start, resolved, microsteps)
             return Step(resolved.data, None, result, actions, tuple(microsteps or ()))
         self._check_own(snapshot)
         if event is None:
             raise InvalidEventError("step() needs an event when it is given a snapshot")
-        resolved = self.event(event)
-        result, actions, (taken, consumed, blocked) = algorithm.macrostep_outcome(
-            self, snapshot, resolved, microsteps
-        )
+        deliveries: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+        if self.uses_actors:
+            result, actions, (taken, consumed, blocked), deliveries, resolved = actors.transition(
+                self, snapshot, event, to, microsteps
+            )
+        elif to:
+            raise InvalidEventError(f"machine '{self.id}' has no child actors to send to ('{to}')")
+        else:
+            resolved = self.event(event)
+            result, actions, (taken, consumed, blocked) = algorithm.macrostep_outcome(
+                self, snapshot, resolved, microsteps
+            )
         refusal = None if taken else self._refusal(snapshot, result, resolved, blocked)
         return Step(
             resolved.data, snapshot, result, actions, tuple(microsteps or ()), taken, refusal,
-            consumed,
+            consumed, deliveries,
         )  # fmt: skip
 
     def enter_state(self, value: Any, context: Any, *, cause: str = "orderflow.enter") -> Step:
@@ -354,7 +391,7 @@ class Machine:
 
     # -- introspection -------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def events(self) -> tuple[str, ...]:
         """Every event descriptor the definition listens to, in document order."""
         seen: dict[str, None] = {}
@@ -472,6 +509,14 @@ class Machine:
             )
         return float(value)
 
+    def actor_logic(self, src: str) -> Any:
+        """The actor ``src`` names (``setup(actors=...)``): a machine, a function, or None."""
+        return self.implementations.actors.get(src)
+
+    def start_for(self, input: Any) -> tuple[Snapshot, Event]:
+        """The empty snapshot an initial macrostep starts from, and its ``xstate.init`` event."""
+        return self._start(input)
+
     def make_snapshot(self, **fields: Any) -> Snapshot:
         configuration = fields["configuration"]
         value = self._values.get(configuration)
@@ -554,6 +599,8 @@ class Setup:
         context: type[BaseModel] | str | None = None,
         events: Mapping[str, type[BaseModel] | str] | None = None,
         max_microsteps: int = DEFAULT_MAX_MICROSTEPS,
+        actors: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Callable[..., Any] | str] | None = None,
     ) -> None:
         problems: list[Problem] = []
         context_model = resolve_dotted(context)
@@ -580,6 +627,17 @@ class Setup:
         guard_table = resolve_table("guard", guards, problems)
         action_table = resolve_table("action", actions, problems)
         delay_table = resolve_table("delay", delays, problems)
+        actor_table = resolve_table("actor", actors, problems)
+        for name, logic in actor_table.items():
+            if not isinstance(logic, Machine) and not callable(logic):
+                problems.append(Problem(
+                    f"setup.actors.{name}",
+                    "an actor must be a machine or a function (sync or async) of its input",
+                ))  # fmt: skip
+        input_table = resolve_table("input", inputs, problems)
+        for name, function in input_table.items():
+            if not callable(function):
+                problems.append(Problem(f"setup.inputs.{name}", "an input function must be callable"))
         if problems:
             raise DefinitionError(problems)
         self.implementations = Implementations(
@@ -589,6 +647,8 @@ class Setup:
             context=context_model,
             events=event_models,
             max_microsteps=max_microsteps,
+            actors=actor_table,
+            inputs=input_table,
         )
 
     def create_machine(
@@ -621,8 +681,15 @@ def setup(
     context: type[BaseModel] | str | None = None,
     events: Mapping[str, type[BaseModel] | str] | None = None,
     max_microsteps: int = DEFAULT_MAX_MICROSTEPS,
+    actors: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Callable[..., Any] | str] | None = None,
 ) -> Setup:
-    """Bind the implementations that definitions name (XState v5's ``setup``)."""
+    """Bind the implementations that definitions name (XState v5's ``setup``).
+
+    ``actors`` names the actors ``invoke`` and ``spawnChild`` start: a machine, or a
+    function of its input (sync or async; XState's promise actor) that the caller runs.
+    ``inputs`` names functions ``(context, event) -> input`` (``"inputFrom"``).
+    """
     return Setup(
         guards=guards,
         actions=actions,
@@ -630,6 +697,8 @@ def setup(
         context=context,
         events=events,
         max_microsteps=max_microsteps,
+        actors=actors,
+        inputs=inputs,
     )
 
 

@@ -53,6 +53,22 @@ class Delayed:
     delay: float | str
 
 
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """An ``invoke`` entry of a state: the child actor started on entry and stopped on exit.
+
+    ``input`` is the value given to the child, or ``callable(context, event, params)``
+    computing it (a named input function or a Python config's callable).
+    """
+
+    id: str
+    src: str
+    input: Any = None
+    system_id: str | None = None
+    #: whether the parent hears every snapshot of the child (``onSnapshot`` is defined)
+    sync_snapshot: bool = False
+
+
 @dataclass(eq=False, slots=True)
 class StateNode:
     """A state of the compiled tree.  Built by ``definition.py``; never changed afterwards."""
@@ -82,6 +98,8 @@ class StateNode:
     wildcards: tuple[str, ...] = ()
     always: tuple[Transition, ...] = ()
     after: tuple[Delayed, ...] = ()
+    #: the child actors this state invokes, in definition order
+    invoke: tuple[Invocation, ...] = ()
     output: Any = None
     has_output: bool = False
     tags: tuple[str, ...] = ()

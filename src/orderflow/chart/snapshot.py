@@ -1,7 +1,8 @@
 """Snapshots: the whole state of one record, as a small immutable value that is JSON by construction.
 
 A snapshot holds the XState state value, status, context, output, error,
-history values and pending timers.  The configuration (the set of active
+history values, pending timers and its child actors (each machine child with its
+own snapshot, each function actor with its status).  The configuration (the set of active
 nodes) is derived from the value and kept alongside for speed; it is
 never persisted.  :func:`restore` is the only way back from JSON, and it
 checks everything against the machine before it returns.
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from orderflow.chart.actions import valid_delay
-from orderflow.chart.definition import AFTER_PREFIX
+from orderflow.chart.definition import AFTER_PREFIX, DONE_ACTOR_PREFIX
 from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode
 from orderflow.errors import InvalidSnapshotError
 
@@ -40,9 +41,12 @@ class Machine(Protocol):
     def schedules_raised_events(self) -> bool: ...
     @property
     def hooks(self) -> Any: ...
+    @property
+    def spawns(self) -> bool: ...
     def can(self, snapshot: Snapshot, event: str | Mapping[str, Any]) -> bool: ...
     def validate_context(self, data: Any) -> Any: ...
     def make_snapshot(self, **fields: Any) -> Snapshot: ...
+    def actor_logic(self, src: str) -> Any: ...
 
 
 class FrozenValue(dict[str, Any]):
@@ -89,6 +93,59 @@ def with_due(snapshot: Snapshot, armed: Iterable[str], now: float) -> Snapshot:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class Child:
+    """A child actor in its parent's snapshot: XState's ``snapshot.children[id]``, as data.
+
+    A machine child carries its own ``snapshot`` (whose machine records its id and
+    version); a function actor (a promise actor) carries its ``status`` and ``input``
+    only: the caller runs it.  Compared by identity: two spawns of the same id are
+    two children.
+    """
+
+    id: str
+    src: str
+    snapshot: Snapshot | None = None
+    status: str = "active"
+    input: Any = None
+    system_id: str | None = None
+    sync_snapshot: bool = False
+
+    @property
+    def is_machine(self) -> bool:
+        return self.snapshot is not None
+
+    @property
+    def current_status(self) -> str:
+        return self.snapshot.status if self.snapshot is not None else self.status
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"src": self.src}
+        if self.snapshot is not None:
+            data["snapshot"] = self.snapshot.to_json()
+        else:
+            data["snapshot"] = {"status": self.status, "input": to_jsonable_python(self.input)}
+        if self.system_id is not None:
+            data["systemId"] = self.system_id
+        if self.sync_snapshot:
+            data["syncSnapshot"] = True
+        return data
+
+    def same_as(self, other: Child) -> bool:
+        return (
+            self.src == other.src
+            and self.snapshot == other.snapshot
+            and self.status == other.status
+            and self.input == other.input
+            and self.system_id == other.system_id
+            and self.sync_snapshot == other.sync_snapshot
+        )
+
+
+#: the children of a snapshot that has none (shared: snapshots never change it)
+NO_CHILDREN: Mapping[str, Child] = FrozenValue()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Snapshot:
     """The state of one machine instance.  Compare with ``==``; persist with :meth:`to_json`."""
 
@@ -99,6 +156,8 @@ class Snapshot:
     error: Any = None
     history: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     timers: tuple[Timer, ...] = ()
+    #: the child actors by id (XState's ``snapshot.children``), in the order they started
+    children: Mapping[str, Child] = field(default_factory=lambda: NO_CHILDREN)
     machine: Machine | None = field(default=None, repr=False)
     configuration: frozenset[StateNode] = field(default=frozenset(), repr=False)
 
@@ -120,7 +179,7 @@ class Snapshot:
     def to_json(self) -> dict[str, Any]:
         """A plain JSON-able dict that :meth:`Machine.resolve_snapshot` restores."""
         machine = self._machine()
-        return {
+        data = {
             "machine": machine.id,
             "version": machine.version,
             "value": _plain(self.value),
@@ -131,6 +190,9 @@ class Snapshot:
             "output": to_jsonable_python(self.output),
             "error": self.error,
         }
+        if self.children:
+            data["children"] = {key: child.to_json() for key, child in self.children.items()}
+        return data
 
     def _machine(self) -> Machine:
         if self.machine is None:
@@ -150,9 +212,16 @@ class Snapshot:
             and self.error == other.error
             and dict(self.history) == dict(other.history)
             and self.timers == other.timers
+            and _same_children(self.children, other.children)
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _same_children(a: Mapping[str, Child], b: Mapping[str, Child]) -> bool:
+    if a is b:
+        return True
+    return list(a) == list(b) and all(a[key].same_as(b[key]) for key in a)
 
 
 def context_to_json(context: Any) -> Any:
@@ -272,8 +341,13 @@ def is_in_final_state(configuration: Iterable[StateNode], node: StateNode) -> bo
 # -- restoring from JSON ----------------------------------------------------------------------
 
 _KNOWN_KEYS = frozenset(
-    {"machine", "version", "value", "status", "context", "history", "timers", "output", "error"}
-)
+    {"machine", "version", "value", "status", "context", "history", "timers", "output", "error",
+     "children"}
+)  # fmt: skip
+_CHILD_KEYS = frozenset({"src", "snapshot", "systemId", "syncSnapshot"})
+_FUNCTION_CHILD_KEYS = frozenset({"status", "input"})
+#: how deeply machine children may nest in a restored snapshot
+MAX_CHILD_DEPTH = 16
 _TIMER_KEYS = frozenset({"id", "event", "delay", "due"})
 #: how deeply a restored context may nest (deeper ones cannot be written back as JSON)
 MAX_CONTEXT_DEPTH = 64
@@ -281,8 +355,12 @@ MAX_CONTEXT_DEPTH = 64
 MAX_DUE_MS = 253_402_300_799_999
 
 
-def restore(machine: Machine, data: Any) -> Snapshot:
-    """Validate a persisted snapshot against ``machine`` and rebuild it; never returns one that lies."""
+def restore(machine: Machine, data: Any, _depth: int = 0) -> Snapshot:
+    """Validate a persisted snapshot against ``machine`` and rebuild it; never returns one that lies.
+
+    Machine children are restored by their own machines, recursively; an error inside
+    one names its place (``$.children.<id>.snapshot...``).
+    """
     if not isinstance(data, Mapping):
         raise InvalidSnapshotError(
             f"a persisted snapshot must be a JSON object, not {type(data).__name__}"
@@ -348,6 +426,13 @@ def restore(machine: Machine, data: Any) -> Snapshot:
         )
     if data.get("output") is not None and status != DONE:
         raise InvalidSnapshotError("only a finished (done) snapshot can have an output", "$.output")
+    fields: dict[str, Any] = {}
+    if data.get("children"):
+        if status != ACTIVE:
+            raise InvalidSnapshotError(
+                "a machine that is done or in error has stopped its children", "$.children"
+            )
+        fields["children"] = _restore_children(machine, data["children"], configuration, _depth)
     return machine.make_snapshot(
         status=status,
         context=context,
@@ -356,7 +441,82 @@ def restore(machine: Machine, data: Any) -> Snapshot:
         history=history,
         timers=timers,
         configuration=configuration,
+        **fields,
     )
+
+
+def _restore_children(
+    machine: Machine, data: Any, configuration: frozenset[StateNode], depth: int
+) -> Mapping[str, Child]:
+    """Children this configuration could have: its states' invocations, or spawned ones.
+
+    A child of an active state's ``invoke`` must have that invocation's actor; any other
+    child needs a machine that spawns children and an actor it knows.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidSnapshotError("children must map child ids to children", "$.children")
+    if depth >= MAX_CHILD_DEPTH:
+        raise InvalidSnapshotError(
+            f"children nest deeper than {MAX_CHILD_DEPTH} levels", "$.children"
+        )
+    invoked = {i.id: i for node in configuration for i in node.invoke}
+    children: dict[str, Child] = {}
+    system_ids: set[str] = set()
+    for ident, item in data.items():
+        path = f"$.children.{ident}"
+        if not isinstance(item, Mapping) or not isinstance(item.get("src"), str):
+            raise InvalidSnapshotError("a child needs its actor's name ('src')", path)
+        extra = set(item) - _CHILD_KEYS
+        if extra:
+            raise InvalidSnapshotError(f"a child has unknown fields {sorted(extra)}", path)
+        src = item["src"]
+        invocation = invoked.get(ident)
+        if invocation is not None and invocation.src != src:
+            raise InvalidSnapshotError(
+                f"child '{ident}' is invoked with actor '{invocation.src}', not '{src}'",
+                f"{path}.src",
+            )
+        if invocation is None and not machine.spawns:
+            raise InvalidSnapshotError(
+                f"'{ident}' is no invocation of an active state, and machine '{machine.id}' "
+                "spawns no children",
+                path,
+            )
+        logic = machine.actor_logic(src)
+        if logic is None:
+            raise InvalidSnapshotError(f"machine '{machine.id}' has no actor '{src}'", f"{path}.src")
+        system_id = item.get("systemId")
+        if system_id is not None:
+            if not isinstance(system_id, str) or not system_id or system_id in system_ids:
+                raise InvalidSnapshotError(
+                    "a child's systemId must be a string no other child has", f"{path}.systemId"
+                )
+            system_ids.add(system_id)
+        sync = item.get("syncSnapshot", False)
+        if not isinstance(sync, bool):
+            raise InvalidSnapshotError("syncSnapshot must be true or false", f"{path}.syncSnapshot")
+        state = item.get("snapshot")
+        if not isinstance(state, Mapping):
+            raise InvalidSnapshotError("a child needs its snapshot", f"{path}.snapshot")
+        if hasattr(logic, "resolve_snapshot"):  # a machine: its own restore, recursively
+            try:
+                child_snapshot = restore(logic, state, depth + 1)
+            except InvalidSnapshotError as exc:
+                message = str(exc)[len(exc.path) + 2 :]
+                raise InvalidSnapshotError(message, f"{path}.snapshot{exc.path[1:]}") from exc
+            children[ident] = Child(ident, src, child_snapshot, system_id=system_id,
+                                    sync_snapshot=sync)  # fmt: skip
+            continue
+        extra = set(state) - _FUNCTION_CHILD_KEYS
+        child_status = state.get("status")
+        if extra or child_status not in STATUSES:
+            raise InvalidSnapshotError(
+                "a function actor's snapshot is its status (active, done or error) and input",
+                f"{path}.snapshot",
+            )
+        _check_depth(state.get("input"), f"{path}.snapshot.input")
+        children[ident] = Child(ident, src, None, child_status, state.get("input"), system_id, sync)
+    return FrozenValue(children)
 
 
 def _restore_history(machine: Machine, data: Any) -> dict[str, tuple[str, ...]]:

@@ -48,15 +48,26 @@ class DjangoCall:
 
     using: str
 
+    # the driver-neutral names the stages reach the transaction by: for Django, the call itself
+
+    @property
+    def connection(self) -> DjangoCall:
+        return self
+
+    @property
+    def session(self) -> DjangoCall:
+        return self
+
+    has_session = True
+
 
 class DjangoWork(Work):
     """The stages' unit of work, its transaction calls made on Django's ``transaction``."""
 
-    session: Any
-
     @property
     def using(self) -> str:
-        return str(self.session.using)
+        call: Any = self.unit  # the driver's DjangoCall, in the place of SQLAlchemy's Unit
+        return str(call.using)
 
     def open(self) -> None:
         """The driver opened the atomic block already; the journal writes on its alias."""

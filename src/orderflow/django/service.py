@@ -63,7 +63,7 @@ class DjangoWorkflowService(WorkflowService):
         self._enabled = workflow_enabled
         self.rows = DjangoRowReader()  # type: ignore[assignment]
         self.journal = DjangoJournal(clock, self.rows)  # type: ignore[arg-type]
-        self._sessions = self._reading  # type: ignore[assignment]
+        self._units = self._reading  # type: ignore[assignment]
 
     @property
     def workflow_enabled(self) -> bool:

@@ -22,12 +22,19 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from orderflow.chart import Machine
 from orderflow.errors import WrongDriverError
-from orderflow.service.drivers import Bridge
+from orderflow.service.drivers import (
+    Bridge,
+    ConnectionUnit,
+    SessionUnit,
+    session_on,
+    single_async_engine,
+)
 from orderflow.service.overrides import OverrideRules
 from orderflow.service.workflow import ServiceOptions, WorkflowService
 
@@ -113,10 +120,38 @@ class AsyncWorkflowService:
         return joined
 
     async def drive(self, call: Callable[[WorkflowService], R]) -> R:
-        """Run ``call(service)`` on the sync stages in one ``AsyncSession`` (``run_sync``)."""
-        async with self._open() as session:
-            bridge = Bridge(session, self)
-            return await session.run_sync(lambda sync: call(self.sync.lent(sync, bridge)))
+        """Run ``call(service)`` on the sync stages in one transaction (``run_sync``).
+
+        With a plain ``async_sessionmaker`` on one engine the call runs on a
+        connection and makes its ``AsyncSession`` only if something asks for
+        one (as the sync driver does); joined, or with a factory it cannot see
+        through, in an ``AsyncSession`` of its own.
+        """
+        engine = None if self._joined_to is not None else single_async_engine(self.session_factory)
+        if engine is None:
+            async with self._open() as session:
+                bridge = Bridge(lambda: session, self)
+                return await session.run_sync(
+                    lambda sync: call(self.sync.lent(SessionUnit(sync), bridge))
+                )
+        async with engine.connect() as connection:
+            made: list[AsyncSession] = []
+
+            def async_session() -> AsyncSession:
+                if not made:
+                    made.append(session_on(self.session_factory, connection))
+                return made[0]
+
+            def on_connection(sync_connection: Connection) -> R:
+                unit = ConnectionUnit(
+                    lambda: sync_connection, lambda _: async_session().sync_session, owned=False
+                )
+                try:
+                    return call(self.sync.lent(unit, Bridge(async_session, self)))
+                finally:
+                    unit.close()
+
+            return await connection.run_sync(on_connection)
 
     @contextlib.asynccontextmanager
     async def _open(self) -> AsyncIterator[AsyncSession]:

@@ -15,12 +15,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
 from orderflow.errors import IdempotencyKeyReusedError
 from orderflow.service.results import TransitionResult
 from orderflow.store import TransitionLog
+
+_LOG: Table = TransitionLog.__table__  # type: ignore[assignment]
 
 
 def request_digest(request: Mapping[str, Any] | None) -> str:
@@ -38,16 +40,16 @@ def request_digest(request: Mapping[str, Any] | None) -> str:
 
 
 def earlier_answer(
-    session: Session, record_type: str, record_id: str, key: str, digest: str | None
+    where: Session | Connection, record_type: str, record_id: str, key: str, digest: str | None
 ) -> TransitionResult | None:
     """The first answer given under ``key`` for this record, or None; another request under it raises."""
-    log = session.execute(
-        select(TransitionLog).where(
-            TransitionLog.record_type == record_type,
-            TransitionLog.record_id == record_id,
-            TransitionLog.idempotency_key == key,
+    log = where.execute(
+        select(_LOG.c.id, _LOG.c.event, _LOG.c.metadata.label("details")).where(
+            _LOG.c.record_type == record_type,
+            _LOG.c.record_id == record_id,
+            _LOG.c.idempotency_key == key,
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
     if log is None:
         return None
     return answer_kept(record_type, record_id, key, digest, log.id, log.event, log.details)

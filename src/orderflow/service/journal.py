@@ -38,7 +38,8 @@ from orderflow.store.workflow_tables import CANCELLED, PENDING
 #: the log rows of one send, in one statement that answers with their ids in order
 _LOG_TABLE: Table = TransitionLog.__table__  # type: ignore[assignment]
 _LOG_INSERT = insert(_LOG_TABLE).returning(_LOG_TABLE.c.id, sort_by_parameter_order=True)
-_LOG_INSERT_ONE = insert(_LOG_TABLE).returning(_LOG_TABLE.c.id)
+#: one log row: its id from the driver (``lastrowid`` on SQLite, ``RETURNING`` where that is how)
+_LOG_INSERT_ONE = insert(_LOG_TABLE)
 
 
 def actor_columns(principal: Principal | None) -> dict[str, str | None]:
@@ -59,21 +60,22 @@ class Journal:
 
     def advance(
         self,
-        session: Session,
+        where: Session | Connection,
         row: Any,
         columns: Mapping[str, Any],
         read: int,
         steps: int = 1,
-        connection: Connection | None = None,
     ) -> int:
         """Write ``columns`` and ``workflow_version = read + steps`` if the row is still at ``read``.
 
         ``row`` is the call's :class:`~orderflow.service.rows.LoadedRow` or a mapped instance;
-        either is given the committed values.
+        either is given the committed values.  ``where`` is the transaction's session or its
+        connection.
         """
         model, key = identity(row)
         new_version = read + steps
-        written = (connection or session.connection()).execute(
+        connection = connection_of(where)
+        written = connection.execute(
             self._versioned_update(model, tuple(columns)),
             {
                 **{f"new_{name}": value for name, value in columns.items()},
@@ -84,7 +86,7 @@ class Journal:
         )
         if written.rowcount != 1:
             raise StaleRecordError(
-                table_name(model), str(key), read, current_version(session, model, key)
+                table_name(model), str(key), read, current_version(connection, model, key)
             )
         values = {**columns, "workflow_version": new_version}
         if isinstance(row, LoadedRow):
@@ -94,9 +96,9 @@ class Journal:
                 set_committed_value(row, name, value)
         return new_version
 
-    def bump(self, session: Session, row: Any) -> int:
+    def bump(self, where: Session | Connection, row: Any) -> int:
         """Count one more write to ``row`` (a log row on it that moved no state): version-checked."""
-        return self.advance(session, row, {}, row.workflow_version or 0)
+        return self.advance(where, row, {}, row.workflow_version or 0)
 
     def _versioned_update(self, model: type[Any], names: tuple[str, ...]) -> Any:
         key = (model, names)
@@ -133,15 +135,13 @@ class Journal:
         }  # fmt: skip
 
     def log(
-        self,
-        session: Session,
-        entries: Sequence[Mapping[str, Any]],
-        connection: Connection | None = None,
+        self, where: Session | Connection, entries: Sequence[Mapping[str, Any]]
     ) -> list[int]:
         """Append ``entries`` (from :meth:`entry`); their ids, in order."""
-        connection = connection or session.connection()
+        connection = connection_of(where)
         if len(entries) == 1:  # the common case: a plain INSERT ... RETURNING, not a batch
-            return [connection.execute(_LOG_INSERT_ONE, dict(entries[0])).scalar_one()]
+            written = connection.execute(_LOG_INSERT_ONE, dict(entries[0]))
+            return [int(written.inserted_primary_key[0])]  # type: ignore[index]
         return list(connection.execute(_LOG_INSERT, [dict(e) for e in entries]).scalars())
 
     # -- the outbox --------------------------------------------------------------------------
@@ -213,6 +213,11 @@ class Journal:
             .values(status=status, settled_at=self.clock())
             .execution_options(synchronize_session=False)
         )
+
+
+def connection_of(where: Session | Connection) -> Connection:
+    """The connection of a transaction given as its session or as the connection itself."""
+    return where.connection() if isinstance(where, Session) else where
 
 
 def versioned_update(model: type[Any], names: tuple[str, ...]) -> Any:

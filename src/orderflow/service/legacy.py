@@ -34,7 +34,7 @@ def legacy_update(work: Work) -> TransitionResult:
     if command.dry_run:
         return result
     journal = work.service.journal
-    journal.advance(work.session, row, {"status": new}, read)
+    journal.advance(work.connection, row, {"status": new}, read)
     details = {
         "workflow_enabled": False, "fallback": "direct legacy status update",
         "to_state": command.legacy_to, "result": result.to_json(),
@@ -46,5 +46,5 @@ def legacy_update(work: Work) -> TransitionResult:
         record_version=read + 1, principal=work.principal, note=command.note, details=details,
         idempotency_key=command.idempotency_key,
     )  # fmt: skip
-    (log_id,) = journal.log(work.session, [entry])
+    (log_id,) = journal.log(work.connection, [entry])
     return dataclasses.replace(result, log_ids=(log_id,))

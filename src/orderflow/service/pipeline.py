@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -39,7 +40,7 @@ from orderflow.errors import (
     WrongDriverError,
 )
 from orderflow.service.commands import BACKFILL_EVENT, Command, not_started
-from orderflow.service.drivers import Bridge
+from orderflow.service.drivers import Bridge, Unit
 from orderflow.service.idempotency import earlier_answer, request_digest
 from orderflow.service.identity import EventLike, as_machine_reads, plain_event
 from orderflow.service.legacy import legacy_update
@@ -69,7 +70,7 @@ class Work:
     """One call's unit of work: its session, the locked row, and what the stages learnt so far."""
 
     service: WorkflowService
-    session: Session
+    unit: Unit
     command: Command
     principal: Principal | None
     acting: dict[str, Any] | None
@@ -78,7 +79,6 @@ class Work:
     bridge: Bridge | None = None
     record_id: str = "?"
     row: Any = None  # the call's LoadedRow, once lock has read it
-    connection: Any = None  # the transaction's connection: the journal's statements go there
     machine: Machine | None = None
     snapshot: Snapshot | None = None
     migrated_from: str | None = None
@@ -90,25 +90,35 @@ class Work:
         assert self.machine is not None, "rehydrate runs before the stages that need the machine"
         return self.machine
 
-    # -- the transaction: the only session calls the stages make (a new driver's to supply) --
+    # -- the transaction: the only calls the stages make on it (a new driver's to supply) --
+
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection: the journal's and the row reader's statements go there."""
+        return self.unit.connection
+
+    @property
+    def session(self) -> Session:
+        """The transaction's ORM session, for user code and the ORM rows added for it (made on demand)."""
+        return self.unit.session
 
     def open(self) -> None:
-        """Begin the call's transaction; the journal's statements go to its connection."""
-        self.connection = self.session.connection()
+        """Begin the call's transaction."""
+        self.unit.begin()
 
     def flush(self) -> None:
         """Send what user code added through the session (effects' rows) before the next stage."""
-        self.session.flush()
+        self.unit.flush()
 
     def rollback(self) -> None:
-        self.session.rollback()
+        self.unit.rollback()
 
     def commit(self) -> None:
-        self.session.commit()
+        self.unit.commit()
 
     def earlier_answer(self, key: str) -> TransitionResult | None:
         """The answer the log keeps under idempotency ``key`` for this record (see ``replay``)."""
-        return earlier_answer(self.session, self.record_type, self.record_id, key, self.digest)
+        return earlier_answer(self.connection, self.record_type, self.record_id, key, self.digest)
 
     def write_overrides(self, rules: Any, before: Any, after: Any) -> None:
         """Keep the override-request rows in step with the context (see ``record_override_rows``)."""
@@ -126,6 +136,8 @@ class Work:
 
     def outbox_written(self) -> list[Any]:
         """The outbox rows effects wrote through the database ports since the last step."""
+        if not self.unit.has_session:
+            return []
         written: list[Any] = self.session.info.pop(OUTBOX_WRITTEN, [])
         return written
 
@@ -168,16 +180,16 @@ class StepDone:
 
 
 def run(
-    service: WorkflowService, session: Session, command: Command, bridge: Bridge | None = None
+    service: WorkflowService, unit: Unit, command: Command, bridge: Bridge | None = None
 ) -> TransitionResult:
-    """Run ``command`` in ``session``: commit what it did, or roll back and say why not."""
+    """Run ``command`` in ``unit``: commit what it did, or roll back and say why not."""
     for attempt in (1, 2):
-        work = begin(service, session, command, bridge)
+        work = begin(service, unit, command, bridge)
         try:
-            with service.bound(session):
+            with service.bound(unit):
                 return stages(work)
         except IntegrityError:
-            session.rollback()
+            unit.rollback()
             earlier = replay_after_race(work)
             if earlier is not None:
                 return earlier
@@ -186,17 +198,17 @@ def run(
             # a concurrent start inserted the same new key first: once more, now that the
             # row is there to load (refused as already started, or started if it is not)
         except BaseException:
-            session.rollback()
+            unit.rollback()
             raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def begin(
-    service: WorkflowService, session: Session, command: Command, bridge: Bridge | None
+    service: WorkflowService, unit: Unit, command: Command, bridge: Bridge | None
 ) -> Work:
     principal = command.principal
     return Work(
-        service, session, command, principal, service.acting(principal), service.clock(),
+        service, unit, command, principal, service.acting(principal), service.clock(),
         table_name(model_of(command.record)), bridge,
     )  # fmt: skip
 
@@ -232,9 +244,7 @@ def lock(work: Work) -> None:
     """Read the record's row ``FOR UPDATE`` (insert it first when a start brings a new one)."""
     insert = work.command.starting is not None
     work.open()
-    work.row, key = work.service.rows.load(
-        work.session, work.command.record, lock=True, insert=insert
-    )
+    work.row, key = work.service.rows.load(work.unit, work.command.record, lock=True, insert=insert)
     work.record_id = str(key)
     work.read_version = work.row.workflow_version or 0
 
@@ -426,12 +436,10 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
     result = outcome(work, steps, status)
     if columns is None:
         return result
-    journal, session = work.service.journal, work.session
-    journal.advance(session, row, columns, work.read_version, len(steps), work.connection)
+    journal, connection = work.service.journal, work.connection
+    journal.advance(connection, row, changed(row, columns), work.read_version, len(steps))
     ids = journal.log(
-        session,
-        [log_entry(work, index, step, result) for index, step in enumerate(steps)],
-        work.connection,
+        connection, [log_entry(work, index, step, result) for index, step in enumerate(steps)]
     )
     for step, log_id in zip(steps, ids, strict=True):
         step.log_id = log_id
@@ -439,12 +447,34 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
             outbox.transition_id = log_id
     record_override_rows(work, steps, columns)
     write_timers(work, steps)
-    journal.outbox(
-        session, work.record_type, work.record_id,
-        [(event, step.log_id) for step in steps for event in step.emitted],
-    )  # fmt: skip
+    emitted = [(event, step.log_id) for step in steps for event in step.emitted]
+    if emitted:
+        journal.outbox(work.session, work.record_type, work.record_id, emitted)
     work.flush()
     return dataclasses.replace(result, log_ids=tuple(ids))
+
+
+def changed(row: Any, columns: dict[str, Any]) -> dict[str, Any]:
+    """``columns`` without those the row holds already, value for value (the snapshot is always
+    written: the version check and the log name it)."""
+    return {
+        name: value
+        for name, value in columns.items()
+        if name == "workflow_state" or not same_json(value, getattr(row, name))
+    }
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Are ``a`` and ``b`` the same JSON document (``1``, ``1.0`` and ``True`` are not)?"""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(value, b[key]) for key, value in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(same_json, a, b))
+    if isinstance(a, float):
+        return repr(a) == repr(b)  # -0.0 is not 0.0, and NaN is never the same
+    return bool(a == b)
 
 
 def log_entry(work: Work, index: int, step: StepDone, result: TransitionResult) -> dict[str, Any]:
@@ -462,9 +492,9 @@ def log_entry(work: Work, index: int, step: StepDone, result: TransitionResult) 
     if index == 0:
         if work.migrated_from is not None:
             details["migrated_from"] = work.migrated_from
-        if work.digest is not None:
+        if work.command.idempotency_key is not None:  # the answer a repeat under the key gets
             details["request"] = work.digest
-        details["result"] = result.to_json()
+            details["result"] = result.to_json()
     return work.service.journal.entry(
         work.record_type, work.record_id, machine=machine.id, machine_version=machine.version,
         event=str(step.event["type"]), from_state=before, to_state=after,
@@ -486,8 +516,10 @@ def record_override_rows(work: Work, steps: list[StepDone], columns: Mapping[str
 
 def write_timers(work: Work, steps: list[StepDone]) -> None:
     """Per step: the timer its event delivered has fired; then its schedules and cancels, in order."""
-    journal, session = work.service.journal, work.session
-    where = (session, work.record_type, work.record_id)
+    if not any(step.core.consumed is not None or step.core.armed or step.core.cancelled for step in steps):
+        return  # nothing to write, and no session to make for it
+    journal = work.service.journal
+    where = (work.session, work.record_type, work.record_id)
     for step in steps:
         if step.core.consumed is not None:
             journal.settle(*where, [step.core.consumed], FIRED)

@@ -78,22 +78,26 @@ class TransactionScope:
     """
 
     def __init__(self) -> None:
-        self._current: ContextVar[Session | None] = ContextVar("orderflow_session", default=None)
+        self._current: ContextVar[Callable[[], Session] | None] = ContextVar(
+            "orderflow_session", default=None
+        )
 
     def __call__(self) -> Session:
-        session = self._current.get()
-        if session is None:
+        source = self._current.get()
+        if source is None:
             raise RuntimeError(
                 "a database-backed port was used outside a WorkflowService transaction; "
                 "run the effect through the service, or give the port a session of your own"
             )
-        return session
+        return source()
 
     @contextmanager
-    def bind(self, session: Session) -> Iterator[Session]:
-        token = self._current.set(session)
+    def bind(self, session: Session | Callable[[], Session]) -> Iterator[None]:
+        """Ports called in the block use ``session`` (or the one a callable makes on first use)."""
+        source = session if callable(session) else (lambda: session)
+        token = self._current.set(source)
         try:
-            yield session
+            yield
         finally:
             self._current.reset(token)
 

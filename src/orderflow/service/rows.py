@@ -7,14 +7,17 @@ once, so a send pays for neither the ORM's planning nor a new compile.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import Connection, bindparam, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from orderflow.errors import NotAWorkflowRecordError, OrderflowError, RecordNotFoundError
 from orderflow.store import WorkflowRecord, record_identity
+
+if TYPE_CHECKING:
+    from orderflow.service.drivers import Unit
 
 RecordRef = Any  # a mapped WorkflowRecord instance, or a (Model, primary key) pair
 
@@ -67,9 +70,9 @@ def key_label(record: RecordRef) -> str:
         return "?"
 
 
-def current_version(session: Session, model: type[Any], key: Any) -> int | None:
+def current_version(where: Session | Connection, model: type[Any], key: Any) -> int | None:
     """The version the row has in the database now (after a failed optimistic write)."""
-    found = session.execute(
+    found = where.execute(
         select(model.workflow_version).where(key_column(model) == key)
     ).scalar_one_or_none()
     return None if found is None else int(found)
@@ -91,7 +94,7 @@ class LoadedRow:
     """
 
     __slots__ = (
-        "_instance", "_session", "key", "model", "status", "workflow_context",
+        "_instance", "_unit", "key", "model", "status", "workflow_context",
         "workflow_machine", "workflow_state", "workflow_version",
     )  # fmt: skip
 
@@ -103,8 +106,8 @@ class LoadedRow:
     workflow_version: int
     status: str | None
 
-    def __init__(self, session: Session, model: type[Any], key: Any, values: Any) -> None:
-        self._session = session
+    def __init__(self, unit: Unit, model: type[Any], key: Any, values: Any) -> None:
+        self._unit = unit
         self._instance: Any = None
         self.model = model
         self.key = key
@@ -112,16 +115,16 @@ class LoadedRow:
             setattr(self, name, getattr(values, name, None))  # no status: a model without one
 
     @classmethod
-    def of(cls, session: Session, instance: Any, key: Any) -> LoadedRow:
+    def of(cls, unit: Unit, instance: Any, key: Any) -> LoadedRow:
         """The row of an instance the session holds already (a record a start inserted)."""
-        row = cls(session, type(instance), key, instance)
+        row = cls(unit, type(instance), key, instance)
         row._instance = instance
         return row
 
     def instance(self) -> Any:
         """The mapped instance of this row in the call's session (loaded the first time)."""
         if self._instance is None:
-            found = self._session.get(self.model, self.key, populate_existing=True)
+            found = self._unit.session.get(self.model, self.key, populate_existing=True)
             if found is None:  # pragma: no cover - the row is locked by this transaction
                 raise RecordNotFoundError(table_name(self.model), str(self.key))
             self._instance = found
@@ -142,32 +145,32 @@ class RowReader:
         self._queries: dict[tuple[type[Any], bool], Any] = {}
 
     def load(
-        self, session: Session, record: RecordRef, *, lock: bool, insert: bool = False
+        self, unit: Unit, record: RecordRef, *, lock: bool, insert: bool = False
     ) -> tuple[LoadedRow, Any]:
         """The record's row (inserted first when ``insert`` and new) and its key."""
         if insert and not isinstance(record, tuple) and has_no_key(record):
-            return self._inserted(session, record, None)
+            return self._inserted(unit, record, None)
         model, key = record_identity(record)
         if not issubclass(model, WorkflowRecord):
             raise NotAWorkflowRecordError(model)
         query = self._queries.get((model, lock))
         if query is None:
             query = self._queries[model, lock] = columns_query(model, lock)
-        values = session.connection().execute(query, {"record_key": key}).one_or_none()
+        values = unit.connection.execute(query, {"record_key": key}).one_or_none()
         if values is None:
             if insert and not isinstance(record, tuple):
-                return self._inserted(session, record, key)
+                return self._inserted(unit, record, key)
             raise RecordNotFoundError(table_name(model), str(key))
-        return LoadedRow(session, model, key, values), key
+        return LoadedRow(unit, model, key, values), key
 
     @staticmethod
-    def _inserted(session: Session, record: Any, key: Any) -> tuple[LoadedRow, Any]:
+    def _inserted(unit: Unit, record: Any, key: Any) -> tuple[LoadedRow, Any]:
         if not isinstance(record, WorkflowRecord):
             raise NotAWorkflowRecordError(type(record))
-        session.add(record)
-        session.flush()
+        unit.session.add(record)
+        unit.session.flush()
         key = record_identity(record)[1] if key is None else key
-        return LoadedRow.of(session, record, key), key
+        return LoadedRow.of(unit, record, key), key
 
 
 def columns_query(model: type[Any], lock: bool) -> Any:

@@ -10,6 +10,7 @@ than one picked silently.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,8 +38,21 @@ def handles(machine: Machine, event_type: str) -> bool:
     list of prefix tokens.  The same rule the core selects transitions by, so
     the service never calls an event unknown that the core would take.
     """
-    matches = matches_scxml_descriptor if machine.scxml else matches_descriptor
-    return any(matches(event_type, descriptor) for descriptor in machine.events)
+    known = _HANDLED.get(machine)
+    if known is None:
+        known = _HANDLED[machine] = {}
+    found = known.get(event_type)
+    if found is None:
+        matches = matches_scxml_descriptor if machine.scxml else matches_descriptor
+        found = any(matches(event_type, descriptor) for descriptor in machine.events)
+        if len(known) < _HANDLED_LIMIT:  # event types are the caller's: keep the memo bounded
+            known[event_type] = found
+    return found
+
+
+#: per machine, the answers :func:`handles` gave (a machine's definition never changes)
+_HANDLED: weakref.WeakKeyDictionary[Machine, dict[str, bool]] = weakref.WeakKeyDictionary()
+_HANDLED_LIMIT = 1024
 
 
 def event_options(machine: Machine, snapshot: Snapshot, acting: Any = None) -> list[EventOption]:

@@ -69,10 +69,11 @@ from orderflow.service.commands import (
 from orderflow.service.definition_versions import DefinitionMigrations, SnapshotMigration
 from orderflow.service.drivers import (
     Bridge,
-    SessionSource,
-    lent_session,
-    own_sessions,
-    savepoint_sessions,
+    Unit,
+    UnitSource,
+    lent_unit,
+    own_units,
+    savepoint_units,
 )
 from orderflow.service.identity import (
     EventLike,
@@ -224,8 +225,10 @@ class WorkflowService:
         self.roles = roles if isinstance(roles, RoleMapping) else RoleMapping(roles)
         self.journal = Journal(clock)
         self.rows = RowReader()
-        self._sessions: SessionSource = own_sessions(session_factory)
+        self._units: UnitSource = own_units(session_factory)
         self._bridge: Bridge | None = None
+        for machine in self.machines.values():
+            refuse_unpersistable_actors(machine)
         unknown = set(self.overrides) - set(self.machines)
         if unknown:
             raise ConfigurationError(
@@ -254,18 +257,18 @@ class WorkflowService:
         only; nothing is durable until ``session`` commits.
         """
         joined = copy.copy(self)
-        joined._sessions = savepoint_sessions(session)
+        joined._units = savepoint_units(session)
         connection = session.connection()
         joined.session_factory = lambda: Session(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
         return joined
 
-    def lent(self, session: Session, bridge: Bridge | None) -> WorkflowService:
-        """This service running every call in ``session`` itself (the async driver's, in ``run_sync``)."""
+    def lent(self, unit: Unit, bridge: Bridge | None) -> WorkflowService:
+        """This service running every call in ``unit`` (the async driver's, in ``run_sync``)."""
         lent = copy.copy(self)
-        lent._sessions = lent_session(session)
-        lent.session_factory = lambda: session
+        lent._units = lent_unit(unit)
+        lent.session_factory = lambda: unit.session
         lent._bridge = bridge
         return lent
 
@@ -273,8 +276,8 @@ class WorkflowService:
 
     def snapshot(self, record: RecordRef) -> Snapshot:
         """The record's current snapshot, read from the database (migrated, validated)."""
-        with self._sessions() as session:
-            row, _ = self.rows.load(session, record, lock=False)
+        with self._units() as unit:
+            row, _ = self.rows.load(unit, record, lock=False)
             return self.rehydrate(self.machine_for(row), row)[0]
 
     def can(
@@ -572,15 +575,15 @@ class WorkflowService:
         has not finished.
         """
         command = Command(record, principal=_principal(actor))
-        with self._sessions() as session:
-            work = pipeline.begin(self, session, command, self._bridge)
+        with self._units() as unit:
+            work = pipeline.begin(self, unit, command, self._bridge)
             try:
-                with self.bound(session):
+                with self.bound(unit):
                     snapshot = pipeline.not_finished_snapshot(work)
                     pipeline.run_finish_hooks(work, snapshot, None)
-                session.commit()
+                unit.commit()
             except BaseException:
-                session.rollback()
+                unit.rollback()
                 raise
             return snapshot
 
@@ -592,20 +595,26 @@ class WorkflowService:
 
     def run(self, command: Command) -> TransitionResult:
         """Run ``command`` through the pipeline in a session of this service's own."""
-        with self._sessions() as session:
-            return pipeline.run(self, session, command, self._bridge)
+        with self._units() as unit:
+            return pipeline.run(self, unit, command, self._bridge)
 
     def acting(self, actor: Principal | str | None) -> dict[str, Any] | None:
         """``actor`` as every event carries it, with the roles its permissions grant."""
         return acting_user(_principal(actor), self.roles)
 
     @contextlib.contextmanager
-    def bound(self, session: Session) -> Iterator[None]:
-        """The database-backed ports read ``session`` while the block runs."""
+    def _sessions(self) -> Iterator[Session]:
+        """A session of this service's own for a read (closed, never committed, after it)."""
+        with self._units() as unit:
+            yield unit.session
+
+    @contextlib.contextmanager
+    def bound(self, unit: Unit) -> Iterator[None]:
+        """The database-backed ports read the call's session while the block runs (made when one asks)."""
         if self.scope is None:
             yield
             return
-        with self.scope.bind(session):
+        with self.scope.bind(lambda: unit.session):
             yield
 
     def rehydrate(self, machine: Machine, row: Any) -> tuple[Snapshot, str | None]:
@@ -664,6 +673,36 @@ def _attempt(
         return TransitionAttempt(True, target, snapshot.value, option.event)
     target = ", ".join(option.targets) or "?"
     return TransitionAttempt(False, target, snapshot.value, option.event, option.reason)
+
+
+def refuse_unpersistable_actors(machine: Machine, path: str = "") -> None:
+    """A clear error for the actors a persisted record cannot hold yet.
+
+    Machine children live in their parent's row and move in its transaction.
+    Two kinds of actor need rows of their own, which the service does not
+    write yet: a function actor (a durable invocation, run by a worker) and
+    a child machine's timers (delivered to the child).  Rather than fail at
+    the first send, such a machine is refused here, saying what to do.
+    """
+    where = f"machine '{machine.id}'" + (f" (the child at '{path}')" if path else "")
+    for name, logic in machine.implementations.actors.items():
+        if isinstance(logic, Machine):
+            refuse_unpersistable_actors(logic, f"{path}/{name}" if path else name)
+        else:
+            raise ConfigurationError(
+                f"{where} can start the function actor '{name}'; the persisted service does not "
+                "run function actors yet (each needs a durable invocation row and a worker). "
+                "Run the machine with orderflow.create_actor, or do the work in an effect "
+                "that answers with an event",
+                setting="machines",
+            )
+    if path and (machine.schedules_raised_events or any(node.after for node in machine.nodes)):
+        raise ConfigurationError(
+            f"{where} has timers; the persisted service arms timers for the record's own "
+            "machine only, not yet for its child machines. Put the delay in the parent, or run "
+            "the machine with orderflow.create_actor",
+            setting="machines",
+        )
 
 
 def _principal(actor: Principal | str | None) -> Principal | None:

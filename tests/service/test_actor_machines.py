@@ -1,0 +1,103 @@
+"""A record whose machine invokes child machines: the children live in its row.
+
+Machine children are part of the snapshot (``snapshot.children``), so they
+are persisted in ``workflow_state`` and move in the parent's transaction.
+What a row cannot hold yet (a function actor's durable invocation, a child's
+timers) is refused when the service is made, not at the first send.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+import orderflow
+from orderflow.errors import ConfigurationError
+from orderflow.service import WorkflowService
+from orderflow.store import WorkflowRecord
+from workflow_db import Database
+
+
+class JobBase(DeclarativeBase):
+    pass
+
+
+class Job(JobBase, WorkflowRecord):
+    __tablename__ = "actor_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+PINGER = orderflow.create_machine(
+    {
+        "id": "pinger",
+        "initial": "waiting",
+        "states": {
+            "waiting": {
+                "on": {
+                    "PING": {
+                        "target": "done",
+                        "actions": [{"type": "sendParent", "params": {"event": {"type": "PONG"}}}],
+                    }
+                }
+            },
+            "done": {"type": "final"},
+        },
+    }
+)
+
+
+def parent_with(actors: dict[str, Any]) -> orderflow.Machine:
+    return orderflow.setup(actors=actors).create_machine(
+        {
+            "id": "job",
+            "context": {"pongs": 0},
+            "initial": "running",
+            "states": {
+                "running": {
+                    "invoke": {"id": "p", "src": "pinger", "onDone": "finished"},
+                    "on": {
+                        "GO": {
+                            "actions": [
+                                {"type": "sendTo", "params": {"to": "p", "event": {"type": "PING"}}}
+                            ]
+                        },
+                        "PONG": {"actions": [{"type": "assign", "params": {"pongs": 1}}]},
+                    },
+                },
+                "finished": {"type": "final"},
+            },
+        }
+    )
+
+
+def test_a_child_machine_lives_in_its_parents_row_and_moves_with_it(database: Database) -> None:
+    JobBase.metadata.create_all(database.engine)
+    service = WorkflowService(database.Session, {"job": parent_with({"pinger": PINGER})})
+    job = Job(id=1, workflow_machine="job")
+    assert service.start(job).success
+
+    stored = service.snapshot(job)
+    assert stored.children["p"].snapshot.value == "waiting"
+    assert job.workflow_state is not None and job.workflow_state["children"]["p"]["src"] == "pinger"
+
+    moved = service.send(job, "GO")  # the child answers PONG, then finishes: onDone
+    assert moved.success and moved.to_state == "finished"
+    finished = service.snapshot(job)
+    assert finished.context["pongs"] == 1 and "p" not in finished.children
+
+
+def test_a_function_actor_is_refused_when_the_service_is_made() -> None:
+    machine = parent_with({"pinger": lambda input: {"ok": True}})
+    with pytest.raises(ConfigurationError, match=r"function actor 'pinger'.*durable invocation"):
+        WorkflowService(lambda: None, {"job": machine})  # type: ignore[arg-type, return-value]
+
+
+def test_a_child_machine_with_timers_is_refused_when_the_service_is_made() -> None:
+    slow = orderflow.create_machine(
+        {"id": "slow", "initial": "a", "states": {"a": {"after": {"1000": "b"}}, "b": {}}}
+    )
+    with pytest.raises(ConfigurationError, match=r"child at 'pinger'.*has timers"):
+        WorkflowService(lambda: None, {"job": parent_with({"pinger": slow})})  # type: ignore[arg-type, return-value]
