@@ -13,6 +13,10 @@ import pytest
 
 from workflow_db import KINDS, NO_POSTGRES, POSTGRES_URL, Database, open_database
 
+# Django's settings are process-wide: the Django driver's suite runs in a process of its own
+# (tests/test_django_driver_suite.py), never configured into this one
+collect_ignore = ["django_driver"]
+
 
 @pytest.fixture(params=KINDS)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:

@@ -519,10 +519,19 @@ class NotAWorkflowRecordError(OrderflowError, TypeError):
 
     code = "NOT_A_WORKFLOW_RECORD"
 
-    def __init__(self, model: type[Any], *, where: str | None = None) -> None:
+    def __init__(
+        self, model: type[Any], *, where: str | None = None, base: str | None = None
+    ) -> None:
         self.model = model
         self.where = where
         context = f" ({where})" if where else ""
+        if base is not None:  # another ORM's driver names its own base class
+            super().__init__(
+                f"{model.__name__}{context} does not subclass {base}; "
+                f"declare it as class {model.__name__}({base.rsplit('.', 1)[-1]}) to move it "
+                "with the service."
+            )
+            return
         super().__init__(
             f"{model.__name__}{context} does not mix in orderflow.store.WorkflowRecord; "
             f"declare it as class {model.__name__}(Base, WorkflowRecord) to move it with the service."

@@ -191,7 +191,7 @@ def _adopt_each(
             )
             continue
         try:
-            context = _resolve(target.context, columns)
+            context = resolve_columns(target.context, columns)
             result = service.adopt(
                 (model, key), target.state, context, machine=mapping.machine,
                 legacy_status=status, actor=actor, note=note, dry_run=dry_run,
@@ -207,7 +207,7 @@ def _columns(record: Any) -> dict[str, Any]:
     return {column.key: getattr(record, column.key) for column in mapper.column_attrs}
 
 
-def _resolve(value: Any, columns: Mapping[str, Any]) -> Any:
+def resolve_columns(value: Any, columns: Mapping[str, Any]) -> Any:
     """``"$column"`` -> that column's value (as JSON); ``"$$x"`` -> ``"$x"``; containers walked."""
     if isinstance(value, str) and value.startswith("$"):
         if value.startswith("$$"):
@@ -220,9 +220,9 @@ def _resolve(value: Any, columns: Mapping[str, Any]) -> Any:
             )
         return _json(columns[name])
     if isinstance(value, dict):
-        return {key: _resolve(item, columns) for key, item in value.items()}
+        return {key: resolve_columns(item, columns) for key, item in value.items()}
     if isinstance(value, list):
-        return [_resolve(item, columns) for item in value]
+        return [resolve_columns(item, columns) for item in value]
     return value
 
 

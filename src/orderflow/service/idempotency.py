@@ -52,9 +52,21 @@ def earlier_answer(
     ).one_or_none()
     if log is None:
         return None
-    details = log.details
+    return answer_kept(record_type, record_id, key, digest, log.id, log.event, log.details)
+
+
+def answer_kept(
+    record_type: str,
+    record_id: str,
+    key: str,
+    digest: str | None,
+    log_id: int,
+    event: str,
+    details: Mapping[str, Any],
+) -> TransitionResult:
+    """The answer a log row keeps under ``key`` (read by any driver); another request raises."""
     first = details.get("request")  # None on rows written before requests were kept
     if digest is not None and first is not None and first != digest:
-        raise IdempotencyKeyReusedError(record_type, record_id, key, log.event)
+        raise IdempotencyKeyReusedError(record_type, record_id, key, event)
     result = TransitionResult.from_json(details["result"])
-    return dataclasses.replace(result.replayed(), log_ids=(log.id,))
+    return dataclasses.replace(result.replayed(), log_ids=(log_id,))

@@ -124,34 +124,56 @@ def record_overrides(
     now: datetime,
 ) -> None:
     """Insert the requests ``after`` opened, and settle the ones whose status changed since ``before``."""
+    opened, settled = override_changes(rules, before, after, actor, now)
+    for fields in opened:
+        session.add(OverrideRequest(record_type=record_type, record_id=record_id, **fields))
+    for request_key, fields in settled:
+        session.execute(
+            update(OverrideRequest)
+            .where(
+                OverrideRequest.record_type == record_type,
+                OverrideRequest.record_id == record_id,
+                OverrideRequest.request_key == request_key,
+            )
+            .values(**fields)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def override_changes(
+    rules: OverrideRules, before: Any, after: Any, actor: Principal | None, now: datetime
+) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
+    """The request rows a move opened (their columns), and those it settled (key, new columns).
+
+    Any driver writes them: the columns are the ``workflow_override_requests`` table's.
+    """
     earlier = {entry["id"]: entry for entry in _requests(before, rules.context_field)}
+    opened: list[dict[str, Any]] = []
+    settled: list[tuple[str, dict[str, Any]]] = []
     for entry in _requests(after, rules.context_field):
         prior = earlier.get(entry["id"])
         if prior is None:
-            session.add(
-                OverrideRequest(
-                    record_type=record_type, record_id=record_id, request_key=str(entry["id"]),
-                    kind=str(entry["kind"]), reason=str(entry.get("reason") or ""),
-                    requested_by=str(entry.get("requested_by") or _id(actor) or ""),
-                    status=str(entry.get("status") or "open"), note=str(entry.get("note") or ""),
-                    created_at=now,
+            opened.append(
+                {
+                    "request_key": str(entry["id"]), "kind": str(entry["kind"]),
+                    "reason": str(entry.get("reason") or ""),
+                    "requested_by": str(entry.get("requested_by") or _id(actor) or ""),
+                    "status": str(entry.get("status") or "open"),
+                    "note": str(entry.get("note") or ""), "created_at": now,
                     **_decision(entry, actor, now),
-                )
+                }
             )  # fmt: skip
         elif prior.get("status") != entry.get("status"):
-            session.execute(
-                update(OverrideRequest)
-                .where(
-                    OverrideRequest.record_type == record_type,
-                    OverrideRequest.record_id == record_id,
-                    OverrideRequest.request_key == str(entry["id"]),
+            settled.append(
+                (
+                    str(entry["id"]),
+                    {
+                        "status": str(entry["status"]), "note": str(entry.get("note") or ""),
+                        **_decision(entry, actor, now),
+                    },
                 )
-                .values(
-                    status=str(entry["status"]), note=str(entry.get("note") or ""),
-                    **_decision(entry, actor, now),
-                )
-                .execution_options(synchronize_session=False)
             )  # fmt: skip
+    return opened, settled
 
 
 def _requests(context: Any, field: str) -> Sequence[Mapping[str, Any]]:

@@ -116,6 +116,24 @@ class Work:
     def commit(self) -> None:
         self.unit.commit()
 
+    def earlier_answer(self, key: str) -> TransitionResult | None:
+        """The answer the log keeps under idempotency ``key`` for this record (see ``replay``)."""
+        return earlier_answer(self.connection, self.record_type, self.record_id, key, self.digest)
+
+    def write_overrides(self, rules: Any, before: Any, after: Any) -> None:
+        """Keep the override-request rows in step with the context (see ``record_override_rows``)."""
+        record_overrides(
+            self.session, rules, self.record_type, self.record_id, before, after,
+            self.principal, self.service.clock(),
+        )  # fmt: skip
+
+    def hand_back(self, record: Any) -> None:
+        """After the commit: the caller's own instance gets the columns the call wrote."""
+        row = self.row
+        for name in STATE_ATTRIBUTES:
+            if name != "status" or has_legacy_status(row.model):
+                set_committed_value(record, name, getattr(row, name))
+
     def outbox_written(self) -> list[Any]:
         """The outbox rows effects wrote through the database ports since the last step."""
         if not self.unit.has_session:
@@ -236,7 +254,7 @@ def replay(work: Work) -> TransitionResult | None:
         return None
     machine = work.command.starting or work.service.machine_for(work.row)
     work.digest = request_digest(work.command.fingerprint(machine, work.acting))
-    return earlier_answer(work.connection, work.record_type, work.record_id, key, work.digest)
+    return work.earlier_answer(key)
 
 
 def replay_after_race(work: Work) -> TransitionResult | None:
@@ -244,7 +262,7 @@ def replay_after_race(work: Work) -> TransitionResult | None:
     key = work.command.idempotency_key
     if key is None:
         return None
-    return earlier_answer(work.connection, work.record_type, work.record_id, key, work.digest)
+    return work.earlier_answer(key)
 
 
 def check_version(work: Work) -> None:
@@ -489,11 +507,9 @@ def record_override_rows(work: Work, steps: list[StepDone], columns: Mapping[str
     if rules is None:
         return
     before = steps[0].before
-    record_overrides(
-        work.session, rules, work.record_type, work.record_id,
-        None if before is None else before.to_json()["context"], columns["workflow_context"],
-        work.principal, work.service.clock(),
-    )  # fmt: skip
+    work.write_overrides(
+        rules, None if before is None else before.to_json()["context"], columns["workflow_context"]
+    )
 
 
 def write_timers(work: Work, steps: list[StepDone]) -> None:
@@ -553,15 +569,13 @@ def finished_record(
 
 def commit(work: Work, result: TransitionResult) -> TransitionResult:
     """Commit (a dry run rolls back) and give the caller's own instance the committed columns."""
-    record, row = work.command.record, work.row
+    record = work.command.record
     if work.command.dry_run:
         work.rollback()
         return result
     work.commit()
     if not isinstance(record, tuple):
-        for name in STATE_ATTRIBUTES:
-            if name != "status" or has_legacy_status(row.model):
-                set_committed_value(record, name, getattr(row, name))
+        work.hand_back(record)
     return result
 
 

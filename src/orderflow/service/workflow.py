@@ -546,7 +546,7 @@ class WorkflowService:
             try:
                 result = self.send(record, event, **options)
             except (OrderflowError, IntegrityError) as exc:
-                failures.append(BulkFailure(key_label(record), str(exc)))
+                failures.append(BulkFailure(self.record_label(record), str(exc)))
             else:
                 results.append(result)
                 if not result.success:
@@ -581,6 +581,10 @@ class WorkflowService:
             return snapshot
 
     # -- what the pipeline asks of its service -------------------------------------------------
+
+    def record_label(self, record: RecordRef) -> str:
+        """The record id a bulk failure reports, even for a reference whose key is unusable."""
+        return key_label(record)
 
     def run(self, command: Command) -> TransitionResult:
         """Run ``command`` through the pipeline in a session of this service's own."""

@@ -93,7 +93,12 @@ def has_legacy_status(model: type[Any]) -> bool:
     """Does ``model`` map a legacy ``status`` column (one that set ``status = None`` does not)?"""
     found = _HAS_STATUS.get(model)
     if found is None:
-        found = _HAS_STATUS[model] = "status" in inspect(model).attrs
+        mapper = inspect(model, raiseerr=False)
+        if mapper is not None:
+            found = "status" in mapper.attrs
+        else:  # a model of another ORM (Django's): a ``status`` field, unless set to None
+            found = getattr(model, "status", None) is not None
+        _HAS_STATUS[model] = found
     return found
 
 

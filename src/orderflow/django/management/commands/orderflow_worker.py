@@ -1,0 +1,53 @@
+"""``manage.py orderflow_worker``: fire due timers and relay the outbox, until stopped (or ``--once``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from orderflow.django.management.commands._common import service
+from orderflow.django.workers import fire_due_timers, publisher_from_settings, relay_outbox
+
+
+class Command(BaseCommand):  # type: ignore[misc]
+    help = (
+        "Deliver due `after` timers through the service and publish the outbox "
+        "(ORDERFLOW['PUBLISHER']); safe to run in many processes on PostgreSQL."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--once", action="store_true", help="one batch of each, then exit")
+        parser.add_argument(
+            "--interval", type=float, default=1.0, help="seconds between idle polls"
+        )
+        parser.add_argument("--batch", type=int, default=100)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        workflow = service()
+        publish = publisher_from_settings()
+        if publish is None:
+            self.stderr.write(
+                "ORDERFLOW['PUBLISHER'] is not set: the outbox is left for another relay"
+            )
+        try:
+            while True:
+                timers = fire_due_timers(workflow, batch=options["batch"])
+                relayed = (
+                    relay_outbox(workflow, publish, batch=options["batch"]) if publish else None
+                )
+                if len(timers) or (relayed is not None and len(relayed)):
+                    self.stdout.write(
+                        f"timers: {len(timers.fired)} fired, {len(timers.dropped)} dropped, "
+                        f"{len(timers.retried)} retried, {len(timers.dead)} dead; outbox: "
+                        + ("-" if relayed is None else
+                           f"{len(relayed.published)} published, {len(relayed.retried)} retried, "
+                           f"{len(relayed.dead)} dead")
+                    )  # fmt: skip
+                if options["once"]:
+                    return
+                if not len(timers) and (relayed is None or not len(relayed)):
+                    time.sleep(options["interval"])
+        except KeyboardInterrupt:
+            self.stdout.write("stopped")
