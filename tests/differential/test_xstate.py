@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import shutil
-import subprocess
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +31,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from node_runner import NodeRunner, xstate_modules
 
 import orderflow
 from orderflow.testing import event_sequences, machine_configs
@@ -45,66 +43,9 @@ EXAMPLES = int(os.environ.get("ORDERFLOW_DIFFERENTIAL_EXAMPLES", "250"))
 Steps = list[dict[str, Any]]
 
 
-class XState:
-    """A long-lived ``node xstate_runner.cjs --serve``: one case in, one result out.
-
-    XState has no microstep bound: a chart whose eventless transitions loop
-    keeps node busy forever.  A case that takes longer than ``timeout``
-    seconds is reported as ``{"error": LOOP}`` and node is restarted.
-    """
-
-    def __init__(self, node_modules: Path, timeout: float = 1.0) -> None:
-        self.env = {**os.environ, "ORDERFLOW_TEST_XSTATE_DIR": str(node_modules)}
-        self.timeout = timeout
-        self.process = self._start()
-
-    def _start(self) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            ["node", str(RUNNER), "--serve"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=self.env,
-        )
-
-    def run(self, config: dict[str, Any], events: list[str]) -> dict[str, Any]:
-        process = self.process
-        assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(json.dumps({"config": config, "events": events}) + "\n")
-        process.stdin.flush()
-        ready, _, _ = select.select([process.stdout], [], [], self.timeout)
-        if not ready:
-            process.kill()
-            process.wait()
-            self.process = self._start()
-            return {"error": LOOP}
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError("xstate_runner.cjs exited; see its stderr above")
-        result: dict[str, Any] = json.loads(line)
-        return result
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
-def xstate() -> Iterator[XState]:
-    directory = os.environ.get("ORDERFLOW_TEST_XSTATE_DIR")
-    if not directory:
-        pytest.skip(
-            "ORDERFLOW_TEST_XSTATE_DIR is not set: run `make xstate` and point it at .cache/xstate/node_modules"
-        )
-    node_modules = Path(directory).resolve()
-    if not (node_modules / "xstate" / "package.json").is_file():
-        pytest.skip(
-            f"ORDERFLOW_TEST_XSTATE_DIR={directory} holds no xstate package (run `make xstate`)"
-        )
-    if shutil.which("node") is None:
-        pytest.skip("node is not on PATH; the XState differential tests need it")
-    runner = XState(node_modules)
+def xstate() -> Iterator[NodeRunner]:
+    runner = NodeRunner(RUNNER, xstate_modules(), loop=LOOP, args=("--serve",), timeout=1.0)
     yield runner
     runner.close()
 
@@ -156,10 +97,10 @@ def _states(result: dict[str, Any]) -> Any:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(data=st.data())
-def test_random_charts_agree_with_xstate(xstate: XState, data: st.DataObject) -> None:
+def test_random_charts_agree_with_xstate(xstate: NodeRunner, data: st.DataObject) -> None:
     config = data.draw(machine_configs(), label="config")
     events = data.draw(event_sequences(config), label="events")
-    expected = xstate.run(config, events)
+    expected = xstate.run({"config": config, "events": events})
     assert expected.get("error", LOOP) == LOOP, (
         f"XState rejected a generated config (a generator bug): {expected['error']}"
     )
@@ -508,8 +449,10 @@ def test_orderflow_gives_xstates_answer(case: Case) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_written_answers_are_xstates(xstate: XState, case: Case) -> None:
-    assert _states(xstate.run(case.config, case.events)) == [list(step) for step in case.expected]
+def test_written_answers_are_xstates(xstate: NodeRunner, case: Case) -> None:
+    assert _states(xstate.run({"config": case.config, "events": case.events})) == [
+        list(step) for step in case.expected
+    ]
 
 
 # -- where orderflow once disagreed with XState ------------------------------------------------------
@@ -583,5 +526,7 @@ def test_orderflow_gives_xstates_answer_where_it_used_to_disagree(case: Case) ->
 
 
 @pytest.mark.parametrize("case", DISAGREEMENTS, ids=lambda c: c.name)
-def test_written_answers_of_disagreements_are_xstates(xstate: XState, case: Case) -> None:
-    assert _states(xstate.run(case.config, case.events)) == [list(step) for step in case.expected]
+def test_written_answers_of_disagreements_are_xstates(xstate: NodeRunner, case: Case) -> None:
+    assert _states(xstate.run({"config": case.config, "events": case.events})) == [
+        list(step) for step in case.expected
+    ]

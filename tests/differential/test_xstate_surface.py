@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import shutil
-import subprocess
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +23,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from node_runner import NodeRunner, xstate_modules
 
 import orderflow
 from orderflow import assign
@@ -60,57 +58,9 @@ LIBRARY: dict[str, dict[str, Any]] = {
 }
 
 
-class XState:
-    """``node xstate_surface_runner.cjs``: one case in, one result out (a hung case is a loop)."""
-
-    def __init__(self, node_modules: Path, timeout: float = 2.0) -> None:
-        self.env = {**os.environ, "ORDERFLOW_TEST_XSTATE_DIR": str(node_modules)}
-        self.timeout = timeout
-        self.process = self._start()
-
-    def _start(self) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            ["node", str(RUNNER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=self.env,
-        )
-
-    def run(self, case: dict[str, Any]) -> dict[str, Any]:
-        process = self.process
-        assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(json.dumps(case) + "\n")
-        process.stdin.flush()
-        ready, _, _ = select.select([process.stdout], [], [], self.timeout)
-        if not ready:
-            process.kill()
-            process.wait()
-            self.process = self._start()
-            return {"error": LOOP}
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError("xstate_surface_runner.cjs exited; see its stderr above")
-        result: dict[str, Any] = json.loads(line)
-        return result
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
-def xstate() -> Iterator[XState]:
-    directory = os.environ.get("ORDERFLOW_TEST_XSTATE_DIR")
-    if not directory:
-        pytest.skip("ORDERFLOW_TEST_XSTATE_DIR is not set: run `make xstate` and point it at it")
-    node_modules = Path(directory).resolve()
-    if not (node_modules / "xstate" / "package.json").is_file():
-        pytest.skip(f"ORDERFLOW_TEST_XSTATE_DIR={directory} holds no xstate package")
-    if shutil.which("node") is None:
-        pytest.skip("node is not on PATH; the XState differential tests need it")
-    runner = XState(node_modules)
+def xstate() -> Iterator[NodeRunner]:
+    runner = NodeRunner(RUNNER, xstate_modules(), loop=LOOP, timeout=2.0)
     yield runner
     runner.close()
 
@@ -188,7 +138,7 @@ def _xstate_spelling(config: dict[str, Any], path: str, flip: bool) -> dict[str,
 )
 @given(data=st.data())
 def test_history_true_and_get_meta_agree_with_xstate_on_random_charts(
-    xstate: XState, data: st.DataObject
+    xstate: NodeRunner, data: st.DataObject
 ) -> None:
     drawn = data.draw(machine_configs(), label="config")
     config = _xstate_spelling(drawn, "root", data.draw(st.booleans(), label="history: true"))
@@ -225,7 +175,7 @@ ROOT_LOST: dict[str, Any] = {
 
 
 def test_xstate_loses_its_root_after_reentering_a_history_state_of_a_parallel_root(
-    xstate: XState,
+    xstate: NodeRunner,
 ) -> None:
     case = {"config": ROOT_LOST, "events": ["A"]}
     theirs = xstate.run(case)["steps"]
@@ -285,7 +235,7 @@ COUNTING = ["increment", "double"]
 )
 @given(data=st.data())
 def test_provide_and_context_from_input_agree_with_xstate(
-    xstate: XState, data: st.DataObject
+    xstate: NodeRunner, data: st.DataObject
 ) -> None:
     case: dict[str, Any] = {
         "config": SHOP,
