@@ -120,3 +120,96 @@ def test_an_action_built_in_python_cannot_be_exported() -> None:
     )
     with pytest.raises(ExportError, match="built in Python"):
         to_xstate(machine)
+
+
+def test_invoked_children_survive_a_round_trip_and_run_the_same() -> None:
+    child = orderflow.create_machine(
+        {
+            "id": "pinger",
+            "initial": "waiting",
+            "context": {"seen": 0},
+            "states": {
+                "waiting": {
+                    "on": {
+                        "PING": {
+                            "target": "done",
+                            "actions": [
+                                {"type": "sendParent", "params": {"event": {"type": "PONG"}}}
+                            ],
+                        }
+                    }
+                },
+                "done": {"type": "final"},
+            },
+        }
+    )
+    implementations = orderflow.setup(
+        actors={"pinger": child},
+        inputs={"ticket": lambda context, event: {"for": context["name"]}},
+    )
+    config = {
+        "id": "job",
+        "context": {"name": "j-1", "snapshots": 0},
+        "initial": "running",
+        "states": {
+            "running": {
+                "invoke": [
+                    {
+                        "id": "p",
+                        "src": "pinger",
+                        "inputFrom": "ticket",
+                        "systemId": "the-pinger",
+                        "onDone": "finished",
+                        "onSnapshot": {"actions": [{"type": "assign", "params": {"snapshots": 1}}]},
+                    },
+                    {"id": "q", "src": "pinger", "input": {"for": "q"}, "onError": "failed"},
+                ],
+                "on": {
+                    "GO": {
+                        "actions": [
+                            {"type": "sendTo", "params": {"to": "p", "event": {"type": "PING"}}}
+                        ]
+                    }
+                },
+            },
+            "finished": {"type": "final"},
+            "failed": {"type": "final"},
+        },
+    }
+    machine = implementations.create_machine(config)
+    exported = to_xstate(machine)
+
+    running = exported["states"]["running"]
+    assert [entry["id"] for entry in running["invoke"]] == ["p", "q"]
+    first, second = running["invoke"]
+    assert (first["src"], first["inputFrom"], first["systemId"]) == (
+        "pinger",
+        "ticket",
+        "the-pinger",
+    )
+    assert first["onDone"] == [{"target": "#job.finished"}] and "onSnapshot" in first
+    assert second["input"] == {"for": "q"} and second["onError"] == [{"target": "#job.failed"}]
+    assert not any(key.startswith("xstate.") for key in running["on"])
+
+    again = implementations.create_machine(json.loads(json.dumps(exported)))
+    assert to_xstate(again) == exported  # normalised: a fixed point
+    for run in (machine, again):
+        snapshot, _ = run.initial_transition()
+        assert set(snapshot.children) == {"p", "q"}
+        snapshot, _ = run.transition(snapshot, "GO")
+        assert snapshot.value == "finished" and snapshot.context["snapshots"] == 1
+
+
+def test_an_invoke_input_computed_by_an_unnamed_function_cannot_be_exported() -> None:
+    child = orderflow.create_machine({"id": "c", "initial": "a", "states": {"a": {}}})
+    machine = orderflow.setup(actors={"c": child}).create_machine(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {
+                "a": {"invoke": {"id": "k", "src": "c", "input": lambda context, event, params: 1}}
+            },
+        }
+    )
+    with pytest.raises(ExportError, match=r"invoke\[0\].*no name"):
+        to_xstate(machine)

@@ -566,7 +566,7 @@ class _Compiler:
         if not callable(function):
             self.problem(f"{path}.inputFrom", f"the input function {name!r} is not callable")
             return None
-        return _InputFunction(function)
+        return _InputFunction(function, name)
 
     def _actor_builtin(self, builtin: Builtin, params: Any, path: str) -> Builtin:
         """Check an actor built-in's names; a spawnChild's inputFrom becomes its input function."""
@@ -901,6 +901,8 @@ class _InputFunction:
     """A named input function ``(context, event) -> input``, called as a computed value."""
 
     function: Callable[[Any, Any], Any]
+    #: the name it was given to ``setup(inputs=...)`` by (what an export writes as ``inputFrom``)
+    name: str = ""
 
     def __call__(self, context: Any, event: Any, params: Any) -> Any:
         return self.function(context, event)

@@ -28,7 +28,7 @@ from orderflow.chart.guards import (
     StateInGuard,
     describe,
 )
-from orderflow.chart.nodes import StateNode, Transition
+from orderflow.chart.nodes import Invocation, StateNode, Transition
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,9 @@ class DiagramState:
     tags: tuple[str, ...] = ()
     description: str | None = None
     meta: Any = None
+    #: the actors the state invokes (their onDone/onError/onSnapshot are transitions on
+    #: ``xstate.done.actor.<id>``, ``xstate.error.actor.<id>`` and ``xstate.snapshot.<id>``)
+    invocations: tuple[DiagramInvocation, ...] = ()
 
     def walk(self) -> Iterator[DiagramState]:
         """This state and its descendants in document order."""
@@ -116,6 +119,23 @@ class DiagramTransition:
         if self.actions:
             text = f"{text} / {', '.join(self.actions)}".strip()
         return text
+
+
+@dataclass(frozen=True)
+class DiagramInvocation:
+    """An ``invoke`` of a state: the child actor ``src`` started on entry as ``id``.
+
+    ``input`` is a JSON value; ``input_from`` the name of an input function; ``portable``
+    is false when the input was computed by a Python callable JSON cannot name.
+    """
+
+    id: str
+    src: str
+    input: Any = None
+    input_from: str | None = None
+    system_id: str | None = None
+    on_snapshot: bool = False
+    portable: bool = True
 
 
 @dataclass(frozen=True)
@@ -174,6 +194,21 @@ def _state(node: StateNode, active: set[str]) -> DiagramState:
         tags=node.tags,
         description=node.description,
         meta=node.meta,
+        invocations=tuple(_invocation(i) for i in node.invoke),
+    )
+
+
+def _invocation(invocation: Invocation) -> DiagramInvocation:
+    value = invocation.input
+    name = getattr(value, "name", None) if callable(value) else None
+    return DiagramInvocation(
+        id=invocation.id,
+        src=invocation.src,
+        input=None if callable(value) else value,
+        input_from=name or None,
+        system_id=invocation.system_id,
+        on_snapshot=invocation.sync_snapshot,
+        portable=not callable(value) or bool(name),
     )
 
 

@@ -79,10 +79,15 @@ def _state(
     done: list[dict[str, Any]] = []
     after: dict[str, list[dict[str, Any]]] = {}
     always: list[dict[str, Any]] = []
+    invoked = _invocations(state, path)
     for t in by_source.get(state.id, ()):
         where = f"{path}.{t.kind}"
         written = _transition(t, where)
-        if t.kind == "always":
+        handler = _invocation_handler(t, invoked)
+        if handler is not None:  # an invocation's onDone / onError / onSnapshot
+            entry, key = handler
+            entry.setdefault(key, []).append(written)
+        elif t.kind == "always":
             always.append(written)
         elif t.kind == "done":
             done.append(written)
@@ -99,12 +104,56 @@ def _state(
         out["after"] = after
     if always:
         out["always"] = always
+    if invoked:
+        out["invoke"] = list(invoked.values())
     if state.children:
         out["states"] = {
             child.key: _state(child, by_source, f"{path}.states.{child.key}")
             for child in state.children
         }
     return out
+
+
+#: the events an invocation answers with, and the invoke key that handles each
+_INVOCATION_EVENTS = (
+    ("xstate.done.actor.", "onDone"),
+    ("xstate.error.actor.", "onError"),
+    ("xstate.snapshot.", "onSnapshot"),
+)
+
+
+def _invocations(state: DiagramState, path: str) -> dict[str, dict[str, Any]]:
+    """The state's ``invoke`` entries by id (their handlers are added as transitions come)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for index, invocation in enumerate(state.invocations):
+        where = f"{path}.invoke[{index}]"
+        if not invocation.portable:
+            raise ExportError(
+                f"{where}: the input of '{invocation.id}' is computed by a Python function with "
+                "no name; register it with setup(inputs=...) and name it with inputFrom",
+                "xstate",
+            )
+        entry: dict[str, Any] = {"id": invocation.id, "src": invocation.src}
+        if invocation.input_from is not None:
+            entry["inputFrom"] = invocation.input_from
+        elif invocation.input is not None:
+            entry["input"] = _json(invocation.input, f"{where}.input")
+        if invocation.system_id is not None:
+            entry["systemId"] = invocation.system_id
+        if invocation.on_snapshot:
+            entry["onSnapshot"] = []
+        entries[invocation.id] = entry
+    return entries
+
+
+def _invocation_handler(
+    t: DiagramTransition, invoked: dict[str, dict[str, Any]]
+) -> tuple[dict[str, Any], str] | None:
+    descriptor = t.descriptor or ""
+    for prefix, key in _INVOCATION_EVENTS:
+        if descriptor.startswith(prefix) and descriptor[len(prefix) :] in invoked:
+            return invoked[descriptor[len(prefix) :]], key
+    return None
 
 
 def _transition(t: DiagramTransition, path: str) -> dict[str, Any]:
