@@ -530,3 +530,31 @@ def test_written_answers_of_disagreements_are_xstates(xstate: NodeRunner, case: 
     assert _states(xstate.run({"config": case.config, "events": case.events})) == [
         list(step) for step in case.expected
     ]
+
+
+# -- a deliberate difference (docs/semantics.md): history inside a parallel state ---------------
+
+HISTORY_IN_PARALLEL = {
+    "id": "m",
+    "initial": "a1",
+    "states": {
+        "a1": {"on": {"A": "p2"}},
+        "p2": {
+            "type": "parallel",
+            "states": {
+                "h": {"type": "history", "history": "deep"},
+                "c5": {"initial": "a8", "states": {"a8": {"on": {"Z": "#m.p2.h"}}}},
+            },
+        },
+    },
+}
+
+
+def test_a_history_state_of_a_parallel_state_with_nothing_remembered_enters_its_regions() -> None:
+    steps = _states(run_orderflow(HISTORY_IN_PARALLEL, ["A", "Z"]))
+    assert steps[-1] == [{"p2": {"c5": "a8"}}, "active"]  # SCXML: the regions' defaults
+
+
+def test_xstate_goes_to_the_initial_state_there_as_documented(xstate: NodeRunner) -> None:
+    answer = _states(xstate.run({"config": HISTORY_IN_PARALLEL, "events": ["A", "Z"]}))
+    assert answer[-1] == ["a1", "active"], "XState changed here: update docs/semantics.md"
