@@ -32,6 +32,7 @@ from orderflow.chart import Timer
 from orderflow.errors import StaleRecordError
 from orderflow.service.results import Principal
 from orderflow.service.rows import LoadedRow, current_version, identity, table_name
+from orderflow.service.statements import Prepared, PreparedInsert
 from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
 from orderflow.store.workflow_tables import CANCELLED, PENDING
 
@@ -39,7 +40,12 @@ from orderflow.store.workflow_tables import CANCELLED, PENDING
 _LOG_TABLE: Table = TransitionLog.__table__  # type: ignore[assignment]
 _LOG_INSERT = insert(_LOG_TABLE).returning(_LOG_TABLE.c.id, sort_by_parameter_order=True)
 #: one log row: its id from the driver (``lastrowid`` on SQLite, ``RETURNING`` where that is how)
-_LOG_INSERT_ONE = insert(_LOG_TABLE)
+_LOG_INSERT_ONE = PreparedInsert(
+    insert(_LOG_TABLE).values(
+        {column: bindparam(column.key) for column in _LOG_TABLE.c if not column.primary_key}
+    ),
+    _LOG_TABLE.c.id,
+)
 
 
 def actor_columns(principal: Principal | None) -> dict[str, str | None]:
@@ -54,7 +60,7 @@ class Journal:
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self.clock = clock
-        self._updates: dict[tuple[type[Any], tuple[str, ...]], Any] = {}
+        self._updates: dict[tuple[type[Any], tuple[str, ...]], Prepared] = {}
 
     # -- the record's own row ----------------------------------------------------------------
 
@@ -75,8 +81,8 @@ class Journal:
         model, key = identity(row)
         new_version = read + steps
         connection = connection_of(where)
-        written = connection.execute(
-            self._versioned_update(model, tuple(columns)),
+        written = self._versioned_update(model, tuple(columns)).execute(
+            connection,
             {
                 **{f"new_{name}": value for name, value in columns.items()},
                 "new_workflow_version": new_version,
@@ -100,11 +106,11 @@ class Journal:
         """Count one more write to ``row`` (a log row on it that moved no state): version-checked."""
         return self.advance(where, row, {}, row.workflow_version or 0)
 
-    def _versioned_update(self, model: type[Any], names: tuple[str, ...]) -> Any:
+    def _versioned_update(self, model: type[Any], names: tuple[str, ...]) -> Prepared:
         key = (model, names)
         statement = self._updates.get(key)
         if statement is None:
-            statement = self._updates[key] = versioned_update(model, names)
+            statement = self._updates[key] = Prepared(versioned_update(model, names))
         return statement
 
     # -- the log -----------------------------------------------------------------------------
@@ -138,8 +144,7 @@ class Journal:
         """Append ``entries`` (from :meth:`entry`); their ids, in order."""
         connection = connection_of(where)
         if len(entries) == 1:  # the common case: one INSERT, its id from the driver
-            written = connection.execute(_LOG_INSERT_ONE, dict(entries[0]))
-            return [int(written.inserted_primary_key[0])]  # type: ignore[index]
+            return [int(_LOG_INSERT_ONE.inserted_key(connection, entries[0]))]
         return list(connection.execute(_LOG_INSERT, [dict(e) for e in entries]).scalars())
 
     # -- the outbox --------------------------------------------------------------------------

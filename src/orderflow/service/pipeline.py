@@ -428,16 +428,16 @@ def replies_of(work: Work, step: StepDone, action: Action, answer: Any) -> list[
 def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
     """Write the last snapshot, a log row per step, override rows, timer rows and the outbox."""
     last, row = steps[-1], work.row
-    dry_run = work.command.dry_run
-    columns = None if dry_run else state_columns(last.after, row.model)
-    status = row.status if columns is None else columns.get("status", row.status)
-    result = outcome(work, steps, status)
-    if columns is None:
-        return result
+    if work.command.dry_run:
+        return outcome(work, steps, row.status)
+    columns = state_columns(last.after, row.model)
+    status = columns.get("status", row.status)
+    # the log keeps the answer a repeat under an idempotency key gets, so it is made first then
+    keyed = outcome(work, steps, status) if work.command.idempotency_key is not None else None
     journal, connection = work.service.journal, work.connection
     journal.advance(connection, row, changed(row, columns), work.read_version, len(steps))
     ids = journal.log(
-        connection, [log_entry(work, index, step, result) for index, step in enumerate(steps)]
+        connection, [log_entry(work, index, step, keyed) for index, step in enumerate(steps)]
     )
     for step, log_id in zip(steps, ids, strict=True):
         step.log_id = log_id
@@ -449,7 +449,9 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
     if emitted:
         journal.outbox(work.session, work.record_type, work.record_id, emitted)
     work.flush()
-    return dataclasses.replace(result, log_ids=tuple(ids))
+    if keyed is not None:
+        return dataclasses.replace(keyed, log_ids=tuple(ids))
+    return outcome(work, steps, status, tuple(ids))
 
 
 def changed(row: Any, columns: dict[str, Any]) -> dict[str, Any]:
@@ -475,7 +477,9 @@ def same_json(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def log_entry(work: Work, index: int, step: StepDone, result: TransitionResult) -> dict[str, Any]:
+def log_entry(
+    work: Work, index: int, step: StepDone, result: TransitionResult | None
+) -> dict[str, Any]:
     machine = work.the_machine
     before = None if step.before is None else plain_value(step.before.value)
     after = plain_value(step.after.value)
@@ -490,7 +494,7 @@ def log_entry(work: Work, index: int, step: StepDone, result: TransitionResult) 
     if index == 0:
         if work.migrated_from is not None:
             details["migrated_from"] = work.migrated_from
-        if work.command.idempotency_key is not None:  # the answer a repeat under the key gets
+        if result is not None:  # the answer a repeat under the idempotency key gets
             details["request"] = work.digest
             details["result"] = result.to_json()
     return work.service.journal.entry(
@@ -579,7 +583,9 @@ def commit(work: Work, result: TransitionResult) -> TransitionResult:
     return result
 
 
-def outcome(work: Work, steps: list[StepDone], status: str | None) -> TransitionResult:
+def outcome(
+    work: Work, steps: list[StepDone], status: str | None, log_ids: tuple[int, ...] = ()
+) -> TransitionResult:
     first, last = steps[0], steps[-1]
     dry_run, read = work.command.dry_run, work.read_version
     return TransitionResult(
@@ -591,7 +597,7 @@ def outcome(work: Work, steps: list[StepDone], status: str | None) -> Transition
         scheduled=tuple(t.id for s in steps for t in s.core.armed),
         cancelled=tuple(t for s in steps for t in s.core.cancelled),
         dry_run=dry_run, version=read if dry_run else read + len(steps), status=status,
-        steps=len(steps),
+        steps=len(steps), log_ids=log_ids,
     )  # fmt: skip
 
 

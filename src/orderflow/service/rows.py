@@ -1,12 +1,14 @@
 """Finding a record's row: its table name, key column, and the locked read of one send.
 
 The statements are built once per model (a service keeps them in a
-:class:`RowReader`); SQLAlchemy compiles a statement with bound parameters
-once, so a send pays for neither the ORM's planning nor a new compile.
+:class:`RowReader`) and run as prepared driver SQL
+(:mod:`orderflow.service.statements`), so a send pays for neither the ORM's
+planning nor Core's per-statement work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, inspect, select
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from orderflow.errors import NotAWorkflowRecordError, OrderflowError, RecordNotFoundError
+from orderflow.service.statements import Prepared
 from orderflow.store import WorkflowRecord, record_identity
 
 if TYPE_CHECKING:
@@ -106,18 +109,22 @@ class LoadedRow:
     workflow_version: int
     status: str | None
 
-    def __init__(self, unit: Unit, model: type[Any], key: Any, values: Any) -> None:
+    def __init__(self, unit: Unit, model: type[Any], key: Any, values: Mapping[str, Any]) -> None:
         self._unit = unit
         self._instance: Any = None
         self.model = model
         self.key = key
-        for name in STATE_ATTRIBUTES:
-            setattr(self, name, getattr(values, name, None))  # no status: a model without one
+        self.workflow_machine = values.get("workflow_machine")
+        self.workflow_state = values.get("workflow_state")
+        self.workflow_context = values.get("workflow_context")
+        self.workflow_version = values.get("workflow_version")  # type: ignore[assignment]
+        self.status = values.get("status")  # None: a model without a legacy status
 
     @classmethod
     def of(cls, unit: Unit, instance: Any, key: Any) -> LoadedRow:
         """The row of an instance the session holds already (a record a start inserted)."""
-        row = cls(unit, type(instance), key, instance)
+        values = {name: getattr(instance, name, None) for name in STATE_ATTRIBUTES}
+        row = cls(unit, type(instance), key, values)
         row._instance = instance
         return row
 
@@ -142,7 +149,7 @@ class RowReader:
     """Reads a record's row into a call, locked or not, with statements built once per model."""
 
     def __init__(self) -> None:
-        self._queries: dict[tuple[type[Any], bool], Any] = {}
+        self._queries: dict[tuple[type[Any], bool], tuple[Prepared, tuple[str, ...]]] = {}
 
     def load(
         self, unit: Unit, record: RecordRef, *, lock: bool, insert: bool = False
@@ -153,15 +160,20 @@ class RowReader:
         model, key = record_identity(record)
         if not issubclass(model, WorkflowRecord):
             raise NotAWorkflowRecordError(model)
-        query = self._queries.get((model, lock))
-        if query is None:
-            query = self._queries[model, lock] = columns_query(model, lock)
-        values = unit.connection.execute(query, {"record_key": key}).one_or_none()
+        found = self._queries.get((model, lock))
+        if found is None:
+            query = columns_query(model, lock)
+            found = self._queries[model, lock] = (
+                Prepared(query),
+                tuple(query.selected_columns.keys()),
+            )
+        query, names = found
+        values = query.one_or_none(unit.connection, {"record_key": key})
         if values is None:
             if insert and not isinstance(record, tuple):
                 return self._inserted(unit, record, key)
             raise RecordNotFoundError(table_name(model), str(key))
-        return LoadedRow(unit, model, key, values), key
+        return LoadedRow(unit, model, key, dict(zip(names, values, strict=True))), key
 
     @staticmethod
     def _inserted(unit: Unit, record: Any, key: Any) -> tuple[LoadedRow, Any]:

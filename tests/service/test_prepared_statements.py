@@ -1,0 +1,157 @@
+"""A send's own statements run as prepared driver SQL: same meaning, same events, same schema map.
+
+:mod:`orderflow.service.statements` compiles the locked read, the versioned
+update and the log insert once per dialect and runs them with
+``exec_driver_sql``.  These tests hold it to what Core would have done: the
+values written and read back (JSON of any shape, key types, timestamps),
+the connection events a user's tracing listens to, and a
+``schema_translate_map``, whose SQL only Core can render.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, event, select, update
+from sqlalchemy.orm import sessionmaker
+
+import orderflow
+from orderflow.service import WorkflowService
+from orderflow.service.statements import Prepared, PreparedInsert
+from orderflow.store.base import JSONDocument, UTCDateTime
+from workflow_db import Database, Ticket
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(
+        st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=6
+    ),  # PostgreSQL refuses NUL
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+metadata = MetaData()
+notes = Table(
+    "prepared_notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("label", String(40)),
+    Column("document", JSONDocument),
+    Column("at", UTCDateTime),
+)
+INSERT = PreparedInsert(
+    notes.insert().values(
+        label=bindparam("label"), document=bindparam("document"), at=bindparam("at")
+    ),
+    notes.c.id,
+)
+READ = Prepared(
+    select(notes.c.label, notes.c.document, notes.c.at).where(notes.c.id == bindparam("key"))
+)
+WRITE = Prepared(
+    update(notes).where(notes.c.id == bindparam("key")).values(document=bindparam("document"))
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first=json_values,
+    second=json_values,
+    label=st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=40),
+)
+def test_prepared_statements_write_and_read_what_core_does(
+    database: Database, first: Any, second: Any, label: str
+) -> None:
+    """Row ``a`` is written by Core, row ``b`` by the prepared statements; both read the same."""
+    at = datetime(2026, 12, 4, 9, 30, 15, 123456, tzinfo=UTC)
+    metadata.create_all(database.engine)
+    values = {"label": label, "document": first, "at": at}
+    with database.engine.begin() as connection:
+        a = connection.execute(notes.insert().values(values)).inserted_primary_key[0]
+        b = INSERT.inserted_key(connection, values)
+        assert b == a + 1
+        connection.execute(update(notes).where(notes.c.id == a).values(document=second))
+        assert WRITE.execute(connection, {"key": b, "document": second}).rowcount == 1
+        by_core = [tuple(connection.execute(READ.statement, {"key": key}).one()) for key in (a, b)]
+        by_prepared = [READ.one_or_none(connection, {"key": key}) for key in (a, b)]
+        assert by_core[0] == by_core[1] == by_prepared[0] == by_prepared[1]
+        assert by_core[0][2] == at
+        assert READ.one_or_none(connection, {"key": b + 1}) is None
+        connection.execute(notes.delete())
+
+
+def toggle() -> orderflow.Machine:
+    return orderflow.create_machine(
+        {
+            "id": "toggle",
+            "initial": "off",
+            "context": {"flips": 0},
+            "states": {
+                "off": {
+                    "on": {
+                        "FLIP": {
+                            "target": "on",
+                            "actions": [{"type": "assign", "params": {"flips": 1}}],
+                        }
+                    }
+                },
+                "on": {"on": {"FLIP": "off"}},
+            },
+        }
+    )
+
+
+def test_a_users_cursor_events_see_every_statement_of_a_send(database: Database) -> None:
+    """Tracing (OpenTelemetry's SQLAlchemy instrumentation, say) listens to cursor events."""
+    service = WorkflowService(database.Session, {"toggle": toggle()})
+    ticket = Ticket(workflow_machine="toggle")
+    service.start(ticket)
+    seen: list[str] = []
+
+    def before(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: Any
+    ) -> None:
+        seen.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(database.engine, "before_cursor_execute", before)
+    try:
+        assert service.send(ticket, "FLIP").success
+    finally:
+        event.remove(database.engine, "before_cursor_execute", before)
+    assert any(s.startswith("SELECT") for s in seen)
+    assert any(s.startswith("UPDATE TICKETS") for s in seen)
+    assert any(s.startswith("INSERT INTO WORKFLOW_TRANSITION_LOG") for s in seen)
+
+
+def test_a_schema_translate_map_is_rendered_by_core(database: Database) -> None:
+    """A map changes the SQL per connection, so those sends run the Core statements."""
+    schema = "main" if database.kind.startswith("sqlite") else database.schema
+    engine = database.engine.execution_options(schema_translate_map={None: schema})
+    service = WorkflowService(sessionmaker(engine), {"toggle": toggle()})
+    ticket = Ticket(workflow_machine="toggle")
+    service.start(ticket)
+    seen: list[str] = []
+
+    def before(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: Any
+    ) -> None:
+        seen.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", before)
+    try:
+        assert service.send(ticket, "FLIP").success
+    finally:
+        event.remove(database.engine, "before_cursor_execute", before)
+    written = [s for s in seen if s.lstrip().upper().startswith(("UPDATE", "INSERT"))]
+    assert written and all(f"{schema}." in s for s in written), written
+    assert service.snapshot(ticket).value == "on"
