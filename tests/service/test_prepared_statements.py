@@ -13,14 +13,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, event, select, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import sessionmaker
 
 import orderflow
+from orderflow.errors import StaleRecordError
 from orderflow.service import WorkflowService
 from orderflow.service.statements import Prepared, PreparedInsert
+from orderflow.store import TransitionLog
 from orderflow.store.base import JSONDocument, UTCDateTime
 from workflow_db import Database, Ticket
 
@@ -121,16 +135,16 @@ def test_a_users_cursor_events_see_every_statement_of_a_send(database: Database)
     def before(
         conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: Any
     ) -> None:
-        seen.append(" ".join(statement.split()[:3]).upper())
+        seen.append(" ".join(statement.split()).upper())
 
     event.listen(database.engine, "before_cursor_execute", before)
     try:
         assert service.send(ticket, "FLIP").success
     finally:
         event.remove(database.engine, "before_cursor_execute", before)
-    assert any(s.startswith("SELECT") for s in seen)
-    assert any(s.startswith("UPDATE TICKETS") for s in seen)
-    assert any(s.startswith("INSERT INTO WORKFLOW_TRANSITION_LOG") for s in seen)
+    assert any(s.startswith("SELECT") and "FROM TICKETS" in s for s in seen)
+    assert any("UPDATE TICKETS" in s for s in seen)  # on PostgreSQL: in the log insert's WITH
+    assert any("INSERT INTO WORKFLOW_TRANSITION_LOG" in s for s in seen)
 
 
 def test_a_schema_translate_map_is_rendered_by_core(database: Database) -> None:
@@ -152,6 +166,31 @@ def test_a_schema_translate_map_is_rendered_by_core(database: Database) -> None:
         assert service.send(ticket, "FLIP").success
     finally:
         event.remove(database.engine, "before_cursor_execute", before)
-    written = [s for s in seen if s.lstrip().upper().startswith(("UPDATE", "INSERT"))]
+    written = [s for s in seen if s.lstrip().upper().startswith(("UPDATE", "INSERT", "WITH"))]
     assert written and all(f"{schema}." in s for s in written), written
     assert service.snapshot(ticket).value == "on"
+
+
+def test_a_stale_move_writes_neither_the_row_nor_its_log_row(database: Database) -> None:
+    """On PostgreSQL the update and the log row are one statement; a failed check writes neither."""
+    service = WorkflowService(database.Session, {"toggle": toggle()})
+    ticket = Ticket(workflow_machine="toggle")
+    service.start(ticket)
+    journal = service.journal
+    entry = journal.entry(
+        "tickets", str(ticket.id), machine="toggle", machine_version=None, event="FLIP",
+        from_state="off", to_state="on", record_version=2, principal=None, note="",
+        details={},
+    )  # fmt: skip
+    with database.engine.connect() as connection:
+        before = connection.execute(select(func.count()).select_from(TransitionLog)).scalar_one()
+        with pytest.raises(StaleRecordError) as raised:
+            journal.move(connection, ticket, {"status": "ON"}, 7, [entry])
+        assert (raised.value.expected, raised.value.found) == (7, 1)
+        after = connection.execute(select(func.count()).select_from(TransitionLog)).scalar_one()
+        assert after == before
+        (ids,) = [journal.move(connection, ticket, {"status": "ON"}, 1, [entry])]
+        connection.commit()
+        row = connection.execute(select(TransitionLog).where(TransitionLog.id == ids[0])).one()
+        assert row.record_version == 2 and row.to_state == "on"
+    assert ticket.workflow_version == 2

@@ -24,7 +24,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -61,6 +71,7 @@ class Journal:
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self.clock = clock
         self._updates: dict[tuple[type[Any], tuple[str, ...]], Prepared] = {}
+        self._moves: dict[tuple[type[Any], tuple[str, ...]], Prepared] = {}
 
     # -- the record's own row ----------------------------------------------------------------
 
@@ -79,28 +90,50 @@ class Journal:
         connection.
         """
         model, key = identity(row)
-        new_version = read + steps
         connection = connection_of(where)
         written = self._versioned_update(model, tuple(columns)).execute(
-            connection,
-            {
-                **{f"new_{name}": value for name, value in columns.items()},
-                "new_workflow_version": new_version,
-                "record_key": key,
-                "read_version": read,
-            },
+            connection, _update_values(columns, key, read, steps)
         )
         if written.rowcount != 1:
-            raise StaleRecordError(
-                table_name(model), str(key), read, current_version(connection, model, key)
+            raise self._stale(connection, model, key, read)
+        return _written(row, columns, read + steps)
+
+    def move(
+        self,
+        connection: Connection,
+        row: Any,
+        columns: Mapping[str, Any],
+        read: int,
+        entries: Sequence[Mapping[str, Any]],
+    ) -> list[int]:
+        """:meth:`advance` by one version per entry, then :meth:`log` the ``entries``; their ids.
+
+        On PostgreSQL one log row goes in the same statement as the update (``WITH moved AS
+        (UPDATE ... RETURNING) INSERT ... SELECT ... FROM moved``): one round trip less, and
+        no log row when the version check fails.
+        """
+        if len(entries) != 1 or connection.dialect.name != "postgresql":
+            self.advance(connection, row, columns, read, len(entries))
+            return self.log(connection, entries)
+        model, key = identity(row)
+        statement = self._moves.get((model, tuple(columns)))
+        if statement is None:
+            statement = self._moves[model, tuple(columns)] = Prepared(
+                moved_and_logged(model, tuple(columns)), (_LOG_TABLE.c.id,)
             )
-        values = {**columns, "workflow_version": new_version}
-        if isinstance(row, LoadedRow):
-            row.written(values)
-        else:
-            for name, value in values.items():
-                set_committed_value(row, name, value)
-        return new_version
+        found = statement.one_or_none(
+            connection, {**_update_values(columns, key, read, 1), **entries[0]}
+        )
+        if found is None:
+            raise self._stale(connection, model, key, read)
+        _written(row, columns, read + 1)
+        return [int(found[0])]
+
+    @staticmethod
+    def _stale(connection: Connection, model: type[Any], key: Any, read: int) -> StaleRecordError:
+        return StaleRecordError(
+            table_name(model), str(key), read, current_version(connection, model, key)
+        )
 
     def bump(self, where: Session | Connection, row: Any) -> int:
         """Count one more write to ``row`` (a log row on it that moved no state): version-checked."""
@@ -221,6 +254,43 @@ class Journal:
 def connection_of(where: Session | Connection) -> Connection:
     """The connection of a transaction given as its session or as the connection itself."""
     return where.connection() if isinstance(where, Session) else where
+
+
+def _update_values(columns: Mapping[str, Any], key: Any, read: int, steps: int) -> dict[str, Any]:
+    """The bound values of :func:`versioned_update`."""
+    return {
+        **{f"new_{name}": value for name, value in columns.items()},
+        "new_workflow_version": read + steps,
+        "record_key": key,
+        "read_version": read,
+    }
+
+
+def _written(row: Any, columns: Mapping[str, Any], version: int) -> int:
+    """Give ``row`` (a LoadedRow or a mapped instance) the values just committed to it."""
+    values = {**columns, "workflow_version": version}
+    if isinstance(row, LoadedRow):
+        row.written(values)
+    else:
+        for name, value in values.items():
+            set_committed_value(row, name, value)
+    return version
+
+
+def moved_and_logged(model: type[Any], names: tuple[str, ...]) -> Any:
+    """:func:`versioned_update` and one log row in one statement (PostgreSQL's DML in ``WITH``).
+
+    The log row is selected from the update's ``RETURNING``, so it is written only if the
+    update matched; the statement answers with the log row's id, or with no row.
+    """
+    moved = versioned_update(model, names).returning(literal_column("1")).cte("moved")
+    columns = [column for column in _LOG_TABLE.c if not column.primary_key]
+    values = select(*[bindparam(column.key, type_=column.type) for column in columns])
+    return (
+        insert(_LOG_TABLE)
+        .from_select(columns, values.select_from(moved))
+        .returning(_LOG_TABLE.c.id)
+    )
 
 
 def versioned_update(model: type[Any], names: tuple[str, ...]) -> Any:

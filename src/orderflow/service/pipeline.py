@@ -435,10 +435,8 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
     # the log keeps the answer a repeat under an idempotency key gets, so it is made first then
     keyed = outcome(work, steps, status) if work.command.idempotency_key is not None else None
     journal, connection = work.service.journal, work.connection
-    journal.advance(connection, row, changed(row, columns), work.read_version, len(steps))
-    ids = journal.log(
-        connection, [log_entry(work, index, step, keyed) for index, step in enumerate(steps)]
-    )
+    entries = [log_entry(work, index, step, keyed) for index, step in enumerate(steps)]
+    ids = journal.move(connection, row, changed(row, columns), work.read_version, entries)
     for step, log_id in zip(steps, ids, strict=True):
         step.log_id = log_id
         for outbox in step.outbox:
