@@ -133,10 +133,12 @@ class ConnectionUnit(Unit):
 
     @property
     def connection(self) -> Connection:
-        if self._connection is None or not self._connection.in_transaction():
+        connection = self._connection
+        if connection is None or not connection.in_transaction():
             self.begin()
-        assert self._connection is not None
-        return self._connection
+            connection = self._connection
+            assert connection is not None
+        return connection
 
     @property
     def session(self) -> Session:

@@ -17,6 +17,7 @@ driver runs the call and refuses it otherwise.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -170,13 +171,23 @@ class StepDone:
     #: outbox rows the step's effects wrote themselves (a notification port's)
     outbox: list[Any] = dataclasses.field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def effects(self) -> list[str]:
         return [action.type for action in self.core.effects]
 
-    @property
+    @functools.cached_property
     def emitted(self) -> list[dict[str, Any]]:
         return [dict(event) for event in self.core.emitted]
+
+    @functools.cached_property
+    def from_value(self) -> Any:
+        """The state value before the step, as plain JSON (None for a start)."""
+        return None if self.before is None else plain_value(self.before.value)
+
+    @functools.cached_property
+    def to_value(self) -> Any:
+        """The state value after the step, as plain JSON."""
+        return plain_value(self.after.value)
 
 
 def run(
@@ -479,8 +490,7 @@ def log_entry(
     work: Work, index: int, step: StepDone, result: TransitionResult | None
 ) -> dict[str, Any]:
     machine = work.the_machine
-    before = None if step.before is None else plain_value(step.before.value)
-    after = plain_value(step.after.value)
+    before, after = step.from_value, step.to_value
     details: dict[str, Any] = {
         "event": step.event,
         "transition": {"from": before, "to": after, "status": step.after.status},
@@ -588,8 +598,7 @@ def outcome(
     dry_run, read = work.command.dry_run, work.read_version
     return TransitionResult(
         True, work.record_type, work.record_id, str(first.event["type"]),
-        None if first.before is None else plain_value(first.before.value),
-        plain_value(last.after.value),
+        first.from_value, last.to_value,
         effects=tuple(e for s in steps for e in s.effects),
         emitted=tuple(e for s in steps for e in s.emitted),
         scheduled=tuple(t.id for s in steps for t in s.core.armed),
