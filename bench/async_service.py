@@ -7,10 +7,16 @@ ORDERFLOW_TEST_POSTGRES_URL is set, else a SQLite file).  A round runs
 ``--ops`` sends of the toggle machine per worker:
 
 - **sync, 8 threads**: ``WorkflowService.send`` from 8 threads, each on its own records;
-- **async, 8 tasks**: ``AsyncWorkflowService.send`` from 8 tasks on one event loop.
+- **async, 8 tasks**: ``AsyncWorkflowService.send`` from 8 tasks on one event loop;
+- **sync floor** and **async floor**: the prepared floor of ``persisted.py`` (a locked
+  read, a versioned update and a log insert, statements built once) on the same engines,
+  from 8 threads on the sync engine and from 8 tasks on the async one (each transaction an
+  ``AsyncConnection`` running the statements in ``run_sync``, as the async service does).
 
-The kinds alternate round by round; the table gives the median throughput of
-each and the median and range of the per-round ratio (async over sync).
+The kinds take turns round by round (the order rotates); the table gives the median
+throughput of each and the median and range of the per-round ratios: async over sync
+(the goal), the async floor over the sync floor (what SQLAlchemy's asyncio layer and the
+async driver allow at best), and each service over its own floor.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ import os
 import statistics
 import threading
 import time
+from typing import Any
 
-from persisted import RECORDS_PER_WORKER, TOGGLE, BenchBase, Switch
+from persisted import RECORDS_PER_WORKER, TOGGLE, BenchBase, Switch, prepared_step
 from scratch_database import Database
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
@@ -64,6 +71,41 @@ async def async_round(service: AsyncWorkflowService, ops: int) -> float:
     return WORKERS * ops / (time.perf_counter() - started)
 
 
+def sync_floor_round(engine: Any, ops: int) -> float:
+    step = prepared_step(engine.dialect.name == "postgresql")
+
+    def work(worker: int) -> None:
+        ids = ids_of(worker)
+        for i in range(ops):
+            with engine.begin() as connection:
+                step(connection, ids[i % len(ids)])
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(WORKERS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return WORKERS * ops / (time.perf_counter() - started)
+
+
+async def async_floor_round(engine: Any, ops: int) -> float:
+    step = prepared_step(engine.dialect.name == "postgresql")
+
+    async def work(worker: int) -> None:
+        ids = ids_of(worker)
+        for i in range(ops):
+            async with engine.begin() as connection:
+                await connection.run_sync(step, ids[i % len(ids)])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(work(w) for w in range(WORKERS)))
+    return WORKERS * ops / (time.perf_counter() - started)
+
+
+KINDS = ("sync", "async", "sync floor", "async floor")
+
+
 def measure(url: str | None, ops: int, rounds: int) -> str:
     database = Database(url, BenchBase.metadata)
     machine = orderflow.create_machine(TOGGLE)
@@ -89,23 +131,30 @@ def measure(url: str | None, ops: int, rounds: int) -> str:
         async_sessionmaker(async_engine, expire_on_commit=False), {"toggle": machine}
     )
     try:
-        sync_round(sync, 20)
-        loop.run_until_complete(async_round(asynchronous, 20))
-        tps: dict[str, list[float]] = {"sync": [], "async": []}
+        runs = {
+            "sync": lambda n: sync_round(sync, n),
+            "async": lambda n: loop.run_until_complete(async_round(asynchronous, n)),
+            "sync floor": lambda n: sync_floor_round(sync_engine, n),
+            "async floor": lambda n: loop.run_until_complete(async_floor_round(async_engine, n)),
+        }
+        for run in runs.values():
+            run(20)
+        tps: dict[str, list[float]] = {kind: [] for kind in KINDS}
         for round_ in range(rounds):
-            kinds = ("sync", "async") if round_ % 2 == 0 else ("async", "sync")
-            for kind in kinds:
-                if kind == "sync":
-                    tps[kind].append(sync_round(sync, ops))
-                else:
-                    tps[kind].append(loop.run_until_complete(async_round(asynchronous, ops)))
-        ratios = [a / s for a, s in zip(tps["async"], tps["sync"], strict=True)]
+            turn = round_ % len(KINDS)
+            for kind in KINDS[turn:] + KINDS[:turn]:
+                tps[kind].append(runs[kind](ops))
         name = "SQLite file (WAL)" if database.schema is None else "PostgreSQL"
-        return (
-            f"| {name} | {statistics.median(tps['sync']):,.0f} | "
-            f"{statistics.median(tps['async']):,.0f} | {statistics.median(ratios):.2f}x "
-            f"({min(ratios):.2f}x-{max(ratios):.2f}x) |"
-        )
+        cells = [f"{statistics.median(tps[kind]):,.0f}" for kind in KINDS]
+        for top, bottom in (
+            ("async", "sync"), ("async floor", "sync floor"), ("sync", "sync floor"),
+            ("async", "async floor"),
+        ):  # fmt: skip
+            ratios = [a / b for a, b in zip(tps[top], tps[bottom], strict=True)]
+            cells.append(
+                f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}x-{max(ratios):.2f}x)"
+            )
+        return f"| {name} | " + " | ".join(cells) + " |"
     finally:
         loop.run_until_complete(async_engine.dispose())
         loop.close()
@@ -122,8 +171,10 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="measure a SQLite file as well")
     args = parser.parse_args()
     rows = [
-        "| engine | sync, 8 threads (tx/s) | async, 8 tasks (tx/s) | async / sync (range) |",
-        "|---|---:|---:|---:|",
+        "| engine | sync, 8 threads (tx/s) | async, 8 tasks (tx/s) | sync floor (tx/s) "
+        "| async floor (tx/s) | async / sync | async floor / sync floor | sync / sync floor "
+        "| async / async floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     if args.postgres:
         rows.append(measure(args.postgres, args.ops, args.rounds))

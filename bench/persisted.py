@@ -117,8 +117,18 @@ def floor_transition(engine: sa.Engine) -> Callable[[int], None]:
 
 def prepared_transition(engine: sa.Engine) -> Callable[[int], None]:
     """The floor's work with its statements built once, bound parameters only."""
+    step = prepared_step(engine.dialect.name == "postgresql")
+
+    def move(record: int) -> None:
+        with engine.begin() as connection:
+            step(connection, record)
+
+    return move
+
+
+def prepared_step(postgres: bool) -> Callable[[sa.Connection, int], None]:
+    """The prepared floor's three statements on a connection already in a transaction."""
     table = Switch.__table__
-    postgres = engine.dialect.name == "postgresql"
     read = sa.select(table.c.workflow_state, table.c.workflow_version).where(
         table.c.id == sa.bindparam("key")
     )
@@ -135,28 +145,27 @@ def prepared_transition(engine: sa.Engine) -> Callable[[int], None]:
     )
     log = sa.insert(TransitionLog.__table__)
 
-    def move(record: int) -> None:
-        with engine.begin() as connection:
-            state, version = connection.execute(read, {"key": record}).one()
-            new = "on" if state["value"] == "off" else "off"
-            connection.execute(
-                write,
-                {
-                    "key": record, "read": version, "state": {**state, "value": new},
-                    "version": version + 1, "status": new.upper(),
-                },
-            )  # fmt: skip
-            connection.execute(
-                log,
-                {
-                    "record_type": "bench_switches", "record_id": str(record), "machine": "toggle",
-                    "machine_version": "1", "event": "FLIP", "from_state": state["value"],
-                    "to_state": new, "record_version": version + 1, "note": "",
-                    "metadata": {"event": {"type": "FLIP"}}, "created_at": datetime.now(UTC),
-                },
-            )  # fmt: skip
+    def step(connection: sa.Connection, record: int) -> None:
+        state, version = connection.execute(read, {"key": record}).one()
+        new = "on" if state["value"] == "off" else "off"
+        connection.execute(
+            write,
+            {
+                "key": record, "read": version, "state": {**state, "value": new},
+                "version": version + 1, "status": new.upper(),
+            },
+        )  # fmt: skip
+        connection.execute(
+            log,
+            {
+                "record_type": "bench_switches", "record_id": str(record), "machine": "toggle",
+                "machine_version": "1", "event": "FLIP", "from_state": state["value"],
+                "to_state": new, "record_version": version + 1, "note": "",
+                "metadata": {"event": {"type": "FLIP"}}, "created_at": datetime.now(UTC),
+            },
+        )  # fmt: skip
 
-    return move
+    return step
 
 
 def orderflow_transition(engine: sa.Engine) -> Callable[[int], None]:
