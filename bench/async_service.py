@@ -27,6 +27,7 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from persisted import RECORDS_PER_WORKER, TOGGLE, BenchBase, Switch, prepared_step
@@ -45,11 +46,13 @@ def ids_of(worker: int) -> list[int]:
     return [worker * RECORDS_PER_WORKER + i + 1 for i in range(RECORDS_PER_WORKER)]
 
 
-def sync_round(service: WorkflowService, ops: int) -> float:
+def threads_round(move: Callable[[int], None], ops: int) -> float:
+    """Throughput of ``move`` from 8 threads, each on its own records."""
+
     def work(worker: int) -> None:
         ids = ids_of(worker)
         for i in range(ops):
-            assert service.send((Switch, ids[i % len(ids)]), "FLIP").success
+            move(ids[i % len(ids)])
 
     threads = [threading.Thread(target=work, args=(w,)) for w in range(WORKERS)]
     started = time.perf_counter()
@@ -60,47 +63,51 @@ def sync_round(service: WorkflowService, ops: int) -> float:
     return WORKERS * ops / (time.perf_counter() - started)
 
 
-async def async_round(service: AsyncWorkflowService, ops: int) -> float:
+async def tasks_round(move: Callable[[int], Awaitable[None]], ops: int) -> float:
+    """Throughput of ``move`` from 8 tasks on one event loop, each on its own records."""
+
     async def work(worker: int) -> None:
         ids = ids_of(worker)
         for i in range(ops):
-            assert (await service.send((Switch, ids[i % len(ids)]), "FLIP")).success
+            await move(ids[i % len(ids)])
 
     started = time.perf_counter()
     await asyncio.gather(*(work(w) for w in range(WORKERS)))
     return WORKERS * ops / (time.perf_counter() - started)
 
 
-def sync_floor_round(engine: Any, ops: int) -> float:
+def sync_send(service: WorkflowService) -> Callable[[int], None]:
+    def move(record: int) -> None:
+        assert service.send((Switch, record), "FLIP").success
+
+    return move
+
+
+def async_send(service: AsyncWorkflowService) -> Callable[[int], Awaitable[None]]:
+    async def move(record: int) -> None:
+        assert (await service.send((Switch, record), "FLIP")).success
+
+    return move
+
+
+def sync_floor(engine: Any) -> Callable[[int], None]:
     step = prepared_step(engine.dialect.name == "postgresql")
 
-    def work(worker: int) -> None:
-        ids = ids_of(worker)
-        for i in range(ops):
-            with engine.begin() as connection:
-                step(connection, ids[i % len(ids)])
+    def move(record: int) -> None:
+        with engine.begin() as connection:
+            step(connection, record)
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(WORKERS)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return WORKERS * ops / (time.perf_counter() - started)
+    return move
 
 
-async def async_floor_round(engine: Any, ops: int) -> float:
+def async_floor(engine: Any) -> Callable[[int], Awaitable[None]]:
     step = prepared_step(engine.dialect.name == "postgresql")
 
-    async def work(worker: int) -> None:
-        ids = ids_of(worker)
-        for i in range(ops):
-            async with engine.begin() as connection:
-                await connection.run_sync(step, ids[i % len(ids)])
+    async def move(record: int) -> None:
+        async with engine.begin() as connection:
+            await connection.run_sync(step, record)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(work(w) for w in range(WORKERS)))
-    return WORKERS * ops / (time.perf_counter() - started)
+    return move
 
 
 KINDS = ("sync", "async", "sync floor", "async floor")
@@ -131,19 +138,25 @@ def measure(url: str | None, ops: int, rounds: int) -> str:
         async_sessionmaker(async_engine, expire_on_commit=False), {"toggle": machine}
     )
     try:
-        runs = {
-            "sync": lambda n: sync_round(sync, n),
-            "async": lambda n: loop.run_until_complete(async_round(asynchronous, n)),
-            "sync floor": lambda n: sync_floor_round(sync_engine, n),
-            "async floor": lambda n: loop.run_until_complete(async_floor_round(async_engine, n)),
+        moves = {
+            "sync": sync_send(sync),
+            "async": async_send(asynchronous),
+            "sync floor": sync_floor(sync_engine),
+            "async floor": async_floor(async_engine),
         }
-        for run in runs.values():
-            run(20)
+
+        def run(kind: str, n: int) -> float:
+            if kind.startswith("async"):
+                return loop.run_until_complete(tasks_round(moves[kind], n))  # type: ignore[arg-type]
+            return threads_round(moves[kind], n)  # type: ignore[arg-type]
+
+        for kind in KINDS:
+            run(kind, 20)
         tps: dict[str, list[float]] = {kind: [] for kind in KINDS}
         for round_ in range(rounds):
             turn = round_ % len(KINDS)
             for kind in KINDS[turn:] + KINDS[:turn]:
-                tps[kind].append(runs[kind](ops))
+                tps[kind].append(run(kind, ops))
         name = "SQLite file (WAL)" if database.schema is None else "PostgreSQL"
         cells = [f"{statistics.median(tps[kind]):,.0f}" for kind in KINDS]
         for top, bottom in (

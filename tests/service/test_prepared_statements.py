@@ -125,9 +125,9 @@ def toggle() -> orderflow.Machine:
     )
 
 
-def test_a_users_cursor_events_see_every_statement_of_a_send(database: Database) -> None:
-    """Tracing (OpenTelemetry's SQLAlchemy instrumentation, say) listens to cursor events."""
-    service = WorkflowService(database.Session, {"toggle": toggle()})
+def statements_of_one_send(database: Database, session_factory: Any) -> list[str]:
+    """The SQL the engine's cursor events saw while one toggle of a new ticket was sent."""
+    service = WorkflowService(session_factory, {"toggle": toggle()})
     ticket = Ticket(workflow_machine="toggle")
     service.start(ticket)
     seen: list[str] = []
@@ -135,13 +135,20 @@ def test_a_users_cursor_events_see_every_statement_of_a_send(database: Database)
     def before(
         conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: Any
     ) -> None:
-        seen.append(" ".join(statement.split()).upper())
+        seen.append(" ".join(statement.split()))
 
     event.listen(database.engine, "before_cursor_execute", before)
     try:
         assert service.send(ticket, "FLIP").success
     finally:
         event.remove(database.engine, "before_cursor_execute", before)
+    assert service.snapshot(ticket).value == "on"
+    return seen
+
+
+def test_a_users_cursor_events_see_every_statement_of_a_send(database: Database) -> None:
+    """Tracing (OpenTelemetry's SQLAlchemy instrumentation, say) listens to cursor events."""
+    seen = [s.upper() for s in statements_of_one_send(database, database.Session)]
     assert any(s.startswith("SELECT") and "FROM TICKETS" in s for s in seen)
     assert any("UPDATE TICKETS" in s for s in seen)  # on PostgreSQL: in the log insert's WITH
     assert any("INSERT INTO WORKFLOW_TRANSITION_LOG" in s for s in seen)
@@ -151,24 +158,9 @@ def test_a_schema_translate_map_is_rendered_by_core(database: Database) -> None:
     """A map changes the SQL per connection, so those sends run the Core statements."""
     schema = "main" if database.kind.startswith("sqlite") else database.schema
     engine = database.engine.execution_options(schema_translate_map={None: schema})
-    service = WorkflowService(sessionmaker(engine), {"toggle": toggle()})
-    ticket = Ticket(workflow_machine="toggle")
-    service.start(ticket)
-    seen: list[str] = []
-
-    def before(
-        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: Any
-    ) -> None:
-        seen.append(statement)
-
-    event.listen(database.engine, "before_cursor_execute", before)
-    try:
-        assert service.send(ticket, "FLIP").success
-    finally:
-        event.remove(database.engine, "before_cursor_execute", before)
-    written = [s for s in seen if s.lstrip().upper().startswith(("UPDATE", "INSERT", "WITH"))]
+    seen = statements_of_one_send(database, sessionmaker(engine))
+    written = [s for s in seen if s.upper().startswith(("UPDATE", "INSERT", "WITH"))]
     assert written and all(f"{schema}." in s for s in written), written
-    assert service.snapshot(ticket).value == "on"
 
 
 def test_a_stale_move_writes_neither_the_row_nor_its_log_row(database: Database) -> None:
