@@ -2,8 +2,9 @@
 
 Machine children are part of the snapshot (``snapshot.children``), so they
 are persisted in ``workflow_state`` and move in the parent's transaction.
-What a row cannot hold yet (a function actor's durable invocation, a child's
-timers) is refused when the service is made, not at the first send.
+A function actor is a durable invocation (tests/workers/test_invocations.py).
+What a row cannot hold yet (a child's timers) is refused when the service is
+made, not at the first send.
 """
 
 from __future__ import annotations
@@ -89,10 +90,15 @@ def test_a_child_machine_lives_in_its_parents_row_and_moves_with_it(database: Da
     assert finished.context["pongs"] == 1 and "p" not in finished.children
 
 
-def test_a_function_actor_is_refused_when_the_service_is_made() -> None:
+def test_a_function_actor_is_refused_only_by_a_driver_without_durable_invocations() -> None:
     machine = parent_with({"pinger": lambda input: {"ok": True}})
-    with pytest.raises(ConfigurationError, match=r"function actor 'pinger'.*durable invocation"):
-        WorkflowService(lambda: None, {"job": machine})  # type: ignore[arg-type, return-value]
+    WorkflowService(lambda: None, {"job": machine})  # type: ignore[arg-type, return-value]
+
+    class WithoutInvocations(WorkflowService):
+        durable_invocations = False
+
+    with pytest.raises(ConfigurationError, match=r"function actor 'pinger'.*durable invocations"):
+        WithoutInvocations(lambda: None, {"job": machine})  # type: ignore[arg-type, return-value]
 
 
 def test_a_child_machine_with_timers_is_refused_when_the_service_is_made() -> None:

@@ -41,6 +41,9 @@ from orderflow.store.base import utcnow
 class DjangoWorkflowService(WorkflowService):
     """Persisted transitions for Django models, on the database alias ``using``."""
 
+    #: the Django journal writes no invocation rows yet: machines with function actors are refused
+    durable_invocations = False
+
     def __init__(
         self,
         machines: Mapping[str, Machine],

@@ -11,7 +11,10 @@ rules live once:
 - outbox rows of one record are numbered in order (``sequence``), after the
   highest number the record has;
 - a timer row is armed per schedule, cancelled per cancel, and settled as
-  fired when the event it carried was delivered.
+  fired when the event it carried was delivered;
+- an invocation row is written per ``start_actor`` record (a function actor
+  the step started) and cancelled per ``stop_actor`` record, so a worker runs
+  exactly the invocations that are still wanted.
 
 It writes with Core statements on the transaction's connection where the
 ORM would only add work, and through the session where effects' own ORM
@@ -28,12 +31,12 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, inspect, sele
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orderflow.chart import Timer
+from orderflow.chart import Action, Timer
 from orderflow.errors import StaleRecordError
 from orderflow.service.results import Principal
 from orderflow.service.rows import LoadedRow, current_version, identity, table_name
-from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
-from orderflow.store.workflow_tables import CANCELLED, PENDING
+from orderflow.store import Invocation, OutboxEvent, ScheduledEvent, TransitionLog
+from orderflow.store.workflow_tables import CANCELLED, PENDING, RUNNING
 
 #: the log rows of one send, in one statement that answers with their ids in order
 _LOG_TABLE: Table = TransitionLog.__table__  # type: ignore[assignment]
@@ -209,6 +212,45 @@ class Journal:
                 ScheduledEvent.status == PENDING,
             )
             .values(status=status, settled_at=self.clock())
+            .execution_options(synchronize_session=False)
+        )
+
+    # -- durable invocations -----------------------------------------------------------------
+
+    def invoke(
+        self,
+        session: Session,
+        record_type: str,
+        record_id: str,
+        machine: str,
+        start: Action,
+        now: datetime,
+    ) -> None:
+        """A pending invocation row for a ``start_actor`` record, due now."""
+        ident = str(start.params["id"])
+        session.add(
+            Invocation(
+                record_type=record_type, record_id=record_id, machine=machine,
+                actor_path=start.actor, actor_id=ident, src=str(start.params["src"]),
+                input=start.params.get("input"), state=PENDING, attempts=0, due_at=now,
+                created_at=now,
+            )
+        )  # fmt: skip
+
+    def cancel_invocations(
+        self, session: Session, record_type: str, record_id: str, actor_path: str, actor_id: str
+    ) -> None:
+        """Mark the wanted (pending or running) invocations of one child ``cancelled``."""
+        session.execute(
+            update(Invocation)
+            .where(
+                Invocation.record_type == record_type,
+                Invocation.record_id == record_id,
+                Invocation.actor_path == actor_path,
+                Invocation.actor_id == actor_id,
+                Invocation.state.in_((PENDING, RUNNING)),
+            )
+            .values(state=CANCELLED, settled_at=self.clock(), lease_token=None)
             .execution_options(synchronize_session=False)
         )
 
