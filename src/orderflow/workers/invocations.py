@@ -54,7 +54,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic_core import to_jsonable_python
+from pydantic import TypeAdapter
 from sqlalchemy import and_, or_, select
 from sqlalchemy import inspect as inspect_model
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -69,6 +69,7 @@ from orderflow.workers.timers import workflow_models
 
 logger = logging.getLogger("orderflow.workers.invocations")
 
+_JSON: TypeAdapter[Any] = TypeAdapter(Any)
 INVOCATION_ACTOR = Principal("orderflow.invocation-worker", "invocation worker")
 #: what one claimed invocation came to: its result delivered (taken, or dropped by the machine
 #: as no longer wanted), tried again later, given up (its error delivered), not delivered
@@ -315,7 +316,7 @@ async def run_claim_async(claim: Claim) -> Answer:
 def answered(claim: Claim, output: Any) -> Answer:
     """A function's output as the JSON its done event carries (or the error that it is not JSON)."""
     try:
-        return Answer(claim, output=to_jsonable_python(output))
+        return Answer(claim, output=_JSON.dump_python(output, mode="json"))
     except Exception as exc:
         return failed(claim, TypeError(f"the output of '{claim.src}' is not JSON: {exc}"))
 
