@@ -398,3 +398,4 @@ def test_a_function_actor_is_taken_by_the_service_but_refused_where_no_journal_w
 
     with pytest.raises(ConfigurationError, match=r"function actor 'charge'.*durable invocations"):
         NoInvocations(lambda: None, {"booking": machine})  # type: ignore[arg-type, return-value]
+

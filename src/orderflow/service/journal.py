@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Connection, Table, bindparam, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -38,6 +39,7 @@ from orderflow.service.rows import LoadedRow, current_version, identity, table_n
 from orderflow.store import Invocation, OutboxEvent, ScheduledEvent, TransitionLog
 from orderflow.store.workflow_tables import CANCELLED, PENDING, RUNNING
 
+_JSON: TypeAdapter[Any] = TypeAdapter(Any)
 #: the log rows of one send, in one statement that answers with their ids in order
 _LOG_TABLE: Table = TransitionLog.__table__  # type: ignore[assignment]
 _LOG_INSERT = insert(_LOG_TABLE).returning(_LOG_TABLE.c.id, sort_by_parameter_order=True)
@@ -226,14 +228,17 @@ class Journal:
         start: Action,
         now: datetime,
     ) -> None:
-        """A pending invocation row for a ``start_actor`` record, due now."""
-        ident = str(start.params["id"])
+        """A pending invocation row for a ``start_actor`` record, due now.
+
+        Its input is stored as the snapshot stores it, as JSON (a ``Decimal`` as text).
+        """
+        ident, src = str(start.params["id"]), str(start.params["src"])
+        value = _JSON.dump_python(start.params.get("input"), mode="json")
         session.add(
             Invocation(
                 record_type=record_type, record_id=record_id, machine=machine,
-                actor_path=start.actor, actor_id=ident, src=str(start.params["src"]),
-                input=start.params.get("input"), state=PENDING, attempts=0, due_at=now,
-                created_at=now,
+                actor_path=start.actor, actor_id=ident, src=src, input=value, state=PENDING,
+                attempts=0, due_at=now, created_at=now,
             )
         )  # fmt: skip
 
