@@ -187,22 +187,32 @@ class Journal:
         machine: str,
         timer: Timer,
         now: datetime,
+        actor_path: str = "",
     ) -> None:
-        """A pending timer row for ``timer``, due ``now`` + its delay, replacing one of the same id."""
-        self.settle(session, record_type, record_id, [timer.id], CANCELLED)
+        """A pending timer row for ``timer``, due ``now`` + its delay, replacing one of the same id.
+
+        ``actor_path`` names the child machine the timer is for ("": the record's machine).
+        """
+        self.settle(session, record_type, record_id, [timer.id], CANCELLED, actor_path)
         session.add(
             ScheduledEvent(
                 record_type=record_type, record_id=record_id, machine=machine,
-                timer_id=timer.id, event=dict(timer.event),
+                actor_path=actor_path, timer_id=timer.id, event=dict(timer.event),
                 due_at=now + timedelta(milliseconds=timer.delay),
                 status=PENDING,
             )
         )  # fmt: skip
 
     def settle(
-        self, session: Session, record_type: str, record_id: str, ids: Sequence[str], status: str
+        self,
+        session: Session,
+        record_type: str,
+        record_id: str,
+        ids: Sequence[str],
+        status: str,
+        actor_path: str = "",
     ) -> None:
-        """Mark the pending rows of timers ``ids`` as ``status`` (fired or cancelled)."""
+        """Mark the pending rows of timers ``ids`` (of the machine at ``actor_path``) as ``status``."""
         if not ids:
             return
         session.execute(
@@ -210,6 +220,7 @@ class Journal:
             .where(
                 ScheduledEvent.record_type == record_type,
                 ScheduledEvent.record_id == record_id,
+                ScheduledEvent.actor_path == actor_path,
                 ScheduledEvent.timer_id.in_(ids),
                 ScheduledEvent.status == PENDING,
             )

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orderflow.chart import Action, Machine, Snapshot, Step, with_due
+from orderflow.chart import Action, Machine, Snapshot, Step, Timer, with_due
 from orderflow.chart.definition import DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX
 from orderflow.errors import (
     EffectError,
@@ -520,7 +520,11 @@ def record_override_rows(work: Work, steps: list[StepDone], columns: Mapping[str
 
 
 def write_timers(work: Work, steps: list[StepDone]) -> None:
-    """Per step: the timer its event delivered has fired; then its schedules and cancels, in order."""
+    """Per step: the timer its event delivered has fired; then its schedules and cancels, in order.
+
+    A child machine's timer row carries the child's path (``actor_path``), so the timer
+    worker delivers its event to that child.
+    """
     if not any(
         step.core.consumed is not None or step.core.armed or step.core.cancelled for step in steps
     ):
@@ -529,14 +533,14 @@ def write_timers(work: Work, steps: list[StepDone]) -> None:
     where = (work.session, work.record_type, work.record_id)
     for step in steps:
         if step.core.consumed is not None:
-            journal.settle(*where, [step.core.consumed], FIRED)
-        armed = {timer.id: timer for timer in step.core.armed}
+            journal.settle(*where, [step.core.consumed], FIRED, work.command.to or "")
         for action in step.core.actions:
             if action.type == "schedule":
-                timer = armed[str(action.params["id"])]
-                journal.arm(*where, work.the_machine.id, timer, work.now)
+                params = action.params
+                timer = Timer(str(params["id"]), params["event"], float(params["delay"]))
+                journal.arm(*where, work.the_machine.id, timer, work.now, action.actor)
             elif action.type == "cancel":
-                journal.settle(*where, [str(action.params["id"])], CANCELLED)
+                journal.settle(*where, [str(action.params["id"])], CANCELLED, action.actor)
 
 
 def write_invocations(work: Work, steps: list[StepDone]) -> None:

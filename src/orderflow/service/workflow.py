@@ -227,7 +227,9 @@ class WorkflowService:
         self._units: UnitSource = own_units(session_factory)
         self._bridge: Bridge | None = None
         for machine in self.machines.values():
-            refuse_unpersistable_actors(machine, functions=self.durable_invocations)
+            refuse_unpersistable_actors(
+                machine, functions=self.durable_invocations, child_timers=self.durable_child_timers
+            )
         unknown = set(self.overrides) - set(self.machines)
         if unknown:
             raise ConfigurationError(
@@ -238,6 +240,8 @@ class WorkflowService:
     #: whether this driver's journal writes invocation rows for function actors (see
     #: :mod:`orderflow.workers.invocations`); a driver without them refuses such machines
     durable_invocations: ClassVar[bool] = True
+    #: whether its journal keeps a child machine's timers (rows with the child's path)
+    durable_child_timers: ClassVar[bool] = True
 
     def register_migration(
         self, machine_id: str, from_version: str | int, to_version: str | int, fn: SnapshotMigration
@@ -677,23 +681,24 @@ def _attempt(
 
 
 def refuse_unpersistable_actors(
-    machine: Machine, path: str = "", *, functions: bool = True
+    machine: Machine, path: str = "", *, functions: bool = True, child_timers: bool = True
 ) -> None:
-    """A clear error for the actors a persisted record cannot hold yet.
+    """A clear error for the actors a driver cannot persist.
 
     Machine children live in their parent's row and move in its transaction.
     A function actor becomes a durable invocation (a row of its own, run by
-    the invocation worker) where the driver writes them (``functions``).  A
-    child machine's timers need rows the service does not write yet
-    (delivered to the child); rather than fail at the first send, such a
-    machine is refused here, saying what to do.
+    the invocation worker) and a child machine's timer a timer row with the
+    child's path, where the driver's journal writes them (``functions``,
+    ``child_timers``).  Where it does not, such a machine is refused here,
+    saying what to do, rather than failing at the first send.
     """
     where = f"machine '{machine.id}'" + (f" (the child at '{path}')" if path else "")
     for name, logic in machine.implementations.actors.items():
         if isinstance(logic, Machine):
             refuse_unpersistable_actors(
-                logic, f"{path}/{name}" if path else name, functions=functions
-            )
+                logic, f"{path}/{name}" if path else name,
+                functions=functions, child_timers=child_timers,
+            )  # fmt: skip
         elif not functions:
             raise ConfigurationError(
                 f"{where} can start the function actor '{name}'; this service's driver does not "
@@ -702,11 +707,12 @@ def refuse_unpersistable_actors(
                 "that answers with an event",
                 setting="machines",
             )
-    if path and (machine.schedules_raised_events or any(node.after for node in machine.nodes)):
+    has_timers = machine.schedules_raised_events or any(node.after for node in machine.nodes)
+    if path and has_timers and not child_timers:
         raise ConfigurationError(
-            f"{where} has timers; the persisted service arms timers for the record's own "
-            "machine only, not yet for its child machines. Put the delay in the parent, or run "
-            "the machine with orderflow.create_actor",
+            f"{where} has timers; this service's driver arms timers for the record's own "
+            "machine only, not for its child machines (the SQLAlchemy WorkflowService does). "
+            "Put the delay in the parent, or run the machine with orderflow.create_actor",
             setting="machines",
         )
 

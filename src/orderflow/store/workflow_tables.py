@@ -116,6 +116,8 @@ class ScheduledEvent(Base):
     record_type: Mapped[str] = mapped_column(String(100))
     record_id: Mapped[str] = mapped_column(String(64))
     machine: Mapped[str] = mapped_column(String(100))
+    #: the child machine the timer is for, as child ids from the record's machine ("": that machine)
+    actor_path: Mapped[str] = mapped_column(String(300), default="", server_default="")
     timer_id: Mapped[str] = mapped_column(String(300))
     event: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)

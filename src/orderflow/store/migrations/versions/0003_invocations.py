@@ -1,8 +1,12 @@
-"""Durable invocations: the function actors a record's machine started, for a worker to run.
+"""Durable invocations, and timers of child machines.
 
-One row per ``start_actor`` record, written in the transaction of the step
-that started it; ``state`` goes pending -> running -> done or failed, or to
-cancelled in the transaction of the step that stopped it.
+``workflow_invocations``: the function actors a record's machine started, for
+a worker to run.  One row per ``start_actor`` record, written in the
+transaction of the step that started it; ``state`` goes pending -> running ->
+done or failed, or to cancelled in the transaction of the step that stopped it.
+
+``workflow_scheduled_events.actor_path``: the child machine a timer is for
+(child ids from the record's machine; "" for that machine, as every earlier row).
 
 Revision ID: 0003
 Revises: 0002
@@ -51,7 +55,11 @@ def upgrade() -> None:
         "workflow_invocations",
         ["record_type", "record_id", "actor_path", "actor_id"],
     )
+    with op.batch_alter_table("workflow_scheduled_events") as batch:
+        batch.add_column(sa.Column("actor_path", sa.String(300), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("workflow_scheduled_events") as batch:
+        batch.drop_column("actor_path")
     op.drop_table("workflow_invocations")
