@@ -399,3 +399,26 @@ def test_a_function_actor_is_taken_by_the_service_but_refused_where_no_journal_w
     with pytest.raises(ConfigurationError, match=r"function actor 'charge'.*durable invocations"):
         NoInvocations(lambda: None, {"booking": machine})  # type: ignore[arg-type, return-value]
 
+
+def test_an_invocation_whose_workers_all_died_is_given_up_with_its_error_delivered(
+    db: Database,
+) -> None:
+    charges = Charges()
+    policy = InvocationPolicy(max_attempts=2)
+    options = InvocationOptions(models=MODELS, policy=policy)
+    lease = policy.timeout + policy.lease_margin
+    service = booking_service(db.Session, charges)
+    service.start(Booking(id=1))
+    now = utcnow()
+    for attempt in range(2):  # each worker claims and runs it, then dies before delivering
+        (claim,) = claim_invocations(service, db.Session, now + lease * attempt, options)
+        run_claim(claim)
+
+    runs = run_due_invocations(service, db.Session, now=now + lease * 2, options=options)
+
+    assert [r.outcome for r in runs] == ["failed"]
+    assert len(charges.calls) == 2  # not run a third time
+    snapshot = _snapshot(service, 1)
+    assert snapshot.value == "declined"
+    assert "no answer after 2 attempts" in snapshot.context["error"]["message"]
+    assert [(row.state, row.attempts) for row in invocations(db, 1)] == [("failed", 2)]

@@ -285,7 +285,7 @@ def _function(
 
 def run_claim(claim: Claim) -> Answer:
     """Run one claim's function on its input (an ``async def`` in its own event loop)."""
-    if claim.function is None:
+    if claim.problem is not None or claim.function is None:
         return Answer(claim, error={"type": "InvocationError", "message": str(claim.problem)})
     timeout = claim.policy.timeout.total_seconds()
     try:
@@ -300,7 +300,7 @@ def run_claim(claim: Claim) -> Answer:
 
 async def run_claim_async(claim: Claim) -> Answer:
     """Run one claim's function on the running event loop (a plain function on a thread)."""
-    if claim.function is None:
+    if claim.problem is not None or claim.function is None:
         return Answer(claim, error={"type": "InvocationError", "message": str(claim.problem)})
     timeout = claim.policy.timeout.total_seconds()
     try:
