@@ -2,7 +2,8 @@
 
 The app module is written by the test into a folder of its own (the
 current folder is importable, as for uvicorn): a help desk table with its
-own camelCase columns and no status, and a machine with a timer.  The
+own camelCase columns and no status, and a machine with a timer and a
+function actor.  The
 shipped order records share the database and are never touched.
 """
 
@@ -57,10 +58,15 @@ class DeskTicket(Base, WorkflowRecord):
     status = None
 
 
-DESK = orderflow.create_machine({{
+def triage(value: Any) -> dict[str, str]:  # a function actor: a durable invocation
+    return {{"team": "it"}}
+
+
+DESK = orderflow.setup(actors={{"triage": triage}}).create_machine({{
     "id": "desk", "initial": "new",
     "states": {{
-        "new": {{"on": {{"ASSIGN": "open"}}}},
+        "new": {{"on": {{"ASSIGN": "open", "TRIAGE": "triaging"}}}},
+        "triaging": {{"invoke": {{"id": "triage", "src": "triage", "onDone": "open"}}}},
         "open": {{"after": {{"60000": "stale"}}, "on": {{"SOLVE": "solved"}}}},
         "stale": {{"on": {{"SOLVE": "solved"}}}},
         "solved": {{"type": "final"}},
@@ -261,3 +267,24 @@ def test_the_apps_own_model_wins_a_table_name_another_module_maps_too(
     assert code == 0, output
     assert service.snapshot(ticket).value == "open"
     assert Namesake.__tablename__ == table
+
+
+def test_the_worker_of_an_app_runs_its_invocations(
+    desk_app: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, url, _table = desk_app
+    import importlib
+
+    module = importlib.import_module(spec.split(":")[0])
+    service = module.make_service(url)
+    ticket = module.DeskTicket(subject="laptop", workflow_machine="desk")
+    service.start(ticket)
+    service.send(ticket, "TRIAGE")
+
+    monkeypatch.setenv("ORDERFLOW_APP", spec)
+    code, output = run("worker", "--once", "--database-url", url)
+    assert code == 0, output
+    assert "invocations: 1 claimed (1 delivered)" in output
+    assert service.snapshot(ticket).value == "open"
+    code, output = run("worker", "--once", "--database-url", url)
+    assert "invocations: 0 claimed" in output

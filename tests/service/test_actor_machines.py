@@ -2,8 +2,9 @@
 
 Machine children are part of the snapshot (``snapshot.children``), so they
 are persisted in ``workflow_state`` and move in the parent's transaction.
-What a row cannot hold yet (a function actor's durable invocation, a child's
-timers) is refused when the service is made, not at the first send.
+A function actor is a durable invocation (tests/workers/test_invocations.py)
+and a child's timer a timer row with its path (tests/workers/test_child_timers.py);
+a driver that keeps neither refuses such a machine when it is made.
 """
 
 from __future__ import annotations
@@ -89,15 +90,26 @@ def test_a_child_machine_lives_in_its_parents_row_and_moves_with_it(database: Da
     assert finished.context["pongs"] == 1 and "p" not in finished.children
 
 
-def test_a_function_actor_is_refused_when_the_service_is_made() -> None:
+def test_a_function_actor_is_refused_only_by_a_driver_without_durable_invocations() -> None:
     machine = parent_with({"pinger": lambda input: {"ok": True}})
-    with pytest.raises(ConfigurationError, match=r"function actor 'pinger'.*durable invocation"):
-        WorkflowService(lambda: None, {"job": machine})  # type: ignore[arg-type, return-value]
+    WorkflowService(lambda: None, {"job": machine})  # type: ignore[arg-type, return-value]
+
+    class WithoutInvocations(WorkflowService):
+        durable_invocations = False
+
+    with pytest.raises(ConfigurationError, match=r"function actor 'pinger'.*durable invocations"):
+        WithoutInvocations(lambda: None, {"job": machine})  # type: ignore[arg-type, return-value]
 
 
-def test_a_child_machine_with_timers_is_refused_when_the_service_is_made() -> None:
+def test_a_child_machine_with_timers_is_refused_only_by_a_driver_without_child_timers() -> None:
     slow = orderflow.create_machine(
         {"id": "slow", "initial": "a", "states": {"a": {"after": {"1000": "b"}}, "b": {}}}
     )
+    machines = {"job": parent_with({"pinger": slow})}
+    WorkflowService(lambda: None, machines)  # type: ignore[arg-type, return-value]
+
+    class OwnTimersOnly(WorkflowService):
+        durable_child_timers = False
+
     with pytest.raises(ConfigurationError, match=r"child at 'pinger'.*has timers"):
-        WorkflowService(lambda: None, {"job": parent_with({"pinger": slow})})  # type: ignore[arg-type, return-value]
+        OwnTimersOnly(lambda: None, machines)  # type: ignore[arg-type, return-value]

@@ -7,8 +7,3 @@ by their side effect, not only by log rows) unless the context is muted;
 """
 
 from __future__ import annotations
-
-
-
-
-

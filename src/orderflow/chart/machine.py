@@ -126,7 +126,7 @@ class Refusal:
 
 
 #: the action types the core's caller handles itself rather than as named effects
-BUILTIN_ACTIONS = frozenset({"schedule", "cancel", "emit", "log"})
+BUILTIN_ACTIONS = frozenset({"schedule", "cancel", "emit", "log", "start_actor", "stop_actor"})
 
 
 @dataclass(frozen=True)

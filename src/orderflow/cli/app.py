@@ -416,11 +416,18 @@ def _publisher(
     return _ConsolePublisher() if stdout else None
 
 
+def _claimed(outcomes: list[str]) -> str:
+    """``"3 claimed (2 fired, 1 retry)"``: a batch's rows and what they came to."""
+    counts = ", ".join(f"{outcomes.count(o)} {o}" for o in sorted(set(outcomes)))
+    return f"{len(outcomes)} claimed" + (f" ({counts})" if counts else "")
+
+
 @app.command()
 def worker(
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
     once: Annotated[
-        bool, typer.Option("--once", help="One timer batch and one relay batch, then exit.")
+        bool,
+        typer.Option("--once", help="One timer, invocation and relay batch each, then exit."),
     ] = False,
     webhook_url: Annotated[
         str | None, typer.Option(envvar="ORDERFLOW_WEBHOOK_URL", help="Relay to this webhook.")
@@ -437,10 +444,11 @@ def worker(
     batch: Annotated[int, typer.Option(help="Rows per timer or relay batch.")] = 50,
     poll_interval: Annotated[float, typer.Option(help="Seconds to wait when idle.")] = 1.0,
 ) -> None:
-    """Fire due timers through the order machines (with their hand-offs) and relay the outbox.
+    """Fire due timers, run due invocations (function actors) and relay the outbox.
 
-    Without a publisher option the relay is off and only timers run.  Many
-    workers may run at once on PostgreSQL; on SQLite run one.
+    Through the app's service, or the order machines (with their hand-offs).
+    Without a publisher option the relay is off and only timers and
+    invocations run.  Many workers may run at once on PostgreSQL; on SQLite run one.
     """
     import threading
 
@@ -448,7 +456,7 @@ def worker(
 
     from orderflow.cli.app_loader import AppError, app_spec, load_app, record_models
     from orderflow.service import PhaseCoordinator, order_service
-    from orderflow.workers import OutboxRelay, TimerWorker
+    from orderflow.workers import InvocationOptions, InvocationWorker, OutboxRelay, TimerWorker
 
     publisher = _publisher(webhook_url, webhook_secret, amqp_url, stdout)
     spec = app_spec()
@@ -475,6 +483,10 @@ def worker(
         Session = sessionmaker(engine, expire_on_commit=False)
         service = order_service(Session, finish_hooks=[PhaseCoordinator.for_orders()])
         timers = TimerWorker(service, Session, batch=batch, poll_interval=poll_interval)
+    invocations = InvocationWorker(
+        service, Session, poll_interval=poll_interval,
+        options=InvocationOptions(batch=batch, models=timers.models),
+    )  # fmt: skip
     relay = None
     if publisher is not None:
         relay = OutboxRelay(
@@ -486,10 +498,10 @@ def worker(
     try:
         if once:
             firings = timers.run_once()
+            runs = invocations.run_once()
             report = relay.run_once() if relay is not None else None
-            outcomes = sorted({f.outcome for f in firings})
-            counts = ", ".join(f"{sum(f.outcome == o for f in firings)} {o}" for o in outcomes)
-            out.print(f"timers: {len(firings)} claimed" + (f" ({counts})" if counts else ""))
+            out.print(f"timers: {_claimed([f.outcome for f in firings])}")
+            out.print(f"invocations: {_claimed([r.outcome for r in runs])}")
             if report is not None:
                 out.print(
                     f"outbox: {len(report.published)} published, {len(report.retried)} retried, "
@@ -498,7 +510,10 @@ def worker(
                 )
             return
         stop = threading.Event()
-        threads = [threading.Thread(target=timers.run, args=(stop,), daemon=True)]
+        threads = [
+            threading.Thread(target=timers.run, args=(stop,), daemon=True),
+            threading.Thread(target=invocations.run, args=(stop,), daemon=True),
+        ]
         if relay is not None:
             threads.append(threading.Thread(target=relay.run, args=(stop,), daemon=True))
         for thread in threads:
@@ -512,7 +527,7 @@ def worker(
             stop.set()
         for thread in threads:
             thread.join()
-        out.print(f"stopped: {timers.fired} timers fired"
+        out.print(f"stopped: {timers.fired} timers fired, {invocations.delivered} invocations delivered"
                   + (f", {relay.published} events published" if relay is not None else ""))  # fmt: skip
     finally:
         if engine is not None:

@@ -19,7 +19,7 @@ from django.db.models import Max
 from orderflow.chart import Timer
 from orderflow.django.rows import DjangoRow, DjangoRowReader, key_value, record_type
 from orderflow.django.statements import LogInsert
-from orderflow.errors import StaleRecordError
+from orderflow.errors import ConfigurationError, StaleRecordError
 from orderflow.service.journal import Journal
 from orderflow.store.workflow_tables import CANCELLED, PENDING
 
@@ -108,10 +108,12 @@ class DjangoJournal(Journal):
         machine: str,
         timer: Timer,
         now: datetime,
+        actor_path: str = "",
     ) -> None:
         """A pending timer row for ``timer``, due ``now`` + its delay, replacing one of the same id."""
         from orderflow.django.models import ScheduledEvent
 
+        _own_machine_only(actor_path)
         self.settle(session, record_type, record_id, [timer.id], CANCELLED)
         ScheduledEvent._base_manager.using(session.using).create(
             record_type=record_type, record_id=record_id, machine=machine, timer_id=timer.id,
@@ -126,12 +128,24 @@ class DjangoJournal(Journal):
         record_id: str,
         ids: Sequence[str],
         status: str,
+        actor_path: str = "",
     ) -> None:
         """Mark the pending rows of timers ``ids`` as ``status`` (fired or cancelled)."""
         from orderflow.django.models import ScheduledEvent
 
+        _own_machine_only(actor_path)
         if not ids:
             return
         ScheduledEvent._base_manager.using(session.using).filter(
             record_type=record_type, record_id=record_id, timer_id__in=list(ids), status=PENDING
         ).update(status=status, settled_at=self.clock())
+
+
+def _own_machine_only(actor_path: str) -> None:
+    """The Django timer table has no child path: a service with child timers is refused when
+    it is made (``DjangoWorkflowService.durable_child_timers``), so none reaches here."""
+    if actor_path:
+        raise ConfigurationError(
+            f"the Django journal keeps no timers of child machines (the child at '{actor_path}')",
+            setting="machines",
+        )

@@ -41,6 +41,11 @@ from orderflow.store.base import utcnow
 class DjangoWorkflowService(WorkflowService):
     """Persisted transitions for Django models, on the database alias ``using``."""
 
+    #: the Django journal writes no invocation rows and no child timers yet: machines with
+    #: function actors, or with child machines that have timers, are refused
+    durable_invocations = False
+    durable_child_timers = False
+
     def __init__(
         self,
         machines: Mapping[str, Machine],

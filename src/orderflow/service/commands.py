@@ -80,6 +80,8 @@ class Command:
     starting: Machine | None = None
     #: the legacy status update this call is when the workflow is switched off
     legacy_to: str | None = None
+    #: the child machine the event is for (child ids joined by "/"); None: the record's machine
+    to: str | None = None
 
     def fingerprint(self, machine: Machine, acting: Any) -> Mapping[str, Any]:
         """What was asked, as the idempotency key's log row keeps it (see ``request_digest``)."""
@@ -136,7 +138,8 @@ class Send(Command):
         # the event as the machine reads it (its payload model's values), so "10" and
         # Decimal("10") for a number field are one request; who acts is not part of it
         event = as_machine_reads(machine, self.event, acting)
-        return {"send": {k: v for k, v in event.items() if k != ACTOR_FIELD}}
+        sent = {k: v for k, v in event.items() if k != ACTOR_FIELD}
+        return {"send": sent} if not self.to else {"send": sent, "to": self.to}
 
     def choose(self, machine: Machine, snapshot: Snapshot | None, acting: Any) -> Any:
         if not self.internal:

@@ -11,7 +11,10 @@ rules live once:
 - outbox rows of one record are numbered in order (``sequence``), after the
   highest number the record has;
 - a timer row is armed per schedule, cancelled per cancel, and settled as
-  fired when the event it carried was delivered.
+  fired when the event it carried was delivered;
+- an invocation row is written per ``start_actor`` record (a function actor
+  the step started) and cancelled per ``stop_actor`` record, so a worker runs
+  exactly the invocations that are still wanted.
 
 It writes with Core statements on the transaction's connection where the
 ORM would only add work, and through the session where effects' own ORM
@@ -24,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import (
     Connection,
     Table,
@@ -38,14 +42,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orderflow.chart import Timer
+from orderflow.chart import Action, Timer
 from orderflow.errors import StaleRecordError
 from orderflow.service.results import Principal
 from orderflow.service.rows import LoadedRow, current_version, identity, table_name
 from orderflow.service.statements import Prepared, PreparedInsert
-from orderflow.store import OutboxEvent, ScheduledEvent, TransitionLog
-from orderflow.store.workflow_tables import CANCELLED, PENDING
+from orderflow.store import Invocation, OutboxEvent, ScheduledEvent, TransitionLog
+from orderflow.store.workflow_tables import CANCELLED, PENDING, RUNNING
 
+_JSON: TypeAdapter[Any] = TypeAdapter(Any)
 #: the log rows of one send, in one statement that answers with their ids in order
 _LOG_TABLE: Table = TransitionLog.__table__  # type: ignore[assignment]
 _LOG_INSERT = insert(_LOG_TABLE).returning(_LOG_TABLE.c.id, sort_by_parameter_order=True)
@@ -220,22 +225,32 @@ class Journal:
         machine: str,
         timer: Timer,
         now: datetime,
+        actor_path: str = "",
     ) -> None:
-        """A pending timer row for ``timer``, due ``now`` + its delay, replacing one of the same id."""
-        self.settle(session, record_type, record_id, [timer.id], CANCELLED)
+        """A pending timer row for ``timer``, due ``now`` + its delay, replacing one of the same id.
+
+        ``actor_path`` names the child machine the timer is for ("": the record's machine).
+        """
+        self.settle(session, record_type, record_id, [timer.id], CANCELLED, actor_path)
         session.add(
             ScheduledEvent(
                 record_type=record_type, record_id=record_id, machine=machine,
-                timer_id=timer.id, event=dict(timer.event),
+                actor_path=actor_path, timer_id=timer.id, event=dict(timer.event),
                 due_at=now + timedelta(milliseconds=timer.delay),
                 status=PENDING,
             )
         )  # fmt: skip
 
     def settle(
-        self, session: Session, record_type: str, record_id: str, ids: Sequence[str], status: str
+        self,
+        session: Session,
+        record_type: str,
+        record_id: str,
+        ids: Sequence[str],
+        status: str,
+        actor_path: str = "",
     ) -> None:
-        """Mark the pending rows of timers ``ids`` as ``status`` (fired or cancelled)."""
+        """Mark the pending rows of timers ``ids`` (of the machine at ``actor_path``) as ``status``."""
         if not ids:
             return
         session.execute(
@@ -243,10 +258,53 @@ class Journal:
             .where(
                 ScheduledEvent.record_type == record_type,
                 ScheduledEvent.record_id == record_id,
+                ScheduledEvent.actor_path == actor_path,
                 ScheduledEvent.timer_id.in_(ids),
                 ScheduledEvent.status == PENDING,
             )
             .values(status=status, settled_at=self.clock())
+            .execution_options(synchronize_session=False)
+        )
+
+    # -- durable invocations -----------------------------------------------------------------
+
+    def invoke(
+        self,
+        session: Session,
+        record_type: str,
+        record_id: str,
+        machine: str,
+        start: Action,
+        now: datetime,
+    ) -> None:
+        """A pending invocation row for a ``start_actor`` record, due now.
+
+        Its input is stored as the snapshot stores it, as JSON (a ``Decimal`` as text).
+        """
+        ident, src = str(start.params["id"]), str(start.params["src"])
+        value = _JSON.dump_python(start.params.get("input"), mode="json")
+        session.add(
+            Invocation(
+                record_type=record_type, record_id=record_id, machine=machine,
+                actor_path=start.actor, actor_id=ident, src=src, input=value, state=PENDING,
+                attempts=0, due_at=now, created_at=now,
+            )
+        )  # fmt: skip
+
+    def cancel_invocations(
+        self, session: Session, record_type: str, record_id: str, actor_path: str, actor_id: str
+    ) -> None:
+        """Mark the wanted (pending or running) invocations of one child ``cancelled``."""
+        session.execute(
+            update(Invocation)
+            .where(
+                Invocation.record_type == record_type,
+                Invocation.record_id == record_id,
+                Invocation.actor_path == actor_path,
+                Invocation.actor_id == actor_id,
+                Invocation.state.in_((PENDING, RUNNING)),
+            )
+            .values(state=CANCELLED, settled_at=self.clock(), lease_token=None)
             .execution_options(synchronize_session=False)
         )
 

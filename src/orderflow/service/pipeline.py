@@ -29,7 +29,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orderflow.chart import Action, Machine, Snapshot, Step, with_due
+from orderflow.chart import Action, Machine, Snapshot, Step, Timer, with_due
+from orderflow.chart.definition import DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX
 from orderflow.errors import (
     EffectError,
     MissingImplementationError,
@@ -64,6 +65,10 @@ if TYPE_CHECKING:
     from orderflow.service.workflow import FinishedRecord, WorkflowService
 
 logger = logging.getLogger("orderflow.service")
+
+#: the core's records of function actors started and stopped (see ``write_invocations``)
+INVOCATION_RECORDS = frozenset({"start_actor", "stop_actor"})
+ACTOR_RESULT_PREFIXES = (DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX)
 
 
 @dataclasses.dataclass
@@ -365,14 +370,15 @@ def take(work: Work, current: Snapshot | None, event: EventLike) -> StepDone | R
     else:
         # a malformed event or a payload that fails its model raises InvalidEventError
         data = as_machine_reads(machine, plain_event(event), work.acting)
-        if not handles(machine, str(data["type"])):
+        to = work.command.to
+        if not (to or is_actor_result(data["type"]) or handles(machine, str(data["type"]))):
             raise UnknownEventError(machine.id, str(data["type"]), known=machine.events)
         if current.status != "active":
             return Refusal(
                 INACTIVE,
                 f"the workflow of this record is {current.status}; it takes no more events",
             )
-        core = machine.step(current, data)
+        core = machine.step(current, data, to=to)
     if core.snapshot.status == "error":
         raise TransitionFailedError(
             work.record_type, work.record_id, str(data["type"]), core.snapshot.error
@@ -454,6 +460,7 @@ def persist(work: Work, steps: list[StepDone]) -> TransitionResult:
             outbox.transition_id = log_id
     record_override_rows(work, steps, columns)
     write_timers(work, steps)
+    write_invocations(work, steps)
     emitted = [(event, step.log_id) for step in steps for event in step.emitted]
     if emitted:
         journal.outbox(work.session, work.record_type, work.record_id, emitted)
@@ -525,7 +532,11 @@ def record_override_rows(work: Work, steps: list[StepDone], columns: Mapping[str
 
 
 def write_timers(work: Work, steps: list[StepDone]) -> None:
-    """Per step: the timer its event delivered has fired; then its schedules and cancels, in order."""
+    """Per step: the timer its event delivered has fired; then its schedules and cancels, in order.
+
+    A child machine's timer row carries the child's path (``actor_path``), so the timer
+    worker delivers its event to that child.
+    """
     if not any(
         step.core.consumed is not None or step.core.armed or step.core.cancelled for step in steps
     ):
@@ -534,14 +545,33 @@ def write_timers(work: Work, steps: list[StepDone]) -> None:
     where = (work.session, work.record_type, work.record_id)
     for step in steps:
         if step.core.consumed is not None:
-            journal.settle(*where, [step.core.consumed], FIRED)
-        armed = {timer.id: timer for timer in step.core.armed}
+            journal.settle(*where, [step.core.consumed], FIRED, work.command.to or "")
         for action in step.core.actions:
             if action.type == "schedule":
-                timer = armed[str(action.params["id"])]
-                journal.arm(*where, work.the_machine.id, timer, work.now)
+                params = action.params
+                timer = Timer(str(params["id"]), params["event"], float(params["delay"]))
+                journal.arm(*where, work.the_machine.id, timer, work.now, action.actor)
             elif action.type == "cancel":
-                journal.settle(*where, [str(action.params["id"])], CANCELLED)
+                journal.settle(*where, [str(action.params["id"])], CANCELLED, action.actor)
+
+
+def write_invocations(work: Work, steps: list[StepDone]) -> None:
+    """Per step, in order: a row for each function actor it started, cancelled ones it stopped."""
+    records = [a for step in steps for a in step.core.actions if a.type in INVOCATION_RECORDS]
+    if not records:
+        return
+    journal = work.service.journal
+    where = (work.session, work.record_type, work.record_id)
+    for action in records:
+        if action.type == "start_actor":
+            journal.invoke(*where, work.the_machine.id, action, work.now)
+        else:
+            journal.cancel_invocations(*where, action.actor, str(action.params["id"]))
+
+
+def is_actor_result(event_type: Any) -> bool:
+    """A function actor's result: taken by the core while the actor runs, else dropped as stale."""
+    return isinstance(event_type, str) and event_type.startswith(ACTOR_RESULT_PREFIXES)
 
 
 def finish_hooks(work: Work, steps: list[StepDone]) -> None:

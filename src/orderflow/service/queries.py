@@ -1,4 +1,4 @@
-"""What readers of a service's database see: the transition log, timers, override requests, records.
+"""What readers of a service's database see: the log, timers, invocations, override requests, records.
 
 The API and the inspector read through these functions instead of the
 store's tables, so a change to a table meets one module, here, and every
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from orderflow.store import (
     Fulfillment,
+    Invocation,
     OverrideRequest,
     Quotation,
     SaleOrder,
@@ -36,17 +37,19 @@ from orderflow.store import (
     WorkflowRecord,
     primary_key_value,
 )
-from orderflow.store.workflow_tables import PENDING
+from orderflow.store.workflow_tables import PENDING, RUNNING
 
 __all__ = [
     "Fulfillment",
     "LogEntry",
+    "PendingInvocation",
     "PendingTimer",
     "Quotation",
     "RequestedOverride",
     "SaleOrder",
     "WorkflowRecord",
     "override_requests",
+    "pending_invocations",
     "pending_timers",
     "primary_key_value",
     "started_records",
@@ -93,6 +96,28 @@ class PendingTimer:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingInvocation:
+    """A function actor one record started whose result is not delivered yet (a durable invocation)."""
+
+    id: int
+    record_type: str
+    record_id: str
+    machine: str
+    #: the machine that started it: child ids from the record's machine ("" for that machine)
+    actor_path: str
+    actor_id: str
+    src: str
+    input: Any
+    #: ``pending`` (waiting for a worker, maybe to be retried) or ``running`` (claimed by one)
+    state: str
+    attempts: int
+    due_at: datetime
+    lease_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class RequestedOverride:
     """A request to override a blocked step, and its decision once there is one."""
 
@@ -136,6 +161,25 @@ def pending_timers(session: Session, record_type: str, record_id: str) -> list[P
         .order_by(ScheduledEvent.due_at, ScheduledEvent.id)
     )
     return [_copy(PendingTimer, row) for row in rows]
+
+
+def pending_invocations(
+    session: Session, record_type: str, record_id: str
+) -> list[PendingInvocation]:
+    """The record's invocations still waiting for a result (pending or running), oldest first.
+
+    Cancelled, done and failed ones are history: the log keeps what they delivered.
+    """
+    rows = session.scalars(
+        select(Invocation)
+        .where(
+            Invocation.record_type == record_type,
+            Invocation.record_id == record_id,
+            Invocation.state.in_((PENDING, RUNNING)),
+        )
+        .order_by(Invocation.id)
+    )
+    return [_copy(PendingInvocation, row) for row in rows]
 
 
 def override_requests(

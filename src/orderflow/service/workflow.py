@@ -40,7 +40,7 @@ import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict, Unpack
+from typing import Any, ClassVar, TypedDict, Unpack
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -227,13 +227,21 @@ class WorkflowService:
         self._units: UnitSource = own_units(session_factory)
         self._bridge: Bridge | None = None
         for machine in self.machines.values():
-            refuse_unpersistable_actors(machine)
+            refuse_unpersistable_actors(
+                machine, functions=self.durable_invocations, child_timers=self.durable_child_timers
+            )
         unknown = set(self.overrides) - set(self.machines)
         if unknown:
             raise ConfigurationError(
                 f"override rules for machines this service does not have: {sorted(unknown)}",
                 setting="overrides",
             )
+
+    #: whether this driver's journal writes invocation rows for function actors (see
+    #: :mod:`orderflow.workers.invocations`); a driver without them refuses such machines
+    durable_invocations: ClassVar[bool] = True
+    #: whether its journal keeps a child machine's timers (rows with the child's path)
+    durable_child_timers: ClassVar[bool] = True
 
     def register_migration(
         self, machine_id: str, from_version: str | int, to_version: str | int, fn: SnapshotMigration
@@ -432,19 +440,23 @@ class WorkflowService:
         event: EventLike,
         *,
         idempotency_key: str | None = None,
+        to: str | None = None,
         **options: Unpack[CallOptions],
     ) -> TransitionResult:
         """The service's internal path: an event raised inside, such as a due timer or a hand-off.
 
         Like :meth:`send`, but internal event types (``xstate.after.*``, ...)
         are taken; who acts is still ``actor`` (written over anything the
-        event says).  The timer worker and the coordinator come in here;
+        event says).  ``to`` addresses a child machine of the record's
+        machine (child ids joined by ``/``), as the invocation worker does
+        with the result of a function actor a child started.  The timer
+        worker, the invocation worker and the coordinator come in here;
         never wire it to input from outside.
         """
         return self.run(
             Send(
                 record, event=plain_event(event), internal=True, idempotency_key=idempotency_key,
-                **self._who(options),
+                to=to or None, **self._who(options),
             )
         )  # fmt: skip
 
@@ -668,32 +680,39 @@ def _attempt(
     return TransitionAttempt(False, target, snapshot.value, option.event, option.reason)
 
 
-def refuse_unpersistable_actors(machine: Machine, path: str = "") -> None:
-    """A clear error for the actors a persisted record cannot hold yet.
+def refuse_unpersistable_actors(
+    machine: Machine, path: str = "", *, functions: bool = True, child_timers: bool = True
+) -> None:
+    """A clear error for the actors a driver cannot persist.
 
     Machine children live in their parent's row and move in its transaction.
-    Two kinds of actor need rows of their own, which the service does not
-    write yet: a function actor (a durable invocation, run by a worker) and
-    a child machine's timers (delivered to the child).  Rather than fail at
-    the first send, such a machine is refused here, saying what to do.
+    A function actor becomes a durable invocation (a row of its own, run by
+    the invocation worker) and a child machine's timer a timer row with the
+    child's path, where the driver's journal writes them (``functions``,
+    ``child_timers``).  Where it does not, such a machine is refused here,
+    saying what to do, rather than failing at the first send.
     """
     where = f"machine '{machine.id}'" + (f" (the child at '{path}')" if path else "")
     for name, logic in machine.implementations.actors.items():
         if isinstance(logic, Machine):
-            refuse_unpersistable_actors(logic, f"{path}/{name}" if path else name)
-        else:
+            refuse_unpersistable_actors(
+                logic, f"{path}/{name}" if path else name,
+                functions=functions, child_timers=child_timers,
+            )  # fmt: skip
+        elif not functions:
             raise ConfigurationError(
-                f"{where} can start the function actor '{name}'; the persisted service does not "
-                "run function actors yet (each needs a durable invocation row and a worker). "
+                f"{where} can start the function actor '{name}'; this service's driver does not "
+                "write durable invocations yet (the SQLAlchemy WorkflowService does). "
                 "Run the machine with orderflow.create_actor, or do the work in an effect "
                 "that answers with an event",
                 setting="machines",
             )
-    if path and (machine.schedules_raised_events or any(node.after for node in machine.nodes)):
+    has_timers = machine.schedules_raised_events or any(node.after for node in machine.nodes)
+    if path and has_timers and not child_timers:
         raise ConfigurationError(
-            f"{where} has timers; the persisted service arms timers for the record's own "
-            "machine only, not yet for its child machines. Put the delay in the parent, or run "
-            "the machine with orderflow.create_actor",
+            f"{where} has timers; this service's driver arms timers for the record's own "
+            "machine only, not for its child machines (the SQLAlchemy WorkflowService does). "
+            "Put the delay in the parent, or run the machine with orderflow.create_actor",
             setting="machines",
         )
 

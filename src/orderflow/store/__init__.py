@@ -34,6 +34,7 @@ from orderflow.store.record import (
 )
 from orderflow.store.schema import MIGRATIONS, alembic_config, downgrade, upgrade
 from orderflow.store.workflow_tables import (
+    Invocation,
     OutboxEvent,
     OverrideRequest,
     ScheduledEvent,
@@ -46,6 +47,7 @@ __all__ = [
     "CustomerCreditProfile",
     "CustomerSalesAgg",
     "Fulfillment",
+    "Invocation",
     "JSONDocument",
     "OutboxEvent",
     "OverrideRequest",

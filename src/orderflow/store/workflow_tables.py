@@ -10,6 +10,8 @@
 - :class:`ScheduledEvent`: durable ``after`` timers with their due time, for
   a worker to deliver through the service.
 - :class:`OverrideRequest`: a request to override a blocked step, and who decided it.
+- :class:`Invocation`: a function actor a record's machine started (a durable
+  invocation), for a worker to run and deliver its result through the service.
 """
 
 from __future__ import annotations
@@ -21,10 +23,20 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderflow.store.base import Base, BigKey, JSONDocument, UTCDateTime, utcnow
+from orderflow.store.base import (
+    Base,
+    BigKey,
+    JSONDocument,
+    NullableJSONDocument,
+    UTCDateTime,
+    utcnow,
+)
 
 PENDING, PUBLISHED, DEAD = "pending", "published", "dead"
 FIRED, CANCELLED = "fired", "cancelled"
+#: an invocation's states: waiting for a worker, claimed by one, answered, given up, or stopped
+RUNNING, DONE, FAILED = "running", "done", "failed"
+INVOCATION_STATES = (PENDING, RUNNING, DONE, FAILED, CANCELLED)
 
 
 def new_event_id() -> str:
@@ -104,6 +116,8 @@ class ScheduledEvent(Base):
     record_type: Mapped[str] = mapped_column(String(100))
     record_id: Mapped[str] = mapped_column(String(64))
     machine: Mapped[str] = mapped_column(String(100))
+    #: the child machine the timer is for, as child ids from the record's machine ("": that machine)
+    actor_path: Mapped[str] = mapped_column(String(300), default="", server_default="")
     timer_id: Mapped[str] = mapped_column(String(300))
     event: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -138,3 +152,44 @@ class OverrideRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Invocation(Base):
+    """A function actor one record's machine started: a durable invocation.
+
+    Written (``pending``) in the transaction of the step whose ``start_actor``
+    record asked for it, and ``cancelled`` in the transaction of the step
+    whose ``stop_actor`` record stopped it.  A worker claims it (``running``,
+    under ``lease_token`` until ``lease_until``), runs the function and
+    delivers its result to the actor at ``actor_path`` (``""``: the record's
+    machine; else child ids joined by ``/``), then marks it ``done``, or
+    ``failed`` after its last attempt.
+    """
+
+    __tablename__ = "workflow_invocations"
+    __table_args__ = (
+        Index("ix_workflow_invocations_due", "state", "due_at"),
+        Index(
+            "ix_workflow_invocations_record", "record_type", "record_id", "actor_path", "actor_id"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    record_type: Mapped[str] = mapped_column(String(100))
+    record_id: Mapped[str] = mapped_column(String(64))
+    machine: Mapped[str] = mapped_column(String(100))
+    #: the machine that started it, as child ids from the record's machine ("" for that machine)
+    actor_path: Mapped[str] = mapped_column(String(300), default="")
+    #: the child id its result comes back under (``xstate.done.actor.<actor_id>``)
+    actor_id: Mapped[str] = mapped_column(String(200))
+    src: Mapped[str] = mapped_column(String(200))
+    input: Mapped[Any] = mapped_column(NullableJSONDocument, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[Any] = mapped_column(NullableJSONDocument, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,14 +1,18 @@
-"""The timer worker and the outbox relay for ``asyncio`` services.
+"""The timer worker, the invocation worker and the outbox relay for ``asyncio`` services.
 
     worker = AsyncTimerWorker(service)                 # an AsyncWorkflowService
+    invocations = AsyncInvocationWorker(service)
     relay = AsyncOutboxRelay(Session, publisher)       # an async_sessionmaker
-    await asyncio.gather(worker.run(stop), relay.run(stop))
+    await asyncio.gather(worker.run(stop), invocations.run(stop), relay.run(stop))
 
 One batch is the sync worker's own batch (:func:`~orderflow.workers.fire_due_timers`,
 :func:`~orderflow.workers.relay_outbox`), run by the async driver inside
 ``AsyncSession.run_sync``: the same claims, locks and settling, each database
 call awaited on the event loop.  A publisher's ``publish`` may be
-``async def``; it is awaited the same way.
+``async def``; it is awaited the same way.  The invocation worker claims and
+delivers with the sync worker's own phases
+(:mod:`~orderflow.workers.invocations`), and awaits the claimed functions in
+between, all at once, with no transaction open.
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ from sqlalchemy.util import await_only
 
 from orderflow.service import AsyncWorkflowService
 from orderflow.store.base import utcnow
+from orderflow.workers.invocations import (
+    InvocationOptions,
+    InvocationRun,
+    claim_invocations,
+    deliver_answers,
+    run_claim_async,
+)
 from orderflow.workers.relay import OutboxMessage, Publisher, RelayReport, relay_outbox
 from orderflow.workers.timers import TimerFiring, fire_due_timers, workflow_models
 
@@ -36,6 +47,26 @@ logger = logging.getLogger("orderflow.workers")
 async def fire_due_timers_async(service: AsyncWorkflowService, **options: Any) -> list[TimerFiring]:
     """One batch of due timers through ``service`` (``options`` as :func:`fire_due_timers`)."""
     return await service.drive(lambda sync: fire_due_timers(sync, sync.session_factory, **options))
+
+
+async def run_due_invocations_async(
+    service: AsyncWorkflowService,
+    *,
+    now: datetime | None = None,
+    options: InvocationOptions | None = None,
+) -> list[InvocationRun]:
+    """One batch of due invocations through ``service``: claimed, awaited together, delivered."""
+    moment = service.clock() if now is None else now
+    settings = (options or InvocationOptions()).resolved()
+    claims = await service.drive(
+        lambda sync: claim_invocations(sync, sync.session_factory, moment, settings)
+    )
+    if not claims:
+        return []
+    answers = await asyncio.gather(*(run_claim_async(claim) for claim in claims))
+    return await service.drive(
+        lambda sync: deliver_answers(sync, sync.session_factory, answers, moment, settings)
+    )
 
 
 async def relay_outbox_async(
@@ -118,6 +149,37 @@ class AsyncTimerWorker:
             return any(f.outcome != "retry" for f in await self.run_once())
 
         await _loop(batch, stop, self.poll_interval, max_batches, "timer")
+
+
+class AsyncInvocationWorker:
+    """Run due invocations of an :class:`~orderflow.service.AsyncWorkflowService` until stopped."""
+
+    def __init__(
+        self,
+        service: AsyncWorkflowService,
+        *,
+        poll_interval: float = 1.0,
+        clock: Callable[[], datetime] | None = None,
+        options: InvocationOptions | None = None,
+    ) -> None:
+        self.service = service
+        self.poll_interval = poll_interval
+        self.clock = clock or service.clock
+        self.options = (options or InvocationOptions()).resolved()
+        self.delivered = 0
+
+    async def run_once(self) -> list[InvocationRun]:
+        runs = await run_due_invocations_async(self.service, now=self.clock(), options=self.options)
+        self.delivered += sum(1 for r in runs if r.outcome == "delivered")
+        return runs
+
+    async def run(
+        self, stop: asyncio.Event | None = None, *, max_batches: int | None = None
+    ) -> None:
+        async def batch() -> bool:
+            return bool(await self.run_once())
+
+        await _loop(batch, stop, self.poll_interval, max_batches, "invocation")
 
 
 class AsyncOutboxRelay:

@@ -260,6 +260,7 @@ def _deliver(
         result = service.deliver(  # the internal path: timer events never come from outside
             (model, row.record_id),  # the service converts the text to the key's type
             row.event,
+            to=row.actor_path or None,  # a child machine's timer goes to that child
             actor=actor,
             note=f"timer {row.timer_id} due {row.due_at.isoformat()}",
             idempotency_key=timer_idempotency_key(row),
