@@ -161,12 +161,12 @@ def test_a_raised_event_is_processed_after_the_current_microstep_with_its_own_ev
     snapshot, _ = machine.initial_transition()
     snapshot, actions = machine.transition(snapshot, "GO")
     assert snapshot.value == "c"
-    assert [(a.type, a.event["type"]) for a in actions] == [
+    assert [(a.type, a.event.type) for a in actions] == [
         ("first", "GO"),
         ("enterB", "GO"),
         ("second", "NEXT"),
     ]
-    assert actions[2].event == {"type": "NEXT", "why": "raised"}
+    assert actions[2].event.data == {"type": "NEXT", "why": "raised"}
 
 
 def test_raised_events_are_processed_in_the_order_they_were_raised() -> None:

@@ -12,7 +12,7 @@ calls: list[Any] = []
 def within_credit_limit(context: Any, event: Any, params: Any) -> tuple[bool, str]:
     calls.append((context, event, params))
     limit = params["limit"] if params else context["limit"]
-    ok = event["amount"] <= limit
+    ok = event.amount <= limit
     return ok, f"amount {event['amount']} exceeds the limit {limit}"
 
 
@@ -290,7 +290,7 @@ def test_a_guard_on_a_parameterised_object_receives_its_params() -> None:
 
     def at_least(context: Any, event: Any, params: Any) -> bool:
         seen.append(params)
-        return bool(event["n"] >= params["min"])
+        return bool(event.n >= params["min"])
 
     config = {
         "initial": "a",
