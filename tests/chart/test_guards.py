@@ -13,7 +13,7 @@ def within_credit_limit(context: Any, event: Any, params: Any) -> tuple[bool, st
     calls.append((context, event, params))
     limit = params["limit"] if params else context["limit"]
     ok = event.amount <= limit
-    return ok, f"amount {event['amount']} exceeds the limit {limit}"
+    return ok, f"amount {event.amount} exceeds the limit {limit}"
 
 
 SALE = {
@@ -54,10 +54,11 @@ def test_a_guard_receives_context_event_and_params() -> None:
     snapshot, _ = machine.initial_transition()
     calls.clear()
     machine.transition(snapshot, {"type": "PAY", "amount": 500})
-    assert calls == [
+    assert [(context, event.data, params) for context, event, params in calls] == [
         ({"limit": 100}, {"type": "PAY", "amount": 500}, None),
         ({"limit": 100}, {"type": "PAY", "amount": 500}, {"limit": 1000}),
     ]
+    assert calls[0][1] is calls[1][1]  # both guards got the one event
 
 
 def test_guard_params_select_a_different_transition() -> None:
