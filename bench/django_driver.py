@@ -26,12 +26,9 @@ gives the medians and the median and range of the per-round ratios
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import statistics
 import sys
-import time
-import traceback
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -139,67 +136,22 @@ def orderflow_step() -> Callable[[int], None]:
 
 
 def worker(ids: list[int], ops: int, rounds: int, barrier: Any, out: Any) -> None:
-    """Run the rounds; a failure is reported to the parent rather than left for it to wait on."""
-    try:
-        run_rounds(ids, ops, rounds, barrier, out)
-    except BaseException:
-        out.put(("failed", traceback.format_exc(), 0.0, 0.0))
-        barrier.abort()
-        raise
-
-
-def run_rounds(ids: list[int], ops: int, rounds: int, barrier: Any, out: Any) -> None:
+    """Run the rounds (``_rounds.run_rounds``) on this process's own connections."""
+    from _rounds import run_rounds
     from django.db import connections
 
     connections.close_all()  # the parent's connection is not this process's
     moves = {"django-fsm": fsm_step(), "orderflow": orderflow_step()}
-    for move in moves.values():
-        for i in range(WARM_UP):
-            move(ids[i % len(ids)])
-    for round_ in range(rounds):
-        turn = round_ % len(KINDS)
-        for kind in KINDS[turn:] + KINDS[:turn]:
-            move = moves[kind]
-            barrier.wait()
-            started = time.perf_counter()
-            for i in range(ops):
-                move(ids[i % len(ids)])
-            out.put((round_, kind, started, time.perf_counter()))
+    run_rounds({kind: moves[kind] for kind in KINDS}, ids, ops, rounds, barrier, out, WARM_UP)
     connections.close_all()
 
 
 def measure(workers: int, ops: int, rounds: int) -> dict[str, list[float]]:
+    from _rounds import measure as measure_rounds
     from django.db import connections
 
     connections.close_all()
-    context = multiprocessing.get_context("fork")
-    barrier, out = context.Barrier(workers), context.Queue()
-    ids = [
-        [w * RECORDS_PER_WORKER + i + 1 for i in range(RECORDS_PER_WORKER)] for w in range(workers)
-    ]
-    processes = [
-        context.Process(target=worker, args=(ids[w], ops, rounds, barrier, out))
-        for w in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    spans: dict[tuple[int, str], list[tuple[float, float]]] = {}
-    for _ in range(workers * rounds * len(KINDS)):
-        round_, kind, started, ended = out.get(timeout=900)
-        if round_ == "failed":
-            raise RuntimeError(f"a worker process failed:\n{kind}")
-        spans.setdefault((round_, kind), []).append((started, ended))
-    for process in processes:
-        process.join()
-        if process.exitcode != 0:
-            raise RuntimeError("a worker process failed")
-    throughput: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    for round_ in range(rounds):
-        for kind in KINDS:
-            span = spans[round_, kind]
-            elapsed = max(end for _, end in span) - min(start for start, _ in span)
-            throughput[kind].append(workers * ops / elapsed)
-    return throughput
+    return measure_rounds(worker, (), KINDS, workers, ops, rounds, RECORDS_PER_WORKER, 900)
 
 
 def seed() -> None:

@@ -31,15 +31,15 @@ throughput over orderflow's).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import statistics
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from _rounds import measure as measure_rounds
+from _rounds import run_rounds
 from scratch_database import Database
 from sqlalchemy import MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -183,56 +183,20 @@ def orderflow_transition(engine: sa.Engine) -> Callable[[int], None]:
 def worker(
     database: Database, ids: list[int], ops: int, rounds: int, barrier: Any, out: Any
 ) -> None:
-    """Warm both kinds up, then run ``rounds`` turns of each, reporting (round, kind, start, end)."""
+    """Warm the kinds up, then run ``rounds`` turns of each (``_rounds.run_rounds``)."""
     engine = database.engine()
     moves = {
         "floor": floor_transition(engine),
         "prepared": prepared_transition(engine),
         "orderflow": orderflow_transition(engine),
     }
-    for move in moves.values():
-        for i in range(WARM_UP):
-            move(ids[i % len(ids)])
-    for round_ in range(rounds):
-        turn = round_ % len(KINDS)
-        for kind in KINDS[turn:] + KINDS[:turn]:
-            move = moves[kind]
-            barrier.wait()
-            started = time.perf_counter()
-            for i in range(ops):
-                move(ids[i % len(ids)])
-            out.put((round_, kind, started, time.perf_counter()))
+    run_rounds({kind: moves[kind] for kind in KINDS}, ids, ops, rounds, barrier, out, WARM_UP)
     engine.dispose()
 
 
 def measure(database: Database, workers: int, ops: int, rounds: int) -> dict[str, list[float]]:
     """Throughput per round of each kind with ``workers`` processes."""
-    context = multiprocessing.get_context("fork")
-    barrier, out = context.Barrier(workers), context.Queue()
-    ids = [
-        [w * RECORDS_PER_WORKER + i + 1 for i in range(RECORDS_PER_WORKER)] for w in range(workers)
-    ]
-    processes = [
-        context.Process(target=worker, args=(database, ids[w], ops, rounds, barrier, out))
-        for w in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    spans: dict[tuple[int, str], list[tuple[float, float]]] = {}
-    for _ in range(workers * rounds * len(KINDS)):
-        round_, kind, started, ended = out.get(timeout=600)
-        spans.setdefault((round_, kind), []).append((started, ended))
-    for process in processes:
-        process.join()
-        if process.exitcode != 0:
-            raise RuntimeError("a worker process failed")
-    throughput: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    for round_ in range(rounds):
-        for kind in KINDS:
-            span = spans[round_, kind]
-            elapsed = max(end for _, end in span) - min(start for start, _ in span)
-            throughput[kind].append(workers * ops / elapsed)
-    return throughput
+    return measure_rounds(worker, (database,), KINDS, workers, ops, rounds, RECORDS_PER_WORKER)
 
 
 def rows_for(name: str, url: str | None, ops: int, rounds: int) -> list[str]:

@@ -71,7 +71,9 @@ class Payment(BaseModel):
     amount: Decimal = Field(gt=0)
 
 
-def covers_the_amount(context: Any, event: Payment, params: Any) -> tuple[bool, str]:
+def covers_the_amount(
+    context: Any, event: orderflow.TypedEvent[Payment], params: Any
+) -> tuple[bool, str]:
     due = Decimal(context["amount"])
     return event.amount >= due, f"{event.amount} does not cover the {due} due"
 
@@ -88,7 +90,7 @@ class Receipt(Base):
 
 async def send_receipt(session: AsyncSession, invoice: Invoice, action: Action) -> None:
     """An ``async def`` effect: it gets the request's ``AsyncSession`` and writes with it."""
-    session.add(Receipt(invoice_id=invoice.id, amount=Decimal(action.event["amount"])))
+    session.add(Receipt(invoice_id=invoice.id, amount=action.event.amount))  # the Payment model's
     await session.flush()
 
 

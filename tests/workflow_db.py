@@ -132,7 +132,7 @@ def ticket_machine(config: dict[str, Any] | None = None) -> Machine:
 
 def capture(session: Session, record: Any, action: Action) -> None:
     """The in-transaction effect: record the money taken."""
-    session.add(Capture(ticket_id=record.id, amount=int(action.event["amount"])))
+    session.add(Capture(ticket_id=record.id, amount=int(action.event.amount)))
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 from chart_support import noop
 
 import orderflow
-from orderflow import Action
+from orderflow import Action, TypedEvent
 
 
 def named(name: str, **params: Any) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def order_machine() -> orderflow.Machine:
 def test_initial_entry_actions_run_outermost_first() -> None:
     machine = order_machine()
     _, actions = machine.initial_transition()
-    init = {"type": "xstate.init"}
+    init = TypedEvent.internal({"type": "xstate.init"})
     assert actions == [
         Action("enterRoot", None, init),
         Action("enter", {"state": "a"}, init),
@@ -84,7 +84,7 @@ def test_initial_entry_actions_run_outermost_first() -> None:
 def test_exits_innermost_first_then_transition_actions_then_entries_outermost_first() -> None:
     machine = order_machine()
     snapshot, _ = machine.initial_transition()
-    event = {"type": "GO", "order": 7}
+    event = TypedEvent.internal({"type": "GO", "order": 7})
     snapshot, actions = machine.transition(snapshot, event)
     assert snapshot.value == {"b": {"b1": "b11"}}
     assert actions == [
@@ -161,12 +161,12 @@ def test_a_raised_event_is_processed_after_the_current_microstep_with_its_own_ev
     snapshot, _ = machine.initial_transition()
     snapshot, actions = machine.transition(snapshot, "GO")
     assert snapshot.value == "c"
-    assert [(a.type, a.event["type"]) for a in actions] == [
+    assert [(a.type, a.event.type) for a in actions] == [
         ("first", "GO"),
         ("enterB", "GO"),
         ("second", "NEXT"),
     ]
-    assert actions[2].event == {"type": "NEXT", "why": "raised"}
+    assert actions[2].event.data == {"type": "NEXT", "why": "raised"}
 
 
 def test_raised_events_are_processed_in_the_order_they_were_raised() -> None:
@@ -208,10 +208,11 @@ def test_emit_and_log_are_returned_as_records_in_place() -> None:
     machine = orderflow.setup(actions={"notify": noop}).create_machine(config)
     snapshot, _ = machine.initial_transition()
     _, actions = machine.transition(snapshot, "PAY")
+    pay = TypedEvent.internal({"type": "PAY"})
     assert actions == [
-        Action("log", {"message": "leaving a"}, {"type": "PAY"}),
-        Action("emit", {"event": {"type": "order.paid", "id": 7}}, {"type": "PAY"}),
-        Action("notify", None, {"type": "PAY"}),
+        Action("log", {"message": "leaving a"}, pay),
+        Action("emit", {"event": {"type": "order.paid", "id": 7}}, pay),
+        Action("notify", None, pay),
     ]
 
 

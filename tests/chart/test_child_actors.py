@@ -30,7 +30,11 @@ def charge(input: dict[str, Any]) -> dict[str, Any]:
 
 
 def keep(key: str) -> Any:
-    return assign(lambda context, event, params: {key: event.get("output", event.get("error"))})
+    return assign(
+        lambda context, event, params: {
+            key: getattr(event, "output", getattr(event, "error", None))
+        }
+    )
 
 
 def shop() -> orderflow.Machine:
@@ -267,7 +271,9 @@ def test_an_unhandled_child_failure_fails_the_parent_as_in_xstate() -> None:
         {"id": "m", "initial": "a", "states": {"a": {"invoke": {"id": "p", "src": "charge"}}}}
     )
     snapshot, _ = machine.initial_transition()
-    failed, _ = machine.transition(snapshot, {"type": "xstate.error.actor.p", "error": {"message": "no"}})
+    failed, _ = machine.transition(
+        snapshot, {"type": "xstate.error.actor.p", "error": {"message": "no"}}
+    )
     assert failed.status == "error" and failed.error == {"message": "no"}
 
 

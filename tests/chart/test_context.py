@@ -85,8 +85,8 @@ def test_an_assign_callable_receives_context_event_and_params() -> None:
     seen: list[Any] = []
 
     def add(context: Any, event: Any, params: Any) -> dict[str, Any]:
-        seen.append((dict(context), dict(event), params))
-        return {"count": context["count"] + event["by"] * params["times"]}
+        seen.append((dict(context), dict(event.data), params))
+        return {"count": context["count"] + event.by * params["times"]}
 
     config = {
         "initial": "a",
@@ -112,9 +112,9 @@ def test_the_init_event_carries_the_input() -> None:
     config = {"initial": "a", "states": {"a": {"entry": ["hello"]}}}
     machine = orderflow.setup(actions={"hello": lambda c, e, p: None}).create_machine(config)
     _, actions = machine.initial_transition(input={"owner": "ada"})
-    assert actions[0].event == {"type": "xstate.init", "input": {"owner": "ada"}}
+    assert actions[0].event.data == {"type": "xstate.init", "input": {"owner": "ada"}}
     _, actions = machine.initial_transition()
-    assert actions[0].event == {"type": "xstate.init"}
+    assert actions[0].event.data == {"type": "xstate.init"}
 
 
 def test_a_pydantic_context_model_gives_model_instances() -> None:
@@ -173,7 +173,8 @@ def test_an_event_model_gives_implementations_the_validated_payload() -> None:
     ).create_machine(config)
     snapshot, _ = machine.initial_transition()
     machine.transition(snapshot, {"type": "PAY", "amount": "4.50"})
-    assert seen == [Pay(amount=Decimal("4.50"))]
+    assert [event.payload for event in seen] == [Pay(amount=Decimal("4.50"))]
+    assert seen[0].amount == Decimal("4.50")
 
 
 def test_the_actions_event_is_the_normalised_json_of_a_modelled_payload() -> None:
@@ -183,7 +184,7 @@ def test_the_actions_event_is_the_normalised_json_of_a_modelled_payload() -> Non
     ).create_machine(config)
     snapshot, _ = machine.initial_transition()
     _, actions = machine.transition(snapshot, {"type": "PAY", "amount": 4.5})
-    assert actions[0].event == {"type": "PAY", "amount": "4.5"}
+    assert actions[0].event.data == {"type": "PAY", "amount": "4.5"}
 
 
 def test_a_bad_payload_raises_invalid_event_error_and_changes_nothing() -> None:

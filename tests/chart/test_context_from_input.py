@@ -58,7 +58,7 @@ def test_the_named_function_makes_the_context_from_the_input() -> None:
     assert snapshot.context == {"owner": "ada", "total": Decimal("6.50"), "lines": 2}
     # the entry action sees that context, and the input in the init event, as in XState
     assert actions[0].type == "greet"
-    assert actions[0].event == {"type": "xstate.init", "input": ORDER}
+    assert actions[0].event.data == {"type": "xstate.init", "input": ORDER}
 
 
 def test_the_input_is_not_merged_over_a_context_the_function_made() -> None:

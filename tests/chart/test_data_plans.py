@@ -48,18 +48,18 @@ def _implementations(calls: Counter[str], model: bool) -> orderflow.Setup:
 
     def below(context: Any, event: Any, params: Any) -> bool:
         calls["below"] += 1
-        return _read(context, params["key"]) + int(event.get("amount", 0)) < params["limit"]
+        return _read(context, params["key"]) + int(getattr(event, "amount", 0)) < params["limit"]
 
     def fragile(context: Any, event: Any, params: Any) -> bool:
         calls["fragile"] += 1
-        if _read(context, "n") == 5 and event.get("amount") == 3:
+        if _read(context, "n") == 5 and getattr(event, "amount", None) == 3:
             raise ValueError("n is 5 and the amount 3")
         return True
 
     def bump(context: Any, event: Any, params: Any) -> Any:
         calls["bump"] += 1
         key = params["key"]
-        return {key: (_read(context, key) + params["by"] + int(event.get("amount", 0))) % 7}
+        return {key: (_read(context, key) + params["by"] + int(getattr(event, "amount", 0))) % 7}
 
     def same(context: Any, event: Any, params: Any) -> Any:
         calls["same"] += 1  # hands the context back as it was (a pydantic context: the object)
@@ -79,7 +79,7 @@ def _implementations(calls: Counter[str], model: bool) -> orderflow.Setup:
 def _notify_params(calls: Counter[str], key: str) -> Callable[[Any, Any], Any]:
     def params(context: Any, event: Any) -> Any:
         calls["notify"] += 1
-        return {key: _read(context, key), "amount": event.get("amount")}
+        return {key: _read(context, key), "amount": getattr(event, "amount", None)}
 
     return params
 
@@ -163,7 +163,7 @@ def _events(types: list[str], amounts: list[int]) -> list[dict[str, Any]]:
 def _step_record(step: orderflow.Step, calls: Counter[str]) -> Any:
     record = (
         step.snapshot.to_json(),
-        [(a.type, a.params, dict(a.event)) for a in step.actions],
+        [(a.type, a.params, dict(a.event.data)) for a in step.actions],
         step.taken,
         None if step.refusal is None else (step.refusal.kind, step.refusal.reason),
         step.consumed,

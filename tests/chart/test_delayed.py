@@ -36,7 +36,7 @@ def test_entering_a_state_with_after_schedules_a_timer() -> None:
         "delay": 1000,
     }
     assert schedules(actions) == [expected]
-    assert actions[0].event == {"type": "SEND"}
+    assert actions[0].event.data == {"type": "SEND"}
 
 
 def test_a_pending_timer_is_part_of_the_snapshot() -> None:

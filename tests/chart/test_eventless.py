@@ -164,7 +164,7 @@ def test_always_actions_carry_the_event_that_started_the_macrostep() -> None:
     machine = orderflow.setup(actions={"passing": noop}).create_machine(config)
     snapshot, _ = machine.initial_transition()
     _, actions = machine.transition(snapshot, {"type": "GO", "n": 1})
-    assert [(a.type, a.event) for a in actions] == [("passing", {"type": "GO", "n": 1})]
+    assert [(a.type, a.event.data) for a in actions] == [("passing", {"type": "GO", "n": 1})]
 
 
 def test_always_guards_are_evaluated_with_every_event_even_an_unhandled_one() -> None:
@@ -173,9 +173,9 @@ def test_always_guards_are_evaluated_with_every_event_even_an_unhandled_one() ->
         "initial": "a",
         "states": {"a": {"always": {"target": "b", "guard": "isKick"}}, "b": {}},
     }
-    machine = orderflow.setup(
-        guards={"isKick": lambda c, e, p: e["type"] == "KICK"}
-    ).create_machine(config)
+    machine = orderflow.setup(guards={"isKick": lambda c, e, p: e.type == "KICK"}).create_machine(
+        config
+    )
     snapshot, _ = machine.initial_transition()
     assert snapshot.value == "a"
     snapshot, _ = machine.transition(snapshot, "OTHER")

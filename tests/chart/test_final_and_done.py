@@ -37,7 +37,7 @@ def test_the_done_event_is_named_after_the_parent_and_carries_the_final_states_o
     machine = orderflow.setup(actions=effects("record")).create_machine(JOB)
     snapshot, _ = machine.initial_transition()
     _, actions = machine.transition(snapshot, "FINISH")
-    assert actions[0].event == {"type": "xstate.done.state.m.job", "output": {"result": 42}}
+    assert actions[0].event.data == {"type": "xstate.done.state.m.job", "output": {"result": 42}}
 
 
 def test_a_done_event_without_output_has_only_a_type() -> None:
@@ -56,7 +56,7 @@ def test_a_done_event_without_output_has_only_a_type() -> None:
     machine = orderflow.setup(actions=effects("record")).create_machine(config)
     snapshot, _ = machine.initial_transition()
     _, actions = machine.transition(snapshot, "GO")
-    assert actions[0].event == {"type": "xstate.done.state.m.job"}
+    assert actions[0].event.data == {"type": "xstate.done.state.m.job"}
 
 
 def test_on_done_can_be_listened_to_by_its_event_name() -> None:
@@ -124,7 +124,9 @@ def test_a_parallel_state_is_done_when_every_region_is_in_a_final_state() -> Non
     assert actions == []
     snapshot, actions = machine.transition(snapshot, "B")
     assert snapshot.value == "done"
-    assert [(a.type, a.event) for a in actions] == [("record", {"type": "xstate.done.state.m.p"})]
+    assert [(a.type, a.event.data) for a in actions] == [
+        ("record", {"type": "xstate.done.state.m.p"})
+    ]
 
 
 def test_each_region_raises_its_own_done_event_before_the_parallel_one() -> None:
@@ -149,7 +151,7 @@ def test_each_region_raises_its_own_done_event_before_the_parallel_one() -> None
     machine = orderflow.setup(actions=effects("regionDone", "allDone")).create_machine(config)
     snapshot, _ = machine.initial_transition()
     snapshot, actions = machine.transition(snapshot, "GO")
-    assert [(a.type, a.event["type"]) for a in actions] == [
+    assert [(a.type, a.event.type) for a in actions] == [
         ("regionDone", "xstate.done.state.m.p.a"),
         ("allDone", "xstate.done.state.m.p"),
     ]

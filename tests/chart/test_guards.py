@@ -12,8 +12,8 @@ calls: list[Any] = []
 def within_credit_limit(context: Any, event: Any, params: Any) -> tuple[bool, str]:
     calls.append((context, event, params))
     limit = params["limit"] if params else context["limit"]
-    ok = event["amount"] <= limit
-    return ok, f"amount {event['amount']} exceeds the limit {limit}"
+    ok = event.amount <= limit
+    return ok, f"amount {event.amount} exceeds the limit {limit}"
 
 
 SALE = {
@@ -54,10 +54,11 @@ def test_a_guard_receives_context_event_and_params() -> None:
     snapshot, _ = machine.initial_transition()
     calls.clear()
     machine.transition(snapshot, {"type": "PAY", "amount": 500})
-    assert calls == [
+    assert [(context, event.data, params) for context, event, params in calls] == [
         ({"limit": 100}, {"type": "PAY", "amount": 500}, None),
         ({"limit": 100}, {"type": "PAY", "amount": 500}, {"limit": 1000}),
     ]
+    assert calls[0][1] is calls[1][1]  # both guards got the one event
 
 
 def test_guard_params_select_a_different_transition() -> None:
@@ -290,7 +291,7 @@ def test_a_guard_on_a_parameterised_object_receives_its_params() -> None:
 
     def at_least(context: Any, event: Any, params: Any) -> bool:
         seen.append(params)
-        return bool(event["n"] >= params["min"])
+        return bool(event.n >= params["min"])
 
     config = {
         "initial": "a",

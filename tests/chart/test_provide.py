@@ -85,7 +85,7 @@ def test_a_provided_action_can_be_a_built_in_assign() -> None:
 
 def test_a_provided_effect_is_the_one_an_actor_runs() -> None:
     calls: list[str] = []
-    provided = counter().provide(actions={"announce": lambda c, e, p: calls.append(e["type"])})
+    provided = counter().provide(actions={"announce": lambda c, e, p: calls.append(e.type)})
     actor = create_actor(provided, clock=SimulatedClock()).start()
     actor.send("STEP")
     actor.send("CHECK")
@@ -236,7 +236,7 @@ PARENT: dict[str, Any] = {
 
 
 def test_a_provided_actor_is_the_child_the_machine_invokes() -> None:
-    keep = assign(lambda c, e, p: {"by": e["output"]["by"]})
+    keep = assign(lambda c, e, p: {"by": e.output["by"]})
     machine = orderflow.setup(
         actors={"worker": orderflow.create_machine(CHILD)}, actions={"keep": keep}
     ).create_machine(PARENT)

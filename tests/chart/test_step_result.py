@@ -144,7 +144,7 @@ def test_enter_state_arms_the_timers_of_the_states_it_lands_in() -> None:
     assert step.snapshot.value == "open" and step.snapshot.context == {"n": 2}
     assert [t.id for t in step.snapshot.timers] == ["xstate.after.1000.ticket.open"]
     assert [a.type for a in step.actions] == ["schedule"]
-    assert step.actions[0].event == {"type": "orderflow.backfill"}
+    assert step.actions[0].event.data == {"type": "orderflow.backfill"}
     assert machine.enter_state("closed", {"n": 0}).actions == []
 
 

@@ -41,9 +41,9 @@ EXAMPLES = int(os.environ.get("ORDERFLOW_DIFFERENTIAL_ACTOR_EXAMPLES", "60"))
 
 SHARED_ACTIONS = {
     "trail": assign(lambda context, event, params: {
-        "trail": [*context.get("trail", []), event["type"]]
+        "trail": [*context.get("trail", []), event.type]
     }),
-    "keepOutput": assign(lambda context, event, params: {"output": event.get("output")}),
+    "keepOutput": assign(lambda context, event, params: {"output": getattr(event, "output", None)}),
 }  # fmt: skip
 
 

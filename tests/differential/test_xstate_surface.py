@@ -44,8 +44,8 @@ LIBRARY: dict[str, dict[str, Any]] = {
     "actions": {
         "increment": assign(lambda c, e, p: {"count": c["count"] + 1}),
         "double": assign(lambda c, e, p: {"count": c["count"] * 2}),
-        "remember": assign(lambda c, e, p: {"seen": [*c["seen"], e["type"]]}),
-        "recordInput": assign(lambda c, e, p: {"input": e.get("input")}),
+        "remember": assign(lambda c, e, p: {"seen": [*c["seen"], e.type]}),
+        "recordInput": assign(lambda c, e, p: {"input": getattr(e, "input", None)}),
     },
     "contexts": {
         "fromInput": lambda input: {

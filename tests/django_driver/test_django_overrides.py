@@ -32,7 +32,12 @@ DOOR = {
 
 
 def open_request(context: Any, event: Any, params: Any) -> dict[str, Any]:
-    request = {"id": "o-1", "kind": "admin", "status": "open", "reason": event.get("reason", "")}
+    request = {
+        "id": "o-1",
+        "kind": "admin",
+        "status": "open",
+        "reason": getattr(event, "reason", ""),
+    }
     return {"overrides": [request]}
 
 

@@ -177,7 +177,7 @@ DESK = orderflow.setup(
 
 
 def notify(session: Any, ticket: Ticket, action: Any) -> None:
-    session.add(Note(ticket=ticket.id, text=f"assigned to {action.event['assignee']}"))
+    session.add(Note(ticket=ticket.id, text=f"assigned to {action.event.assignee}"))
 
 
 def make_service(database_url: str) -> WorkflowService:

@@ -43,9 +43,11 @@ def make(log: list[Any], **extra: Any) -> orderflow.Machine:
     return orderflow.setup(
         actions={
             "notify": lambda ctx, event, params: log.append(
-                ("notify", params["template"], event["type"])
+                ("notify", params["template"], event.type)
             ),
-            "capture": lambda ctx, event, params: log.append(("capture", event.get("amount"))),
+            "capture": lambda ctx, event, params: log.append(
+                ("capture", getattr(event, "amount", None))
+            ),
             **extra,
         }
     ).create_machine(ORDER)

@@ -26,7 +26,11 @@ def lamp(seen: list[Any]) -> orderflow.Machine:
 
 
 def house(src: Any, seen: list[Any]) -> orderflow.Machine:
-    keep = assign(lambda context, event, params: {"got": event.get("output", event.get("error"))})
+    keep = assign(
+        lambda context, event, params: {
+            "got": getattr(event, "output", getattr(event, "error", None))
+        }
+    )
     return orderflow.setup(
         actors={"work": src, "lamp": lamp(seen)}, actions={"keep": keep}
     ).create_machine({

@@ -90,7 +90,7 @@ def test_an_async_effect_gets_the_async_session_and_commits_with_the_step(
 
     async def capture(session: AsyncSession, record: Any, action: Action) -> None:
         seen.append(type(session))
-        session.add(Capture(ticket_id=record.id, amount=int(action.event["amount"])))
+        session.add(Capture(ticket_id=record.id, amount=int(action.event.amount)))
         await session.flush()
 
     async def main() -> None:

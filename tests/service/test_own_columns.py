@@ -54,7 +54,8 @@ class HelpTicket(HelpdeskBase, WorkflowRecord):
 
 
 def urgent(context: Any, event: Any, params: Any) -> tuple[bool, str]:
-    return event.get("priority", 0) >= 3, f"priority {event.get('priority', 0)} is below 3"
+    priority = getattr(event, "priority", 0)
+    return priority >= 3, f"priority {priority} is below 3"
 
 
 notified: list[int] = []

@@ -56,7 +56,7 @@ def db(database: Database) -> Iterator[Database]:
 def counted_machine(calls: list[str]) -> Any:
     def small(context: Any, event: Any, params: Any) -> tuple[bool, str]:
         calls.append("small")
-        return event["size"] < 3, f"size {event['size']} is not small"
+        return event.size < 3, f"size {event.size} is not small"
 
     return orderflow.setup(guards={"small": small}).create_machine(
         {

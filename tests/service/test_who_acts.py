@@ -58,7 +58,7 @@ class Approve(BaseModel):
 
 
 def approver(context: Any, event: Any, params: Any) -> tuple[bool, str | None]:
-    actor = event.actor if isinstance(event, Approve) else event.get("actor")
+    actor = event.actor if isinstance(event, Approve) else getattr(event, "actor", None)
     if actor is None or "approver" not in actor["roles"]:
         return False, "only an approver may approve"
     return True, None
@@ -69,7 +69,10 @@ def record_approval(context: Any, event: Any, params: Any) -> dict[str, Any]:
 
 
 def note_editor(context: Any, event: Any, params: Any) -> dict[str, Any]:
-    return {"edited_by": (event.get("actor") or {}).get("id"), "amount": event.get("amount")}
+    return {
+        "edited_by": (getattr(event, "actor", None) or {}).get("id"),
+        "amount": getattr(event, "amount", None),
+    }
 
 
 INVOICE = {

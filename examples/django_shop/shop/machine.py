@@ -56,7 +56,7 @@ def pays_in_full(context: Any, event: Any, params: Any) -> tuple[bool, str | Non
 
 
 def shipper(context: Any, event: Any, params: Any) -> tuple[bool, str | None]:
-    roles = (event.get("actor") or {}).get("roles") or []
+    roles = (getattr(event, "actor", None) or {}).get("roles") or []
     return ("shipper" in roles), "only a shipper may ship an order"
 
 

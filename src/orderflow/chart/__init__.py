@@ -5,11 +5,13 @@ returns the next snapshot and the actions for the caller to run.
 
 Modules: ``definition`` (parse, validate, index), ``nodes`` (the compiled
 tree), ``algorithm`` (SCXML's steps), ``snapshot`` (values, JSON, restore),
-``guards`` and ``actions`` (what definitions name), ``implementations``
+``guards`` and ``actions`` (what definitions name), ``events`` (the
+:class:`TypedEvent` implementations receive), ``implementations``
 (what the names resolve to), ``machine`` (the public object).
 """
 
 from orderflow.chart.actions import Action, assign, cancel, emit, log, raise_
+from orderflow.chart.events import TypedEvent
 from orderflow.chart.guards import and_, not_, or_, state_in
 from orderflow.chart.machine import (
     DefinitionWarning,
@@ -35,6 +37,7 @@ __all__ = [
     "Snapshot",
     "Step",
     "Timer",
+    "TypedEvent",
     "and_",
     "assign",
     "cancel",

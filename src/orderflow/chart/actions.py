@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from orderflow.chart.events import TypedEvent
+
 #: Action types the engine itself understands; no implementation may take these names.
 ACTOR_ACTION_TYPES = frozenset(
     {"spawnChild", "stopChild", "sendTo", "sendParent", "forwardTo", "enqueueActions"}
@@ -41,18 +43,20 @@ class Action:
     ``type`` is the action's name (``"notify"``) or a built-in record type
     (``"emit"``, ``"log"``, ``"schedule"``, ``"cancel"``, and for actors that are
     not machines ``"start_actor"`` / ``"stop_actor"``); ``params`` are its resolved
-    parameters; ``event`` is the event that caused it (plain JSON).  ``actor`` is
+    parameters; ``event`` is the event that caused it, the
+    :class:`~orderflow.chart.events.TypedEvent` the action's implementation receives
+    (its JSON is ``event.data``).  ``actor`` is
     the path of the child machine that did it (ids joined by ``/``), empty for
     the machine itself.
     """
 
     type: str
     params: Any
-    event: Mapping[str, Any]
+    event: TypedEvent[Any]
     actor: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        data = {"type": self.type, "params": self.params, "event": dict(self.event)}
+        data = {"type": self.type, "params": self.params, "event": dict(self.event.data)}
         if self.actor:
             data["actor"] = self.actor
         return data

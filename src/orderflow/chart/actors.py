@@ -50,7 +50,8 @@ from orderflow.chart.actions import (
     StopChild,
 )
 from orderflow.chart.definition import DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX, SNAPSHOT_PREFIX
-from orderflow.chart.execution import Event, Microstep, Run, compute, event_data, execute
+from orderflow.chart.events import TypedEvent
+from orderflow.chart.execution import Microstep, Run, compute, event_data, execute
 from orderflow.chart.nodes import StateNode
 from orderflow.chart.snapshot import (
     ACTIVE,
@@ -70,7 +71,7 @@ Delivery = tuple[str, Mapping[str, Any]]
 
 
 def initial(
-    machine: Any, start: Snapshot, event: Event, trace: list[Microstep] | None
+    machine: Any, start: Snapshot, event: TypedEvent[Any], trace: list[Microstep] | None
 ) -> tuple[Snapshot, list[Action], tuple[Delivery, ...]]:
     """The initial snapshot of a machine with actors: enter it, then start it (XState's start)."""
     system = _System(machine, trace)
@@ -86,7 +87,7 @@ def transition(
     event: Any,
     to: str | None,
     trace: list[Microstep] | None,
-) -> tuple[Snapshot, list[Action], Outcome, tuple[Delivery, ...], Event]:
+) -> tuple[Snapshot, list[Action], Outcome, tuple[Delivery, ...], TypedEvent[Any]]:
     """Deliver ``event`` to the root (``to`` empty) or the child at path ``to``, and run the system.
 
     ``event`` is read by the addressed machine (its payload models); the last item of the
@@ -119,7 +120,7 @@ class _System:
         #: events delivered between actors before the system is said not to settle
         self.limit: int = machine.max_microsteps
 
-    def delivered(self, cell: Cell, event: Event) -> None:
+    def delivered(self, cell: Cell, event: TypedEvent[Any]) -> None:
         self.deliveries.append((cell.path, event.data))
         if len(self.deliveries) > self.limit:
             raise InfiniteLoopError(self.limit, sorted({p or "(root)" for p, _ in self.deliveries[-64:]}),
@@ -160,12 +161,12 @@ class Cell:
         )
         self.snapshot: Snapshot | None = None
         self.cells: dict[Child, Cell] = {}  # the machine children's and function children's cells
-        self.mailbox: deque[Event] = deque()
+        self.mailbox: deque[TypedEvent[Any]] = deque()
         self.flushing = False
         self.running = False
         self.stopped = False
         #: the initial step's run, kept until the child starts (XState defers its actions)
-        self.pending: tuple[Run, Event] | None = None
+        self.pending: tuple[Run, TypedEvent[Any]] | None = None
         #: the state whose entry actions run now: sends to its invocations resolve after them
         self.entering: StateNode | None = None
         self.unresolved: list[_Send] = []
@@ -205,7 +206,7 @@ class Cell:
 
     # -- delivering events --------------------------------------------------------------------
 
-    def accepts(self, event: Event) -> bool:
+    def accepts(self, event: TypedEvent[Any]) -> bool:
         """May an event from outside be delivered here?  A function child's result is
         delivered once, while that child runs; otherwise it is stale and dropped."""
         assert self.snapshot is not None
@@ -225,7 +226,7 @@ class Cell:
                 self._settle_function_child(record, status, event)
         return True
 
-    def _settle_function_child(self, record: Child, status: str, event: Event) -> None:
+    def _settle_function_child(self, record: Child, status: str, event: TypedEvent[Any]) -> None:
         assert self.snapshot is not None
         settled = replace(record, status=status)
         children = FrozenValue(
@@ -236,7 +237,7 @@ class Cell:
         cell.record, cell.running = settled, False
         self.cells[settled] = cell
 
-    def deliver(self, event: Event) -> None:
+    def deliver(self, event: TypedEvent[Any]) -> None:
         """Put ``event`` in the mailbox; an actor that is running and not busy processes it now."""
         if self.stopped:
             return
@@ -254,7 +255,7 @@ class Cell:
         finally:
             self.flushing = False
 
-    def process(self, event: Event) -> None:
+    def process(self, event: TypedEvent[Any]) -> None:
         """One macrostep of this actor, then what it deferred (XState's ``_process`` and ``update``)."""
         assert self.snapshot is not None
         system = self.system
@@ -279,7 +280,7 @@ class Cell:
         self._record(run.actions)
         self.update(run.deferred, event)
 
-    def _selects(self, event: Event) -> bool:
+    def _selects(self, event: TypedEvent[Any]) -> bool:
         assert self.snapshot is not None
         return bool(algorithm.select_transitions(Run(self.machine, self.snapshot), event))
 
@@ -289,7 +290,7 @@ class Cell:
         else:
             self.system.actions.extend(replace(a, actor=self.path) for a in actions)
 
-    def update(self, deferred: list[_Op] | None, event: Event) -> None:
+    def update(self, deferred: list[_Op] | None, event: TypedEvent[Any]) -> None:
         """What follows a macrostep: the deferred starts, stops and sends, then the status."""
         assert self.snapshot is not None
         for op in deferred or ():
@@ -319,7 +320,9 @@ class Cell:
 
     # -- life cycle -------------------------------------------------------------------------------
 
-    def enter(self, start: Snapshot, event: Event, trace: list[Microstep] | None = None) -> None:
+    def enter(
+        self, start: Snapshot, event: TypedEvent[Any], trace: list[Microstep] | None = None
+    ) -> None:
         """Compute the initial snapshot (XState does it when the actor is created); run nothing yet."""
         snapshot, run, _ = algorithm.actor_macrostep(
             self.machine, start, event, self, trace, initial=True
@@ -358,9 +361,9 @@ class Cell:
             params["systemId"] = record.system_id
         event = self.pending[1]
         self.pending = None
-        self.system.actions.append(Action("start_actor", params, event.data, self.parent.path))
+        self.system.actions.append(Action("start_actor", params, event, self.parent.path))
 
-    def stop(self, event: Event) -> None:
+    def stop(self, event: TypedEvent[Any]) -> None:
         """Stop this actor and its children: no exit actions (XState), its timers cancelled."""
         if self.stopped:
             return
@@ -372,16 +375,12 @@ class Cell:
             assert self.record is not None and self.parent is not None
             if self.pending is None and self.record.status == ACTIVE:
                 params = {"id": self.record.id, "src": self.record.src}
-                self.system.actions.append(
-                    Action("stop_actor", params, event.data, self.parent.path)
-                )
+                self.system.actions.append(Action("stop_actor", params, event, self.parent.path))
             return
         assert self.snapshot is not None
         if self.pending is None:  # it started: its timers are the caller's to cancel
             for timer in self.snapshot.timers:
-                self.system.actions.append(
-                    Action("cancel", {"id": timer.id}, event.data, self.path)
-                )
+                self.system.actions.append(Action("cancel", {"id": timer.id}, event, self.path))
         for record in self.snapshot.children.values():
             self.cells[record].stop(event)
 
@@ -393,7 +392,7 @@ class Cell:
 
     # -- the actor built-ins, called by execution.execute during this cell's macrostep ---------
 
-    def perform(self, run: Run, builtin: Builtin, params: Any, event: Event) -> None:
+    def perform(self, run: Run, builtin: Builtin, params: Any, event: TypedEvent[Any]) -> None:
         if isinstance(builtin, SpawnChild):
             ident = compute(run, builtin.id, event, params) if builtin.id is not None else None
             self.spawn(run, builtin, ident, params, event)
@@ -420,7 +419,9 @@ class Cell:
         elif isinstance(builtin, EnqueueActions):
             execute(run, _enqueued(run, builtin, event), event)
 
-    def spawn(self, run: Run, spawn: SpawnChild, ident: Any, params: Any, event: Event) -> None:
+    def spawn(
+        self, run: Run, spawn: SpawnChild, ident: Any, params: Any, event: TypedEvent[Any]
+    ) -> None:
         logic = self.machine.actor_logic(spawn.src)
         if logic is None:
             raise MissingImplementationError("actor", spawn.src)
@@ -453,7 +454,7 @@ class Cell:
         run.children = FrozenValue({**run.children, ident: record})
         _defer(run, _Start(record))
 
-    def stop_child(self, run: Run, ident: str, event: Event) -> None:
+    def stop_child(self, run: Run, ident: str, event: TypedEvent[Any]) -> None:
         record = run.children.get(ident)
         if record is None:
             return
@@ -466,7 +467,7 @@ class Cell:
             cell.stop(event)
 
     def _send_to(
-        self, run: Run, send: SendTo, data: dict[str, Any], params: Any, event: Event
+        self, run: Run, send: SendTo, data: dict[str, Any], params: Any, event: TypedEvent[Any]
     ) -> None:
         if send.system_id is not None:
             target = self.system.registry.get(send.system_id)
@@ -492,7 +493,7 @@ class Cell:
             f"'{self.machine.id}': it has no such child"
         )
 
-    def start_invocations(self, run: Run, state: StateNode, event: Event) -> None:
+    def start_invocations(self, run: Run, state: StateNode, event: TypedEvent[Any]) -> None:
         """Spawn the state's invocations (after its entry actions, as XState orders them)."""
         self.entering = None
         for invocation in state.invoke:
@@ -506,7 +507,7 @@ class Cell:
     def before_entry(self, state: StateNode) -> None:
         self.entering = state
 
-    def stop_invocations(self, run: Run, state: StateNode, event: Event) -> None:
+    def stop_invocations(self, run: Run, state: StateNode, event: TypedEvent[Any]) -> None:
         """Stop the state's invocations (after its exit actions)."""
         for invocation in state.invoke:
             self.stop_child(run, invocation.id, event)
@@ -556,7 +557,7 @@ class _Stop:
     def run(self, cell: Cell) -> None:
         child = cell.cells.get(self.record)
         if child is not None:
-            child.stop(Event.internal({"type": "xstate.stop"}))
+            child.stop(TypedEvent.internal({"type": "xstate.stop"}))
 
 
 class _Send:
@@ -594,7 +595,7 @@ def _defer(run: Run, op: _Op) -> None:
     run.deferred.append(op)
 
 
-def _internal(cell: Cell, data: Mapping[str, Any]) -> Event:
+def _internal(cell: Cell, data: Mapping[str, Any]) -> TypedEvent[Any]:
     """An event between actors, read through the receiving machine's event models."""
     return cell.machine.event(data)  # type: ignore[no-any-return]
 
@@ -607,7 +608,7 @@ def _fresh_id(children: Mapping[str, Child], src: str) -> str:
     return f"{src}:{n}"
 
 
-def _enqueued(run: Run, builtin: EnqueueActions, event: Event) -> list[ActionSpec]:
+def _enqueued(run: Run, builtin: EnqueueActions, event: TypedEvent[Any]) -> list[ActionSpec]:
     """The actions an enqueueActions builder chose, compiled as a definition's would be."""
     specs: list[ActionSpec] = []
 
@@ -625,7 +626,7 @@ def _enqueued(run: Run, builtin: EnqueueActions, event: Event) -> list[ActionSpe
 
     build: Callable[..., None] = builtin.build
     run.replayable = False
-    build(enqueue, run.context, event.value)
+    build(enqueue, run.context, event)
     return specs
 
 

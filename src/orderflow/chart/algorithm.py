@@ -32,8 +32,8 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from orderflow.chart.actions import Action, ActionSpec
+from orderflow.chart.events import TypedEvent
 from orderflow.chart.execution import (
-    Event,
     MachineLike,
     Microstep,
     Run,
@@ -67,7 +67,10 @@ INITIAL: Outcome = (True, None, ())
 
 
 def macrostep(
-    machine: MachineLike, snapshot: Snapshot, event: Event, trace: list[Microstep] | None = None
+    machine: MachineLike,
+    snapshot: Snapshot,
+    event: TypedEvent[Any],
+    trace: list[Microstep] | None = None,
 ) -> tuple[Snapshot, list[Action]]:
     """Process one external event to completion (SCXML's mainEventLoop body for one event).
 
@@ -78,7 +81,10 @@ def macrostep(
 
 
 def macrostep_outcome(
-    machine: MachineLike, snapshot: Snapshot, event: Event, trace: list[Microstep] | None = None
+    machine: MachineLike,
+    snapshot: Snapshot,
+    event: TypedEvent[Any],
+    trace: list[Microstep] | None = None,
 ) -> tuple[Snapshot, list[Action], Outcome]:
     """:func:`macrostep`, and what the external event did (see :data:`Outcome`)."""
     if snapshot.status != ACTIVE:
@@ -89,7 +95,10 @@ def macrostep_outcome(
 
 
 def initial_macrostep(
-    machine: MachineLike, snapshot: Snapshot, event: Event, trace: list[Microstep] | None = None
+    machine: MachineLike,
+    snapshot: Snapshot,
+    event: TypedEvent[Any],
+    trace: list[Microstep] | None = None,
 ) -> tuple[Snapshot, list[Action]]:
     """Enter the initial configuration (the root and its default descendants) and settle."""
     if machine.scxml:
@@ -99,12 +108,12 @@ def initial_macrostep(
     return result, actions
 
 
-def _take_event(run: Run, event: Event) -> None:
+def _take_event(run: Run, event: TypedEvent[Any]) -> None:
     _consume_timer(run, event)
     _select_and_take(run, event)
 
 
-def _take_document_event(run: Run, event: Event) -> None:
+def _take_document_event(run: Run, event: TypedEvent[Any]) -> None:
     """SCXML's mainEventLoop body for an external event: the delivered send, the hooks, then selection."""
     if run.timers:  # a delivered send is no longer pending: the one whose event this is
         timer_id = _delivered_send(run.timers, event.data)
@@ -118,7 +127,7 @@ def _take_document_event(run: Run, event: Event) -> None:
     _select_and_take(run, event)
 
 
-def _select_and_take(run: Run, event: Event) -> None:
+def _select_and_take(run: Run, event: TypedEvent[Any]) -> None:
     """Select the external event's transitions (noting the guards that refuse) and take them."""
     run.blocked = []
     try:
@@ -153,7 +162,7 @@ def _delivered_send(timers: Mapping[str, Any], data: Mapping[str, Any]) -> str |
 _MISSING = object()
 
 
-def _enter_initial(run: Run, event: Event) -> None:
+def _enter_initial(run: Run, event: TypedEvent[Any]) -> None:
     run.changed = True
     run.taken = True
     entry = EntrySet(run.history, run.machine.nodes_by_id)
@@ -169,15 +178,15 @@ def _enter_initial(run: Run, event: Event) -> None:
 def _planned(
     machine: MachineLike,
     snapshot: Snapshot,
-    event: Event,
+    event: TypedEvent[Any],
     trace: list[Microstep] | None,
-    first_step: Callable[[Run, Event], None],
+    first_step: Callable[[Run, TypedEvent[Any]], None],
 ) -> tuple[Snapshot, list[Action], Outcome]:
     """Run ``first_step`` and settle, or replay the stored plan for the same key (see plans.py)."""
     key = plan_key(snapshot, event.type)
     plan = machine.plans.get(key) if trace is None else None
     if type(plan) is MacrostepPlan:
-        result, actions = plan.replay(snapshot, event.data, machine.make_snapshot)
+        result, actions = plan.replay(snapshot, event, machine.make_snapshot)
         return result, actions, plan.outcome
     answers: list[Any] = []
     if plan is not None:
@@ -220,7 +229,7 @@ def _keep_plan(
     run: Run,
     snapshot: Snapshot,
     result: Snapshot,
-    event: Event,
+    event: TypedEvent[Any],
     outcome: Outcome,
 ) -> None:
     """Store what a replayable macrostep did under its key (see plans.py)."""
@@ -229,9 +238,7 @@ def _keep_plan(
     if not any(step[0] != REFUSED for _, step in tape):  # no user code ran
         if len(machine.plans) >= MAX_PLANS:
             machine.plans.clear()
-        machine.plans[key] = MacrostepPlan.record(
-            snapshot, result, run.actions, event.data, outcome
-        )
+        machine.plans[key] = MacrostepPlan.record(snapshot, result, run.actions, event, outcome)
         return
     ending = Ending(
         unchanged=result is snapshot,
@@ -244,7 +251,7 @@ def _keep_plan(
         consumed=outcome[1],
         refused=bool(run.refusals),
     )
-    path = DataPlan.path(tape, run.actions, event.data)
+    path = DataPlan.path(tape, run.actions, event)
     if isinstance(known, DataPlan):
         known.add(path, ending)
         return
@@ -257,9 +264,9 @@ def _keep_plan(
 def _unplanned(
     machine: MachineLike,
     snapshot: Snapshot,
-    event: Event,
+    event: TypedEvent[Any],
     trace: list[Microstep] | None,
-    first_step: Callable[[Run, Event], None],
+    first_step: Callable[[Run, TypedEvent[Any]], None],
 ) -> tuple[Snapshot, list[Action], Outcome]:
     """Run ``first_step``, settle, and call the format's hook (SCXML's conventions; no plans)."""
     run = Run(machine, snapshot)
@@ -284,7 +291,7 @@ def _unplanned(
 def actor_macrostep(
     machine: MachineLike,
     snapshot: Snapshot,
-    event: Event,
+    event: TypedEvent[Any],
     actors: Any,
     trace: list[Microstep] | None = None,
     *,
@@ -314,7 +321,7 @@ def _outcome(run: Run) -> Outcome:
     return (run.taken, run.consumed, run.refusals)
 
 
-def _settle(run: Run, event: Event) -> None:
+def _settle(run: Run, event: TypedEvent[Any]) -> None:
     """Take eventless transitions and internal events until neither is left (SCXML's macrostep loop)."""
     machine = run.machine
     select_eventless = machine.has_always
@@ -345,7 +352,7 @@ def _settle(run: Run, event: Event) -> None:
             raise InfiniteLoopError(machine.max_microsteps, sorted(set(recent)), event.type)
 
 
-def _consume_timer(run: Run, event: Event) -> None:
+def _consume_timer(run: Run, event: TypedEvent[Any]) -> None:
     """A delivered timer event is no longer pending: the first pending one of its type."""
     for timer_id, timer in run.timers.items():
         if timer.event.get("type") == event.type:
@@ -367,7 +374,9 @@ def _finish(run: Run) -> Snapshot:
     )
 
 
-def _failed(machine: MachineLike, snapshot: Snapshot, event: Event, exc: Exception) -> Snapshot:
+def _failed(
+    machine: MachineLike, snapshot: Snapshot, event: TypedEvent[Any], exc: Exception
+) -> Snapshot:
     error = {"type": type(exc).__name__, "message": str(exc), "event": event.type}
     return machine.make_snapshot(
         configuration=snapshot.configuration,
@@ -384,7 +393,7 @@ def _failed(machine: MachineLike, snapshot: Snapshot, event: Event, exc: Excepti
 # -- selecting transitions ---------------------------------------------------------------------
 
 
-def select_transitions(run: Run, event: Event) -> list[Transition]:
+def select_transitions(run: Run, event: TypedEvent[Any]) -> list[Transition]:
     """The enabled transitions for ``event`` (XState's transitionNode), conflicts removed.
 
     Under SCXML's conventions, SCXML's selectTransitions: per atomic state in
@@ -401,7 +410,7 @@ def select_transitions(run: Run, event: Event) -> list[Transition]:
     return enabled
 
 
-def _select_below(node: StateNode, run: Run, event: Event) -> list[Transition]:
+def _select_below(node: StateNode, run: Run, event: TypedEvent[Any]) -> list[Transition]:
     config = run.config
     if node.type == COMPOUND:
         child = _active_child(node, config)
@@ -432,7 +441,7 @@ def _active_child(node: StateNode, config: AbstractSet[StateNode]) -> StateNode 
 
 
 def _select_in_document_order(
-    run: Run, event: Event, transitions_of: Callable[[StateNode], Iterable[Transition]]
+    run: Run, event: TypedEvent[Any], transitions_of: Callable[[StateNode], Iterable[Transition]]
 ) -> list[Transition]:
     """SCXML's selection loop; a condition that raises is false (the hooks raise error.execution)."""
     enabled: list[Transition] = []
@@ -463,7 +472,7 @@ def _select_in_document_order(
     return enabled
 
 
-def select_eventless_transitions(run: Run, event: Event) -> list[Transition]:
+def select_eventless_transitions(run: Run, event: TypedEvent[Any]) -> list[Transition]:
     """SCXML's selectEventlessTransitions: per atomic state in document order, the first enabled ``always``."""
     config = run.config
     if run.machine.scxml:
@@ -804,7 +813,7 @@ def _proper_ancestors(node: StateNode, upto: StateNode | None) -> list[StateNode
 # -- the microstep ------------------------------------------------------------------------------
 
 
-def microstep(run: Run, transitions: list[Transition], event: Event) -> None:
+def microstep(run: Run, transitions: list[Transition], event: TypedEvent[Any]) -> None:
     """SCXML's microstep: plan exit set, history and entry set, then exit, run transition actions, enter.
 
     The entry set is planned with the history the exits record, as SCXML's enterStates
@@ -869,7 +878,7 @@ def recorded_history(
     return recorded
 
 
-def _exit_states(run: Run, to_exit: list[StateNode], event: Event) -> None:
+def _exit_states(run: Run, to_exit: list[StateNode], event: TypedEvent[Any]) -> None:
     """SCXML's exitStates, second half: exit actions innermost first."""
     for state in to_exit:
         execute(run, state.exit, event)
@@ -883,7 +892,7 @@ def _enter_states(
     run: Run,
     to_enter: Sequence[StateNode],
     default_entry: AbstractSet[StateNode],
-    event: Event,
+    event: TypedEvent[Any],
     history_content: Mapping[StateNode, tuple[ActionSpec, ...]] | None = None,
 ) -> None:
     """SCXML's enterStates: entry actions outermost first; a final state raises done events."""
@@ -906,7 +915,9 @@ def _enter_states(
                 return
 
 
-def _reach_final(run: Run, state: StateNode, completed: set[StateNode], event: Event) -> None:
+def _reach_final(
+    run: Run, state: StateNode, completed: set[StateNode], event: TypedEvent[Any]
+) -> None:
     """Queue the done events a final state causes; finish the machine when its root is done."""
     parent = state.parent
     assert parent is not None
@@ -920,7 +931,7 @@ def _reach_final(run: Run, state: StateNode, completed: set[StateNode], event: E
         if state.has_output:
             final_output = compute(run, state.output, event)
             done[machine.done_data_key] = final_output
-        run.queue.append(Event.internal(done))
+        run.queue.append(TypedEvent.internal(done))
     while (
         marker is not None
         and marker.type == PARALLEL
@@ -928,7 +939,7 @@ def _reach_final(run: Run, state: StateNode, completed: set[StateNode], event: E
         and is_in_final_state(run.config, marker)
     ):
         completed.add(marker)
-        run.queue.append(Event.internal({"type": prefix + marker.id}))
+        run.queue.append(TypedEvent.internal({"type": prefix + marker.id}))
         completion = marker
         marker = marker.parent
     if marker is not None:
@@ -940,7 +951,7 @@ def _reach_final(run: Run, state: StateNode, completed: set[StateNode], event: E
             else None
         )
     if machine.has_output:
-        done_event = Event.internal({"type": prefix + completion.id, "output": final_output})
+        done_event = TypedEvent.internal({"type": prefix + completion.id, "output": final_output})
         run.output = compute(run, machine.output, done_event)
     else:
         run.output = final_output
@@ -950,7 +961,7 @@ def _reach_final(run: Run, state: StateNode, completed: set[StateNode], event: E
         cancel_delayed(run, active, event)
     for timer_id in list(run.timers):  # a finished machine keeps no delayed event pending
         del run.timers[timer_id]
-        run.actions.append(Action("cancel", {"id": timer_id}, event.data))
+        run.actions.append(Action("cancel", {"id": timer_id}, event))
 
 
 # -- actions -------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ class MacrostepHooks(Protocol):
     """What a format adds around a macrostep (SCXML's ``<invoke>``, ``<finalize>``, autoforward).
 
     ``run`` is the macrostep's working state (``execution.Run``) and ``event`` the
-    event being processed (``execution.Event``); typed loosely here because
+    event being processed (``events.TypedEvent``); typed loosely here because
     ``execution`` sits above this module.
     """
 

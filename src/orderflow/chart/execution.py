@@ -38,6 +38,7 @@ from orderflow.chart.actions import (
     StopChild,
 )
 from orderflow.chart.conventions import MacrostepHooks
+from orderflow.chart.events import TypedEvent
 from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.plans import (
     ASSIGN,
@@ -52,28 +53,6 @@ from orderflow.chart.plans import (
 from orderflow.chart.snapshot import Child, Snapshot, Timer
 
 _ACTOR_BUILTINS = (SpawnChild, StopChild, SendTo, SendParent, EnqueueActions)
-
-
-class Event:
-    """An event inside the engine: its type, its JSON form, and what implementations receive.
-
-    A plain slotted class rather than a frozen dataclass: one is made per event, on the hot path.
-    """
-
-    __slots__ = ("data", "type", "value")
-
-    def __init__(self, type: str, data: Mapping[str, Any], value: Any) -> None:
-        self.type = type
-        self.data = data
-        #: the validated payload model when the event type has one, else ``data``
-        self.value = value
-
-    @staticmethod
-    def internal(data: Mapping[str, Any]) -> Event:
-        return Event(data["type"], data, data)
-
-    def __repr__(self) -> str:
-        return f"Event({self.data!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +84,7 @@ class MachineLike(Protocol):
     output: Any
     has_output: bool
 
-    def resolve_delay(self, delay: float | str, context: Any, event: Event) -> float: ...
+    def resolve_delay(self, delay: float | str, context: Any, event: TypedEvent[Any]) -> float: ...
 
     def apply_assign(self, context: Any, update: Any) -> Any: ...
 
@@ -148,7 +127,7 @@ class Run:
         self.context = snapshot.context
         self.timers: dict[str, Timer] = {t.id: t for t in snapshot.timers}
         self.actions: list[Action] = []
-        self.queue: deque[Event] = deque()
+        self.queue: deque[TypedEvent[Any]] = deque()
         self.status = snapshot.status
         self.output = snapshot.output
         #: the child actors by id; copied before the first spawn or stop changes it
@@ -166,7 +145,7 @@ class Run:
         self.answers: deque[Any] | None = None
         #: the external event of the macrostep being recorded (steps caused by it are replayed
         #: with the next one)
-        self.external: Event | None = None
+        self.external: TypedEvent[Any] | None = None
         #: False while the macrostep has changed nothing (so the input snapshot can be returned)
         self.changed = False
         #: the microsteps taken, when an inspection tool asked for them
@@ -187,7 +166,7 @@ class Run:
 # -- the macrostep -------------------------------------------------------------------------------
 
 
-def execute(run: Run, specs: Iterable[ActionSpec], event: Event) -> None:
+def execute(run: Run, specs: Iterable[ActionSpec], event: TypedEvent[Any]) -> None:
     for spec in specs:
         builtin = spec.builtin
         if builtin is None:
@@ -199,21 +178,21 @@ def execute(run: Run, specs: Iterable[ActionSpec], event: Event) -> None:
                     )
                 else:
                     run.replayable = False
-                params = run.answers.popleft() if run.answers else params(run.context, event.value)
-            run.actions.append(Action(spec.name, params, event.data))
+                params = run.answers.popleft() if run.answers else params(run.context, event)
+            run.actions.append(Action(spec.name, params, event))
         elif isinstance(builtin, Assign):
             run.context = _assign(run, builtin, spec.params, event)
         elif isinstance(builtin, Raise):
             _raise(run, builtin, spec.params, event)
         elif isinstance(builtin, Emit):
             emitted = _event_data(compute(run, builtin.event, event, spec.params))
-            run.actions.append(Action("emit", {"event": emitted}, event.data))
+            run.actions.append(Action("emit", {"event": emitted}, event))
         elif isinstance(builtin, Log):
             message = compute(run, builtin.message, event, spec.params)
-            run.actions.append(Action("log", {"message": message}, event.data))
+            run.actions.append(Action("log", {"message": message}, event))
         elif isinstance(builtin, Cancel):
             run.timers.pop(builtin.id, None)
-            run.actions.append(Action("cancel", {"id": builtin.id}, event.data))
+            run.actions.append(Action("cancel", {"id": builtin.id}, event))
         elif isinstance(builtin, Block):
             run.replayable = False
             builtin.run(run, event)
@@ -223,13 +202,13 @@ def execute(run: Run, specs: Iterable[ActionSpec], event: Event) -> None:
             run.actors.perform(run, builtin, spec.params, event)
 
 
-def _assign(run: Run, action: Assign, params: Any, event: Event) -> Any:
+def _assign(run: Run, action: Assign, params: Any, event: TypedEvent[Any]) -> Any:
     update = action.update
     replayed: Any = update
     if run.answers:
         assigned = run.answers.popleft()
     elif callable(update):
-        assigned = run.machine.apply_assign(run.context, update(run.context, event.value, params))
+        assigned = run.machine.apply_assign(run.context, update(run.context, event, params))
     else:  # constants, unless compute() found a function (and marked the run)
         replayed = {key: compute(run, value, event, params) for key, value in update.items()}
         assigned = run.machine.apply_assign(run.context, replayed)
@@ -241,64 +220,64 @@ def _assign(run: Run, action: Assign, params: Any, event: Event) -> Any:
     return assigned
 
 
-def _cause(run: Run, event: Event) -> Event | None:
+def _cause(run: Run, event: TypedEvent[Any]) -> TypedEvent[Any] | None:
     """How a recorded step names its event: ``None`` for the external one (see plans.py)."""
     return None if event is run.external else event
 
 
-def _raise(run: Run, action: Raise, params: Any, event: Event) -> None:
+def _raise(run: Run, action: Raise, params: Any, event: TypedEvent[Any]) -> None:
     raised = _event_data(compute(run, action.event, event, params))
     if action.delay is None:
-        run.queue.append(Event.internal(raised))
+        run.queue.append(TypedEvent.internal(raised))
         return
     delay = _delay(run, action.delay, event)
     timer_id = action.id or raised["type"]
     _schedule(run, Timer(timer_id, raised, delay), event)
 
 
-def schedule_delayed(run: Run, state: StateNode, event: Event) -> None:
+def schedule_delayed(run: Run, state: StateNode, event: TypedEvent[Any]) -> None:
     for delayed in state.after:
         delay = _delay(run, delayed.delay, event)
         _schedule(run, Timer(delayed.event_type, {"type": delayed.event_type}, delay), event)
 
 
-def _delay(run: Run, delay: float | str, event: Event) -> float:
+def _delay(run: Run, delay: float | str, event: TypedEvent[Any]) -> float:
     if isinstance(delay, str):  # a named delay may read the context
         run.replayable = False
     return run.machine.resolve_delay(delay, run.context, event)
 
 
-def _schedule(run: Run, timer: Timer, event: Event) -> None:
+def _schedule(run: Run, timer: Timer, event: TypedEvent[Any]) -> None:
     run.timers[timer.id] = timer
-    run.actions.append(Action("schedule", timer.to_json(), event.data))
+    run.actions.append(Action("schedule", timer.to_json(), event))
 
 
-def cancel_delayed(run: Run, state: StateNode, event: Event) -> None:
+def cancel_delayed(run: Run, state: StateNode, event: TypedEvent[Any]) -> None:
     for delayed in state.after:
         if run.timers.pop(delayed.event_type, None) is not None:
-            run.actions.append(Action("cancel", {"id": delayed.event_type}, event.data))
+            run.actions.append(Action("cancel", {"id": delayed.event_type}, event))
 
 
-def compute(run: Run, value: Any, event: Event, params: Any = None) -> Any:
+def compute(run: Run, value: Any, event: TypedEvent[Any], params: Any = None) -> Any:
     """A built-in's argument: computed by calling it when it is a callable from a Python config."""
     if callable(value) and not isinstance(value, type):
         run.replayable = False
         fn: Callable[..., Any] = value
-        return fn(run.context, event.value, params)
+        return fn(run.context, event, params)
     if isinstance(value, Evaluated):
         run.replayable = False
         return value.evaluate(run, event)
     return value
 
 
-def guard_passes(run: Run, transition: Transition, event: Event) -> bool:
+def guard_passes(run: Run, transition: Transition, event: TypedEvent[Any]) -> bool:
     assert transition.guard is not None
     passed: bool
     reason: str | None
     if transition.guard_reads_data and run.answers:
         passed, reason = run.answers.popleft()
     else:
-        passed, reason = transition.guard.evaluate(run.context, event.value, run.config)
+        passed, reason = transition.guard.evaluate(run.context, event, run.config)
     noted = run.blocked is not None
     tape = run.tape
     if transition.guard_reads_data:
@@ -322,6 +301,8 @@ def event_data(value: Any) -> dict[str, Any]:
 def _event_data(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         return {"type": value}
+    if isinstance(value, TypedEvent):  # the event in hand, passed on
+        return dict(value.data)
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):

@@ -23,7 +23,8 @@ from orderflow.chart import actors, algorithm
 from orderflow.chart.actions import Action, Raise, valid_delay
 from orderflow.chart.conventions import XSTATE, Conventions
 from orderflow.chart.definition import compile_definition
-from orderflow.chart.execution import Event, Microstep, Run
+from orderflow.chart.events import TypedEvent
+from orderflow.chart.execution import Microstep, Run
 from orderflow.chart.guards import describe
 from orderflow.chart.implementations import (
     DEFAULT_MAX_MICROSTEPS,
@@ -156,6 +157,8 @@ class Step:
     #: with child actors: every event an actor processed, in order, as (actor path, event);
     #: the path is empty for the machine itself
     deliveries: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    #: the event as the implementations received it (``event`` is its JSON form)
+    typed_event: TypedEvent[Any] | None = None
 
     @cached_property
     def armed(self) -> tuple[Timer, ...]:
@@ -280,9 +283,11 @@ class Machine:
             if self.uses_actors:
                 result, actions, delivered = actors.initial(self, start, resolved, microsteps)
                 return Step(resolved.data, None, result, actions, tuple(microsteps or ()),
-                            deliveries=delivered)  # fmt: skip
+                            deliveries=delivered, typed_event=resolved)  # fmt: skip
             result, actions = algorithm.initial_macrostep(self, start, resolved, microsteps)
-            return Step(resolved.data, None, result, actions, tuple(microsteps or ()))
+            return Step(
+                resolved.data, None, result, actions, tuple(microsteps or ()), typed_event=resolved
+            )
         self._check_own(snapshot)
         if event is None:
             raise InvalidEventError("step() needs an event when it is given a snapshot")
@@ -301,7 +306,7 @@ class Machine:
         refusal = None if taken else self._refusal(snapshot, result, resolved, blocked)
         return Step(
             resolved.data, snapshot, result, actions, tuple(microsteps or ()), taken, refusal,
-            consumed, deliveries,
+            consumed, deliveries, resolved,
         )  # fmt: skip
 
     def enter_state(self, value: Any, context: Any, *, cause: str = "orderflow.enter") -> Step:
@@ -317,9 +322,9 @@ class Machine:
         snapshot = self.resolve_snapshot(
             {"machine": self.id, "version": self.version, "value": value, "context": context}
         )
-        caused = Event.internal({"type": cause})
+        caused = TypedEvent.internal({"type": cause})
         if snapshot.status != ACTIVE:
-            return Step(caused.data, None, snapshot, [])
+            return Step(caused.data, None, snapshot, [], typed_event=caused)
         timers = tuple(
             Timer(
                 delayed.event_type,
@@ -329,8 +334,10 @@ class Machine:
             for state in sorted(snapshot.configuration, key=lambda node: node.order)
             for delayed in state.after
         )
-        actions = [Action("schedule", timer.to_json(), caused.data) for timer in timers]
-        return Step(caused.data, None, replace(snapshot, timers=timers), actions)
+        actions = [Action("schedule", timer.to_json(), caused) for timer in timers]
+        return Step(
+            caused.data, None, replace(snapshot, timers=timers), actions, typed_event=caused
+        )
 
     def resolve_snapshot(self, data: Any) -> Snapshot:
         """Validate a persisted snapshot (``snapshot.to_json()``) and restore it."""
@@ -391,7 +398,7 @@ class Machine:
                     if t.guard is not None:
                         try:
                             passed, reason = t.guard.evaluate(
-                                snapshot.context, resolved.value, snapshot.configuration
+                                snapshot.context, resolved, snapshot.configuration
                             )
                         except OrderflowError:
                             raise
@@ -442,17 +449,21 @@ class Machine:
 
     # -- what the algorithm calls ----------------------------------------------------------------
 
-    def event(self, event: str | Mapping[str, Any] | BaseModel) -> Event:
+    def event(
+        self, event: str | Mapping[str, Any] | BaseModel | TypedEvent[Any]
+    ) -> TypedEvent[Any]:
         """Normalise and validate an external event; :class:`InvalidEventError` when it does not fit."""
         if type(event) is str and event:
             data: dict[str, Any] = {"type": event}
             model = self.implementations.events.get(event)
             if model is None:
-                return Event(event, data, data)
+                return TypedEvent(event, data, data)
         elif type(event) is dict:  # the common case first: no ABC check
             data = dict(event)
         elif isinstance(event, str):
             data = {"type": event}
+        elif isinstance(event, TypedEvent):  # one read already (by another machine, say)
+            data = dict(event.data)
         elif isinstance(event, BaseModel):
             data = event.model_dump(mode="json")
         elif isinstance(event, Mapping):
@@ -466,7 +477,7 @@ class Machine:
             raise InvalidEventError(f"an event needs a non-empty string 'type'; got {data!r}")
         model = self.implementations.events.get(event_type)
         if model is None:
-            return Event(event_type, data, data)
+            return TypedEvent(event_type, data, data)
         payload = (
             data if "type" in model.model_fields else {k: v for k, v in data.items() if k != "type"}
         )
@@ -478,7 +489,7 @@ class Machine:
                 event_type,
             ) from exc
         normalised = {"type": event_type, **value.model_dump(mode="json")}
-        return Event(event_type, normalised, value)
+        return TypedEvent(event_type, normalised, value)
 
     def validate_context(self, data: Any) -> Any:
         """Check a context against the context model (or that it is a mapping) and return it."""
@@ -535,7 +546,7 @@ class Machine:
         fields = frozenset(name for name, f in model.model_fields.items() if not f.frozen)
         return fields, bool(modes)
 
-    def resolve_delay(self, delay: float | str, context: Any, event: Event) -> float:
+    def resolve_delay(self, delay: float | str, context: Any, event: TypedEvent[Any]) -> float:
         if not isinstance(delay, str):
             if not valid_delay(delay):  # a raise_(..., delay=) built in Python
                 raise ValueError(
@@ -546,7 +557,7 @@ class Machine:
         if delay not in self.implementations.delays:
             raise MissingImplementationError("delay", delay)
         impl = self.implementations.delays[delay]
-        value = impl(context, event.value, None) if callable(impl) else impl
+        value = impl(context, event, None) if callable(impl) else impl
         if not valid_delay(value):
             raise ValueError(
                 f"delay '{delay}' must give a finite number of milliseconds from 0 to 100 years, "
@@ -558,7 +569,7 @@ class Machine:
         """The actor ``src`` names (``setup(actors=...)``): a machine, a function, or None."""
         return self.implementations.actors.get(src)
 
-    def start_for(self, input: Any) -> tuple[Snapshot, Event]:
+    def start_for(self, input: Any) -> tuple[Snapshot, TypedEvent[Any]]:
         """The empty snapshot an initial macrostep starts from, and its ``xstate.init`` event."""
         return self._start(input)
 
@@ -573,7 +584,7 @@ class Machine:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _start(self, input: Any) -> tuple[Snapshot, Event]:
+    def _start(self, input: Any) -> tuple[Snapshot, TypedEvent[Any]]:
         """The empty snapshot the initial macrostep starts from, and its ``xstate.init`` event."""
         start = self.make_snapshot(
             configuration=frozenset(), status=ACTIVE, context=self._initial_context_for(input)
@@ -581,7 +592,7 @@ class Machine:
         data: dict[str, Any] = {"type": INIT_EVENT}
         if input is not None:
             data["input"] = input
-        return start, Event.internal(data)
+        return start, TypedEvent.internal(data)
 
     def _initial_context_for(self, input: Any) -> Any:
         """The configured context, or what its named function makes of ``input`` (``initial_context.py``)."""
@@ -591,7 +602,7 @@ class Machine:
         self,
         before: Snapshot,
         after: Snapshot,
-        event: Event,
+        event: TypedEvent[Any],
         blocked: tuple[tuple[Transition, str | None], ...],
     ) -> Refusal:
         if before.status != ACTIVE:

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from orderflow.chart.actions import Action
+from orderflow.chart.events import TypedEvent
 from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.snapshot import Snapshot, Timer
 
@@ -65,7 +66,7 @@ class MacrostepPlan:
     #: the resulting timers, each either carried over from the input (by id) or new
     timers: tuple[str | Timer, ...]
     #: (type, params, causing event); ``None`` for the event stands for the external event
-    actions: tuple[tuple[str, Any, Mapping[str, Any] | None], ...]
+    actions: tuple[tuple[str, Any, TypedEvent[Any] | None], ...]
     #: what the external event did (taken, the timer it consumed, the guards that refused)
     outcome: tuple[bool, str | None, tuple[Any, ...]] = (True, None, ())
     #: the last snapshot this plan produced, and the input it came from: snapshots are
@@ -77,7 +78,7 @@ class MacrostepPlan:
         before: Snapshot,
         after: Snapshot,
         actions: list[Action],
-        external: Mapping[str, Any],
+        external: TypedEvent[Any],
         outcome: tuple[bool, str | None, tuple[Any, ...]] = (True, None, ()),
     ) -> MacrostepPlan:
         timers = timer_steps(before, after)
@@ -95,7 +96,7 @@ class MacrostepPlan:
         )
 
     def replay(
-        self, snapshot: Snapshot, external: Mapping[str, Any], make_snapshot: Any
+        self, snapshot: Snapshot, external: TypedEvent[Any], make_snapshot: Any
     ) -> tuple[Snapshot, list[Action]]:
         actions = [
             Action(kind, params, external if ev is None else ev)
@@ -132,16 +133,6 @@ class MacrostepPlan:
 # -- plans with user code ------------------------------------------------------------------------
 
 
-class Cause(Protocol):
-    """What a step of a data plan reads of the event that caused it (``execution.Event``)."""
-
-    @property
-    def data(self) -> Mapping[str, Any]: ...
-
-    @property
-    def value(self) -> Any: ...
-
-
 #: the steps of a data plan's path, each a tuple led by its kind; ``cause`` is ``None`` for the
 #: external event (it differs at every replay) and the internal event itself otherwise
 ACTION = 0  #: (ACTION, type, params, cause data): an action decided by the definition alone
@@ -158,7 +149,7 @@ class Fork:
     transition: Transition
     #: the configuration when it was evaluated (a ``stateIn`` inside it reads it)
     configuration: frozenset[StateNode]
-    cause: Cause | None
+    cause: TypedEvent[Any] | None
     #: whether a refusal counts among the external event's refusals
     noted: bool
     passed: Branch | None = None
@@ -208,7 +199,7 @@ class DataPlan:
     def path(
         tape: Tape,
         actions: list[Action],
-        external: Mapping[str, Any],
+        external: TypedEvent[Any],
     ) -> list[Op | tuple[Fork, bool]]:
         """The recorded user code merged with the fixed actions, in the order they happened.
 
@@ -277,7 +268,7 @@ class DataPlan:
     def replay(
         self,
         snapshot: Snapshot,
-        external: Cause,
+        external: TypedEvent[Any],
         apply_assign: Callable[[Any, Any], Any],
         make_snapshot: Any,
         answers: list[Any],
@@ -296,7 +287,7 @@ class DataPlan:
             for op in branch.ops:
                 kind = op[0]
                 if kind == ACTION:
-                    actions.append(Action(op[1], op[2], external.data if op[3] is None else op[3]))
+                    actions.append(Action(op[1], op[2], external if op[3] is None else op[3]))
                     continue
                 if kind == REFUSED:
                     refusals.append((op[1], op[2]))
@@ -304,23 +295,23 @@ class DataPlan:
                 cause = external if op[3] is None else op[3]
                 if kind == ASSIGN:
                     update = op[1]
-                    result = update(context, cause.value, op[2]) if callable(update) else update
+                    result = update(context, cause, op[2]) if callable(update) else update
                     assigned = apply_assign(context, result)
                     answers.append(assigned)
                     if assigned is context:  # the eventless reselection would differ: a miss
                         return None
                     context = assigned
                 elif kind == EFFECT:
-                    params = op[2](context, cause.value)
+                    params = op[2](context, cause)
                     answers.append(params)
-                    actions.append(Action(op[1], params, cause.data))
+                    actions.append(Action(op[1], params, cause))
             end = branch.end
             if isinstance(end, Ending):
                 break
             cause = external if end.cause is None else end.cause
             guard = end.transition.guard
             assert guard is not None
-            passed, reason = guard.evaluate(context, cause.value, end.configuration)
+            passed, reason = guard.evaluate(context, cause, end.configuration)
             answers.append((passed, reason))
             if not passed and end.noted:
                 refusals.append((end.transition, reason))

@@ -515,6 +515,7 @@ def demo(
     """Run COUNT quotations through the whole order flow on a real database (SQLite by default)."""
     from sqlalchemy.orm import sessionmaker
 
+    from orderflow.cli.audit_table import audit_table
     from orderflow.cli.demo import Demo
 
     with order_service_at(database_url, create=True) as service:
@@ -543,17 +544,7 @@ def demo(
         f"[bold]{report.transitions_per_second:,.0f}[/bold] per second; "
         f"{report.timers_fired} timers fired; {report.events_published} domain events published"
     )
-    audit = Table(title="the audit trail of one returned order, across its three machines",
-                  title_justify="left")  # fmt: skip
-    audit.add_column("#", justify="right")
-    audit.add_column("record", no_wrap=True)
-    audit.add_column("event", no_wrap=True)
-    audit.add_column("from → to")  # wrapped between the states, never inside a name
-    audit.add_column("by", no_wrap=True)
-    for index, entry in enumerate(trail, start=1):
-        audit.add_row(str(index), short_label(entry.record_type, entry.record_id), entry.event,
-                      f"{dotted(entry.from_state)} → {dotted(entry.to_state)}",
-                      entry.actor_label or "")  # fmt: skip
+    audit = audit_table(trail, out.width, short_label, dotted)
     out.print(audit)
     if trail:
         out.print(f"look closer: [bold]{_command_name()} inspect "

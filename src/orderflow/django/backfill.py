@@ -3,7 +3,8 @@
 The same :class:`~orderflow.service.backfill.StatusMapping` (JSON) as
 ``orderflow backfill`` reads, the same report, one ``adopt`` per record
 under its row lock (so running it twice, or twice at once, adopts each
-record once); only the reads are Django's.
+record once): the loop is the service's (``adopt_all``); only the reads
+are Django's.
 """
 
 from __future__ import annotations
@@ -14,15 +15,8 @@ from typing import Any
 from django.db import IntegrityError
 
 from orderflow.django.rows import checked_model, record_type
-from orderflow.errors import OrderflowError
-from orderflow.service.backfill import (
-    BACKFILL_ACTOR,
-    BackfillFailure,
-    BackfillReport,
-    StatusMapping,
-    resolve_columns,
-)
-from orderflow.service.results import ALREADY_STARTED, Principal
+from orderflow.service.backfill import BACKFILL_ACTOR, BackfillReport, StatusMapping, adopt_all
+from orderflow.service.results import Principal
 
 
 def pending_keys(service: Any, model: type[Any]) -> list[Any]:
@@ -31,6 +25,25 @@ def pending_keys(service: Any, model: type[Any]) -> list[Any]:
     return list(
         rows.filter(workflow_state__isnull=True).order_by("pk").values_list("pk", flat=True)
     )
+
+
+class _DjangoRecords:
+    """:class:`~orderflow.service.backfill.LegacyRecords` of a Django model."""
+
+    errors: tuple[type[Exception], ...] = (IntegrityError,)
+
+    def __init__(self, service: Any, model: type[Any]) -> None:
+        self.service, self.model, self.table = service, model, record_type(model)
+
+    def pending_keys(self) -> list[Any]:
+        return pending_keys(self.service, self.model)
+
+    def read(self, key: Any) -> tuple[str | None, dict[str, Any]] | None:
+        record = self.model._base_manager.using(self.service.using).filter(pk=key).first()
+        if record is None:
+            return None
+        fields = record._meta.concrete_fields
+        return getattr(record, "status", None), {f.name: getattr(record, f.attname) for f in fields}
 
 
 def backfill(
@@ -43,46 +56,12 @@ def backfill(
     note: str = "backfill from the legacy status",
     progress: Callable[[int, int], None] | None = None,
 ) -> BackfillReport:
-    """Adopt every record of ``model`` without a workflow state; ``progress(done, total)`` after each."""
-    if mapping.machine not in service.machines:
-        raise OrderflowError(
-            f"the mapping is for machine '{mapping.machine}', which this service does not have "
-            f"(it has {sorted(service.machines)})"
-        )
-    keys = pending_keys(service, model)
-    adopted: dict[str, int] = {}
-    skipped = 0
-    failures: list[BackfillFailure] = []
-    for done, key in enumerate(keys, start=1):
-        record = model._base_manager.using(service.using).filter(pk=key).first()
-        status = None if record is None else getattr(record, "status", None)
-        reason = None
-        if record is None:
-            reason = f"{record_type(model)} {key!r} is gone"
-        elif (target := mapping.target(status)) is None:
-            reason = f"no mapping for legacy status {status!r} (the mapping knows {sorted(mapping.statuses)})"
-        else:
-            try:
-                context = resolve_columns(target.context, _columns(record))
-                result = service.adopt(
-                    (model, key), target.state, context, machine=mapping.machine,
-                    legacy_status=status, actor=actor, note=note, dry_run=dry_run,
-                )  # fmt: skip
-            except (OrderflowError, IntegrityError) as exc:
-                reason = str(exc)
-            else:
-                if result.success:
-                    adopted[str(status)] = adopted.get(str(status), 0) + 1
-                elif result.refusal is not None and result.refusal.kind == ALREADY_STARTED:
-                    skipped += 1
-                else:
-                    reason = result.reason or "refused"
-        if reason is not None:
-            failures.append(BackfillFailure(str(key), status, reason))
-        if progress is not None:
-            progress(done, len(keys))
-    return BackfillReport(adopted, skipped, tuple(failures), dry_run)
+    """Adopt every record of ``model`` without a workflow state; ``progress(done, total)`` after each.
 
-
-def _columns(record: Any) -> dict[str, Any]:
-    return {field.name: getattr(record, field.attname) for field in record._meta.concrete_fields}
+    A model without a legacy status is refused before anything is read
+    (:class:`~orderflow.errors.ConfigurationError`).
+    """
+    return adopt_all(
+        service, model, mapping, _DjangoRecords(service, model),
+        dry_run=dry_run, actor=actor, note=note, progress=progress,
+    )  # fmt: skip

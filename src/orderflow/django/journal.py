@@ -90,15 +90,9 @@ class DjangoJournal(Journal):
         last = rows.filter(record_type=record_type, record_id=record_id).aggregate(
             last=Max("sequence")
         )["last"]
-        now = self.clock()
         return [
-            rows.create(
-                record_type=record_type, record_id=record_id, sequence=int(last or 0) + n,
-                event_type=str(payload.get("type")), payload=dict(payload), transition_id=log_id,
-                status=PENDING, attempts=0, available_at=now, created_at=now,
-            )
-            for n, (payload, log_id) in enumerate(pending, start=1)
-        ]  # fmt: skip
+            rows.create(**row) for row in self.outbox_rows(record_type, record_id, last, pending)
+        ]
 
     def arm(
         self,

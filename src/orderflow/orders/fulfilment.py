@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from orderflow.chart import Setup, assign, emit, setup
+from orderflow.chart import Setup, TypedEvent, assign, emit, setup
 from orderflow.orders.authority import GuardResult
 from orderflow.orders.policies import Policies
 from orderflow.orders.ports import PaymentError, Ports, StockReservation, StockShortage
@@ -33,7 +33,7 @@ from orderflow.orders.values import (
     discounted,
 )
 
-Effect = Callable[["FulfilmentContext", Mapping[str, Any], Any], None]
+Effect = Callable[["FulfilmentContext", TypedEvent[Any], Any], None]
 ReturnStatus = Literal[
     "requested", "approved", "rejected", "abandoned", "received", "accepted", "items_rejected"
 ]
@@ -121,7 +121,7 @@ def _quantities(lines: Any) -> Counter[str]:
 
 
 def reservations_cover_lines(
-    context: FulfilmentContext, event: StockReserved, params: Any
+    context: FulfilmentContext, event: TypedEvent[StockReserved], params: Any
 ) -> GuardResult:
     """Exactly one reservation per line, for its quantity, and nothing reserved before."""
     if context.reservations:
@@ -151,7 +151,7 @@ def return_window_closed(context: FulfilmentContext, event: Any, params: Any) ->
 
 
 def return_lines_were_delivered(
-    context: FulfilmentContext, event: RequestReturn, params: Any
+    context: FulfilmentContext, event: TypedEvent[RequestReturn], params: Any
 ) -> GuardResult:
     """Each returned sku once, and no more of it than was delivered."""
     skus = [line.sku for line in event.lines]
@@ -171,12 +171,14 @@ def return_lines_were_delivered(
 
 
 def record_reservations(
-    context: FulfilmentContext, event: StockReserved, params: Any
+    context: FulfilmentContext, event: TypedEvent[StockReserved], params: Any
 ) -> dict[str, Any]:
     return {"reservations": event.reservations, "shortages": ()}
 
 
-def record_shortage(context: FulfilmentContext, event: StockShort, params: Any) -> dict[str, Any]:
+def record_shortage(
+    context: FulfilmentContext, event: TypedEvent[StockShort], params: Any
+) -> dict[str, Any]:
     return {"shortages": event.shortages, "backorder_overdue": False}
 
 
@@ -184,7 +186,9 @@ def mark_backorder_overdue(context: FulfilmentContext, event: Any, params: Any) 
     return {"backorder_overdue": True}
 
 
-def record_shipment(context: FulfilmentContext, event: Ship, params: Any) -> dict[str, Any]:
+def record_shipment(
+    context: FulfilmentContext, event: TypedEvent[Ship], params: Any
+) -> dict[str, Any]:
     return {
         "carrier": event.carrier,
         "tracking_number": event.tracking,
@@ -193,7 +197,7 @@ def record_shipment(context: FulfilmentContext, event: Ship, params: Any) -> dic
 
 
 def record_return_request(
-    context: FulfilmentContext, event: RequestReturn, params: Any
+    context: FulfilmentContext, event: TypedEvent[RequestReturn], params: Any
 ) -> dict[str, Any]:
     return {"return_request": ReturnRequest(reason=event.reason, lines=event.lines)}
 
@@ -224,7 +228,9 @@ def close_return_window(context: FulfilmentContext, event: Any, params: Any) -> 
     return {"return_window_closed": True}
 
 
-def record_cancellation(context: FulfilmentContext, event: Cancel, params: Any) -> dict[str, Any]:
+def record_cancellation(
+    context: FulfilmentContext, event: TypedEvent[Cancel], params: Any
+) -> dict[str, Any]:
     return {"cancel_reason": event.reason}
 
 
@@ -254,7 +260,7 @@ def implementations(ports: Ports, policies: Policies) -> Setup:
     """Everything ``machines/fulfilment.json`` names, bound to ``ports`` and ``policies``."""
 
     def reserve_stock(
-        context: FulfilmentContext, event: Mapping[str, Any], params: Any
+        context: FulfilmentContext, event: TypedEvent[Any], params: Any
     ) -> dict[str, Any]:
         """Reserve every line or none; answer STOCK_RESERVED or STOCK_SHORT."""
         result = ports.inventory.reserve(context.sale_id, context.stock_lines(), context.warehouse)
@@ -269,24 +275,24 @@ def implementations(ports: Ports, policies: Policies) -> Setup:
         }
 
     def commit_reservations(
-        context: FulfilmentContext, event: Mapping[str, Any], params: Any
+        context: FulfilmentContext, event: TypedEvent[Any], params: Any
     ) -> None:
         ports.inventory.commit([r.reservation_id for r in context.reservations])
 
     def release_reservations(
-        context: FulfilmentContext, event: Mapping[str, Any], params: Any
+        context: FulfilmentContext, event: TypedEvent[Any], params: Any
     ) -> None:
         if context.reservations:
             ports.inventory.release([r.reservation_id for r in context.reservations])
 
     def restock_returned_items(
-        context: FulfilmentContext, event: Mapping[str, Any], params: Any
+        context: FulfilmentContext, event: TypedEvent[Any], params: Any
     ) -> None:
         assert context.return_request is not None
         for line in context.return_request.lines:
             ports.inventory.restock(line.sku, line.quantity, context.warehouse)
 
-    def refund_return(context: FulfilmentContext, event: Mapping[str, Any], params: Any) -> None:
+    def refund_return(context: FulfilmentContext, event: TypedEvent[Any], params: Any) -> None:
         """Refund the accepted return from the sale's captures, newest first.
 
         A sale paid on account has no captures: the refund is a credit note
@@ -320,7 +326,7 @@ def implementations(ports: Ports, policies: Policies) -> Setup:
     def notifier(template: str) -> Effect:
         """An effect telling the sale's parties about this fulfilment with ``template``."""
 
-        def notify(context: FulfilmentContext, event: Mapping[str, Any], params: Any) -> None:
+        def notify(context: FulfilmentContext, event: TypedEvent[Any], params: Any) -> None:
             ports.notifications.notify(
                 f"sale:{context.sale_id}",
                 template,

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from orderflow.chart import Setup, assign, setup
+from orderflow.chart import Setup, TypedEvent, assign, setup
 from orderflow.orders.authority import GuardResult, role_allowed
 from orderflow.orders.policies import Policies
 from orderflow.orders.ports import Ports, StockReservation, StockShortage
@@ -77,7 +77,7 @@ EVENTS: dict[str, type[Value]] = {
 
 
 def payment_authorized(
-    policies: Policies, context: OrderContext, event: MarkPaid, params: Any
+    policies: Policies, context: OrderContext, event: TypedEvent[MarkPaid], params: Any
 ) -> GuardResult:
     """The reported payment covers the order total (within the capture tolerance)."""
     if abs(event.amount - context.total) > policies.capture_tolerance:
@@ -91,27 +91,31 @@ def inventory_available(context: OrderContext, event: Any, params: Any) -> Guard
     return False, "the order's stock is not reserved"
 
 
-def record_payment(context: OrderContext, event: MarkPaid, params: Any) -> dict[str, Any]:
+def record_payment(
+    context: OrderContext, event: TypedEvent[MarkPaid], params: Any
+) -> dict[str, Any]:
     return {"payment_reference": event.payment_reference}
 
 
 def record_reservation(
-    context: OrderContext, event: InventoryReserved, params: Any
+    context: OrderContext, event: TypedEvent[InventoryReserved], params: Any
 ) -> dict[str, Any]:
     return {"reservations": event.reservations, "inventory_reserved": True, "shortages": ()}
 
 
 def record_shortage(
-    context: OrderContext, event: InventoryUnavailable, params: Any
+    context: OrderContext, event: TypedEvent[InventoryUnavailable], params: Any
 ) -> dict[str, Any]:
     return {"shortages": event.shortages}
 
 
-def record_shipment(context: OrderContext, event: Ship, params: Any) -> dict[str, Any]:
+def record_shipment(context: OrderContext, event: TypedEvent[Ship], params: Any) -> dict[str, Any]:
     return {"tracking_number": event.tracking_number or None}
 
 
-def record_cancellation(context: OrderContext, event: ActorOnly, params: Any) -> dict[str, Any]:
+def record_cancellation(
+    context: OrderContext, event: TypedEvent[ActorOnly], params: Any
+) -> dict[str, Any]:
     return {"cancel_reason": event.reason}
 
 
@@ -127,16 +131,16 @@ def _summary(context: OrderContext) -> dict[str, Any]:
 def implementations(ports: Ports, policies: Policies) -> Setup:
     """Everything ``machines/order.json`` names, bound to ``ports`` and ``policies``."""
 
-    def capture_payment(context: OrderContext, event: Mapping[str, Any], params: Any) -> None:
+    def capture_payment(context: OrderContext, event: TypedEvent[Any], params: Any) -> None:
         assert context.payment_reference is not None
         ports.payments.capture(context.payment_reference, context.total, context.currency)
 
-    def refund_payment(context: OrderContext, event: Mapping[str, Any], params: Any) -> None:
+    def refund_payment(context: OrderContext, event: TypedEvent[Any], params: Any) -> None:
         assert context.payment_reference is not None
         ports.payments.refund(context.payment_reference, context.total, context.currency)
 
     def reserve_inventory(
-        context: OrderContext, event: Mapping[str, Any], params: Any
+        context: OrderContext, event: TypedEvent[Any], params: Any
     ) -> dict[str, Any]:
         result = ports.inventory.reserve(
             context.order_id, context.lines, policies.default_warehouse
@@ -151,24 +155,24 @@ def implementations(ports: Ports, policies: Policies) -> Setup:
             "reservations": [r.model_dump(mode="json") for r in result.reservations],
         }
 
-    def commit_inventory(context: OrderContext, event: Mapping[str, Any], params: Any) -> None:
+    def commit_inventory(context: OrderContext, event: TypedEvent[Any], params: Any) -> None:
         if context.reservations:
             ports.inventory.commit([r.reservation_id for r in context.reservations])
 
-    def release_inventory(context: OrderContext, event: Mapping[str, Any], params: Any) -> None:
+    def release_inventory(context: OrderContext, event: TypedEvent[Any], params: Any) -> None:
         if context.reservations:
             ports.inventory.release([r.reservation_id for r in context.reservations])
 
     def send_email(
-        context: OrderContext, event: Mapping[str, Any], params: Mapping[str, Any]
+        context: OrderContext, event: TypedEvent[Any], params: Mapping[str, Any]
     ) -> None:
         ports.notifications.notify(context.customer_email, params["template"], _summary(context))
 
     def emit_webhook(
-        context: OrderContext, event: Mapping[str, Any], params: Mapping[str, Any]
+        context: OrderContext, event: TypedEvent[Any], params: Mapping[str, Any]
     ) -> None:
         ports.notifications.publish_webhook(
-            params["topic"], {**_summary(context), "event": event.get("type")}
+            params["topic"], {**_summary(context), "event": event.type}
         )
 
     return setup(

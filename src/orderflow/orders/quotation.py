@@ -10,14 +10,13 @@ policy's default), then expires.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field
 
-from orderflow.chart import Setup, assign, emit, setup
+from orderflow.chart import Setup, TypedEvent, assign, emit, setup
 from orderflow.orders.authority import GuardResult, actor_has_role
 from orderflow.orders.policies import Policies
 from orderflow.orders.ports import Ports
@@ -111,13 +110,15 @@ def has_lines(context: QuotationContext, event: Any, params: Any) -> GuardResult
     return (True, None) if context.lines else (False, "a quotation needs at least one line")
 
 
-def sku_is_new(context: QuotationContext, event: AddLine, params: Any) -> GuardResult:
+def sku_is_new(context: QuotationContext, event: TypedEvent[AddLine], params: Any) -> GuardResult:
     if any(line.sku == event.sku for line in context.lines):
         return False, f"'{event.sku}' is already on the quotation; remove it first to change it"
     return True, None
 
 
-def line_exists(context: QuotationContext, event: RemoveLine, params: Any) -> GuardResult:
+def line_exists(
+    context: QuotationContext, event: TypedEvent[RemoveLine], params: Any
+) -> GuardResult:
     if any(line.sku == event.sku for line in context.lines):
         return True, None
     return False, f"'{event.sku}' is not on the quotation"
@@ -150,21 +151,27 @@ def totals(lines: tuple[Line, ...], percent: Decimal) -> dict[str, Any]:
     }
 
 
-def add_line(context: QuotationContext, event: AddLine, params: Any) -> dict[str, Any]:
+def add_line(context: QuotationContext, event: TypedEvent[AddLine], params: Any) -> dict[str, Any]:
     line = Line(sku=event.sku, quantity=event.quantity, unit_price=event.unit_price)
     return totals((*context.lines, line), context.discount_percent)
 
 
-def remove_line(context: QuotationContext, event: RemoveLine, params: Any) -> dict[str, Any]:
+def remove_line(
+    context: QuotationContext, event: TypedEvent[RemoveLine], params: Any
+) -> dict[str, Any]:
     lines = tuple(line for line in context.lines if line.sku != event.sku)
     return totals(lines, context.discount_percent)
 
 
-def set_discount(context: QuotationContext, event: SetDiscount, params: Any) -> dict[str, Any]:
+def set_discount(
+    context: QuotationContext, event: TypedEvent[SetDiscount], params: Any
+) -> dict[str, Any]:
     return totals(context.lines, event.percent)
 
 
-def record_approval(context: QuotationContext, event: Decision, params: Any) -> dict[str, Any]:
+def record_approval(
+    context: QuotationContext, event: TypedEvent[Decision], params: Any
+) -> dict[str, Any]:
     assert event.actor is not None  # the guard saw to it
     return {"approver": event.actor.id}
 
@@ -184,22 +191,28 @@ def _reason(
     return (*context.reasons, reason)
 
 
-def record_rejection(context: QuotationContext, event: Decision, params: Any) -> dict[str, Any]:
-    return _next_revision(context, "rejected", event)
+def record_rejection(
+    context: QuotationContext, event: TypedEvent[Decision], params: Any
+) -> dict[str, Any]:
+    return _next_revision(context, "rejected", event.payload)
 
 
-def start_revision(context: QuotationContext, event: CustomerAnswer, params: Any) -> dict[str, Any]:
-    return _next_revision(context, "revised", event)
+def start_revision(
+    context: QuotationContext, event: TypedEvent[CustomerAnswer], params: Any
+) -> dict[str, Any]:
+    return _next_revision(context, "revised", event.payload)
 
 
-def record_decline(context: QuotationContext, event: CustomerAnswer, params: Any) -> dict[str, Any]:
-    return {"reasons": _reason(context, "declined", event)}
+def record_decline(
+    context: QuotationContext, event: TypedEvent[CustomerAnswer], params: Any
+) -> dict[str, Any]:
+    return {"reasons": _reason(context, "declined", event.payload)}
 
 
 def record_cancellation(
-    context: QuotationContext, event: CustomerAnswer, params: Any
+    context: QuotationContext, event: TypedEvent[CustomerAnswer], params: Any
 ) -> dict[str, Any]:
-    return {"reasons": _reason(context, "cancelled", event)}
+    return {"reasons": _reason(context, "cancelled", event.payload)}
 
 
 def quotation_event(context: QuotationContext, event: Any, params: Any) -> dict[str, Any]:
@@ -236,14 +249,14 @@ def _summary(context: QuotationContext) -> dict[str, Any]:
 def implementations(ports: Ports, policies: Policies) -> Setup:
     """Everything ``machines/quotation.json`` names, bound to ``ports`` and ``policies``."""
 
-    def notify_approvers(context: QuotationContext, event: Mapping[str, Any], params: Any) -> None:
+    def notify_approvers(context: QuotationContext, event: TypedEvent[Any], params: Any) -> None:
         ports.notifications.notify(
             f"role:{policies.sales_approver_role}",
             "quotation.approval_requested",
             _summary(context),
         )
 
-    def send_to_customer(context: QuotationContext, event: Mapping[str, Any], params: Any) -> None:
+    def send_to_customer(context: QuotationContext, event: TypedEvent[Any], params: Any) -> None:
         ports.notifications.notify(
             f"customer:{context.customer_id}",
             "quotation.sent",

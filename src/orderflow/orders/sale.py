@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from orderflow.chart import Setup, assign, emit, setup
+from orderflow.chart import Setup, TypedEvent, assign, emit, setup
 from orderflow.orders.authority import GuardResult, actor_has_role
 from orderflow.orders.policies import Policies
 from orderflow.orders.ports import CreditSnapshot, Ports
@@ -137,14 +137,16 @@ EVENTS: dict[str, type[Value]] = {
 
 
 def payment_method_is(
-    context: SaleContext, event: SelectPaymentMethod, params: Mapping[str, Any]
+    context: SaleContext, event: TypedEvent[SelectPaymentMethod], params: Mapping[str, Any]
 ) -> GuardResult:
     if event.method == params["method"]:
         return True, None
     return False, f"the method is {event.method}, not {params['method']}"
 
 
-def capture_is_acceptable(context: SaleContext, event: CaptureReported, params: Any) -> GuardResult:
+def capture_is_acceptable(
+    context: SaleContext, event: TypedEvent[CaptureReported], params: Any
+) -> GuardResult:
     """A capture must be positive, new, and fit in what is still to be captured."""
     if event.amount <= 0:
         return False, f"a capture must be positive, not {event.amount}"
@@ -167,7 +169,7 @@ def fully_captured(
 
 
 def within_credit_limit(
-    policies: Policies, context: SaleContext, event: CreditChecked, params: Any
+    policies: Policies, context: SaleContext, event: TypedEvent[CreditChecked], params: Any
 ) -> GuardResult:
     credit = event.credit
     if policies.credit_hold_when_overdue and credit.overdue > 0:
@@ -181,7 +183,7 @@ def within_credit_limit(
 
 
 def override_request_matches(
-    context: SaleContext, event: OverrideDecided, params: Mapping[str, Any]
+    context: SaleContext, event: TypedEvent[OverrideDecided], params: Mapping[str, Any]
 ) -> GuardResult:
     """The decision is about the open override request of ``params.kind``."""
     request = context.open_override(params["kind"])
@@ -199,12 +201,14 @@ def override_request_matches(
 
 
 def record_payment_method(
-    context: SaleContext, event: SelectPaymentMethod, params: Any
+    context: SaleContext, event: TypedEvent[SelectPaymentMethod], params: Any
 ) -> dict[str, Any]:
     return {"payment_method": event.method}
 
 
-def record_capture(context: SaleContext, event: CaptureReported, params: Any) -> dict[str, Any]:
+def record_capture(
+    context: SaleContext, event: TypedEvent[CaptureReported], params: Any
+) -> dict[str, Any]:
     capture = Capture(amount=event.amount, reference=event.reference)
     return {
         "captures": (*context.captures, capture),
@@ -213,13 +217,13 @@ def record_capture(context: SaleContext, event: CaptureReported, params: Any) ->
 
 
 def record_credit_snapshot(
-    context: SaleContext, event: CreditChecked, params: Any
+    context: SaleContext, event: TypedEvent[CreditChecked], params: Any
 ) -> dict[str, Any]:
     return {"credit": event.credit}
 
 
 def open_override(
-    context: SaleContext, event: OverrideRequested, params: Mapping[str, Any]
+    context: SaleContext, event: TypedEvent[OverrideRequested], params: Mapping[str, Any]
 ) -> dict[str, Any]:
     """A new override request of ``params.kind``, with an id that only depends on the sale's history."""
     kind = params["kind"]
@@ -233,7 +237,7 @@ def open_override(
 
 
 def decide_override(
-    context: SaleContext, event: OverrideDecided, params: Mapping[str, Any]
+    context: SaleContext, event: TypedEvent[OverrideDecided], params: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Record the decision on the request; an approval withdraws every other open request."""
     decision = params["decision"]
@@ -258,7 +262,9 @@ def clear(context: SaleContext, event: Any, params: Mapping[str, Any]) -> dict[s
     return {"clearance": Clearance(basis=basis)}
 
 
-def record_cancellation(context: SaleContext, event: Cancel, params: Any) -> dict[str, Any]:
+def record_cancellation(
+    context: SaleContext, event: TypedEvent[Cancel], params: Any
+) -> dict[str, Any]:
     overrides = tuple(
         o.model_copy(update={"status": "withdrawn"}) if o.status == "open" else o
         for o in context.overrides
@@ -273,7 +279,9 @@ def _sale(context: SaleContext) -> dict[str, Any]:
     return {"sale_id": context.sale_id, "quotation_id": context.quotation_id}
 
 
-def payment_captured(context: SaleContext, event: CaptureReported, params: Any) -> dict[str, Any]:
+def payment_captured(
+    context: SaleContext, event: TypedEvent[CaptureReported], params: Any
+) -> dict[str, Any]:
     return {
         "type": "sale.payment_captured",
         **_sale(context),
@@ -285,7 +293,7 @@ def payment_captured(context: SaleContext, event: CaptureReported, params: Any) 
 
 
 def override_requested(
-    context: SaleContext, event: OverrideRequested, params: Any
+    context: SaleContext, event: TypedEvent[OverrideRequested], params: Any
 ) -> dict[str, Any]:
     request = context.overrides[-1]
     return {
@@ -295,7 +303,9 @@ def override_requested(
     }
 
 
-def override_decided(context: SaleContext, event: OverrideDecided, params: Any) -> dict[str, Any]:
+def override_decided(
+    context: SaleContext, event: TypedEvent[OverrideDecided], params: Any
+) -> dict[str, Any]:
     request = next(o for o in context.overrides if o.id == event.request_id)
     return {
         "type": "sale.override_decided",
@@ -332,12 +342,12 @@ def sale_cancelled(context: SaleContext, event: Any, params: Any) -> dict[str, A
 def implementations(ports: Ports, policies: Policies) -> Setup:
     """Everything ``machines/sale.json`` names, bound to ``ports`` and ``policies``."""
 
-    def check_credit(context: SaleContext, event: Mapping[str, Any], params: Any) -> dict[str, Any]:
+    def check_credit(context: SaleContext, event: TypedEvent[Any], params: Any) -> dict[str, Any]:
         """Snapshot the customer's credit; the machine decides on the CREDIT_CHECKED answer."""
         credit = ports.credit.credit_snapshot(context.customer_id, context.currency)
         return {"type": "CREDIT_CHECKED", "credit": credit.model_dump(mode="json")}
 
-    def book_capture(context: SaleContext, event: Mapping[str, Any], params: Any) -> None:
+    def book_capture(context: SaleContext, event: TypedEvent[Any], params: Any) -> None:
         """Book the capture the CAPTURE event reported in the payments port, once per reference.
 
         The guard refuses a reference the sale already holds, so the machine
@@ -347,12 +357,12 @@ def implementations(ports: Ports, policies: Policies) -> Setup:
         capture = context.captures[-1]  # record_capture ran first
         ports.payments.capture(capture.reference, capture.amount, context.currency)
 
-    def refund_captures(context: SaleContext, event: Mapping[str, Any], params: Any) -> None:
+    def refund_captures(context: SaleContext, event: TypedEvent[Any], params: Any) -> None:
         for capture in context.captures:
             ports.payments.refund(capture.reference, capture.amount, context.currency)
 
     def notify_override_approvers(
-        context: SaleContext, event: Mapping[str, Any], params: Any
+        context: SaleContext, event: TypedEvent[Any], params: Any
     ) -> None:
         request = context.overrides[-1]
         role = policies.admin_role if request.kind == "admin" else policies.credit_approver_role

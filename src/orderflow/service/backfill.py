@@ -34,15 +34,19 @@ has started is skipped, and each adoption happens under the record's row
 lock, so two backfills racing adopt each record once.  A record whose
 status has no mapping, or whose mapped context fails validation, is
 reported with its reason and left as it was.
+
+The loop (:func:`adopt_all`) is the same for every driver; a driver supplies
+only the reads (:class:`LegacyRecords`): the pending keys, and a record's
+status and columns.  ``orderflow.django.backfill`` is Django's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import inspect, select
@@ -102,6 +106,44 @@ class BackfillReport:
         return len(self.failures)
 
 
+class LegacyRecords(Protocol):
+    """What a driver tells the backfill loop about one model's rows (SQLAlchemy's below, Django's
+    in ``orderflow.django.backfill``): the only part of a backfill that reads the database."""
+
+    #: how messages name the records (the table, or the Django record type)
+    table: str
+    #: what an adoption may raise for one record and the loop reports (a unique link, say)
+    errors: tuple[type[Exception], ...]
+
+    def pending_keys(self) -> list[Any]:
+        """The keys of the records that have no workflow state yet, in key order."""
+        ...
+
+    def read(self, key: Any) -> tuple[str | None, dict[str, Any]] | None:
+        """The record's legacy status and its columns by attribute name; None when it is gone."""
+        ...
+
+
+class _SqlRecords:
+    """:class:`LegacyRecords` of a SQLAlchemy model, read through the service's sessions."""
+
+    errors: tuple[type[Exception], ...] = (IntegrityError,)
+
+    def __init__(self, service: WorkflowService, model: type[Any]) -> None:
+        self.service, self.model, self.table = service, model, model.__tablename__
+
+    def pending_keys(self) -> list[Any]:
+        return pending_records(self.service, self.model)
+
+    def read(self, key: Any) -> tuple[str | None, dict[str, Any]] | None:
+        with self.service.session_factory() as session:
+            record = session.get(self.model, key)
+            if record is None:
+                return None
+            mapper = inspect(self.model)
+            return record.status, {c.key: getattr(record, c.key) for c in mapper.column_attrs}
+
+
 def pending_records(service: WorkflowService, model: type[Any]) -> list[Any]:
     """The keys of ``model``'s records that have no workflow state yet, in key order."""
     (key,) = inspect(model).primary_key
@@ -126,11 +168,52 @@ def backfill(
     ``progress(done, total)`` is called after each record.  A dry run
     validates every adoption and writes nothing.
     """
+    return adopt_all(
+        service, model, mapping, _SqlRecords(service, model),
+        dry_run=dry_run, actor=actor, note=note, progress=progress,
+    )  # fmt: skip
+
+
+def adopt_all(
+    service: Any,
+    model: type[Any],
+    mapping: StatusMapping,
+    records: LegacyRecords,
+    *,
+    dry_run: bool = False,
+    actor: Principal = BACKFILL_ACTOR,
+    note: str = "backfill from the legacy status",
+    progress: Callable[[int, int], None] | None = None,
+) -> BackfillReport:
+    """The backfill loop of every driver: ``service.adopt`` each pending record of ``records``."""
+    _check(service, model, mapping)
+    keys = records.pending_keys()
+    adopted: dict[str, int] = {}
+    skipped = 0
+    failures: list[BackfillFailure] = []
+    for done, key in enumerate(keys, start=1):
+        status, result = _adopt_one(service, model, mapping, records, key,
+                                    dry_run=dry_run, actor=actor, note=note)  # fmt: skip
+        if isinstance(result, str):
+            failures.append(BackfillFailure(str(key), status, result))
+        elif result.success:
+            adopted[str(status)] = adopted.get(str(status), 0) + 1
+        elif result.refusal is not None and result.refusal.kind == ALREADY_STARTED:
+            skipped += 1  # started since we listed it (another backfill, a start())
+        else:  # refused: the workflow is disabled, say
+            failures.append(BackfillFailure(str(key), status, result.reason or "refused"))
+        if progress is not None:
+            progress(done, len(keys))
+    return BackfillReport(adopted, skipped, tuple(failures), dry_run)
+
+
+def _check(service: Any, model: type[Any], mapping: StatusMapping) -> None:
+    """Refuse up front what no record could get through: no legacy status, an unknown machine."""
     if not has_legacy_status(model):
         raise ConfigurationError(
-            f"{model.__tablename__} has no legacy status column, and a backfill adopts records "
-            "by their legacy status: start its records with service.start, or adopt each with "
-            "service.adopt(record, state, context)",
+            f"{getattr(model, '__tablename__', model.__name__)} has no legacy status column, and "
+            "a backfill adopts records by their legacy status: start its records with "
+            "service.start, or adopt each with service.adopt(record, state, context)",
             setting="model",
         )
     if mapping.machine not in service.machines:
@@ -138,73 +221,34 @@ def backfill(
             f"the mapping is for machine '{mapping.machine}', which this service does not have "
             f"(it has {sorted(service.machines)})"
         )
-    keys = pending_records(service, model)
-    adopted: dict[str, int] = {}
-    skipped = 0
-    failures: list[BackfillFailure] = []
-    for done, (key, status, result) in enumerate(
-        _adopt_each(service, model, mapping, keys, dry_run, actor, note), start=1
-    ):
-        if isinstance(result, TransitionResult) and result.success:
-            adopted[str(status)] = adopted.get(str(status), 0) + 1
-        elif (
-            isinstance(result, TransitionResult)
-            and result.refusal is not None
-            and result.refusal.kind == ALREADY_STARTED
-        ):
-            skipped += 1  # started since we listed it (another backfill, a start())
-        elif isinstance(result, TransitionResult):  # refused: the workflow is disabled, say
-            failures.append(BackfillFailure(str(key), status, result.reason or "refused"))
-        else:
-            failures.append(BackfillFailure(str(key), status, result))
-        if progress is not None:
-            progress(done, len(keys))
-    return BackfillReport(adopted, skipped, tuple(failures), dry_run)
 
 
-def _adopt_each(
-    service: WorkflowService,
+def _adopt_one(
+    service: Any,
     model: type[Any],
     mapping: StatusMapping,
-    keys: list[Any],
-    dry_run: bool,
-    actor: Principal,
-    note: str,
-) -> Iterator[tuple[Any, str | None, TransitionResult | str]]:
-    for key in keys:
-        with service.session_factory() as session:
-            record = session.get(model, key)
-            status = None if record is None else record.status
-            columns = None if record is None else _columns(record)
-        if record is None or columns is None:
-            yield key, None, f"{model.__tablename__} {key!r} is gone"
-            continue
-        target = mapping.target(status)
-        if target is None:
-            yield (
-                key,
-                status,
-                (
-                    f"no mapping for legacy status {status!r} "
-                    f"(the mapping knows {sorted(mapping.statuses)})"
-                ),
-            )
-            continue
-        try:
-            context = resolve_columns(target.context, columns)
-            result = service.adopt(
-                (model, key), target.state, context, machine=mapping.machine,
-                legacy_status=status, actor=actor, note=note, dry_run=dry_run,
-            )  # fmt: skip
-        except (OrderflowError, IntegrityError) as exc:
-            yield key, status, str(exc)
-            continue
-        yield key, status, result
-
-
-def _columns(record: Any) -> dict[str, Any]:
-    mapper = inspect(type(record))
-    return {column.key: getattr(record, column.key) for column in mapper.column_attrs}
+    records: LegacyRecords,
+    key: Any,
+    **options: Any,
+) -> tuple[str | None, TransitionResult | str]:
+    """One record's legacy status and its adoption's result, or why it could not be adopted."""
+    read = records.read(key)
+    if read is None:
+        return None, f"{records.table} {key!r} is gone"
+    status, columns = read
+    target = mapping.target(status)
+    if target is None:
+        known = sorted(mapping.statuses)
+        return status, f"no mapping for legacy status {status!r} (the mapping knows {known})"
+    reported: tuple[type[Exception], ...] = (OrderflowError, *records.errors)
+    try:
+        context = resolve_columns(target.context, columns)
+        return status, service.adopt(
+            (model, key), target.state, context, machine=mapping.machine,
+            legacy_status=status, **options,
+        )  # fmt: skip
+    except reported as exc:
+        return status, str(exc)
 
 
 def resolve_columns(value: Any, columns: Mapping[str, Any]) -> Any:

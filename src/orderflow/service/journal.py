@@ -198,22 +198,35 @@ class Journal:
         pending = list(events)
         if not pending:
             return []
-        sequence = session.scalar(
-            select(func.coalesce(func.max(OutboxEvent.sequence), 0)).where(
+        last = session.scalar(
+            select(func.max(OutboxEvent.sequence)).where(
                 OutboxEvent.record_type == record_type, OutboxEvent.record_id == record_id
             )
         )
-        now = self.clock()
         rows = [
-            OutboxEvent(
-                record_type=record_type, record_id=record_id, sequence=int(sequence or 0) + n,
+            OutboxEvent(**row) for row in self.outbox_rows(record_type, record_id, last, pending)
+        ]
+        session.add_all(rows)
+        return rows
+
+    def outbox_rows(
+        self,
+        record_type: str,
+        record_id: str,
+        last: int | None,
+        events: Iterable[tuple[Mapping[str, Any], int | None]],
+    ) -> list[dict[str, Any]]:
+        """The columns of a record's new outbox rows, for every driver: numbered in order after
+        ``last``, the highest sequence the record has (None: none yet), pending from now."""
+        now = self.clock()
+        return [
+            dict(
+                record_type=record_type, record_id=record_id, sequence=(last or 0) + n,
                 event_type=str(payload.get("type")), payload=dict(payload), transition_id=log_id,
                 status=PENDING, attempts=0, available_at=now, created_at=now,
             )
-            for n, (payload, log_id) in enumerate(pending, start=1)
+            for n, (payload, log_id) in enumerate(events, start=1)
         ]  # fmt: skip
-        session.add_all(rows)
-        return rows
 
     # -- timers ------------------------------------------------------------------------------
 

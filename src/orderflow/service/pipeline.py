@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orderflow.chart import Action, Machine, Snapshot, Step, Timer, with_due
+from orderflow.chart import Action, Machine, Snapshot, Step, Timer, TypedEvent, with_due
 from orderflow.chart.definition import DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX
 from orderflow.errors import (
     EffectError,
@@ -581,18 +581,24 @@ def finish_hooks(work: Work, steps: list[StepDone]) -> None:
         return
     if steps[0].event["type"] == BACKFILL_EVENT:
         return
-    run_finish_hooks(work, last.after, last.log_id)
+    run_finish_hooks(work, last.after, last.log_id, last.core.typed_event)
 
 
-def run_finish_hooks(work: Work, snapshot: Snapshot, log_id: int | None) -> None:
+def run_finish_hooks(
+    work: Work, snapshot: Snapshot, log_id: int | None, event: TypedEvent[Any] | None = None
+) -> None:
     service = work.service
     for hook in service.finish_hooks:
-        work.call(hook, finished_record(work, hook, snapshot, log_id))
+        work.call(hook, finished_record(work, hook, snapshot, log_id, event))
     work.flush()
 
 
 def finished_record(
-    work: Work, hook: Callable[..., Any], snapshot: Snapshot, log_id: int | None
+    work: Work,
+    hook: Callable[..., Any],
+    snapshot: Snapshot,
+    log_id: int | None,
+    event: TypedEvent[Any] | None = None,
 ) -> FinishedRecord:
     from orderflow.service.workflow import FinishedRecord
 
@@ -605,7 +611,7 @@ def finished_record(
     return FinishedRecord(
         session, service, work.row.instance(), work.record_type, work.record_id, work.the_machine,
         snapshot,
-        work.principal, log_id,
+        work.principal, log_id, event,
     )  # fmt: skip
 
 

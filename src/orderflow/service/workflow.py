@@ -45,7 +45,7 @@ from typing import Any, ClassVar, TypedDict, Unpack
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from orderflow.chart import Action, Machine, Snapshot
+from orderflow.chart import Action, Machine, Snapshot, TypedEvent
 from orderflow.errors import (
     ConfigurationError,
     InvalidSnapshotError,
@@ -123,7 +123,10 @@ class FinishedRecord:
     transaction (each in a SAVEPOINT), so a hook can start the next record's
     machine and have it commit, or roll back, with the transition that
     finished this one.  ``log_id`` is the log row of the finishing step
-    (``None`` when hooks run again for a record finished earlier).  Under
+    (``None`` when hooks run again for a record finished earlier).  ``event``
+    is the event that finished it, the same
+    :class:`~orderflow.chart.events.TypedEvent` its guards, assignments and effects
+    received (``None`` when hooks run again).  Under
     :class:`~orderflow.service.AsyncWorkflowService` an ``async def`` hook
     gets the ``AsyncSession`` and the async service here.
     """
@@ -137,6 +140,7 @@ class FinishedRecord:
     snapshot: Snapshot
     actor: Principal | None
     log_id: int | None
+    event: TypedEvent[Any] | None = None
 
 
 #: hook(finished) -> None, run inside the transaction that finished a record's machine

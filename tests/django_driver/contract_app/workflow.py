@@ -58,7 +58,7 @@ def enough(context: Any, event: Any, params: Any) -> tuple[bool, str]:
 
 
 def closer(context: Any, event: Any, params: Any) -> tuple[bool, str]:
-    roles = (event.get("actor") or {}).get("roles") or []
+    roles = (getattr(event, "actor", None) or {}).get("roles") or []
     return "closer" in roles, "only a closer may close a ticket"
 
 
@@ -74,7 +74,7 @@ def note(call: Any, record: Any, action: Action) -> None:
     """The in-transaction effect: a row written through Django's ORM on the call's database."""
     from contract_app.models import Note
 
-    Note.objects.using(call.using).create(ticket=record, text=f"paid {action.event['amount']}")
+    Note.objects.using(call.using).create(ticket=record, text=f"paid {action.event.amount}")
 
 
 def make_service(using: str = "default") -> DjangoWorkflowService:

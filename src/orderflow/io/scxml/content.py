@@ -25,7 +25,8 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from orderflow.chart.actions import Action, Block, valid_delay
-from orderflow.chart.execution import Event, Run
+from orderflow.chart.events import TypedEvent
+from orderflow.chart.execution import Run
 from orderflow.chart.snapshot import Timer
 from orderflow.errors import ScxmlError, UnsafeExpressionError
 from orderflow.io.expressions import Expression, ExpressionFailed, Location, Script
@@ -60,7 +61,7 @@ class Context:
     """One run of one block: the macrostep, the event, and the names expressions see."""
 
     run: Run
-    event: Event
+    event: TypedEvent[Any]
     names: Names
     document: Document
 
@@ -76,26 +77,30 @@ class Document:
     base: Path | None
     trusted: bool
 
-    def names(self, run: Run, event: Event) -> Names:
+    def names(self, run: Run, event: TypedEvent[Any]) -> Names:
         return Names(working(run), self.name, event.data, run.config)
 
 
-def names_for_condition(document: Document, context: Any, event: Any, configuration: Any) -> Names:
-    return Names(context, document.name, event, configuration)
+def names_for_condition(
+    document: Document, context: Any, event: TypedEvent[Any], configuration: Any
+) -> Names:
+    return Names(context, document.name, event.data, configuration)
 
 
-def raise_error(run: Run, name: str, message: str, event: Event, sendid: str | None = None) -> None:
+def raise_error(
+    run: Run, name: str, message: str, event: TypedEvent[Any], sendid: str | None = None
+) -> None:
     """Put a platform error event (``error.execution``, ``error.communication``) on the internal queue."""
     data: dict[str, Any] = {"type": name, "kind": "platform", "data": {"message": message}}
     if sendid is not None:
         data["sendid"] = sendid
-    run.queue.append(Event.internal(data))
+    run.queue.append(TypedEvent.internal(data))
 
 
 def block(document: Document, steps: Sequence[Step], label: str) -> Block:
     """The block that runs ``steps`` in order; the first failure raises its error event and stops."""
 
-    def run_block(run: Run, event: Event) -> None:
+    def run_block(run: Run, event: TypedEvent[Any]) -> None:
         context = Context(run, event, document.names(run, event), document)
         for step in steps:
             try:
@@ -157,7 +162,7 @@ class ContentCompiler:
         name = _required(element, "event")
 
         def run(context: Context) -> None:
-            context.run.queue.append(Event.internal({"type": name, "kind": "internal"}))
+            context.run.queue.append(TypedEvent.internal({"type": name, "kind": "internal"}))
 
         return run
 
@@ -169,7 +174,7 @@ class ContentCompiler:
             value = context.evaluate(expr) if expr is not None else None
             message = f"{label}: {value!r}" if label else repr(value)
             context.run.actions.append(
-                Action("log", {"message": message, "label": label}, context.event.data)
+                Action("log", {"message": message, "label": label}, context.event)
             )
 
         return run
@@ -257,7 +262,7 @@ class ContentCompiler:
             timers = context.run.timers
             if ident in timers:
                 del timers[ident]
-            context.run.actions.append(Action("cancel", {"id": ident}, context.event.data))
+            context.run.actions.append(Action("cancel", {"id": ident}, context.event))
 
         return run
 
@@ -395,10 +400,10 @@ def deliver(
     if target in (None, "", own):
         timer = Timer(ident, message, delay)
         run.timers[ident] = timer
-        run.actions.append(Action("schedule", timer.to_json(), context.event.data))
+        run.actions.append(Action("schedule", timer.to_json(), context.event))
         return
     if target == "#_internal":
-        run.queue.append(Event.internal({**message, "kind": "internal"}))
+        run.queue.append(TypedEvent.internal({**message, "kind": "internal"}))
         return
     if target == "#_parent":
         if not session.get("parent"):
@@ -416,7 +421,7 @@ def deliver(
         Action(
             SEND_ACTION,
             {"target": target, "event": message, "delay": delay, "id": ident},
-            context.event.data,
+            context.event,
         )
     )
 

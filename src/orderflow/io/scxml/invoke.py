@@ -18,7 +18,8 @@ from typing import Any
 from xml.etree import ElementTree
 
 from orderflow.chart.actions import Action, Block
-from orderflow.chart.execution import Event, Run
+from orderflow.chart.events import TypedEvent
+from orderflow.chart.execution import Run
 from orderflow.errors import InvalidSnapshotError
 from orderflow.io.expressions import Expression, ExpressionFailed, Location
 from orderflow.io.scxml.content import (
@@ -70,13 +71,13 @@ class DocumentHooks:
     # -- blocks the compiler adds to invoking states -------------------------------------------
 
     def entered_block(self, state_id: str) -> Block:
-        def note(run: Run, event: Event) -> None:
+        def note(run: Run, event: TypedEvent[Any]) -> None:
             extension(run).entered.append(state_id)
 
         return Block(note, f"invoke on entry of {state_id}")
 
     def exit_block(self, state_id: str) -> Block:
-        def cancel(run: Run, event: Event) -> None:
+        def cancel(run: Run, event: TypedEvent[Any]) -> None:
             active = invocations(session_of(run.context))
             mine = [i for i, (sid, _) in active.items() if sid == state_id]
             if not mine:
@@ -84,7 +85,7 @@ class DocumentHooks:
             session = session_of(working(run))
             for invokeid in mine:
                 del invocations(session)[invokeid]
-                run.actions.append(Action(CANCEL_INVOKE_ACTION, {"id": invokeid}, event.data))
+                run.actions.append(Action(CANCEL_INVOKE_ACTION, {"id": invokeid}, event))
 
         return Block(cancel, f"cancel the invocations of {state_id}")
 
@@ -123,7 +124,7 @@ class DocumentHooks:
             if not 0 <= index < len(self.invokes.get(state_id, ())):
                 raise InvalidSnapshotError(f"state '{state_id}' has no invoke {index}", at)
 
-    def before_external(self, run: Run, event: Event) -> None:
+    def before_external(self, run: Run, event: TypedEvent[Any]) -> None:
         active = invocations(session_of(run.context)) if SESSION_KEY in run.context else {}
         if not active:
             return
@@ -140,11 +141,11 @@ class DocumentHooks:
                     Action(
                         SEND_ACTION,
                         {"target": f"#_{ident}", "event": forwarded, "delay": 0.0, "id": None},
-                        event.data,
+                        event,
                     )
                 )
 
-    def after_macrostep(self, run: Run, event: Event) -> None:
+    def after_macrostep(self, run: Run, event: TypedEvent[Any]) -> None:
         if run.extension is None or not run.extension.entered:
             return
         entered = list(dict.fromkeys(run.extension.entered))
@@ -156,12 +157,12 @@ class DocumentHooks:
             for spec in self.invokes.get(state_id, ()):
                 self._start(run, event, spec)
 
-    def condition_failed(self, run: Run, error: Exception, event: Event) -> None:
+    def condition_failed(self, run: Run, error: Exception, event: TypedEvent[Any]) -> None:
         raise_error(run, "error.execution", f"{type(error).__name__}: {error}", event)
 
     # -- starting one invocation ------------------------------------------------------------
 
-    def _start(self, run: Run, event: Event, spec: InvokeSpec) -> None:
+    def _start(self, run: Run, event: TypedEvent[Any], spec: InvokeSpec) -> None:
         names = self.document.names(run, event)
         context = Context(run, event, names, self.document)
         session = session_of(names.datamodel)
@@ -202,7 +203,7 @@ class DocumentHooks:
                     "base": str(base) if base is not None else None,
                     "trusted": self.document.trusted,
                 },
-                event.data,
+                event,
             )
         )
 

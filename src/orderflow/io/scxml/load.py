@@ -29,7 +29,8 @@ from defusedxml import (
 from orderflow.chart.actions import Block, Evaluated
 from orderflow.chart.conventions import SCXML, Conventions
 from orderflow.chart.definition import MAX_STATE_DEPTH
-from orderflow.chart.execution import Event, Run
+from orderflow.chart.events import TypedEvent
+from orderflow.chart.execution import Run
 from orderflow.chart.guards import Condition
 from orderflow.chart.machine import Machine, Setup
 from orderflow.errors import ScxmlError, UnsafeDocumentError
@@ -307,8 +308,8 @@ class _DocumentCompiler:
         expression = Expression(source, trusted=self.document.trusted)
         document = self.document
 
-        def test(context: Any, event: Any, configuration: Any) -> bool:
-            names = Names(context, document.name, event, configuration)
+        def test(context: Any, event: TypedEvent[Any], configuration: Any) -> bool:
+            names = Names(context, document.name, event.data, configuration)
             return bool(expression.evaluate(names))
 
         return Condition(source.strip(), test)
@@ -317,7 +318,7 @@ class _DocumentCompiler:
         compute = self.content.data_of(element)
         document = self.document
 
-        def evaluate(run: Run, event: Event) -> Any:
+        def evaluate(run: Run, event: TypedEvent[Any]) -> Any:
             context = Context(run, event, document.names(run, event), document)
             try:
                 return compute(context)
@@ -410,7 +411,7 @@ class _DocumentCompiler:
         everything = [d for ds in self.data_by_state.values() for d in ds]
         to_bind = top if self.late else everything
 
-        def initialize(run: Run, event: Event) -> None:
+        def initialize(run: Run, event: TypedEvent[Any]) -> None:
             self._bind(run, event, to_bind)
             if scripts:
                 block(self.document, scripts, "top-level script").run(run, event)
@@ -418,7 +419,7 @@ class _DocumentCompiler:
         return initialize
 
     def _bind_late(self, state_id: str, data: list[_Data]) -> Any:
-        def bind(run: Run, event: Event) -> None:
+        def bind(run: Run, event: TypedEvent[Any]) -> None:
             session = session_of(working(run))
             if state_id in session["bound"]:
                 return
@@ -427,7 +428,7 @@ class _DocumentCompiler:
 
         return bind
 
-    def _bind(self, run: Run, event: Event, data: list[_Data]) -> None:
+    def _bind(self, run: Run, event: TypedEvent[Any], data: list[_Data]) -> None:
         datamodel = working(run)
         given = session_of(datamodel)["given"]
         names = self.document.names(run, event)
