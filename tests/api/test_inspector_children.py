@@ -50,7 +50,11 @@ def send_to(child: str, event: str) -> dict[str, Any]:
 
 
 BEEPER = orderflow.create_machine(
-    {"id": "beeper", "initial": "idle", "states": {"idle": {"on": {"BEEP": "beeped"}}, "beeped": {}}}
+    {
+        "id": "beeper",
+        "initial": "idle",
+        "states": {"idle": {"on": {"BEEP": "beeped"}}, "beeped": {}},
+    }
 )
 PINGER = orderflow.setup(actors={"beeper": BEEPER}).create_machine(
     {
@@ -223,7 +227,7 @@ def test_in_a_browser_the_children_follow_the_record(
             return str(page.text_content('li[data-child="p/b"] .child-state')).strip()
 
         child = page.locator('li[data-child="p"]')
-        assert child.locator(':scope > code').first.text_content() == "p"
+        assert child.locator(":scope > code").first.text_content() == "p"
         assert child.locator('li[data-child="p/b"]').count() == 1  # nested in its parent
         assert grandchild_state() == "idle"
         page.locator('button[value="GO"]').click()
