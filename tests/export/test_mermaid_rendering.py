@@ -163,7 +163,25 @@ def _check(texts: list[str]) -> None:
 
 def _sample(strategy: Any, count: int) -> list[str]:
     """``count`` Mermaid texts of machines drawn from ``strategy`` (deterministic)."""
-    return list(dict.fromkeys(to_mermaid(m) for m in _sample_machines(strategy, count)))
+    texts: list[str] = []
+
+    @settings(
+        max_examples=count,
+        database=None,
+        derandomize=True,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def collect(config: dict[str, Any]) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            machine: Machine = orderflow.create_machine(config)
+        texts.append(to_mermaid(machine))
+
+    collect()
+    return list(dict.fromkeys(texts))
 
 
 def _sample_machines(strategy: Any, count: int) -> list[Machine]:
