@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from shutil import which
 from typing import Any
 
-from pydantic_core import to_jsonable_python
-
 from orderflow.api.records import leaf_paths
 from orderflow.chart import Machine, Snapshot
 from orderflow.errors import InvalidEventError, RecordNotFoundError
@@ -265,7 +263,7 @@ def _children_of(snapshot: Snapshot, prefix: str) -> list[ChildActor]:
                 value=inner.to_json()["value"] if inner is not None else None,
                 status=child.current_status,
                 system_id=child.system_id,
-                input=to_jsonable_python(child.input) if inner is None else None,
+                input=child.to_json()["snapshot"]["input"] if inner is None else None,
                 children=tuple(_children_of(inner, path)) if inner is not None else (),
             )
         )
