@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import html
 import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -136,3 +141,26 @@ def form_fields(page: str, event: str) -> dict[str, str]:
     assert match, f"no form for {event}"
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', match.group(1)))
     return {name: html.unescape(value) for name, value in fields.items()}
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` on a free port of 127.0.0.1, served by uvicorn in a thread; yields its base URL."""
+    import uvicorn
+
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.bind(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        listening.close()

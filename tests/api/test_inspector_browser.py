@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
-from api_support import ADMIN, CLERK, SECRET, sale_awaiting_admin_override, tally
+from api_support import ADMIN, CLERK, SECRET, sale_awaiting_admin_override, serving, tally
 
 from orderflow.api import create_app, issue_token
 from orderflow.service import Principal, WorkflowService
@@ -56,25 +52,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def server(service: WorkflowService) -> Iterator[str]:
     """The app on a free port of 127.0.0.1, served by uvicorn in a thread."""
-    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listening.bind(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    app = create_app(service=service, secret=SECRET)
-    uvicorn_server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(
-        target=uvicorn_server.run, kwargs={"sockets": [listening]}, daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uvicorn_server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uvicorn_server.should_exit = True
-        thread.join(15)
-        listening.close()
+    with serving(create_app(service=service, secret=SECRET)) as url:
+        yield url
 
 
 @pytest.fixture

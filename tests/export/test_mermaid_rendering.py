@@ -184,6 +184,28 @@ def _sample(strategy: Any, count: int) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
+def _sample_machines(strategy: Any, count: int) -> list[Machine]:
+    """``count`` machines drawn from ``strategy`` (deterministic)."""
+    machines: list[Machine] = []
+
+    @settings(
+        max_examples=count,
+        database=None,
+        derandomize=True,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def collect(config: dict[str, Any]) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            machines.append(orderflow.create_machine(config))
+
+    collect()
+    return machines
+
+
 def test_every_shipped_machine_renders_in_mermaid() -> None:
     machines = [shipped(name) for name in SHIPPED]
     texts = [to_mermaid(m) for m in machines]
@@ -209,4 +231,16 @@ def test_random_nested_machines_without_parallel_states_render_in_mermaid() -> N
 def test_random_parallel_heavy_machines_render_in_mermaid() -> None:
     texts = [t for t in _sample(machine_configs(max_depth=4), 400) if "--\n" in t]
     assert len(texts) > 150  # the sample really is parallel-heavy
+    _check(texts)
+
+
+def test_parents_with_invoked_child_machines_render_in_mermaid() -> None:
+    from test_invoked_children import parent_machine, wrapper
+
+    machine = parent_machine()
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, "GO")
+    texts = [to_mermaid(machine), to_mermaid(machine, highlight=snapshot)]
+    children = _sample_machines(machine_configs(max_depth=3), 40)
+    texts += [to_mermaid(wrapper(child)) for child in children]
     _check(texts)

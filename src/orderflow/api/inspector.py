@@ -1,7 +1,8 @@
 """The inspector: server-rendered pages over the same queries and mutations as the GraphQL API.
 
     GET  /                                   records by machine and state (filter: ?machine=&state=)
-    GET  /records/<type>/<id>                one record: diagram, events you may send, context, log
+    GET  /records/<type>/<id>                one record: diagram, child actors, events you may
+                                             send, context, timers, awaited invocations, log
     POST /records/<type>/<id>/events         send one of them (a form; answers 303 back to the record)
     GET  /login, POST /login, POST /logout   the token cookie
 
@@ -197,6 +198,7 @@ class Inspector:
             diagram_format, diagram = queries.diagram(flow)
         except ExportError:  # Graphviz is installed but failed: the tree still shows the state
             diagram_format, diagram = "mermaid", None
+        children = queries.child_actors(flow)
         return RecordPage(
             flow=flow,
             options=queries.event_options(self.service, flow, actor),
@@ -209,6 +211,8 @@ class Inspector:
             diagram=diagram if diagram_format == "svg" else None,
             tree=queries.state_tree(flow),
             mermaid=queries.diagram(flow, "mermaid")[1],
+            children=children,
+            invocations=queries.awaited_invocations(children),
         )
 
     def _send(

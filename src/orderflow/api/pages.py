@@ -16,7 +16,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from orderflow.api.markup import Markup, join, tag
-from orderflow.api.queries import ActorEventOption, Workflow
+from orderflow.api.queries import ActorEventOption, ChildActor, Workflow
 from orderflow.api.records import RecordSummary, state_text
 from orderflow.export.model import DiagramState
 from orderflow.service import Principal
@@ -44,6 +44,8 @@ button { font: inherit; padding: .25rem .7rem; border-radius: 4px; border: 1px s
 button:disabled { border-color: #c5cad1; background: #f1f3f5; color: #8a939c; cursor: not-allowed; }
 textarea { font: 12px monospace; width: 22rem; height: 3.2rem; } input[type=text] { font: inherit; }
 .badge { display: inline-block; padding: 0 .4rem; border-radius: 4px; background: #e8eefb; font-size: 12px; }
+.actors, .actors ul { list-style: none; padding-left: 1.2rem; margin: .2rem 0; } .actors { padding-left: 0; }
+.actors li { margin: .25rem 0; } .actors .status-done { background: #e3f6e8; } .actors .status-error { background: #fde8e8; }
 """
 
 
@@ -68,6 +70,10 @@ class RecordPage:
     diagram: str | None
     tree: DiagramState
     mermaid: str
+    #: the record's child actors, nested (``queries.child_actors``)
+    children: Sequence[ChildActor] = ()
+    #: the function actors it waits for (``queries.awaited_invocations``)
+    invocations: Sequence[ChildActor] = ()
 
 
 def layout(title: str, body: Markup, *, actor: Principal | None = None, csrf: str = "") -> Markup:
@@ -173,10 +179,12 @@ def record_page(
             _flash(flash),
             _summary(flow),
             _diagram(page),
+            _children(page),
             _events(page, csrf),
             _context(flow),
             _overrides(page.overrides),
             _timers(page.timers),
+            _invocations(page),
             _log(page.log),
         ]
     )
@@ -301,6 +309,62 @@ def _event_form(option: ActorEventOption, action: str, csrf: str) -> Markup:
         action=action, csrf=csrf, event=option.event, key=f"inspector:{secrets.token_hex(12)}",
         field=field_html, disabled=disabled,
     )  # fmt: skip
+
+
+def _children(page: RecordPage) -> Markup:
+    """The record's child actors, nested: id, machine or function, src, state and status."""
+    if not page.flow.machine.uses_actors:
+        return Markup("")
+    if not page.children:
+        return Markup('<section><h2>Child actors</h2><p class="muted" id="children">'
+                      "No child actor is running.</p></section>")  # fmt: skip
+    return tag('<section><h2>Child actors</h2><ul class="actors" id="children">{items}</ul></section>',
+               items=join(_child(child) for child in page.children))  # fmt: skip
+
+
+def _child(child: ChildActor) -> Markup:
+    inner = join(_child(grandchild) for grandchild in child.children)
+    nested = tag("<ul>{inner}</ul>", inner=inner) if child.children else Markup("")
+    kind = f"machine {child.machine}" if child.machine is not None else "function"
+    state = (
+        tag(' in <code class="child-state">{state}</code>', state=", ".join(child.states))
+        if child.machine is not None
+        else Markup("")
+    )
+    system = (
+        tag(' <span class="muted">systemId {sid}</span>', sid=child.system_id)
+        if child.system_id
+        else ""
+    )
+    return tag(
+        '<li data-child="{path}"><code>{id}</code> <span class="badge">{kind}</span> '
+        '<span class="muted">src</span> <code>{src}</code>{state} '
+        '<span class="badge child-status status-{status}">{status}</span>{system}{nested}</li>',
+        path=child.path, id=child.id, kind=kind, src=child.src, state=state,
+        status=child.status, system=system, nested=nested,
+    )  # fmt: skip
+
+
+def _invocations(page: RecordPage) -> Markup:
+    """The function actors the record waits for (what its snapshot knows of them).
+
+    The rows of durable invocations (attempts, due times, last error), once the service
+    keeps them, belong in this section too.
+    """
+    if not page.invocations:
+        return Markup("")
+    rows = join(
+        tag(
+            '<tr data-invocation="{path}"><td><code>{path}</code></td><td><code>{src}</code></td>'
+            "<td><pre>{input}</pre></td></tr>",
+            path=a.path,
+            src=a.src,
+            input=json.dumps(a.input, sort_keys=True, ensure_ascii=False, default=str),
+        )
+        for a in page.invocations
+    )
+    return tag('<section><h2>Invocations awaited</h2><table id="invocations"><tr><th>Actor</th>'
+               "<th>Src</th><th>Input</th></tr>{rows}</table></section>", rows=rows)  # fmt: skip
 
 
 def _context(flow: Workflow) -> Markup:

@@ -9,6 +9,7 @@ writes (the dry runs behind :func:`event_options` roll back by construction).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from shutil import which
 from typing import Any
@@ -195,6 +196,78 @@ def diagram(flow: Workflow, format: str | None = None) -> tuple[str, str]:
 def state_tree(flow: Workflow) -> DiagramState:
     """The machine's states as a tree, the record's active ones marked (the diagram without Graphviz)."""
     return build_diagram(flow.machine, flow.snapshot).root
+
+
+@dataclass(frozen=True)
+class ChildActor:
+    """A child actor of a record's workflow (``snapshot.children``), as the API shows it."""
+
+    id: str
+    #: the child ids from the record down, joined by ``/`` (``transition(..., to=path)``)
+    path: str
+    src: str
+    #: the child machine's id; ``None`` for a function actor (a promise actor)
+    machine: str | None
+    #: the child machine's state value (JSON); ``None`` for a function actor
+    value: Any
+    #: active, done, error (a machine's status, or a function actor's)
+    status: str
+    system_id: str | None
+    #: a function actor's input (JSON); ``None`` for a machine
+    input: Any
+    children: tuple[ChildActor, ...]
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        """The child machine's active leaf states as dotted paths (``()`` for a function)."""
+        return leaf_paths(self.value) if self.machine is not None else ()
+
+    def walk(self) -> Iterator[ChildActor]:
+        """This child and its descendants, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+def child_actors(flow: Workflow) -> list[ChildActor]:
+    """The record's child actors, nested as they run: machines with their own children."""
+    return _children_of(flow.snapshot, "")
+
+
+def awaited_invocations(children: Iterable[ChildActor]) -> list[ChildActor]:
+    """The function actors still running below the record, whose results it waits for.
+
+    What the snapshot knows of them (id, src, input).  Durable invocations, run by a
+    worker, have a row of their own with attempts and due times: that row is read by
+    the service's query functions, not from here.
+    """
+    return [
+        actor
+        for child in children
+        for actor in child.walk()
+        if actor.machine is None and actor.status == "active"
+    ]
+
+
+def _children_of(snapshot: Snapshot, prefix: str) -> list[ChildActor]:
+    found = []
+    for ident, child in snapshot.children.items():
+        path = f"{prefix}/{ident}" if prefix else ident
+        inner = child.snapshot
+        found.append(
+            ChildActor(
+                id=ident,
+                path=path,
+                src=child.src,
+                machine=inner.machine.id if inner is not None and inner.machine else None,
+                value=inner.to_json()["value"] if inner is not None else None,
+                status=child.current_status,
+                system_id=child.system_id,
+                input=child.to_json()["snapshot"]["input"] if inner is None else None,
+                children=tuple(_children_of(inner, path)) if inner is not None else (),
+            )
+        )
+    return found
 
 
 def _judge(

@@ -156,6 +156,33 @@ class TimerType:
         )
 
 
+@strawberry.type(
+    name="ChildActor",
+    description="A child actor of the workflow: a machine (with its own children) or a function.",
+)
+class ChildActorType:
+    id: str
+    path: str = strawberry.field(description="Child ids from the record down, joined by '/'.")
+    src: str = strawberry.field(description="The actor's name in setup(actors=...).")
+    machine: str | None = strawberry.field(description="The child machine's id; null: a function.")
+    value: JSON | None = strawberry.field(description="The child machine's state value.")
+    states: list[str] = strawberry.field(description="Its active leaf states as dotted paths.")
+    status: str = strawberry.field(description="active, done or error.")
+    system_id: str | None
+    input: JSON | None = strawberry.field(description="A function actor's input.")
+    children: list[ChildActorType]
+
+    @classmethod
+    def of(cls, child: queries.ChildActor) -> ChildActorType:
+        return cls(
+            id=child.id, path=child.path, src=child.src, machine=child.machine,
+            value=None if child.machine is None else JSON(child.value), states=list(child.states),
+            status=child.status, system_id=child.system_id,
+            input=None if child.machine is not None else JSON(child.input),
+            children=[cls.of(grandchild) for grandchild in child.children],
+        )  # fmt: skip
+
+
 @strawberry.type(name="OverrideRequest", description="A request to override a blocked step.")
 class OverrideRequestType:
     record_type: str
@@ -268,6 +295,10 @@ def _record_override_requests(
         _context(info).service, record_type=root.flow.record_type, record_id=root.flow.record_id
     )
     return [OverrideRequestType.of(row) for row in rows]
+
+
+def _children(root: WorkflowType) -> list[ChildActorType]:
+    return [ChildActorType.of(child) for child in queries.child_actors(root.flow)]
 
 
 def _diagram(root: WorkflowType, format: DiagramFormat | None = None) -> DiagramType:
@@ -447,6 +478,9 @@ class WorkflowType:
     override_requests: list[OverrideRequestType] = strawberry.field(
         resolver=_record_override_requests,
         description="This record's override requests, newest first.",
+    )
+    children: list[ChildActorType] = strawberry.field(
+        resolver=_children, description="The child actors, nested as they run."
     )
     diagram: DiagramType = strawberry.field(
         resolver=_diagram,

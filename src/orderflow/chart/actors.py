@@ -71,10 +71,14 @@ Delivery = tuple[str, Mapping[str, Any]]
 
 
 def initial(
-    machine: Any, start: Snapshot, event: TypedEvent[Any], trace: list[Microstep] | None
+    machine: Any,
+    start: Snapshot,
+    event: TypedEvent[Any],
+    trace: list[Microstep] | None,
+    every_trace: list[tuple[str, Microstep]] | None = None,
 ) -> tuple[Snapshot, list[Action], tuple[Delivery, ...]]:
     """The initial snapshot of a machine with actors: enter it, then start it (XState's start)."""
-    system = _System(machine, trace)
+    system = _System(machine, trace, every_trace)
     root = Cell(system, machine, None, None)
     root.enter(start, event, trace)
     root.start()
@@ -87,13 +91,15 @@ def transition(
     event: Any,
     to: str | None,
     trace: list[Microstep] | None,
+    every_trace: list[tuple[str, Microstep]] | None = None,
 ) -> tuple[Snapshot, list[Action], Outcome, tuple[Delivery, ...], TypedEvent[Any]]:
     """Deliver ``event`` to the root (``to`` empty) or the child at path ``to``, and run the system.
 
     ``event`` is read by the addressed machine (its payload models); the last item of the
-    answer is the event as it read it.
+    answer is the event as it read it.  ``trace`` gets the addressed actor's first
+    macrostep's microsteps, ``every_trace`` every actor's, with the actor's path.
     """
-    system = _System(machine, trace)
+    system = _System(machine, trace, every_trace)
     root = Cell.restored(system, machine, snapshot, None, None)
     target = root.find(to) if to else root
     system.target = target
@@ -108,17 +114,41 @@ def transition(
 class _System:
     """What all cells of one transition share: the caller's actions, the system ids, the bound."""
 
-    __slots__ = ("actions", "deliveries", "limit", "outcome", "registry", "target", "trace")
+    __slots__ = (
+        "actions", "deliveries", "every_trace", "limit", "outcome", "registry", "target", "trace",
+    )  # fmt: skip
 
-    def __init__(self, machine: Any, trace: list[Microstep] | None) -> None:
+    def __init__(
+        self,
+        machine: Any,
+        trace: list[Microstep] | None,
+        every_trace: list[tuple[str, Microstep]] | None = None,
+    ) -> None:
         self.actions: list[Action] = []
         self.deliveries: list[Delivery] = []
         self.registry: dict[str, Cell] = {}
+        #: the addressed actor's first macrostep's microsteps (``Step.microsteps``)
         self.trace = trace
+        #: every actor's microsteps, with its path (``Step.actor_microsteps``)
+        self.every_trace = every_trace
         self.target: Cell | None = None
         self.outcome: Outcome | None = None
         #: events delivered between actors before the system is said not to settle
         self.limit: int = machine.max_microsteps
+
+    def tracing(self, trace: list[Microstep] | None) -> list[Microstep] | None:
+        """The list an actor's macrostep records its microsteps in (``None``: none)."""
+        return [] if self.every_trace is not None else trace
+
+    def traced(
+        self, cell: Cell, mine: list[Microstep] | None, trace: list[Microstep] | None
+    ) -> None:
+        """Keep what one actor's macrostep recorded: every actor's, and the addressed one's."""
+        if self.every_trace is None or mine is None:
+            return
+        self.every_trace.extend((cell.path, micro) for micro in mine)
+        if trace is not None:
+            trace.extend(mine)
 
     def delivered(self, cell: Cell, event: TypedEvent[Any]) -> None:
         self.deliveries.append((cell.path, event.data))
@@ -271,9 +301,11 @@ class Cell:
                 system.outcome = (False, None, ())
             self.update(None, event)
             return
+        mine = system.tracing(trace)
         snapshot, run, outcome = algorithm.actor_macrostep(
-            self.machine, self.snapshot, event, self, trace
+            self.machine, self.snapshot, event, self, mine
         )
+        system.traced(self, mine, trace)
         if system.target is self and system.outcome is None:
             system.outcome = outcome
         self.snapshot = snapshot
@@ -324,9 +356,11 @@ class Cell:
         self, start: Snapshot, event: TypedEvent[Any], trace: list[Microstep] | None = None
     ) -> None:
         """Compute the initial snapshot (XState does it when the actor is created); run nothing yet."""
+        mine = self.system.tracing(trace)
         snapshot, run, _ = algorithm.actor_macrostep(
-            self.machine, start, event, self, trace, initial=True
+            self.machine, start, event, self, mine, initial=True
         )
+        self.system.traced(self, mine, trace)
         self.snapshot = snapshot
         self.pending = (run, event)
         self.system.deliveries.append((self.path, event.data))

@@ -159,6 +159,11 @@ class Step:
     deliveries: tuple[tuple[str, Mapping[str, Any]], ...] = ()
     #: the event as the implementations received it (``event`` is its JSON form)
     typed_event: TypedEvent[Any] | None = None
+    #: with child actors and a trace: every actor's microsteps as (actor path, microstep), in
+    #: the order the actors' macrosteps finished (a child started by a state entered in a
+    #: macrostep finishes its first one before it); the machine's later macrosteps (its
+    #: answer to a child) included
+    actor_microsteps: tuple[tuple[str, Microstep], ...] = ()
 
     @cached_property
     def armed(self) -> tuple[Timer, ...]:
@@ -278,12 +283,16 @@ class Machine:
         ``to`` addresses a child machine, as in :meth:`transition`.
         """
         microsteps: list[Microstep] | None = [] if trace else None
+        everything: list[tuple[str, Microstep]] | None = [] if trace else None
         if snapshot is None:
             start, resolved = self._start(input)
             if self.uses_actors:
-                result, actions, delivered = actors.initial(self, start, resolved, microsteps)
+                result, actions, delivered = actors.initial(
+                    self, start, resolved, microsteps, everything
+                )
                 return Step(resolved.data, None, result, actions, tuple(microsteps or ()),
-                            deliveries=delivered, typed_event=resolved)  # fmt: skip
+                            deliveries=delivered, typed_event=resolved,
+                            actor_microsteps=tuple(everything or ()))  # fmt: skip
             result, actions = algorithm.initial_macrostep(self, start, resolved, microsteps)
             return Step(
                 resolved.data, None, result, actions, tuple(microsteps or ()), typed_event=resolved
@@ -294,7 +303,7 @@ class Machine:
         deliveries: tuple[tuple[str, Mapping[str, Any]], ...] = ()
         if self.uses_actors:
             result, actions, (taken, consumed, blocked), deliveries, resolved = actors.transition(
-                self, snapshot, event, to, microsteps
+                self, snapshot, event, to, microsteps, everything
             )
         elif to:
             raise InvalidEventError(f"machine '{self.id}' has no child actors to send to ('{to}')")
@@ -306,7 +315,7 @@ class Machine:
         refusal = None if taken else self._refusal(snapshot, result, resolved, blocked)
         return Step(
             resolved.data, snapshot, result, actions, tuple(microsteps or ()), taken, refusal,
-            consumed, deliveries, resolved,
+            consumed, deliveries, resolved, tuple(everything or ()),
         )  # fmt: skip
 
     def enter_state(self, value: Any, context: Any, *, cause: str = "orderflow.enter") -> Step:

@@ -23,6 +23,7 @@ from orderflow.export.model import (
     Diagram,
     DiagramAction,
     DiagramGuard,
+    DiagramInvocation,
     DiagramState,
     DiagramTransition,
     build_diagram,
@@ -32,30 +33,40 @@ from orderflow.export.model import (
 FORMATS = ("mermaid", "dot", "svg", "xstate")
 
 
-def to_mermaid(machine: Machine, *, highlight: Snapshot | None = None) -> str:
-    """Mermaid ``stateDiagram-v2`` source; ``highlight``'s active states are styled ``active``."""
-    return mermaid.render(build_diagram(machine, highlight))
+def to_mermaid(
+    machine: Machine, *, highlight: Snapshot | None = None, child_charts: bool = True
+) -> str:
+    """Mermaid ``stateDiagram-v2`` source; ``highlight``'s active states are styled ``active``.
+
+    ``child_charts``: draw the chart of every child machine the machine invokes (and,
+    with ``highlight``, the running child's states) beside its own.
+    """
+    return mermaid.render(build_diagram(machine, highlight, child_charts=child_charts))
 
 
-def to_dot(machine: Machine, *, highlight: Snapshot | None = None) -> str:
+def to_dot(
+    machine: Machine, *, highlight: Snapshot | None = None, child_charts: bool = True
+) -> str:
     """Graphviz DOT source; ``highlight``'s active states are filled and outlined."""
-    return dot.render(build_diagram(machine, highlight))
+    return dot.render(build_diagram(machine, highlight, child_charts=child_charts))
 
 
-def to_svg(machine: Machine, *, highlight: Snapshot | None = None) -> str:
+def to_svg(
+    machine: Machine, *, highlight: Snapshot | None = None, child_charts: bool = True
+) -> str:
     """SVG laid out by Graphviz's ``dot`` (:class:`RendererNotFoundError` when it is missing)."""
-    return dot.render_svg(build_diagram(machine, highlight))
+    return dot.render_svg(build_diagram(machine, highlight, child_charts=child_charts))
 
 
 def to_xstate(machine: Machine) -> dict[str, Any]:
     """A normalised XState v5 JSON config that ``create_machine`` loads back to the same machine."""
-    return xstate.render(build_diagram(machine))
+    return xstate.render(build_diagram(machine, child_charts=False))
 
 
 def export(machine: Machine, format: str, *, highlight: Snapshot | None = None) -> str:
     """``machine`` written in ``format`` (one of :data:`FORMATS`) as text."""
     if format == "xstate":
-        return xstate.render_json(build_diagram(machine))
+        return xstate.render_json(build_diagram(machine, child_charts=False))
     writers = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg}
     writer = writers.get(format)
     if writer is None:
@@ -70,6 +81,7 @@ __all__ = [
     "Diagram",
     "DiagramAction",
     "DiagramGuard",
+    "DiagramInvocation",
     "DiagramState",
     "DiagramTransition",
     "build_diagram",

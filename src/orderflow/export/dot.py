@@ -8,6 +8,14 @@ from the state is drawn to its anchor with ``lhead`` / ``ltail`` clipping it
 at the cluster's border.  Every transition edge has ``class="transition"``;
 initial arrows and history defaults have their own classes, so tools (and
 the tests) can tell them apart.
+
+A state that invokes actors names each (``invoke id: src``) under its key.  An
+invoked child machine's own chart is a dashed ``class="actor"`` cluster beside
+the chart that invokes it (a grandchild's inside its parent actor's cluster),
+its state ids prefixed with ``<invoking state>/<invocation id>/``, and a dotted
+``class="invoke"`` edge leads to it from the invoking state.  All
+edges are written at the top of the graph: an edge written inside a cluster
+would pull its ends into it.
 """
 
 from __future__ import annotations
@@ -16,10 +24,12 @@ import shutil
 import subprocess
 
 from orderflow.errors import ExportError, RendererNotFoundError
-from orderflow.export.model import Diagram, DiagramState
+from orderflow.export.model import Diagram, DiagramInvocation, DiagramState, renamed
 
 ACTIVE_FILL = "#ffe08a"
 ACTIVE_PEN = "#b8860b"
+#: the outline of an invoked child machine's cluster and of the edge that invokes it
+ACTOR_PEN = "#4a6fa5"
 _INDENT = "  "
 
 
@@ -32,8 +42,20 @@ def render(diagram: Diagram) -> str:
         f'{_INDENT}node [shape=box, style="rounded,filled", fillcolor="white", fontname="Helvetica"];',
         f'{_INDENT}edge [fontname="Helvetica", fontsize=10];',
     ]
+    edges: list[str] = []
+    _draw(diagram, lines, edges, 1, {s.id for s in diagram.states()})
+    # every edge at the top: an edge inside a cluster would pull its ends into that cluster
+    lines.extend(edges)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _draw(
+    diagram: Diagram, lines: list[str], edges: list[str], depth: int, taken: set[str]
+) -> None:
+    """The diagram's clusters and nodes into ``lines``, its edges into ``edges``, then its actors."""
     states = {s.id: s for s in diagram.states()}
-    _cluster(diagram.root, states, lines, 1)
+    _cluster(diagram.root, states, lines, depth)
     for t in diagram.transitions:
         label = _quote(t.label)
         for target in t.targets or (t.source,):
@@ -45,11 +67,57 @@ def render(diagram: Diagram) -> str:
                 attrs.append(f"lhead={_quote(_cluster_name(head))}")
             if t.kind in ("always", "after"):
                 attrs.append('style="dashed"')
-            lines.append(
+            edges.append(
                 f"{_INDENT}{_quote(_node(tail))} -> {_quote(_node(head))} [{', '.join(attrs)}];"
             )
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    for state in diagram.states():
+        for invocation in state.invocations:
+            if invocation.machine is not None:
+                _actor(state, invocation, lines, edges, depth, taken)
+
+
+def _actor(
+    state: DiagramState,
+    invocation: DiagramInvocation,
+    lines: list[str],
+    edges: list[str],
+    depth: int,
+    taken: set[str],
+) -> None:
+    """An invoked child machine's chart: a dashed cluster beside the chart, a dotted edge to it.
+
+    Its state ids are prefixed with the invoking state's and the invocation's ids, so they
+    cannot meet the parent's (nor another child's drawn from the same machine).
+    """
+    assert invocation.machine is not None
+    prefix = f"{state.id}/{invocation.id}/"
+    while any(i.startswith(prefix) for i in taken):
+        prefix = f"{prefix}~/"
+    child = renamed(invocation.machine, prefix)
+    taken.update(s.id for s in child.states())
+    pad, inner = _INDENT * depth, _INDENT * (depth + 1)
+    cluster = actor_cluster_name(state, invocation)
+    lines.append(f"{pad}subgraph {_quote(cluster)} {{")
+    attrs = [
+        f"label={_quote('actor ' + invocation.label)}",
+        'style="dashed,rounded"',
+        f'color="{ACTOR_PEN}"',
+        'class="actor"',
+    ]
+    lines.extend(f"{inner}{a};" for a in attrs)
+    _draw(child, lines, edges, depth + 1, taken)
+    lines.append(f"{pad}}}")
+    head = child.root
+    attrs = [
+        f"label={_quote('invokes')}",
+        'class="invoke"',
+        'style="dotted"',
+        f'color="{ACTOR_PEN}"',
+        f"lhead={_quote(cluster)}",
+    ]
+    if state.is_composite:
+        attrs.append(f"ltail={_quote(_cluster_name(state))}")
+    edges.append(f"{_INDENT}{_quote(_node(state))} -> {_quote(_node(head))} [{', '.join(attrs)}];")
 
 
 def render_svg(diagram: Diagram, *, program: str = "dot") -> str:
@@ -88,6 +156,11 @@ def _cluster_name(state: DiagramState) -> str:
     return f"cluster_{state.id}"
 
 
+def actor_cluster_name(state: DiagramState, invocation: DiagramInvocation) -> str:
+    """The cluster holding the chart of the child machine ``state`` invokes as ``invocation``."""
+    return f"cluster_actor:{state.id}/{invocation.id}"
+
+
 def _node(state: DiagramState) -> str:
     return anchor_id(state) if state.is_composite else state.id
 
@@ -114,7 +187,7 @@ def _cluster(
     parent = states[state.parent] if state.parent is not None else None
     style = "dashed" if parent is not None and parent.kind == "parallel" else "rounded"
     attrs = [
-        f"label={_quote(state.key)}",
+        f"label={_quote(_title(state))}",
         f'style="{style}"',
         f'class="state {state.kind}{" active" if state.active else ""}"',
     ]
@@ -153,8 +226,13 @@ def _cluster(
     lines.append(f"{pad}}}")
 
 
+def _title(state: DiagramState) -> str:
+    """The state's key, then a line per actor it invokes."""
+    return "\n".join([state.key, *(f"invoke {i.label}" for i in state.invocations)])
+
+
 def _node_attrs(state: DiagramState) -> str:
-    label = state.key
+    label = _title(state)
     attrs = []
     if state.kind == "history":
         label = "H*" if state.history == "deep" else "H"

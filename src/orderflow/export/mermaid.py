@@ -25,6 +25,12 @@ transitions come from, are one edge with one label per line.  A state's
 identifier never ends in ``_start`` or ``_end``: Mermaid names a block's
 ``[*]`` nodes ``<block>_start`` and ``<block>_end``.
 
+A state that invokes actors names each (``invoke id: src``) in its title.  The
+chart of an invoked child machine is a block of its own (class ``actor``),
+titled ``actor id: src``, beside the chart that invokes it (a grandchild's
+inside its parent actor's block), its states' names prefixed with the invoking
+state's and the invocation's ids; its edges join the others at the top.
+
 ``tests/export/test_mermaid_rendering.py`` renders shipped and random
 machines with the real Mermaid and checks every edge and every state's box;
 what Mermaid's layout still gets wrong is in ``docs/export.md``.
@@ -35,7 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from orderflow.export.model import Diagram, DiagramState
+from orderflow.export.model import Diagram, DiagramInvocation, DiagramState, renamed
 
 #: words Mermaid's state grammar reserves; a state id must not be one of them
 _RESERVED = frozenset({
@@ -64,36 +70,79 @@ ACTIVE_STYLE = "fill:#ffe08a,stroke:#b8860b,stroke-width:3px,font-weight:bold"
 ACTIVE_COMPOSITE_STYLE = "stroke:#b8860b,stroke-width:3px"
 FINAL_STYLE = "stroke-width:3px"
 HISTORY_STYLE = "fill:#ffffff,font-style:italic"
+ACTOR_STYLE = "stroke:#4a6fa5,stroke-dasharray:5 5"
+#: between the lines of a state's title
+LINE_BREAK = "<br/>"
 
 
 def render(diagram: Diagram) -> str:
     """The diagram as Mermaid ``stateDiagram-v2`` source."""
-    return _Writer(diagram).write()
+    out = _Output()
+    _Writer(diagram, out, set()).chart(1)
+    for line in out.top:
+        out.emit(1, line)
+    _classes(out)
+    return "\n".join(out.lines) + "\n"
 
 
-class _Writer:
-    def __init__(self, diagram: Diagram) -> None:
-        self.diagram = diagram
-        self.names = mermaid_ids(diagram)
-        self.states = {s.id: s for s in diagram.states()}
-        #: edge lines by the block they are written in (``None``: the top)
-        self.edges: dict[str | None, list[str]] = {}
+class _Output:
+    """What every chart of one diagram (the machine's, its child machines') writes into."""
+
+    def __init__(self) -> None:
         self.lines: list[str] = ["stateDiagram-v2"]
-        self._place_edges()
-
-    def write(self) -> str:
-        root = self.diagram.root
-        if _needs_own_block(self.diagram):
-            self._declare(root, 1)
-        else:
-            self._body(root, 1)
-        for line in self.edges.get(None, ()):
-            self.emit(1, line)
-        self._classes()
-        return "\n".join(self.lines) + "\n"
+        #: edge lines written at the top, after every declaration
+        self.top: list[str] = []
+        #: every drawn state with its Mermaid name, for the classes
+        self.styled: list[tuple[DiagramState, str]] = []
+        #: the blocks holding invoked child machines' charts
+        self.actors: list[str] = []
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append(_INDENT * depth + text)
+
+
+class _Writer:
+    def __init__(self, diagram: Diagram, out: _Output, taken: set[str]) -> None:
+        self.diagram = diagram
+        self.out = out
+        self.taken = taken
+        self.names = mermaid_ids(diagram, taken)
+        self.states = {s.id: s for s in diagram.states()}
+        #: edge lines by the block they are written in (``None``: the top)
+        self.edges: dict[str | None, list[str]] = {}
+        self._place_edges()
+
+    def chart(self, depth: int) -> None:
+        """The whole chart at ``depth``, then the charts of the child machines it invokes."""
+        root = self.diagram.root
+        if _needs_own_block(self.diagram):
+            self._declare(root, depth)
+        else:
+            self._body(root, depth)
+        self.out.top.extend(self.edges.get(None, ()))
+        self.out.styled.extend((s, self.names[s.id]) for s in self.diagram.states())
+        for state in self.diagram.states():
+            for invocation in state.invocations:
+                if invocation.machine is not None:
+                    self._actor(state, invocation, depth)
+
+    def _actor(self, state: DiagramState, invocation: DiagramInvocation, depth: int) -> None:
+        """An invoked child machine's chart: a block of its own beside the chart that invokes it.
+
+        Not inside the invoking state, where its states would read as the state's
+        substates; the block's title and the state's label name the same actor.
+        """
+        assert invocation.machine is not None
+        prefix = f"{state.id}/{invocation.id}/"
+        block = _unique(_base(prefix + "actor"), self.taken)
+        self.out.emit(depth, f'state "{_text("actor " + invocation.label)}" as {block}')
+        self.out.emit(depth, f"state {block} {{")
+        self.out.actors.append(block)
+        _Writer(renamed(invocation.machine, prefix), self.out, self.taken).chart(depth + 1)
+        self.out.emit(depth, "}")
+
+    def emit(self, depth: int, text: str) -> None:
+        self.out.emit(depth, text)
 
     def _place_edges(self) -> None:
         """Every edge line, in the block it can be written in without moving a state."""
@@ -124,7 +173,7 @@ class _Writer:
 
     def _declare(self, state: DiagramState, depth: int) -> None:
         name = self.names[state.id]
-        self.emit(depth, f'state "{_text(_title(state))}" as {name}')
+        self.emit(depth, f'state "{_title(state)}" as {name}')
         if state.is_composite:
             self.emit(depth, f"state {name} {{")
             self._body(state, depth + 1)
@@ -149,26 +198,28 @@ class _Writer:
         for line in self.edges.get(state.id, ()):
             self.emit(depth, line)
 
-    def _classes(self) -> None:
-        states = list(self.diagram.states())
-        groups = {
-            "final": [s for s in states if s.kind == "final"],
-            "history": [s for s in states if s.kind == "history"],
-            "active": [s for s in states if s.active and not s.is_composite],
-            "activeComposite": [s for s in states if s.active and s.is_composite],
-        }
-        styles = {
-            "final": FINAL_STYLE,
-            "history": HISTORY_STYLE,
-            "active": ACTIVE_STYLE,
-            "activeComposite": ACTIVE_COMPOSITE_STYLE,
-        }
-        for cls, members in groups.items():
-            if members:
-                self.emit(1, f"classDef {cls} {styles[cls]}")
-        for cls, members in groups.items():
-            if members:
-                self.emit(1, f"class {','.join(self.names[s.id] for s in members)} {cls}")
+
+def _classes(out: _Output) -> None:
+    groups: dict[str, list[str]] = {
+        "final": [n for s, n in out.styled if s.kind == "final"],
+        "history": [n for s, n in out.styled if s.kind == "history"],
+        "active": [n for s, n in out.styled if s.active and not s.is_composite],
+        "activeComposite": [n for s, n in out.styled if s.active and s.is_composite],
+        "actor": out.actors,
+    }
+    styles = {
+        "final": FINAL_STYLE,
+        "history": HISTORY_STYLE,
+        "active": ACTIVE_STYLE,
+        "activeComposite": ACTIVE_COMPOSITE_STYLE,
+        "actor": ACTOR_STYLE,
+    }
+    for cls, members in groups.items():
+        if members:
+            out.emit(1, f"classDef {cls} {styles[cls]}")
+    for cls, members in groups.items():
+        if members:
+            out.emit(1, f"class {','.join(members)} {cls}")
 
 
 def _needs_own_block(diagram: Diagram) -> bool:
@@ -185,29 +236,47 @@ def _needs_own_block(diagram: Diagram) -> bool:
     return any(t.source == root.id or root.id in t.targets for t in diagram.transitions)
 
 
-def mermaid_ids(diagram: Diagram) -> dict[str, str]:
-    """A Mermaid-safe, unique identifier for every state id (letters, digits and ``_``)."""
-    names: dict[str, str] = {}
-    taken: set[str] = set()
-    for state in diagram.states():
-        base = re.sub(r"\W", "_", state.id, flags=re.ASCII) or "state"
-        if base[0].isdigit() or base.lower() in _RESERVED:
-            base = f"s_{base}"
-        if base.endswith(_MARKER_SUFFIXES):
-            base = f"{base}_"
-        name, n = base, 1
-        while name in taken:
-            n += 1
-            name = f"{base}_{n}"
-        taken.add(name)
-        names[state.id] = name
-    return names
+def mermaid_ids(diagram: Diagram, taken: set[str] | None = None) -> dict[str, str]:
+    """A Mermaid-safe, unique identifier for every state id (letters, digits and ``_``).
+
+    ``taken``: the names already given (to another chart of the same diagram); the new
+    ones are added to it.
+    """
+    taken = set() if taken is None else taken
+    return {state.id: _unique(_base(state.id), taken) for state in diagram.states()}
+
+
+def _base(ident: str) -> str:
+    base = re.sub(r"\W", "_", ident, flags=re.ASCII) or "state"
+    if base[0].isdigit() or base.lower() in _RESERVED:
+        base = f"s_{base}"
+    if base.endswith(_MARKER_SUFFIXES):
+        base = f"{base}_"
+    return base
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
 
 
 def _title(state: DiagramState) -> str:
+    """The state's box title (label-safe): its key, and the actors it invokes.
+
+    An atomic state lists them a line each; a composite state on its title's one
+    line, as Mermaid does not make a frame's title taller.
+    """
     if state.kind == "history":
         return "H*" if state.history == "deep" else "H"
-    return state.key
+    invoked = [_text(f"invoke {i.label}") for i in state.invocations]
+    if not invoked:
+        return _text(state.key)
+    separator = ", " if state.is_composite else LINE_BREAK
+    return separator.join([_text(state.key), *invoked])
 
 
 def _actions_label(names: Iterable[str]) -> str:

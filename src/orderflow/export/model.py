@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from orderflow.chart import Machine, Snapshot
 from orderflow.chart.actions import ActionSpec, builtin_from_json, builtin_name
-from orderflow.chart.definition import AFTER_PREFIX, DONE_STATE_PREFIX
+from orderflow.chart.definition import (
+    AFTER_PREFIX,
+    DONE_ACTOR_PREFIX,
+    DONE_STATE_PREFIX,
+    ERROR_ACTOR_PREFIX,
+    SNAPSHOT_PREFIX,
+)
 from orderflow.chart.guards import (
     AndGuard,
     Guard,
@@ -97,8 +103,9 @@ class DiagramTransition:
     source: str
     #: empty for a transition without a target (drawn as a loop on its source)
     targets: tuple[str, ...]
-    kind: str  # event | always | after | done
-    #: what the edge says happens: the event type, ``always``, ``after 5000ms`` or ``done``
+    kind: str  # event | always | after | done | actor
+    #: what the edge says happens: the event type, ``always``, ``after 5000ms``, ``done``, or
+    #: for an actor's answer (kind ``actor``) ``onDone (id)``, ``onError (id)``, ``onSnapshot (id)``
     event: str | None
     guard: str | None
     actions: tuple[str, ...]
@@ -136,6 +143,14 @@ class DiagramInvocation:
     system_id: str | None = None
     on_snapshot: bool = False
     portable: bool = True
+    #: the chart of the child when ``src`` names a machine given to ``setup(actors=...)``
+    #: (with a snapshot: the running child's states marked), else ``None``
+    machine: Diagram | None = None
+
+    @property
+    def label(self) -> str:
+        """``id: src``, how a diagram names the invoked actor."""
+        return f"{self.id}: {self.src}"
 
 
 @dataclass(frozen=True)
@@ -158,14 +173,28 @@ class Diagram:
         raise KeyError(state_id)
 
 
-def build_diagram(machine: Machine, snapshot: Snapshot | None = None) -> Diagram:
-    """The diagram of ``machine``; with ``snapshot``, its active states are marked."""
+def build_diagram(
+    machine: Machine, snapshot: Snapshot | None = None, *, child_charts: bool = True
+) -> Diagram:
+    """The diagram of ``machine``; with ``snapshot``, its active states are marked.
+
+    With ``child_charts``, each invocation of a machine given to ``setup(actors=...)``
+    carries that machine's diagram (and, with a snapshot, the running child's states
+    marked), recursively; a machine already being drawn higher up is not drawn again.
+    """
+    return _diagram(machine, snapshot, (machine,) if child_charts else None)
+
+
+def _diagram(
+    machine: Machine, snapshot: Snapshot | None, drawing: tuple[Machine, ...] | None
+) -> Diagram:
     active = {node.id for node in snapshot.configuration} if snapshot is not None else set()
     config = machine.config
     version = config.get("version")
+    charts = _ChildCharts(machine, snapshot, drawing)
     return Diagram(
         machine_id=machine.id,
-        root=_state(machine.root, active),
+        root=_state(machine.root, active, charts),
         transitions=tuple(_transition(t) for t in machine.transitions()),
         version=version if isinstance(version, str | int) else None,
         has_context="context" in config,
@@ -173,7 +202,28 @@ def build_diagram(machine: Machine, snapshot: Snapshot | None = None) -> Diagram
     )
 
 
-def _state(node: StateNode, active: set[str]) -> DiagramState:
+class _ChildCharts:
+    """The diagrams of the child machines a machine invokes (``drawing``: ``None`` for none)."""
+
+    def __init__(
+        self, machine: Machine, snapshot: Snapshot | None, drawing: tuple[Machine, ...] | None
+    ) -> None:
+        self.machine = machine
+        self.snapshot = snapshot
+        self.drawing = drawing
+
+    def chart(self, invocation: Invocation) -> Diagram | None:
+        if self.drawing is None:
+            return None
+        logic = self.machine.actor_logic(invocation.src)
+        if not isinstance(logic, Machine) or any(m is logic for m in self.drawing):
+            return None
+        child = self.snapshot.children.get(invocation.id) if self.snapshot is not None else None
+        running = child.snapshot if child is not None and child.src == invocation.src else None
+        return _diagram(logic, running, (*self.drawing, logic))
+
+
+def _state(node: StateNode, active: set[str], charts: _ChildCharts) -> DiagramState:
     initial = node.initial
     default = node.history_default
     return DiagramState(
@@ -181,7 +231,7 @@ def _state(node: StateNode, active: set[str]) -> DiagramState:
         key=node.key,
         kind=node.type,
         history=node.history,
-        children=tuple(_state(child, active) for child in node.children),
+        children=tuple(_state(child, active, charts) for child in node.children),
         initial=initial.targets[0].id if initial is not None and initial.targets else None,
         entry=tuple(_action(spec) for spec in node.entry),
         exit=tuple(_action(spec) for spec in node.exit),
@@ -194,11 +244,11 @@ def _state(node: StateNode, active: set[str]) -> DiagramState:
         tags=node.tags,
         description=node.description,
         meta=node.meta,
-        invocations=tuple(_invocation(i) for i in node.invoke),
+        invocations=tuple(_invocation(i, charts.chart(i)) for i in node.invoke),
     )
 
 
-def _invocation(invocation: Invocation) -> DiagramInvocation:
+def _invocation(invocation: Invocation, chart: Diagram | None) -> DiagramInvocation:
     value = invocation.input
     name = getattr(value, "name", None) if callable(value) else None
     return DiagramInvocation(
@@ -209,6 +259,7 @@ def _invocation(invocation: Invocation) -> DiagramInvocation:
         system_id=invocation.system_id,
         on_snapshot=invocation.sync_snapshot,
         portable=not callable(value) or bool(name),
+        machine=chart,
     )
 
 
@@ -220,6 +271,8 @@ def _transition(t: Transition) -> DiagramTransition:
         kind, event = "after", f"after {_delay(t.delay)}"
     elif descriptor == DONE_STATE_PREFIX + t.source.id:
         kind, event = "done", "done"
+    elif answer := _actor_answer(descriptor):
+        kind, event = "actor", answer
     else:
         kind, event = "event", descriptor
     targets = t.targets or ()
@@ -238,6 +291,24 @@ def _transition(t: Transition) -> DiagramTransition:
         reenter=t.reenter,
         delay=t.delay,
     )
+
+
+#: the events an actor answers its parent with, and how a diagram labels each
+_ACTOR_ANSWERS = (
+    (DONE_ACTOR_PREFIX, "onDone"),
+    (ERROR_ACTOR_PREFIX, "onError"),
+    (SNAPSHOT_PREFIX, "onSnapshot"),
+)
+
+
+def _actor_answer(descriptor: str) -> str | None:
+    """``onDone (fetch)`` for ``xstate.done.actor.fetch``, and so on; ``None`` for other events."""
+    for prefix, handler in _ACTOR_ANSWERS:
+        if descriptor.startswith(prefix) and len(descriptor) > len(prefix):
+            actor = descriptor[len(prefix) :]
+            if "*" not in actor:
+                return f"{handler} ({actor})"
+    return None
 
 
 def _guard(guard: Guard) -> DiagramGuard:
@@ -277,3 +348,23 @@ def _delay(delay: float | str | None) -> str:
     if isinstance(delay, float):
         return f"{int(delay)}ms" if delay.is_integer() else f"{delay}ms"
     return str(delay)
+
+
+def renamed(diagram: Diagram, prefix: str) -> Diagram:
+    """``diagram`` with ``prefix`` before every state id, to draw it beside another diagram."""
+
+    def state(s: DiagramState) -> DiagramState:
+        return replace(
+            s,
+            id=prefix + s.id,
+            parent=None if s.parent is None else prefix + s.parent,
+            initial=None if s.initial is None else prefix + s.initial,
+            history_default=tuple(prefix + t for t in s.history_default),
+            children=tuple(state(c) for c in s.children),
+        )
+
+    transitions = tuple(
+        replace(t, source=prefix + t.source, targets=tuple(prefix + x for x in t.targets))
+        for t in diagram.transitions
+    )
+    return replace(diagram, root=state(diagram.root), transitions=transitions)

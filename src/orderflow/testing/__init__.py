@@ -4,7 +4,8 @@
   JSON configs (data guards only, so XState itself can run the very same config);
   ``event_sequences(config)`` draws events from ``config_alphabet(config)``.
 - ``paths``: ``explore`` (the reachable snapshots), ``shortest_paths``, ``simple_paths``
-  and ``coverage_plan`` (event sequences that fire every transition), on the pure core.
+  and ``coverage_plan`` (event sequences that fire every transition), on the pure core;
+  a machine with child machines is explored with them (``ChildEvent``, ``send``).
 - ``strategies``: ``events(machine, snapshot)`` draws events the snapshot accepts (payloads
   from the event models); ``enabled_sequences(machine)`` draws whole legal walks.
 - ``rules``: ``machine_rules(machine, invariants=[...], persist_each_step=...)`` builds a
@@ -28,6 +29,7 @@ from orderflow.testing.charts import (
     machine_configs,
 )
 from orderflow.testing.paths import (
+    ChildEvent,
     CoveragePlan,
     Path,
     PathStep,
@@ -35,6 +37,7 @@ from orderflow.testing.paths import (
     coverage_plan,
     explore,
     replay,
+    send,
     shortest_paths,
     simple_paths,
 )
@@ -46,6 +49,7 @@ __all__ = [
     "EVENT_TYPES",
     "MACHINE_ID",
     "UNHANDLED_EVENT",
+    "ChildEvent",
     "CoveragePlan",
     "MachineRules",
     "Path",
@@ -65,6 +69,7 @@ __all__ = [
     "machine_configs",
     "machine_rules",
     "replay",
+    "send",
     "shortest_paths",
     "simple_paths",
 ]

@@ -9,6 +9,16 @@ history, timers); pass ``key=`` to fold snapshots together (for example
 
 Every :class:`Path` is re-run from its start before it is returned, so the
 snapshots it lists are exactly what sending its events gives.
+
+A machine with child machines (``invoke``, ``spawnChild``) is explored as one
+system: the children's snapshots are part of the key, so a parent in the same
+state with a child in another is another node; the events the running child
+machines listen to are tried too, each as a :class:`ChildEvent` (sent with
+``transition(..., to=path)``); and the transitions a step fires are those of
+every actor it moved, a child's named ``<child path>:<JSON path>`` (the
+parent's ``onDone`` fired by a child's last step included).  The answers of
+function actors (``xstate.done.actor.<id>``) need their output: give them with
+``events=``.
 """
 
 from __future__ import annotations
@@ -20,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orderflow.chart import Machine, Snapshot
+from orderflow.chart.definition import ERROR_ACTOR_PREFIX, SNAPSHOT_PREFIX
+from orderflow.chart.machine import Step
 from orderflow.errors import InvalidEventError
 
 EventLike = str | Mapping[str, Any]
@@ -28,12 +40,62 @@ Target = str | Mapping[str, Any] | Callable[[Snapshot], bool]
 
 
 @dataclass(frozen=True)
+class ChildEvent:
+    """An event for the child machine at ``to`` (child ids joined by ``/``), not for the machine."""
+
+    to: str
+    event: EventLike
+
+    def to_json(self) -> dict[str, Any]:
+        event = {"type": self.event} if isinstance(self.event, str) else dict(self.event)
+        return {"to": self.to, "event": event}
+
+
+#: what a path sends: an event for the machine, or one for a child machine
+Sendable = EventLike | ChildEvent
+
+
+def send(machine: Machine, snapshot: Snapshot, event: Sendable) -> Snapshot:
+    """The snapshot after ``event`` (a :class:`ChildEvent` goes to its child)."""
+    if isinstance(event, ChildEvent):
+        return machine.transition(snapshot, event.event, to=event.to)[0]
+    return machine.transition(snapshot, event)[0]
+
+
+def step(machine: Machine, snapshot: Snapshot | None, event: Sendable | None = None) -> Step:
+    """``machine.step`` with a trace, for an event or a :class:`ChildEvent`."""
+    if isinstance(event, ChildEvent):
+        return machine.step(snapshot, event.event, trace=True, to=event.to)
+    return machine.step(snapshot, event, trace=True)
+
+
+def fired(step: Step) -> tuple[str, ...]:
+    """The transitions a step fired, by JSON path; a child machine's prefixed ``<its path>:``."""
+    if step.actor_microsteps:
+        return tuple(
+            f"{actor}:{path}" if actor else path
+            for actor, micro in step.actor_microsteps
+            for path in micro.paths
+        )
+    return tuple(p for micro in step.microsteps for p in micro.paths)
+
+
+@dataclass(frozen=True)
 class PathStep:
-    """One event of a path, the snapshot after it, and the transitions it fired (by JSON path)."""
+    """One event of a path, the snapshot after it, and the transitions it fired (by JSON path).
+
+    ``to`` is the child machine the event went to (``None``: the machine itself).
+    """
 
     event: Mapping[str, Any]
     snapshot: Snapshot
     transitions: tuple[str, ...]
+    to: str | None = None
+
+    @property
+    def sent(self) -> Sendable:
+        """What to send to take this step again."""
+        return self.event if self.to is None else ChildEvent(self.to, self.event)
 
 
 @dataclass(frozen=True)
@@ -44,8 +106,9 @@ class Path:
     steps: tuple[PathStep, ...]
 
     @property
-    def events(self) -> list[Mapping[str, Any]]:
-        return [step.event for step in self.steps]
+    def events(self) -> list[Sendable]:
+        """The events to send again (a :class:`ChildEvent` for a step a child machine took)."""
+        return [step.sent for step in self.steps]
 
     @property
     def snapshots(self) -> list[Snapshot]:
@@ -66,7 +129,8 @@ class Path:
         """``start -EVENT-> value -EVENT-> value``, for failure messages."""
         parts = [_show(self.start.value)]
         for step in self.steps:
-            parts.append(f"-{step.event['type']}-> {_show(step.snapshot.value)}")
+            label = step.event["type"] if step.to is None else f"{step.to}:{step.event['type']}"
+            parts.append(f"-{label}-> {_show(step.snapshot.value)}")
         return " ".join(parts)
 
 
@@ -75,6 +139,12 @@ class Edge:
     event: Mapping[str, Any]
     target: Hashable
     transitions: tuple[str, ...]
+    #: the child machine the event went to (``None``: the machine itself)
+    to: str | None = None
+
+    @property
+    def sent(self) -> Sendable:
+        return self.event if self.to is None else ChildEvent(self.to, self.event)
 
 
 @dataclass
@@ -108,16 +178,17 @@ class StateGraph:
 
     def events_to(
         self, key: Hashable, parents: Mapping[Hashable, tuple[Hashable, Edge] | None]
-    ) -> list[Mapping[str, Any]]:
-        events: list[Mapping[str, Any]] = []
+    ) -> list[Sendable]:
+        events: list[Sendable] = []
         while (link := parents[key]) is not None:
             key, edge = link
-            events.append(edge.event)
+            events.append(edge.sent)
         return events[::-1]
 
 
 def default_key(snapshot: Snapshot) -> Hashable:
-    """The whole snapshot as canonical JSON (value, status, context, history, pending timer ids)."""
+    """The whole snapshot as canonical JSON (value, status, context, history, pending timer ids,
+    and the children's snapshots)."""
     data = snapshot.to_json()
     data["timers"] = sorted(t["id"] for t in data["timers"])
     return json.dumps(data, sort_keys=True, default=str)
@@ -125,22 +196,56 @@ def default_key(snapshot: Snapshot) -> Hashable:
 
 def default_events(machine: Machine, snapshot: Snapshot) -> list[EventLike]:
     """The events a snapshot listens to that can be sent as they are: no wildcards, no done events;
-    ``after`` timers only while they are pending."""
+    ``after`` timers only while they are pending; no answer only a child machine may give
+    (``xstate.error.actor.<id>``, ``xstate.snapshot.<id>``)."""
     pending = {t.event["type"] for t in snapshot.timers}
+    machines = {i for i, child in snapshot.children.items() if child.is_machine}
     events: list[EventLike] = []
     for descriptor in machine.next_events(snapshot):
         if descriptor == "*" or descriptor.endswith(".*") or descriptor.startswith("xstate.done."):
             continue
         if descriptor.startswith("xstate.after.") and descriptor not in pending:
             continue
+        if descriptor.startswith(SNAPSHOT_PREFIX) or (
+            descriptor.startswith(ERROR_ACTOR_PREFIX)
+            and descriptor[len(ERROR_ACTOR_PREFIX) :] in machines
+        ):
+            continue
         events.append(descriptor)
     return events
+
+
+def child_machines(machine: Machine, snapshot: Snapshot) -> list[tuple[str, Machine, Snapshot]]:
+    """The running child machines below ``snapshot``, depth first: (path, machine, snapshot)."""
+    found: list[tuple[str, Machine, Snapshot]] = []
+
+    def walk(path: str, parent: Machine, current: Snapshot) -> None:
+        for ident, child in current.children.items():
+            logic = parent.actor_logic(child.src)
+            if child.snapshot is None or not isinstance(logic, Machine):
+                continue
+            where = f"{path}/{ident}" if path else ident
+            if child.snapshot.status == "active":
+                found.append((where, logic, child.snapshot))
+            walk(where, logic, child.snapshot)
+
+    walk("", machine, snapshot)
+    return found
+
+
+def child_events(machine: Machine, snapshot: Snapshot) -> list[ChildEvent]:
+    """:func:`default_events` of every running child machine, each addressed to its child."""
+    return [
+        ChildEvent(path, event)
+        for path, child, child_snapshot in child_machines(machine, snapshot)
+        for event in default_events(child, child_snapshot)
+    ]
 
 
 def explore(
     machine: Machine,
     *,
-    events: Iterable[EventLike] | Callable[[Snapshot], Iterable[EventLike]] | None = None,
+    events: Iterable[Sendable] | Callable[[Snapshot], Iterable[Sendable]] | None = None,
     key: Key = default_key,
     start: Snapshot | None = None,
     max_snapshots: int = 10_000,
@@ -148,14 +253,17 @@ def explore(
     """Walk the machine breadth first and return the graph of reachable snapshots.
 
     ``events`` is a fixed list of events to try in every snapshot, or a function of the
-    snapshot; by default, every event the active states listen to (see :func:`default_events`).
-    An event that changes nothing and fires no transition adds no edge.
+    snapshot (either may hold :class:`ChildEvent`); by default, every event the active
+    states listen to (see :func:`default_events`) and every event the running child
+    machines listen to (:func:`child_events`).  An event that changes nothing and fires
+    no transition adds no edge; one addressed to a child machine that is not running
+    (any more) neither.
     """
     initial_transitions: tuple[str, ...] = ()
     if start is None:
-        first = machine.step(None, trace=True)
+        first = step(machine, None)
         start = first.snapshot
-        initial_transitions = tuple(p for micro in first.microsteps for p in micro.paths)
+        initial_transitions = fired(first)
     choose = _event_chooser(machine, events)
     graph = StateGraph(machine, start, key(start), initial_transitions=initial_transitions)
     graph.nodes[graph.start_key] = start
@@ -167,30 +275,42 @@ def explore(
         if snapshot.status != "active":
             continue
         for event in choose(snapshot):
-            try:
-                step = machine.step(snapshot, event, trace=True)
-            except InvalidEventError as exc:
-                if events is not None:
-                    raise
-                raise InvalidEventError(
-                    f"exploring {machine.id!r} tried {exc.event_type!r} without a payload, which "
-                    f"its model refuses ({exc}); pass events= with a payload for it: a list of "
-                    "events, or a function of the snapshot",
-                    exc.event_type,
-                ) from exc
-            fired = tuple(p for micro in step.microsteps for p in micro.paths)
-            if not fired and step.snapshot == snapshot:
+            taken = _try(machine, snapshot, event, events is not None)
+            if taken is None:
                 continue
-            target_key = key(step.snapshot)
-            outgoing.append(Edge(step.event, target_key, fired))
+            transitions = fired(taken)
+            if not transitions and taken.snapshot == snapshot:
+                continue
+            target_key = key(taken.snapshot)
+            to = event.to if isinstance(event, ChildEvent) else None
+            outgoing.append(Edge(taken.event, target_key, transitions, to))
             if target_key not in graph.nodes:
                 if len(graph.nodes) >= max_snapshots:
                     graph.truncated = True
                     outgoing.pop()
                     continue
-                graph.nodes[target_key] = step.snapshot
+                graph.nodes[target_key] = taken.snapshot
                 queue.append(target_key)
     return graph
+
+
+def _try(machine: Machine, snapshot: Snapshot, event: Sendable, given: bool) -> Step | None:
+    """The step ``event`` takes from ``snapshot``; ``None`` for a child that is not there."""
+    try:
+        return step(machine, snapshot, event)
+    except InvalidEventError as exc:
+        if isinstance(event, ChildEvent) and not any(
+            path == event.to for path, _, _ in child_machines(machine, snapshot)
+        ):
+            return None  # a fixed list names a child this snapshot does not run
+        if given:
+            raise
+        raise InvalidEventError(
+            f"exploring {machine.id!r} tried {exc.event_type!r} without a payload, which "
+            f"its model refuses ({exc}); pass events= with a payload for it: a list of "
+            "events, or a function of the snapshot",
+            exc.event_type,
+        ) from exc
 
 
 def shortest_paths(
@@ -225,7 +345,7 @@ def simple_paths(
     matches = _target(to)
     found: list[Path] = []
 
-    def walk(node: Hashable, visited: set[Hashable], events: list[Mapping[str, Any]]) -> None:
+    def walk(node: Hashable, visited: set[Hashable], events: list[Sendable]) -> None:
         if events and matches(graph.nodes[node]):
             found.append(replay(machine, graph.start, events))
         if len(events) >= max_length:
@@ -233,7 +353,7 @@ def simple_paths(
         for edge in graph.edges.get(node, ()):
             if edge.target not in visited:
                 visited.add(edge.target)
-                events.append(edge.event)
+                events.append(edge.sent)
                 walk(edge.target, visited, events)
                 events.pop()
                 visited.discard(edge.target)
@@ -249,7 +369,8 @@ class CoveragePlan:
     """Event sequences that together fire every reachable transition at least once."""
 
     paths: tuple[Path, ...]
-    #: every transition of the machine, by JSON path
+    #: every transition of the machine and of the child machines it invokes, by JSON path
+    #: (a child's prefixed ``<invocation path>:``)
     transitions: tuple[str, ...]
     #: the ones no explored path fires (unreachable with the events tried, or behind guards that never pass)
     uncovered: tuple[str, ...]
@@ -266,7 +387,9 @@ def coverage_plan(machine: Machine, **explore_options: Any) -> CoveragePlan:
     """A small set of paths that fire every transition reachable with the explored events.
 
     Greedy: for each transition not yet fired, in document order, take the shortest path
-    whose last event fires it; everything that path fires counts as covered.
+    whose last event fires it; everything that path fires counts as covered.  The
+    transitions of the child machines the states invoke count too (a spawned child's
+    fire, but are not listed: its id is only known when it is spawned).
     """
     graph = explore(machine, **explore_options)
     parents = graph.shortest_tree()
@@ -279,38 +402,61 @@ def coverage_plan(machine: Machine, **explore_options: Any) -> CoveragePlan:
             for fired in edge.transitions:
                 if fired not in best or depth[node] + 1 < best[fired][0]:
                     best[fired] = (depth[node] + 1, node, edge)
-    every = tuple(t.path for t in machine.transitions())
+    every = all_transitions(machine)
     covered: set[str] = set(graph.initial_transitions)  # every path starts by firing these
     paths: list[Path] = []
     for transition in every:
         if transition in covered or transition not in best:
             continue
         _, node, edge = best[transition]
-        path = replay(machine, graph.start, [*graph.events_to(node, parents), edge.event])
+        path = replay(machine, graph.start, [*graph.events_to(node, parents), edge.sent])
         covered |= path.transitions
         paths.append(path)
     uncovered = tuple(t for t in every if t not in covered)
     return CoveragePlan(tuple(paths), every, uncovered)
 
 
-def replay(machine: Machine, start: Snapshot, events: Sequence[EventLike]) -> Path:
-    """Send ``events`` from ``start`` and record every step."""
+def all_transitions(machine: Machine) -> tuple[str, ...]:
+    """The machine's transitions by JSON path, then its invoked child machines', prefixed.
+
+    A child machine is listed under every invocation of it (``<id>:``, a grandchild
+    ``<id>/<id>:``); one invoked inside itself is listed once, where it is first met.
+    """
+    found: list[str] = []
+
+    def walk(current: Machine, prefix: str, seen: tuple[Machine, ...]) -> None:
+        found.extend(f"{prefix}:{t.path}" if prefix else t.path for t in current.transitions())
+        for node in current.nodes:
+            for invocation in node.invoke:
+                logic = current.actor_logic(invocation.src)
+                if isinstance(logic, Machine) and not any(logic is m for m in seen):
+                    where = f"{prefix}/{invocation.id}" if prefix else invocation.id
+                    walk(logic, where, (*seen, logic))
+
+    walk(machine, "", (machine,))
+    return tuple(dict.fromkeys(found))
+
+
+def replay(machine: Machine, start: Snapshot, events: Sequence[Sendable]) -> Path:
+    """Send ``events`` from ``start`` (a :class:`ChildEvent` to its child) and record every step."""
     steps = []
     snapshot = start
     for event in events:
-        step = machine.step(snapshot, event, trace=True)
-        snapshot = step.snapshot
-        steps.append(
-            PathStep(step.event, snapshot, tuple(p for m in step.microsteps for p in m.paths))
-        )
+        taken = step(machine, snapshot, event)
+        snapshot = taken.snapshot
+        to = event.to if isinstance(event, ChildEvent) else None
+        steps.append(PathStep(taken.event, snapshot, fired(taken), to))
     return Path(start, tuple(steps))
 
 
 def _event_chooser(
-    machine: Machine, events: Iterable[EventLike] | Callable[[Snapshot], Iterable[EventLike]] | None
-) -> Callable[[Snapshot], Iterable[EventLike]]:
+    machine: Machine, events: Iterable[Sendable] | Callable[[Snapshot], Iterable[Sendable]] | None
+) -> Callable[[Snapshot], Iterable[Sendable]]:
     if events is None:
-        return lambda snapshot: default_events(machine, snapshot)
+        return lambda snapshot: [
+            *default_events(machine, snapshot),
+            *child_events(machine, snapshot),
+        ]
     if callable(events):
         return events
     fixed = list(events)

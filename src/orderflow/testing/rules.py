@@ -16,6 +16,10 @@ requests: ``json.dumps(snapshot.to_json())``, then ``machine.resolve_snapshot``,
 and carries on from the restored snapshot.  A snapshot that does not come back
 equal fails there.
 
+A machine with child machines is walked as one system: the events its running
+children take are drawn too, and sent to them (``transition(..., to=path)``);
+the children's snapshots are part of every persisted round trip.
+
 Every failure is a :class:`WalkFailure` (an ``AssertionError``) carrying the
 :class:`~orderflow.testing.paths.Path` that led to it; hypothesis shrinks the
 walk, so the path you read is a short one.
@@ -33,7 +37,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from orderflow.chart import Machine, Snapshot
 from orderflow.errors import InvalidSnapshotError
-from orderflow.testing.paths import Path, PathStep
+from orderflow.testing.paths import ChildEvent, Path, PathStep, fired
+from orderflow.testing.paths import step as take_step
 from orderflow.testing.strategies import EventDrawer, Payloads
 
 Invariant = Callable[[Snapshot], object]
@@ -54,7 +59,8 @@ class WalkFailure(AssertionError):
 
 def describe_walk(path: Path) -> str:
     """The path as two indented lines: the state values it passed, and the events to replay it."""
-    events = json.dumps([dict(e) for e in path.events], default=str)
+    shown = [e.to_json() if isinstance(e, ChildEvent) else _event(e) for e in path.events]
+    events = json.dumps(shown, default=str)
     return f"  after {len(path)} event(s): {path.describe()}\n  events: {events}"
 
 
@@ -81,23 +87,25 @@ class MachineRules(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def send_enabled_event(self, data: st.DataObject) -> None:
-        """Send one enabled event; a snapshot that takes none (final, or every guard shut) stays put."""
-        event: dict[str, Any] | None = None
+        """Send one enabled event (to a child machine, too); a snapshot that takes none
+        (final, or every guard shut) stays put."""
+        event: dict[str, Any] | ChildEvent | None = None
         try:
             event = self.drawer.draw(data.draw, self.snapshot)
             if event is None:
                 return
-            step = self.machine.step(self.snapshot, event, trace=True)
+            step = take_step(self.machine, self.snapshot, event)
         except Exception as exc:
+            shown = event.to_json() if isinstance(event, ChildEvent) else event
             doing = (
                 "choosing an event"
                 if event is None
-                else f"sending {json.dumps(event, default=str)}"
+                else f"sending {json.dumps(shown, default=str)}"
             )
             exc.add_note(f"while {doing} after this walk:\n{describe_walk(self.path)}")
             raise
-        fired = tuple(p for micro in step.microsteps for p in micro.paths)
-        self.steps.append(PathStep(step.event, step.snapshot, fired))
+        to = event.to if isinstance(event, ChildEvent) else None
+        self.steps.append(PathStep(step.event, step.snapshot, fired(step), to))
         if self.fail_on_error and step.snapshot.status == "error":
             raise WalkFailure(
                 f"the snapshot went into status 'error': {step.snapshot.error}", self.path
@@ -164,7 +172,7 @@ def machine_rules(
         "persist_each_step": persist_each_step,
         "fail_on_error": fail_on_error,
         "input": input,
-        "drawer": EventDrawer(machine, extra_events=extra_events, payloads=payloads),
+        "drawer": EventDrawer(machine, extra_events=extra_events, payloads=payloads, children=True),
     }
     rules: type[MachineRules] = type(
         name or f"{_class_name(machine.id)}Rules", (MachineRules,), attributes
@@ -172,6 +180,10 @@ def machine_rules(
     if settings is not None:
         rules.TestCase.settings = settings
     return rules
+
+
+def _event(event: Any) -> Any:
+    return {"type": event} if isinstance(event, str) else dict(event)
 
 
 def _class_name(machine_id: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 from hypothesis import reject
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from orderflow.chart import Machine, Snapshot
-from orderflow.testing.paths import default_events
+from orderflow.testing.paths import ChildEvent, child_machines, default_events, send
 
 SnapshotSource = Snapshot | Callable[[], Snapshot] | None
 Payloads = Mapping[str, st.SearchStrategy[Mapping[str, Any]]]
@@ -38,7 +39,11 @@ Draw = Callable[[st.SearchStrategy[Any]], Any]
 
 
 class EventDrawer:
-    """Draws enabled events for one machine; payload strategies are built once and reused."""
+    """Draws enabled events for one machine; payload strategies are built once and reused.
+
+    With ``children=True`` the events the running child machines take are candidates
+    too, after the machine's own, each drawn as a :class:`~orderflow.testing.paths.ChildEvent`.
+    """
 
     def __init__(
         self,
@@ -46,12 +51,26 @@ class EventDrawer:
         *,
         extra_events: Iterable[str] = (),
         payloads: Payloads | None = None,
+        children: bool = False,
     ) -> None:
         self.machine = machine
         self.extra_events = tuple(extra_events)
-        self._payloads: dict[str, st.SearchStrategy[Mapping[str, Any]]] = dict(payloads or {})
-        for event_type, model in machine.implementations.events.items():
-            self._payloads.setdefault(event_type, payloads_from_model(model))
+        self.children = children
+        self._given = dict(payloads or {})
+        #: payload strategies by machine (the machine's and each child machine's event models)
+        self._by_machine: dict[int, dict[str, st.SearchStrategy[Mapping[str, Any]]]] = {}
+        self._payloads = self._payloads_of(machine, self._given)
+
+    def _payloads_of(
+        self, machine: Machine, given: Payloads
+    ) -> dict[str, st.SearchStrategy[Mapping[str, Any]]]:
+        known = self._by_machine.get(id(machine))
+        if known is None:
+            known = dict(given)
+            for event_type, model in machine.implementations.events.items():
+                known.setdefault(event_type, payloads_from_model(model))
+            self._by_machine[id(machine)] = known
+        return known
 
     def candidates(self, snapshot: Snapshot) -> list[str]:
         """The event types worth trying from ``snapshot``, in document order."""
@@ -63,27 +82,56 @@ class EventDrawer:
         found.update(dict.fromkeys(self.extra_events))
         return list(found)
 
-    def draw(self, draw: Draw, snapshot: Snapshot) -> dict[str, Any] | None:
+    def _options(self, snapshot: Snapshot) -> list[_Option]:
+        """Every enabled (or payload-dependent) event type: the machine's, then its children's."""
+        options = [
+            _Option(None, t, snapshot, self._payloads.get(t))
+            for t in self.candidates(snapshot)
+            if t in self._payloads or snapshot.can(t)
+        ]
+        if not self.children or snapshot.status != "active":
+            return options
+        for path, child, child_snapshot in child_machines(self.machine, snapshot):
+            payloads = self._payloads_of(child, {})
+            for t in default_events(child, child_snapshot):
+                if isinstance(t, str) and (t in payloads or child_snapshot.can(t)):
+                    options.append(_Option(path, t, child_snapshot, payloads.get(t)))
+        return options
+
+    def draw(self, draw: Draw, snapshot: Snapshot) -> dict[str, Any] | ChildEvent | None:
         """An enabled event, or ``None`` when no candidate is enabled (a final or stuck snapshot).
 
         ``draw`` is a composite's ``draw`` or ``data.draw``.  One choice picks the event type
         (so a walk shrinks towards the first enabled type, and deleting a step deletes one
         choice); a type with a payload draws its payload next, and when the guards refuse that
-        payload the next enabled type is tried.
+        payload the next enabled type is tried.  An event for a child machine is a
+        :class:`~orderflow.testing.paths.ChildEvent`.
         """
-        candidates = self.candidates(snapshot)
-        enabled = [t for t in candidates if t in self._payloads or snapshot.can(t)]
+        enabled = self._options(snapshot)
         if not enabled:
             return None
         first = draw(st.integers(0, len(enabled) - 1)) if len(enabled) > 1 else 0
-        for event_type in enabled[first:] + enabled[:first]:
-            strategy = self._payloads.get(event_type)
-            if strategy is None:
-                return {"type": event_type}
-            event = _with_type(event_type, draw(strategy))
-            if snapshot.can(event):
-                return event
+        for option in enabled[first:] + enabled[:first]:
+            if option.payloads is None:
+                return option.addressed({"type": option.type})
+            event = _with_type(option.type, draw(option.payloads))
+            if option.snapshot.can(event):
+                return option.addressed(event)
         return None
+
+
+@dataclass(frozen=True)
+class _Option:
+    """An event type a draw may pick: for the machine (``to`` None) or the child at ``to``."""
+
+    to: str | None
+    type: str
+    #: the snapshot of the actor that takes it (for ``can``)
+    snapshot: Snapshot
+    payloads: st.SearchStrategy[Mapping[str, Any]] | None
+
+    def addressed(self, event: dict[str, Any]) -> dict[str, Any] | ChildEvent:
+        return event if self.to is None else ChildEvent(self.to, event)
 
 
 def events(
@@ -92,16 +140,20 @@ def events(
     *,
     extra_events: Iterable[str] = (),
     payloads: Payloads | None = None,
-) -> st.SearchStrategy[dict[str, Any]]:
+    children: bool = False,
+) -> st.SearchStrategy[dict[str, Any] | ChildEvent]:
     """Events enabled in ``snapshot`` (the initial snapshot when ``None``; called at draw time when a function).
 
     A snapshot in which nothing is enabled cannot give an event: the draw is rejected.
+    With ``children=True``, events the running child machines take are drawn too, as
+    :class:`~orderflow.testing.paths.ChildEvent` (send one with
+    :func:`~orderflow.testing.paths.send`).
     """
-    drawer = EventDrawer(machine, extra_events=extra_events, payloads=payloads)
+    drawer = EventDrawer(machine, extra_events=extra_events, payloads=payloads, children=children)
     current = _snapshot_source(machine, snapshot)
 
     @st.composite
-    def enabled_event(draw: st.DrawFn) -> dict[str, Any]:
+    def enabled_event(draw: st.DrawFn) -> dict[str, Any] | ChildEvent:
         event = drawer.draw(draw, current())
         if event is None:
             reject()
@@ -118,21 +170,22 @@ def enabled_sequences(
     start: Snapshot | None = None,
     extra_events: Iterable[str] = (),
     payloads: Payloads | None = None,
-) -> st.SearchStrategy[list[dict[str, Any]]]:
+    children: bool = False,
+) -> st.SearchStrategy[list[dict[str, Any] | ChildEvent]]:
     """Legal walks from ``start`` (the initial snapshot): each event is enabled where it is sent.
 
     A walk stops early when it reaches a snapshot that takes no more events, so it can be
-    shorter than ``min_size`` only there.
+    shorter than ``min_size`` only there.  ``children`` as for :func:`events`.
     """
     if min_size < 0 or max_size < min_size:
         raise ValueError(f"need 0 <= min_size <= max_size, got {min_size} and {max_size}")
-    drawer = EventDrawer(machine, extra_events=extra_events, payloads=payloads)
+    drawer = EventDrawer(machine, extra_events=extra_events, payloads=payloads, children=children)
     first = _snapshot_source(machine, start)
 
     @st.composite
-    def walk(draw: st.DrawFn) -> list[dict[str, Any]]:
+    def walk(draw: st.DrawFn) -> list[dict[str, Any] | ChildEvent]:
         snapshot = first()
-        sent: list[dict[str, Any]] = []
+        sent: list[dict[str, Any] | ChildEvent] = []
         while len(sent) < max_size:
             if len(sent) >= min_size and not draw(st.booleans()):
                 break
@@ -140,7 +193,7 @@ def enabled_sequences(
             if event is None:
                 break
             sent.append(event)
-            snapshot, _ = machine.transition(snapshot, event)
+            snapshot = send(machine, snapshot, event)
         return sent
 
     return walk()

@@ -16,6 +16,15 @@ say is written in the orderflow namespace (:data:`ORDERFLOW_NS`):
   ``orderflow:output``, ``orderflow:tags``, ``orderflow:meta``,
   ``orderflow:description``, ``orderflow:key``.
 
+A state's ``invoke`` is SCXML's ``<invoke>``: ``type`` :data:`ACTOR_TYPE` (an
+actor named in ``setup(actors=...)``), ``id`` and ``src``; a static input is
+its ``<content>`` (the input's JSON); ``inputFrom``, ``systemId`` and
+``onSnapshot`` are ``orderflow:`` attributes.  The invocation's onDone, onError
+and onSnapshot stay transitions of its state on ``xstate.done.actor.<id>``,
+``xstate.error.actor.<id>`` and ``xstate.snapshot.<id>``, in document order.
+An input computed by a Python function with no name raises
+:class:`~orderflow.errors.ExportError`.
+
 Names stay names: the implementations are given again when loading,
 ``load(text, setup=orderflow.setup(guards=..., actions=...))``, exactly as for the JSON.
 """
@@ -29,6 +38,7 @@ from typing import Any
 from xml.etree.ElementTree import Element, SubElement, indent, register_namespace, tostring
 
 from orderflow.chart.actions import (
+    ACTOR_ACTION_TYPES,
     BUILTIN_ACTION_TYPES,
     ActionSpec,
     Assign,
@@ -37,6 +47,7 @@ from orderflow.chart.actions import (
     Emit,
     Log,
     Raise,
+    builtin_from_json,
 )
 from orderflow.chart.definition import AFTER_PREFIX
 from orderflow.chart.guards import (
@@ -49,12 +60,14 @@ from orderflow.chart.guards import (
     StateInGuard,
 )
 from orderflow.chart.machine import Machine
-from orderflow.chart.nodes import FINAL, HISTORY, PARALLEL, StateNode, Transition
-from orderflow.errors import ScxmlError
+from orderflow.chart.nodes import FINAL, HISTORY, PARALLEL, Invocation, StateNode, Transition
+from orderflow.errors import ExportError, ScxmlError
 from orderflow.io.scxml.invoke import DocumentHooks
 
 SCXML_NS = "http://www.w3.org/2005/07/scxml"
 ORDERFLOW_NS = "https://orderflow.dev/scxml"
+#: the ``type`` of an ``<invoke>`` that starts an actor given to ``setup(actors=...)``
+ACTOR_TYPE = f"{ORDERFLOW_NS}/actor"
 
 register_namespace("", SCXML_NS)
 register_namespace("orderflow", ORDERFLOW_NS)
@@ -154,6 +167,8 @@ class _XStateWriter:
             self._actions(SubElement(element, _s("onentry")), node.entry, f"the entry of {node.id}")
         if node.exit:
             self._actions(SubElement(element, _s("onexit")), node.exit, f"the exit of {node.id}")
+        for invocation in node.invoke:
+            _invoke(element, invocation, node)
         for descriptor, transitions in node.on.items():
             for t in transitions:
                 self._transition(element, t, descriptor)
@@ -194,6 +209,31 @@ class _XStateWriter:
             SubElement(parent, _o("action"), attributes)
 
 
+def _invoke(parent: Element, invocation: Invocation, node: StateNode) -> None:
+    """``<invoke type=ACTOR_TYPE id src>`` with the input as ``<content>`` or ``orderflow:inputFrom``."""
+    element = SubElement(
+        parent, _s("invoke"), {"type": ACTOR_TYPE, "id": invocation.id, "src": invocation.src}
+    )
+    value = invocation.input
+    if callable(value):
+        name = getattr(value, "name", "")
+        if not name:
+            raise ExportError(
+                f"the input of '{invocation.id}' invoked by {node.id} is computed by a Python "
+                "function with no name; register it with setup(inputs=...) and name it with "
+                "inputFrom",
+                "scxml",
+            )
+        element.set(_o("inputFrom"), name)
+    elif value is not None:
+        content = SubElement(element, _s("content"))
+        content.text = _json(value, f"the input of '{invocation.id}' invoked by {node.id}")
+    if invocation.system_id is not None:
+        element.set(_o("systemId"), invocation.system_id)
+    if invocation.sync_snapshot:
+        element.set(_o("onSnapshot"), "true")
+
+
 def action_json(spec: ActionSpec, where: str) -> dict[str, Any]:
     """An action as the JSON a definition writes (``{"type": ..., "params": ...}``)."""
     builtin = spec.builtin
@@ -224,7 +264,17 @@ def action_json(spec: ActionSpec, where: str) -> dict[str, Any]:
         return {"type": "log", "params": {"message": builtin.message}}
     if isinstance(builtin, Cancel):
         return {"type": "cancel", "params": {"id": builtin.id}}
+    if spec.name in ACTOR_ACTION_TYPES and _written_as(spec):  # spawnChild, sendTo, ...
+        return {"type": spec.name, "params": spec.params}
     raise ScxmlError(f"{where}: unknown action {spec.name!r}")
+
+
+def _written_as(spec: ActionSpec) -> bool:
+    """Does the JSON of ``spec`` (its name and params) give back the same built-in?"""
+    try:
+        return builtin_from_json(spec.name, spec.params) == spec.builtin
+    except ValueError:
+        return False
 
 
 def guard_json(guard: Guard) -> Any:

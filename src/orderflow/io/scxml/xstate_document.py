@@ -12,11 +12,16 @@ import json
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from orderflow.chart.definition import AFTER_PREFIX
+from orderflow.chart.definition import (
+    AFTER_PREFIX,
+    DONE_ACTOR_PREFIX,
+    ERROR_ACTOR_PREFIX,
+    SNAPSHOT_PREFIX,
+)
 from orderflow.chart.machine import Machine, Setup
 from orderflow.errors import ScxmlError
 from orderflow.io.scxml.content import local
-from orderflow.io.scxml.dump import ORDERFLOW_NS
+from orderflow.io.scxml.dump import ACTOR_TYPE, ORDERFLOW_NS
 
 STATE_TAGS = frozenset({"state", "parallel", "final", "history"})
 
@@ -62,6 +67,7 @@ def _state(element: Element) -> dict[str, Any]:
                 config["target"] = [f"#{t}" for t in child.get("target", "").split()]
         return config
     children: dict[str, Any] = {}
+    invoke: list[dict[str, Any]] = []
     on: dict[str, list[Any]] = {}
     after: dict[str, list[Any]] = {}
     always: list[Any] = []
@@ -90,6 +96,8 @@ def _state(element: Element) -> dict[str, Any]:
             }
         elif child_tag in ("onentry", "onexit"):
             config["entry" if child_tag == "onentry" else "exit"] = _actions(child)
+        elif child_tag == "invoke":
+            invoke.append(_invoke(child))
         elif child_tag == "transition":
             transition = _transition(child)
             descriptor = child.get("event")
@@ -102,6 +110,8 @@ def _state(element: Element) -> dict[str, Any]:
                 on.setdefault(descriptor, []).append(transition)
     if children:
         config["states"] = children
+    if invoke:
+        config["invoke"] = [_answers(entry, on) for entry in invoke]
     if on:
         config["on"] = on
     if after:
@@ -109,6 +119,51 @@ def _state(element: Element) -> dict[str, Any]:
     if always:
         config["always"] = always
     return config
+
+
+#: the events an invoked actor answers with, and the invoke key whose transitions handle each
+_ANSWERS = (
+    (DONE_ACTOR_PREFIX, "onDone"),
+    (ERROR_ACTOR_PREFIX, "onError"),
+    (SNAPSHOT_PREFIX, "onSnapshot"),
+)
+
+
+def _invoke(element: Element) -> dict[str, Any]:
+    """An ``<invoke>`` :func:`~orderflow.io.scxml.dump` wrote, as an XState invoke entry."""
+    if element.get("type") != ACTOR_TYPE or not element.get("id") or not element.get("src"):
+        raise ScxmlError(
+            f"an orderflow:conventions='xstate' document invokes actors with "
+            f"type='{ACTOR_TYPE}', an id and a src",
+            "invoke",
+        )
+    entry: dict[str, Any] = {"id": element.get("id"), "src": element.get("src")}
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        if local(child.tag) != "content":
+            raise ScxmlError(f"<{local(child.tag)}> is not read inside <invoke> here", "invoke")
+        try:
+            entry["input"] = json.loads(child.text or "")
+        except ValueError as exc:
+            raise ScxmlError(
+                f"the <content> of '{entry['id']}' is not JSON: {exc}", "invoke"
+            ) from exc
+    for attribute in ("inputFrom", "systemId"):
+        if element.get(_o(attribute)) is not None:
+            entry[attribute] = element.get(_o(attribute))
+    if element.get(_o("onSnapshot")) == "true":
+        entry["onSnapshot"] = []
+    return entry
+
+
+def _answers(entry: dict[str, Any], on: dict[str, list[Any]]) -> dict[str, Any]:
+    """The invocation's onDone / onError / onSnapshot, taken out of the state's ``on``."""
+    for prefix, key in _ANSWERS:
+        transitions = on.pop(prefix + entry["id"], None)
+        if transitions is not None:
+            entry[key] = transitions
+    return entry
 
 
 def _key_of(element: Element, ident: str) -> str:
