@@ -73,7 +73,12 @@ def macrostep(
 
     With ``trace``, every microstep is appended to it (and no stored plan is replayed).
     """
-    result, actions, _ = macrostep_outcome(machine, snapshot, event, trace)
+    if snapshot.status != ACTIVE:
+        return snapshot, []
+    if machine.scxml:
+        result, actions, _ = _unplanned(machine, snapshot, event, trace, _take_document_event)
+    else:
+        result, actions, _ = _planned(machine, snapshot, event, trace, _take_event)
     return result, actions
 
 
@@ -177,15 +182,13 @@ def _planned(
     key = plan_key(snapshot, event.type)
     plan = machine.plans.get(key) if trace is None else None
     if type(plan) is MacrostepPlan:
-        result, actions = plan.replay(snapshot, event.data, machine.make_snapshot)
+        result, actions = plan.replay(snapshot, event.data, machine.snapshot_at)
         return result, actions, plan.outcome
     answers: list[Any] = []
     if plan is not None:
         assert isinstance(plan, DataPlan)
         try:
-            replayed = plan.replay(
-                snapshot, event, machine.apply_assign, machine.make_snapshot, answers
-            )
+            replayed = plan.replay(snapshot, event, machine.assigner, machine.snapshot_at, answers)
         except OrderflowError:
             raise
         except Exception as exc:  # user code raised: record it, apply nothing

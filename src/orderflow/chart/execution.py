@@ -109,6 +109,19 @@ class MachineLike(Protocol):
 
     def apply_assign(self, context: Any, update: Any) -> Any: ...
 
+    #: apply_assign, or a cheaper function that does the same for this machine's context
+    assigner: Callable[[Any, Any], Any]
+
+    def snapshot_at(
+        self,
+        configuration: frozenset[StateNode],
+        status: str,
+        context: Any,
+        output: Any,
+        history: Mapping[str, tuple[str, ...]],
+        timers: tuple[Timer, ...],
+    ) -> Snapshot: ...
+
     def make_snapshot(self, **fields: Any) -> Snapshot: ...
 
 

@@ -36,6 +36,11 @@ from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.snapshot import Snapshot, Timer
 
 PlanKey = tuple[frozenset[StateNode], tuple[Any, ...], tuple[str, ...], str]
+#: how a replay makes its snapshot: (configuration, status, context, output, history, timers)
+MakeSnapshot = Callable[
+    [frozenset[StateNode], str, Any, Any, Mapping[str, tuple[str, ...]], tuple[Timer, ...]],
+    Snapshot,
+]
 MAX_PLANS = 4096
 #: the guard outcomes one key's decision tree may tell apart; past that, misses stay misses
 MAX_FORKS = 256
@@ -95,7 +100,7 @@ class MacrostepPlan:
         )
 
     def replay(
-        self, snapshot: Snapshot, external: Mapping[str, Any], make_snapshot: Any
+        self, snapshot: Snapshot, external: Mapping[str, Any], make_snapshot: MakeSnapshot
     ) -> tuple[Snapshot, list[Action]]:
         actions = [
             Action(kind, params, external if ev is None else ev)
@@ -118,12 +123,7 @@ class MacrostepPlan:
         else:
             timers = ()
         result = make_snapshot(
-            configuration=self.configuration,
-            status=self.status,
-            context=snapshot.context,
-            output=self.output,
-            history=self.history,
-            timers=timers,
+            self.configuration, self.status, snapshot.context, self.output, self.history, timers
         )
         self.last = (snapshot, result)
         return result, actions
@@ -279,7 +279,7 @@ class DataPlan:
         snapshot: Snapshot,
         external: Cause,
         apply_assign: Callable[[Any, Any], Any],
-        make_snapshot: Any,
+        make_snapshot: MakeSnapshot,
         answers: list[Any],
     ) -> tuple[Snapshot, list[Action], bool, str | None, tuple[Any, ...]] | None:
         """Run the path's user code on ``snapshot`` and ``external``; ``None`` on a miss.
@@ -337,11 +337,6 @@ class DataPlan:
         else:
             timers = ()
         result = make_snapshot(
-            configuration=end.configuration,
-            status=end.status,
-            context=context,
-            output=end.output,
-            history=end.history,
-            timers=timers,
+            end.configuration, end.status, context, end.output, end.history, timers
         )
         return result, actions, end.taken, end.consumed, refused

@@ -253,6 +253,45 @@ class Snapshot:
     __hash__ = None  # type: ignore[assignment]
 
 
+_SLOTS = ("value", "status", "context", "output", "error", "history", "timers", "children",
+          "machine", "configuration")  # fmt: skip
+_SETTERS = tuple(getattr(Snapshot, name).__set__ for name in _SLOTS)
+_new = object.__new__
+
+
+def new_snapshot(
+    value: Any,
+    status: str,
+    context: Any,
+    output: Any,
+    error: Any,
+    history: Mapping[str, tuple[str, ...]],
+    timers: tuple[Timer, ...],
+    children: Mapping[str, Child],
+    machine: Machine | None,
+    configuration: frozenset[StateNode],
+) -> Snapshot:
+    """``Snapshot(...)`` with every field given, about twice as fast (the hot path's constructor).
+
+    A frozen dataclass sets each field through ``object.__setattr__``; this sets the slots
+    directly.  It checks nothing: callers give what ``Snapshot(...)`` would be given.
+    """
+    snapshot = _new(Snapshot)
+    s_value, s_status, s_context, s_output, s_error, s_history, s_timers, s_children, s_machine, \
+        s_configuration = _SETTERS  # fmt: skip
+    s_value(snapshot, value)
+    s_status(snapshot, status)
+    s_context(snapshot, context)
+    s_output(snapshot, output)
+    s_error(snapshot, error)
+    s_history(snapshot, history)
+    s_timers(snapshot, timers)
+    s_children(snapshot, children)
+    s_machine(snapshot, machine)
+    s_configuration(snapshot, configuration)
+    return snapshot
+
+
 def _same_children(a: Mapping[str, Child], b: Mapping[str, Child]) -> bool:
     if a is b:
         return True
