@@ -504,7 +504,7 @@ class Machine:
             if isinstance(data, self.context_model):
                 return data
             return self.context_model.model_validate(data)
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(f"the context must be a JSON object, not {type(data).__name__}")
         return dict(data)
 
