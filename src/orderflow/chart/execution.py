@@ -321,7 +321,7 @@ def guard_passes(run: Run, transition: Transition, event: Event) -> bool:
         else:
             run.replayable = False
     elif not passed and noted and tape is not None:
-        tape.append((len(run.actions), (REFUSED, transition, reason)))
+        tape.append((len(run.actions), (REFUSED, transition, reason, None)))
     if not passed and run.blocked is not None:
         run.blocked.append((transition, reason))
     return passed

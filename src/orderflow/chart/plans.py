@@ -147,7 +147,7 @@ class Cause(Protocol):
 ACTION = 0  #: (ACTION, type, params, cause data): an action decided by the definition alone
 EFFECT = 1  #: (EFFECT, name, params function, cause): a named effect with computed parameters
 ASSIGN = 2  #: (ASSIGN, update, params, cause): an assignment (a function or a mapping of constants)
-REFUSED = 3  #: (REFUSED, transition, reason): a guard that reads no data refused the external event
+REFUSED = 3  #: (REFUSED, transition, reason, None): a guard reading no data refused the external event
 Op = tuple[Any, ...]
 
 
@@ -291,36 +291,39 @@ class DataPlan:
         context = snapshot.context
         actions: list[Action] = []
         refusals: list[tuple[Transition, str | None]] = []
+        data, value = external.data, external.value
         branch = self.root
         while True:
             for op in branch.ops:
-                kind = op[0]
-                if kind == ACTION:
-                    actions.append(Action(op[1], op[2], external.data if op[3] is None else op[3]))
-                    continue
-                if kind == REFUSED:
-                    refusals.append((op[1], op[2]))
-                    continue
-                cause = external if op[3] is None else op[3]
-                if kind == ASSIGN:
-                    update = op[1]
-                    result = update(context, cause.value, op[2]) if callable(update) else update
-                    assigned = apply_assign(context, result)
+                kind, first, second, cause = op
+                if kind == ASSIGN:  # the commonest step first
+                    update = (
+                        first(context, value if cause is None else cause.value, second)
+                        if callable(first)
+                        else first
+                    )
+                    assigned = apply_assign(context, update)
                     answers.append(assigned)
                     if assigned is context:  # the eventless reselection would differ: a miss
                         return None
                     context = assigned
+                elif kind == ACTION:
+                    actions.append(Action(first, second, data if cause is None else cause))
                 elif kind == EFFECT:
-                    params = op[2](context, cause.value)
+                    params = second(context, value if cause is None else cause.value)
                     answers.append(params)
-                    actions.append(Action(op[1], params, cause.data))
+                    actions.append(Action(first, params, data if cause is None else cause.data))
+                else:  # REFUSED: (REFUSED, transition, reason, None)
+                    refusals.append((first, second))
             end = branch.end
-            if isinstance(end, Ending):
+            if end.__class__ is Ending:
                 break
-            cause = external if end.cause is None else end.cause
+            assert isinstance(end, Fork)
             guard = end.transition.guard
             assert guard is not None
-            passed, reason = guard.evaluate(context, cause.value, end.configuration)
+            passed, reason = guard.evaluate(
+                context, value if end.cause is None else end.cause.value, end.configuration
+            )
             answers.append((passed, reason))
             if not passed and end.noted:
                 refusals.append((end.transition, reason))
@@ -328,7 +331,8 @@ class DataPlan:
             if following is None:
                 return None
             branch = following
-        refused = tuple(refusals) if end.refused else ()
+        assert isinstance(end, Ending)
+        refused = tuple(refusals) if end.refused and refusals else ()
         if end.unchanged:
             return snapshot, actions, end.taken, end.consumed, refused
         if end.timers:
