@@ -188,7 +188,10 @@ def _planned(
     if plan is not None:
         assert isinstance(plan, DataPlan)
         try:
-            replayed = plan.replay(snapshot, event, machine.assigner, machine.snapshot_at, answers)
+            replayed = plan.replay(
+                snapshot, event, machine.assigner, machine.snapshot_at, answers,
+                machine.resolve_delay,
+            )  # fmt: skip
         except OrderflowError:
             raise
         except Exception as exc:  # user code raised: record it, apply nothing

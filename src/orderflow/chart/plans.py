@@ -9,8 +9,8 @@ bounded table keyed by the first four (:func:`plan_key`).
 
 - A macrostep that ran no user code is a :class:`MacrostepPlan`: replaying it
   copies the result.
-- One that evaluated guards reading data, or ran assignments or effects whose
-  parameters are computed, is a :class:`DataPlan`: a small decision tree over
+- One that evaluated guards reading data, or ran assignments, effects whose
+  parameters are computed or named delays, is a :class:`DataPlan`: a small decision tree over
   the guards' outcomes whose paths hold only the user code to run again, in
   order, between the fixed actions.  A replay runs that code against the
   current context and event and follows the guards' outcomes; an outcome not
@@ -19,10 +19,12 @@ bounded table keyed by the first four (:func:`plan_key`).
   are handed to that run, so every guard, assignment and effect parameter
   function is still called once per event.
 
-Whatever cannot be replayed this way (a named delay, a computed raise, emit,
-log or output, a document's executable content, an assignment that hands the
-context back as it was) is marked not replayable by the algorithm as it runs,
-and that path is never stored.
+Named delays and the computed events of ``emit`` and messages of ``log`` are user
+code too: they are recorded and run again like an effect's parameters (a named
+delay's timer is made anew, with the delay it gives now).  Whatever cannot be
+replayed this way (a computed raise or output, a document's executable content,
+an assignment that hands the context back as it was) is marked not replayable by
+the algorithm as it runs, and that path is never stored.
 """
 
 from __future__ import annotations
@@ -148,6 +150,11 @@ ACTION = 0  #: (ACTION, type, params, cause data): an action decided by the defi
 EFFECT = 1  #: (EFFECT, name, params function, cause): a named effect with computed parameters
 ASSIGN = 2  #: (ASSIGN, update, params, cause): an assignment (a function or a mapping of constants)
 REFUSED = 3  #: (REFUSED, transition, reason, None): a guard reading no data refused the external event
+#: (DELAY, (timer id, timer event), delay name, cause): a timer whose delay is named (user code);
+#: the step is its ``schedule`` action
+DELAY = 4
+#: the steps that are the action at their position (see :meth:`DataPlan.path`)
+_PRODUCING = frozenset({EFFECT, DELAY})
 Op = tuple[Any, ...]
 
 
@@ -213,7 +220,7 @@ class DataPlan:
         """The recorded user code merged with the fixed actions, in the order they happened.
 
         Each tape entry holds the number of actions there were when it ran; an effect's
-        entry is the action at that position.
+        (or a named delay's) entry is the action at that position.
         """
         merged: list[Op | tuple[Fork, bool]] = []
         k = 0
@@ -223,7 +230,7 @@ class DataPlan:
                 step = tape[k][1]
                 k += 1
                 merged.append(step)
-                if step[0] == EFFECT:
+                if step[0] in _PRODUCING:
                     produced = True
                     break
             if not produced:
@@ -281,6 +288,7 @@ class DataPlan:
         apply_assign: Callable[[Any, Any], Any],
         make_snapshot: MakeSnapshot,
         answers: list[Any],
+        resolve_delay: Callable[[str, Any, Any], float],
     ) -> tuple[Snapshot, list[Action], bool, str | None, tuple[Any, ...]] | None:
         """Run the path's user code on ``snapshot`` and ``external``; ``None`` on a miss.
 
@@ -292,6 +300,7 @@ class DataPlan:
         actions: list[Action] = []
         refusals: list[tuple[Transition, str | None]] = []
         data, value = external.data, external.value
+        made: dict[str, Timer] = {}  # the timers of named delays scheduled so far, by id
         branch = self.root
         while True:
             for op in branch.ops:
@@ -309,10 +318,20 @@ class DataPlan:
                     context = assigned
                 elif kind == ACTION:
                     actions.append(Action(first, second, data if cause is None else cause))
+                    if made and first == "schedule":  # a fixed delay replaces a named one
+                        made.pop(second["id"], None)
                 elif kind == EFFECT:
                     params = second(context, value if cause is None else cause.value)
                     answers.append(params)
                     actions.append(Action(first, params, data if cause is None else cause.data))
+                elif kind == DELAY:
+                    timer_id, timer_event = first
+                    milliseconds = resolve_delay(second, context, external if cause is None else cause)
+                    answers.append(milliseconds)
+                    timer = made[timer_id] = Timer(timer_id, timer_event, milliseconds)
+                    actions.append(
+                        Action("schedule", timer.to_json(), data if cause is None else cause.data)
+                    )
                 else:  # REFUSED: (REFUSED, transition, reason, None)
                     refusals.append((first, second))
             end = branch.end
@@ -337,7 +356,9 @@ class DataPlan:
             return snapshot, actions, end.taken, end.consumed, refused
         if end.timers:
             carried = {t.id: t for t in snapshot.timers}
-            timers = tuple(carried[t] if isinstance(t, str) else t for t in end.timers)
+            timers = tuple(
+                carried[t] if isinstance(t, str) else made.get(t.id, t) for t in end.timers
+            )
         else:
             timers = ()
         result = make_snapshot(
