@@ -50,7 +50,6 @@ from orderflow.chart.plans import (
     DataPlan,
     Ending,
     MacrostepPlan,
-    plan_key,
     timer_steps,
 )
 from orderflow.chart.snapshot import ACTIVE, DONE, ERROR, Snapshot, is_in_final_state
@@ -179,7 +178,13 @@ def _planned(
     first_step: Callable[[Run, Event], None],
 ) -> tuple[Snapshot, list[Action], Outcome]:
     """Run ``first_step`` and settle, or replay the stored plan for the same key (see plans.py)."""
-    key = plan_key(snapshot, event.type)
+    history, timers = snapshot.history, snapshot.timers  # plan_key(snapshot, event.type), inline
+    key = (
+        snapshot.configuration,
+        tuple(history.items()) if history else (),
+        tuple(t.id for t in timers) if timers else (),
+        event.type,
+    )
     plan = machine.plans.get(key) if trace is None else None
     if type(plan) is MacrostepPlan:
         result, actions = plan.replay(snapshot, event.data, machine.snapshot_at)

@@ -488,14 +488,14 @@ class Machine:
         payload = (
             data if "type" in model.model_fields else {k: v for k, v in data.items() if k != "type"}
         )
-        try:
-            value = model.model_validate(payload)
+        try:  # model_validate and model_dump without their wrappers (the same calls)
+            value = model.__pydantic_validator__.validate_python(payload)
         except ValidationError as exc:
             raise InvalidEventError(
                 f"the payload of '{event_type}' does not fit {model.__name__}: {summarise(exc)}",
                 event_type,
             ) from exc
-        normalised = {"type": event_type, **value.model_dump(mode="json")}
+        normalised = {"type": event_type, **value.__pydantic_serializer__.to_python(value, mode="json")}
         return Event(event_type, normalised, value)
 
     def validate_context(self, data: Any) -> Any:

@@ -49,6 +49,7 @@ MAX_FORKS = 256
 
 
 def plan_key(snapshot: Snapshot, event_type: str) -> PlanKey:
+    """The key a macrostep's plan is kept under (``algorithm._planned`` builds it inline)."""
     history = tuple(snapshot.history.items()) if snapshot.history else ()
     timers = tuple(t.id for t in snapshot.timers) if snapshot.timers else ()
     return (snapshot.configuration, history, timers, event_type)
