@@ -314,7 +314,9 @@ def _schedule_after(
     else:
         run.tape.append((len(run.actions), (DELAY, (timer_id, data), delay, _cause(run, event))))
     milliseconds = (
-        run.answers.popleft() if run.answers else run.machine.resolve_delay(delay, run.context, event)
+        run.answers.popleft()
+        if run.answers
+        else run.machine.resolve_delay(delay, run.context, event)
     )
     _schedule(run, Timer(timer_id, data, milliseconds), event)
 

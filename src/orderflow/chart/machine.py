@@ -495,7 +495,10 @@ class Machine:
                 f"the payload of '{event_type}' does not fit {model.__name__}: {summarise(exc)}",
                 event_type,
             ) from exc
-        normalised = {"type": event_type, **value.__pydantic_serializer__.to_python(value, mode="json")}
+        normalised = {
+            "type": event_type,
+            **value.__pydantic_serializer__.to_python(value, mode="json"),
+        }
         return Event(event_type, normalised, value)
 
     def validate_context(self, data: Any) -> Any:

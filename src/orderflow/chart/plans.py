@@ -150,7 +150,9 @@ class Cause(Protocol):
 ACTION = 0  #: (ACTION, type, params, cause data): an action decided by the definition alone
 EFFECT = 1  #: (EFFECT, name, params function, cause): a named effect with computed parameters
 ASSIGN = 2  #: (ASSIGN, update, params, cause): an assignment (a function or a mapping of constants)
-REFUSED = 3  #: (REFUSED, transition, reason, None): a guard reading no data refused the external event
+REFUSED = (
+    3  #: (REFUSED, transition, reason, None): a guard reading no data refused the external event
+)
 #: (DELAY, (timer id, timer event), delay name, cause): a timer whose delay is named (user code);
 #: the step is its ``schedule`` action
 DELAY = 4
@@ -327,7 +329,9 @@ class DataPlan:
                     actions.append(Action(first, params, data if cause is None else cause.data))
                 elif kind == DELAY:
                     timer_id, timer_event = first
-                    milliseconds = resolve_delay(second, context, external if cause is None else cause)
+                    milliseconds = resolve_delay(
+                        second, context, external if cause is None else cause
+                    )
                     answers.append(milliseconds)
                     timer = made[timer_id] = Timer(timer_id, timer_event, milliseconds)
                     actions.append(
