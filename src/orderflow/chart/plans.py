@@ -150,9 +150,8 @@ class Cause(Protocol):
 ACTION = 0  #: (ACTION, type, params, cause data): an action decided by the definition alone
 EFFECT = 1  #: (EFFECT, name, params function, cause): a named effect with computed parameters
 ASSIGN = 2  #: (ASSIGN, update, params, cause): an assignment (a function or a mapping of constants)
-REFUSED = (
-    3  #: (REFUSED, transition, reason, None): a guard reading no data refused the external event
-)
+#: (REFUSED, transition, reason, None): a guard reading no data refused the external event
+REFUSED = 3
 #: (DELAY, (timer id, timer event), delay name, cause): a timer whose delay is named (user code);
 #: the step is its ``schedule`` action
 DELAY = 4
