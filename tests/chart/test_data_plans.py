@@ -1,8 +1,9 @@
 """Replayed data plans give what the whole algorithm gives, on random charts with user code.
 
 A random chart (``orderflow.testing.machine_configs``) gets guards that read the context
-and the event's payload, assignments on transitions and on entry and exit, and named
-effects whose parameters are computed from the context.  Every event sequence runs
+and the event's payload, assignments on transitions and on entry and exit, named
+effects whose parameters are computed from the context, emits and logs computed from it,
+and ``after`` timers whose named delay reads it.  Every event sequence runs
 through one machine that keeps and replays its plans (``step``) and through the whole
 algorithm (``step(trace=True)`` never reads or stores a plan).  At every step the two
 must agree on the snapshot (with its context), the actions with their causing events,
@@ -25,7 +26,8 @@ from pydantic import BaseModel
 import orderflow
 from orderflow.chart.plans import DataPlan, MacrostepPlan
 from orderflow.errors import InfiniteLoopError
-from orderflow.testing import event_sequences, machine_configs
+from orderflow.testing import machine_configs
+from orderflow.testing.charts import UNHANDLED_EVENT, config_alphabet
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -65,13 +67,28 @@ def _implementations(calls: Counter[str], model: bool) -> orderflow.Setup:
         calls["same"] += 1  # hands the context back as it was (a pydantic context: the object)
         return context if model else {}
 
+    def announce(context: Any, event: Any, params: Any) -> Any:
+        calls["announce"] += 1  # an emitted event computed from the context and the payload
+        return {"type": "ANNOUNCED", "n": _read(context, "n"), "amount": getattr(event, "amount", None)}
+
+    def say(context: Any, event: Any, params: Any) -> str:
+        calls["say"] += 1
+        return f"m is {_read(context, 'm')}"
+
+    def wait(context: Any, event: Any, params: Any) -> int:
+        calls["wait"] += 1  # a named delay that reads the context
+        return 100 + 10 * _read(context, "n")
+
     return orderflow.setup(
         guards={"below": below, "fragile": fragile},
         actions={
             "bump": orderflow.assign(bump),
             "same": orderflow.assign(same),
             "notify": lambda *_: None,
+            "announce": orderflow.emit(announce),
+            "say": orderflow.log(say),
         },
+        delays={"wait": wait},
         context=Counts if model else None,
     )
 
@@ -98,14 +115,14 @@ def _data_guard(draw: st.DrawFn) -> dict[str, Any]:
 def _user_actions(draw: st.DrawFn, calls: Counter[str]) -> list[Any]:
     actions: list[Any] = []
     for _ in range(draw(st.integers(0, 2))):
-        kind = draw(st.sampled_from(("bump", "bump", "notify", "same")))
+        kind = draw(st.sampled_from(("bump", "bump", "notify", "same", "announce", "say")))
         key = draw(st.sampled_from(KEYS))
         if kind == "bump":
             actions.append({"type": "bump", "params": {"key": key, "by": draw(st.integers(0, 3))}})
         elif kind == "notify":
             actions.append({"type": "notify", "params": _notify_params(calls, key)})
         else:
-            actions.append("same")
+            actions.append(kind)
     return actions
 
 
@@ -145,6 +162,12 @@ def _with_data(draw: st.DrawFn, state: dict[str, Any], calls: Counter[str]) -> d
             ]
             for descriptor, specs in state["on"].items()
         }
+    if state.get("type") != "final" and draw(st.booleans()):  # a timer with a named delay
+        first: Any = {"actions": []}  # stays, unless the state has a transition to copy
+        if state.get("on"):
+            specs = next(iter(state["on"].values()))
+            first = specs[0] if isinstance(specs, list) else specs
+        result["after"] = {"wait": draw(_decorated_transition(first, calls))}
     for key in ("always", "onDone"):
         if key in state:
             specs = state[key] if isinstance(state[key], list) else [state[key]]
@@ -202,7 +225,10 @@ def test_replayed_data_plans_agree_with_the_whole_algorithm_at_every_step(
     setup = _implementations(calls, model)
     cached = setup.create_machine(config)
     reference = setup.create_machine(config)
-    alphabet = event_sequences(cached, max_size=10)
+    timers = [delayed.event_type for node in cached.nodes for delayed in node.after]
+    alphabet = st.lists(
+        st.sampled_from([*config_alphabet(cached), *timers, UNHANDLED_EVENT]), max_size=10
+    )
     for _ in range(data.draw(st.integers(1, 4))):
         types = data.draw(alphabet)
         amounts = data.draw(st.lists(st.integers(0, 3), min_size=len(types), max_size=len(types)))
@@ -289,3 +315,29 @@ def test_a_guard_that_raises_during_a_replay_puts_the_snapshot_in_error_as_witho
     }
     assert failed.refusal is not None and failed.refusal.kind == "failed"
     assert (failed.snapshot.value, failed.snapshot.context) == ("a", {"n": 5, "m": 0})
+
+
+def test_a_named_delay_and_a_computed_emit_are_run_again_on_a_replay() -> None:
+    calls: Counter[str] = Counter()
+    bump = {"type": "bump", "params": {"key": "n", "by": 1}}
+    config = {
+        "initial": "a",
+        "context": {"n": 0, "m": 0},
+        "states": {
+            "a": {"on": {"GO": {"target": "b", "actions": [bump]}}},
+            "b": {"after": {"wait": "a"}, "entry": ["announce"], "on": {"BACK": "a"}},
+        },
+    }
+    machine = _implementations(calls, model=False).create_machine(config)
+    start, _ = machine.initial_transition()
+    for amount in range(3):  # recorded once, then replayed with another context each time
+        entered, actions = machine.transition(start, {"type": "GO", "amount": amount})
+        delay = 110.0 + 10 * amount  # n is 1 + amount after the bump
+        assert [timer.delay for timer in entered.timers] == [delay]
+        assert [(a.type, a.params) for a in actions] == [
+            ("emit", {"event": {"type": "ANNOUNCED", "n": 1 + amount, "amount": amount}}),
+            ("schedule", {"id": entered.timers[0].id, "event": {"type": entered.timers[0].id},
+                          "delay": delay}),
+        ]  # fmt: skip
+    assert [type(plan) for plan in machine.plans.values()] == [MacrostepPlan, DataPlan]
+    assert dict(calls) == {"bump": 3, "announce": 3, "wait": 3}

@@ -391,3 +391,15 @@ def test_snapshots_compare_by_content() -> None:
     assert first == second
     _, third = walk("CHECKOUT", "NEXT")
     assert first != third
+
+
+def test_the_fast_snapshot_constructor_sets_every_field_the_dataclass_has() -> None:
+    """``new_snapshot`` sets the slots itself: a field added to Snapshot must be added there too."""
+    import dataclasses
+
+    from orderflow.chart import snapshot as snapshot_module
+
+    names = tuple(f.name for f in dataclasses.fields(snapshot_module.Snapshot))
+    assert names == snapshot_module._SLOTS
+    made = snapshot_module.new_snapshot(*(f"v{i}" for i in range(len(names))))  # type: ignore[arg-type]
+    assert tuple(getattr(made, name) for name in names) == tuple(f"v{i}" for i in range(len(names)))

@@ -50,7 +50,6 @@ from orderflow.chart.plans import (
     DataPlan,
     Ending,
     MacrostepPlan,
-    plan_key,
     timer_steps,
 )
 from orderflow.chart.snapshot import ACTIVE, DONE, ERROR, Snapshot, is_in_final_state
@@ -76,7 +75,12 @@ def macrostep(
 
     With ``trace``, every microstep is appended to it (and no stored plan is replayed).
     """
-    result, actions, _ = macrostep_outcome(machine, snapshot, event, trace)
+    if snapshot.status != ACTIVE:
+        return snapshot, []
+    if machine.scxml:
+        result, actions, _ = _unplanned(machine, snapshot, event, trace, _take_document_event)
+    else:
+        result, actions, _ = _planned(machine, snapshot, event, trace, _take_event)
     return result, actions
 
 
@@ -183,18 +187,25 @@ def _planned(
     first_step: Callable[[Run, TypedEvent[Any]], None],
 ) -> tuple[Snapshot, list[Action], Outcome]:
     """Run ``first_step`` and settle, or replay the stored plan for the same key (see plans.py)."""
-    key = plan_key(snapshot, event.type)
+    history, timers = snapshot.history, snapshot.timers  # plan_key(snapshot, event.type), inline
+    key = (
+        snapshot.configuration,
+        tuple(history.items()) if history else (),
+        tuple(t.id for t in timers) if timers else (),
+        event.type,
+    )
     plan = machine.plans.get(key) if trace is None else None
     if type(plan) is MacrostepPlan:
-        result, actions = plan.replay(snapshot, event, machine.make_snapshot)
+        result, actions = plan.replay(snapshot, event, machine.snapshot_at)
         return result, actions, plan.outcome
     answers: list[Any] = []
     if plan is not None:
         assert isinstance(plan, DataPlan)
         try:
             replayed = plan.replay(
-                snapshot, event, machine.apply_assign, machine.make_snapshot, answers
-            )
+                snapshot, event, machine.assigner, machine.snapshot_at, answers,
+                machine.resolve_delay,
+            )  # fmt: skip
         except OrderflowError:
             raise
         except Exception as exc:  # user code raised: record it, apply nothing

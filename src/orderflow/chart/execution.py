@@ -7,7 +7,7 @@ runs a state's or transition's actions: ``assign`` and ``raise`` change the
 run, a document's :class:`~orderflow.chart.actions.Block` runs with the run
 itself (SCXML's executable content), everything else becomes an
 :class:`~orderflow.chart.actions.Action` record for the caller.  While a plan is recorded, the user code that runs
-(assignments, computed effect parameters) and the outcomes of the guards
+(assignments, computed parameters of effects, emits and logs, named delays) and the outcomes of the guards
 that read data go on the run's tape; anything else that reads the context
 or the event marks the run as not replayable (see ``plans.py``).
 """
@@ -42,6 +42,7 @@ from orderflow.chart.events import TypedEvent
 from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.plans import (
     ASSIGN,
+    DELAY,
     EFFECT,
     REFUSED,
     DataPlan,
@@ -87,6 +88,19 @@ class MachineLike(Protocol):
     def resolve_delay(self, delay: float | str, context: Any, event: TypedEvent[Any]) -> float: ...
 
     def apply_assign(self, context: Any, update: Any) -> Any: ...
+
+    #: apply_assign, or a cheaper function that does the same for this machine's context
+    assigner: Callable[[Any, Any], Any]
+
+    def snapshot_at(
+        self,
+        configuration: frozenset[StateNode],
+        status: str,
+        context: Any,
+        output: Any,
+        history: Mapping[str, tuple[str, ...]],
+        timers: tuple[Timer, ...],
+    ) -> Snapshot: ...
 
     def make_snapshot(self, **fields: Any) -> Snapshot: ...
 
@@ -185,11 +199,11 @@ def execute(run: Run, specs: Iterable[ActionSpec], event: TypedEvent[Any]) -> No
         elif isinstance(builtin, Raise):
             _raise(run, builtin, spec.params, event)
         elif isinstance(builtin, Emit):
-            emitted = _event_data(compute(run, builtin.event, event, spec.params))
-            run.actions.append(Action("emit", {"event": emitted}, event))
+            emitted = _record_params(run, "emit", builtin.event, spec.params, event, _emitted)
+            run.actions.append(Action("emit", emitted, event))
         elif isinstance(builtin, Log):
-            message = compute(run, builtin.message, event, spec.params)
-            run.actions.append(Action("log", {"message": message}, event))
+            logged = _record_params(run, "log", builtin.message, spec.params, event, _logged)
+            run.actions.append(Action("log", logged, event))
         elif isinstance(builtin, Cancel):
             run.timers.pop(builtin.id, None)
             run.actions.append(Action("cancel", {"id": builtin.id}, event))
@@ -200,6 +214,39 @@ def execute(run: Run, specs: Iterable[ActionSpec], event: TypedEvent[Any]) -> No
             if run.actors is None:
                 raise RuntimeError(f"'{spec.name}' needs the actor system (actors.py)")
             run.actors.perform(run, builtin, spec.params, event)
+
+
+def _emitted(value: Any) -> dict[str, Any]:
+    return {"event": _event_data(value)}
+
+
+def _logged(value: Any) -> dict[str, Any]:
+    return {"message": value}
+
+
+def _record_params(
+    run: Run,
+    kind: str,
+    value: Any,
+    params: Any,
+    event: TypedEvent[Any],
+    shape: Callable[[Any], Any],
+) -> Any:
+    """An emit's or log's parameters; computed ones are recorded like an effect's (plans.py).
+
+    A function from a Python config is user code of the context and the event: while a
+    plan is recorded it goes on the tape as the parameters of a ``kind`` record, so a
+    replay calls it again (and after a miss, the answer it gave is taken instead).
+    """
+    if run.tape is None or not callable(value) or isinstance(value, type):
+        return shape(compute(run, value, event, params))
+    function: Callable[..., Any] = value
+
+    def computed(context: Any, cause: TypedEvent[Any]) -> Any:
+        return shape(function(context, cause, params))
+
+    run.tape.append((len(run.actions), (EFFECT, kind, computed, _cause(run, event))))
+    return run.answers.popleft() if run.answers else computed(run.context, event)
 
 
 def _assign(run: Run, action: Assign, params: Any, event: TypedEvent[Any]) -> Any:
@@ -230,21 +277,32 @@ def _raise(run: Run, action: Raise, params: Any, event: TypedEvent[Any]) -> None
     if action.delay is None:
         run.queue.append(TypedEvent.internal(raised))
         return
-    delay = _delay(run, action.delay, event)
-    timer_id = action.id or raised["type"]
-    _schedule(run, Timer(timer_id, raised, delay), event)
+    _schedule_after(run, action.id or raised["type"], raised, action.delay, event)
 
 
 def schedule_delayed(run: Run, state: StateNode, event: TypedEvent[Any]) -> None:
     for delayed in state.after:
-        delay = _delay(run, delayed.delay, event)
-        _schedule(run, Timer(delayed.event_type, {"type": delayed.event_type}, delay), event)
+        _schedule_after(run, delayed.event_type, {"type": delayed.event_type}, delayed.delay, event)
 
 
-def _delay(run: Run, delay: float | str, event: TypedEvent[Any]) -> float:
-    if isinstance(delay, str):  # a named delay may read the context
+def _schedule_after(
+    run: Run, timer_id: str, data: dict[str, Any], delay: float | str, event: TypedEvent[Any]
+) -> None:
+    """Schedule a timer; a named delay (user code of the context) is recorded for replays."""
+    if not isinstance(delay, str):
+        _schedule(run, Timer(timer_id, data, run.machine.resolve_delay(delay, run.context, event)),
+                  event)  # fmt: skip
+        return
+    if run.tape is None:
         run.replayable = False
-    return run.machine.resolve_delay(delay, run.context, event)
+    else:
+        run.tape.append((len(run.actions), (DELAY, (timer_id, data), delay, _cause(run, event))))
+    milliseconds = (
+        run.answers.popleft()
+        if run.answers
+        else run.machine.resolve_delay(delay, run.context, event)
+    )
+    _schedule(run, Timer(timer_id, data, milliseconds), event)
 
 
 def _schedule(run: Run, timer: Timer, event: TypedEvent[Any]) -> None:
@@ -287,7 +345,7 @@ def guard_passes(run: Run, transition: Transition, event: TypedEvent[Any]) -> bo
         else:
             run.replayable = False
     elif not passed and noted and tape is not None:
-        tape.append((len(run.actions), (REFUSED, transition, reason)))
+        tape.append((len(run.actions), (REFUSED, transition, reason, None)))
     if not passed and run.blocked is not None:
         run.blocked.append((transition, reason))
     return passed

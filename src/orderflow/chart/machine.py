@@ -36,7 +36,16 @@ from orderflow.chart.initial_context import initial_context
 from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.plans import DataPlan, MacrostepPlan, PlanKey
 from orderflow.chart.provide import provided
-from orderflow.chart.snapshot import ACTIVE, ERROR, Snapshot, Timer, restore, state_value
+from orderflow.chart.snapshot import (
+    ACTIVE,
+    ERROR,
+    NO_CHILDREN,
+    Snapshot,
+    Timer,
+    new_snapshot,
+    restore,
+    state_value,
+)
 from orderflow.errors import (
     DefinitionError,
     InvalidEventError,
@@ -225,6 +234,12 @@ class Machine:
         #: the ``after`` events of the states (which a restored snapshot's timers are held to)
         self.schedules_raised_events = conventions.scxml or _raises_later(tree.nodes)
         self.context_model = implementations.context
+        #: the payload models by event type (``setup(events=...)``)
+        self.event_models: Mapping[str, type[BaseModel]] = implementations.events
+        #: how an assignment's update joins the context: a dict merge without a context model
+        self.assigner: Callable[[Any, Any], Any] = (
+            merge_into_dict if self.context_model is None else self.apply_assign
+        )
         self._initial_context = tree.context
         self._values: dict[frozenset[StateNode], Any] = {}
         #: persisted state values that restored cleanly, by a key of their strings (snapshot.py)
@@ -258,7 +273,8 @@ class Machine:
         a child machine instead (its path: child ids joined by ``/``), for its
         timers and the results of the function actors it started.
         """
-        self._check_own(snapshot)
+        if snapshot.__class__ is not Snapshot or snapshot.machine is not self:
+            self._check_own(snapshot)
         if self.uses_actors:
             result, actions, _, _, _ = actors.transition(self, snapshot, event, to, None)
             return result, actions
@@ -464,11 +480,13 @@ class Machine:
         """Normalise and validate an external event; :class:`InvalidEventError` when it does not fit."""
         if type(event) is str and event:
             data: dict[str, Any] = {"type": event}
-            model = self.implementations.events.get(event)
-            if model is None:
+            if event not in self.event_models:
                 return TypedEvent(event, data, data)
         elif type(event) is dict:  # the common case first: no ABC check
             data = dict(event)
+            event_type = data.get("type")
+            if type(event_type) is str and event_type and event_type not in self.event_models:
+                return TypedEvent(event_type, data, data)
         elif isinstance(event, str):
             data = {"type": event}
         elif isinstance(event, TypedEvent):  # one read already (by another machine, say)
@@ -484,20 +502,23 @@ class Machine:
         event_type = data.get("type")
         if not isinstance(event_type, str) or not event_type:
             raise InvalidEventError(f"an event needs a non-empty string 'type'; got {data!r}")
-        model = self.implementations.events.get(event_type)
+        model = self.event_models.get(event_type)
         if model is None:
             return TypedEvent(event_type, data, data)
         payload = (
             data if "type" in model.model_fields else {k: v for k, v in data.items() if k != "type"}
         )
-        try:
-            value = model.model_validate(payload)
+        try:  # model_validate and model_dump without their wrappers (the same calls)
+            value = model.__pydantic_validator__.validate_python(payload)
         except ValidationError as exc:
             raise InvalidEventError(
                 f"the payload of '{event_type}' does not fit {model.__name__}: {summarise(exc)}",
                 event_type,
             ) from exc
-        normalised = {"type": event_type, **value.model_dump(mode="json")}
+        normalised = {
+            "type": event_type,
+            **value.__pydantic_serializer__.to_python(value, mode="json"),
+        }
         return TypedEvent(event_type, normalised, value)
 
     def validate_context(self, data: Any) -> Any:
@@ -506,7 +527,7 @@ class Machine:
             if isinstance(data, self.context_model):
                 return data
             return self.context_model.model_validate(data)
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(f"the context must be a JSON object, not {type(data).__name__}")
         return dict(data)
 
@@ -530,11 +551,7 @@ class Machine:
                     validator.validate_assignment(assigned, key, value)
                 return assigned
             return self.context_model.model_validate({**context.model_dump(), **update})
-        if type(update) is not dict and not isinstance(update, Mapping):
-            raise TypeError(
-                f"an assignment must return a mapping of context keys, not {type(update).__name__}"
-            )
-        return {**context, **update}
+        return merge_into_dict(context, update)
 
     @cached_property
     def _assignable_fields(self) -> tuple[frozenset[str], bool]:
@@ -583,13 +600,38 @@ class Machine:
         return self._start(input)
 
     def make_snapshot(self, **fields: Any) -> Snapshot:
-        configuration = fields["configuration"]
+        get = fields.get
+        return new_snapshot(
+            self.value_of(fields["configuration"]), fields["status"], fields["context"],
+            get("output"), get("error"), get("history", {}),
+            get("timers", ()), get("children", NO_CHILDREN), self, fields["configuration"],
+        )  # fmt: skip
+
+    def snapshot_at(
+        self,
+        configuration: frozenset[StateNode],
+        status: str,
+        context: Any,
+        output: Any,
+        history: Mapping[str, tuple[str, ...]],
+        timers: tuple[Timer, ...],
+    ) -> Snapshot:
+        """A snapshot of this machine with no error and no children (what a replay makes)."""
+        value = self._values.get(configuration)
+        if value is None:
+            value = self.value_of(configuration)
+        return new_snapshot(
+            value, status, context, output, None, history, timers, NO_CHILDREN, self, configuration
+        )
+
+    def value_of(self, configuration: frozenset[StateNode]) -> Any:
+        """The state value of ``configuration`` (kept for the first 4,096 configurations)."""
         value = self._values.get(configuration)
         if value is None:
             value = state_value(self.root, configuration)
             if len(self._values) < 4096:
                 self._values[configuration] = value
-        return Snapshot(value=value, machine=self, **fields)
+        return value
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -781,6 +823,15 @@ def summarise(error: ValidationError) -> str:
         where = ".".join(str(p) for p in problem.get("loc", ())) or "payload"
         parts.append(f"{where}: {problem.get('msg', 'invalid')}")
     return "; ".join(parts)
+
+
+def merge_into_dict(context: Any, update: Any) -> Any:
+    """A dict context with an assignment's update merged in (a new dict)."""
+    if type(update) is not dict and not isinstance(update, Mapping):
+        raise TypeError(
+            f"an assignment must return a mapping of context keys, not {type(update).__name__}"
+        )
+    return {**context, **update}
 
 
 def _raises_later(nodes: tuple[StateNode, ...]) -> bool:

@@ -9,8 +9,8 @@ bounded table keyed by the first four (:func:`plan_key`).
 
 - A macrostep that ran no user code is a :class:`MacrostepPlan`: replaying it
   copies the result.
-- One that evaluated guards reading data, or ran assignments or effects whose
-  parameters are computed, is a :class:`DataPlan`: a small decision tree over
+- One that evaluated guards reading data, or ran assignments, effects whose
+  parameters are computed or named delays, is a :class:`DataPlan`: a small decision tree over
   the guards' outcomes whose paths hold only the user code to run again, in
   order, between the fixed actions.  A replay runs that code against the
   current context and event and follows the guards' outcomes; an outcome not
@@ -19,10 +19,12 @@ bounded table keyed by the first four (:func:`plan_key`).
   are handed to that run, so every guard, assignment and effect parameter
   function is still called once per event.
 
-Whatever cannot be replayed this way (a named delay, a computed raise, emit,
-log or output, a document's executable content, an assignment that hands the
-context back as it was) is marked not replayable by the algorithm as it runs,
-and that path is never stored.
+Named delays and the computed events of ``emit`` and messages of ``log`` are user
+code too: they are recorded and run again like an effect's parameters (a named
+delay's timer is made anew, with the delay it gives now).  Whatever cannot be
+replayed this way (a computed raise or output, a document's executable content,
+an assignment that hands the context back as it was) is marked not replayable by
+the algorithm as it runs, and that path is never stored.
 """
 
 from __future__ import annotations
@@ -37,12 +39,18 @@ from orderflow.chart.nodes import StateNode, Transition
 from orderflow.chart.snapshot import Snapshot, Timer
 
 PlanKey = tuple[frozenset[StateNode], tuple[Any, ...], tuple[str, ...], str]
+#: how a replay makes its snapshot: (configuration, status, context, output, history, timers)
+MakeSnapshot = Callable[
+    [frozenset[StateNode], str, Any, Any, Mapping[str, tuple[str, ...]], tuple[Timer, ...]],
+    Snapshot,
+]
 MAX_PLANS = 4096
 #: the guard outcomes one key's decision tree may tell apart; past that, misses stay misses
 MAX_FORKS = 256
 
 
 def plan_key(snapshot: Snapshot, event_type: str) -> PlanKey:
+    """The key a macrostep's plan is kept under (``algorithm._planned`` builds it inline)."""
     history = tuple(snapshot.history.items()) if snapshot.history else ()
     timers = tuple(t.id for t in snapshot.timers) if snapshot.timers else ()
     return (snapshot.configuration, history, timers, event_type)
@@ -96,7 +104,7 @@ class MacrostepPlan:
         )
 
     def replay(
-        self, snapshot: Snapshot, external: TypedEvent[Any], make_snapshot: Any
+        self, snapshot: Snapshot, external: TypedEvent[Any], make_snapshot: MakeSnapshot
     ) -> tuple[Snapshot, list[Action]]:
         actions = [
             Action(kind, params, external if ev is None else ev)
@@ -119,12 +127,7 @@ class MacrostepPlan:
         else:
             timers = ()
         result = make_snapshot(
-            configuration=self.configuration,
-            status=self.status,
-            context=snapshot.context,
-            output=self.output,
-            history=self.history,
-            timers=timers,
+            self.configuration, self.status, snapshot.context, self.output, self.history, timers
         )
         self.last = (snapshot, result)
         return result, actions
@@ -138,7 +141,13 @@ class MacrostepPlan:
 ACTION = 0  #: (ACTION, type, params, cause data): an action decided by the definition alone
 EFFECT = 1  #: (EFFECT, name, params function, cause): a named effect with computed parameters
 ASSIGN = 2  #: (ASSIGN, update, params, cause): an assignment (a function or a mapping of constants)
-REFUSED = 3  #: (REFUSED, transition, reason): a guard that reads no data refused the external event
+#: (REFUSED, transition, reason, None): a guard reading no data refused the external event
+REFUSED = 3
+#: (DELAY, (timer id, timer event), delay name, cause): a timer whose delay is named (user code);
+#: the step is its ``schedule`` action
+DELAY = 4
+#: the steps that are the action at their position (see :meth:`DataPlan.path`)
+_PRODUCING = frozenset({EFFECT, DELAY})
 Op = tuple[Any, ...]
 
 
@@ -204,7 +213,7 @@ class DataPlan:
         """The recorded user code merged with the fixed actions, in the order they happened.
 
         Each tape entry holds the number of actions there were when it ran; an effect's
-        entry is the action at that position.
+        (or a named delay's) entry is the action at that position.
         """
         merged: list[Op | tuple[Fork, bool]] = []
         k = 0
@@ -214,7 +223,7 @@ class DataPlan:
                 step = tape[k][1]
                 k += 1
                 merged.append(step)
-                if step[0] == EFFECT:
+                if step[0] in _PRODUCING:
                     produced = True
                     break
             if not produced:
@@ -270,8 +279,9 @@ class DataPlan:
         snapshot: Snapshot,
         external: TypedEvent[Any],
         apply_assign: Callable[[Any, Any], Any],
-        make_snapshot: Any,
+        make_snapshot: MakeSnapshot,
         answers: list[Any],
+        resolve_delay: Callable[[str, Any, Any], float],
     ) -> tuple[Snapshot, list[Action], bool, str | None, tuple[Any, ...]] | None:
         """Run the path's user code on ``snapshot`` and ``external``; ``None`` on a miss.
 
@@ -282,36 +292,49 @@ class DataPlan:
         context = snapshot.context
         actions: list[Action] = []
         refusals: list[tuple[Transition, str | None]] = []
+        made: dict[str, Timer] = {}  # the timers of named delays scheduled so far, by id
         branch = self.root
         while True:
             for op in branch.ops:
-                kind = op[0]
-                if kind == ACTION:
-                    actions.append(Action(op[1], op[2], external if op[3] is None else op[3]))
-                    continue
-                if kind == REFUSED:
-                    refusals.append((op[1], op[2]))
-                    continue
-                cause = external if op[3] is None else op[3]
-                if kind == ASSIGN:
-                    update = op[1]
-                    result = update(context, cause, op[2]) if callable(update) else update
-                    assigned = apply_assign(context, result)
+                kind, first, second, cause = op
+                if kind == ASSIGN:  # the commonest step first
+                    update = (
+                        first(context, external if cause is None else cause, second)
+                        if callable(first)
+                        else first
+                    )
+                    assigned = apply_assign(context, update)
                     answers.append(assigned)
                     if assigned is context:  # the eventless reselection would differ: a miss
                         return None
                     context = assigned
+                elif kind == ACTION:
+                    actions.append(Action(first, second, external if cause is None else cause))
+                    if made and first == "schedule":  # a fixed delay replaces a named one
+                        made.pop(second["id"], None)
                 elif kind == EFFECT:
-                    params = op[2](context, cause)
+                    event = external if cause is None else cause
+                    params = second(context, event)
                     answers.append(params)
-                    actions.append(Action(op[1], params, cause))
+                    actions.append(Action(first, params, event))
+                elif kind == DELAY:
+                    timer_id, timer_event = first
+                    event = external if cause is None else cause
+                    milliseconds = resolve_delay(second, context, event)
+                    answers.append(milliseconds)
+                    timer = made[timer_id] = Timer(timer_id, timer_event, milliseconds)
+                    actions.append(Action("schedule", timer.to_json(), event))
+                else:  # REFUSED: (REFUSED, transition, reason, None)
+                    refusals.append((first, second))
             end = branch.end
-            if isinstance(end, Ending):
+            if end.__class__ is Ending:
                 break
-            cause = external if end.cause is None else end.cause
+            assert isinstance(end, Fork)
             guard = end.transition.guard
             assert guard is not None
-            passed, reason = guard.evaluate(context, cause, end.configuration)
+            passed, reason = guard.evaluate(
+                context, external if end.cause is None else end.cause, end.configuration
+            )
             answers.append((passed, reason))
             if not passed and end.noted:
                 refusals.append((end.transition, reason))
@@ -319,20 +342,18 @@ class DataPlan:
             if following is None:
                 return None
             branch = following
-        refused = tuple(refusals) if end.refused else ()
+        assert isinstance(end, Ending)
+        refused = tuple(refusals) if end.refused and refusals else ()
         if end.unchanged:
             return snapshot, actions, end.taken, end.consumed, refused
         if end.timers:
             carried = {t.id: t for t in snapshot.timers}
-            timers = tuple(carried[t] if isinstance(t, str) else t for t in end.timers)
+            timers = tuple(
+                carried[t] if isinstance(t, str) else made.get(t.id, t) for t in end.timers
+            )
         else:
             timers = ()
         result = make_snapshot(
-            configuration=end.configuration,
-            status=end.status,
-            context=context,
-            output=end.output,
-            history=end.history,
-            timers=timers,
+            end.configuration, end.status, context, end.output, end.history, timers
         )
         return result, actions, end.taken, end.consumed, refused
