@@ -62,6 +62,18 @@ class DjangoJournal(Journal):
                 setattr(row, name, value)
         return new_version
 
+    def move(
+        self, session: Any, row: Any, columns: Mapping[str, Any], read: int,
+        entries: Sequence[Mapping[str, Any]],
+    ) -> list[int]:  # fmt: skip
+        """:meth:`advance` by one version per entry, then :meth:`log` the ``entries``; their ids.
+
+        The Django call has no SQLAlchemy dialect, so the service journal's one-statement
+        PostgreSQL path does not apply: the update and the log insert stay two statements.
+        """
+        self.advance(session, row, columns, read, len(entries))
+        return self.log(session, entries)
+
     def log(
         self, session: Any, entries: Sequence[Mapping[str, Any]], connection: Any = None
     ) -> list[int]:
