@@ -345,3 +345,20 @@ def test_a_bulk_failure_names_the_model_instance_it_was_about(
     assert (result.succeeded, result.failed) == (0, 2)
     assert [f.record_id for f in result.failures] == [str(t.pk) for t in tickets]
     assert all("version" in f.reason for f in result.failures)
+
+
+@pytest.mark.parametrize("entries", [1, 2], ids=["one statement", "two statements"])
+def test_a_move_from_a_stale_version_writes_neither_the_row_nor_a_log_row(
+    service: DjangoWorkflowService, using: str, entries: int
+) -> None:
+    """The journal's move checks the version it read (on PostgreSQL, inside one statement)."""
+    from orderflow.django.driver import DjangoCall
+
+    ticket = new_ticket(service)
+    entry = {k: v for k, v in logs(using).get().__dict__.items() if k not in ("_state", "id")}
+    entry["metadata"] = entry.pop("details")
+    call, before = DjangoCall(using), logs(using).count()
+    with transaction.atomic(using=using), pytest.raises(StaleRecordError):
+        service.journal.move(call, ticket, {"status": "PAID"}, 0, [entry] * entries)
+    assert logs(using).count() == before
+    assert Ticket.objects.using(using).get(pk=ticket.pk).workflow_version == 1

@@ -224,10 +224,14 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
         event: dict[str, Any],
     ) -> None:  # fmt: skip
         key = form.cleaned_data.get("key") or uuid.uuid4().hex
-        done = service.bulk_send(
-            records, event, actor=actor, idempotency_key=f"admin:{key}",
-            note=form.cleaned_data.get("note") or "",
-        )  # fmt: skip
+        try:
+            done = service.bulk_send(
+                records, event, actor=actor, idempotency_key=f"admin:{key}",
+                note=form.cleaned_data.get("note") or "",
+            )  # fmt: skip
+        except OrderflowError as exc:  # refused for the whole job (a reserved field, ...)
+            self.message_user(request, f"{event['type']} refused: {exc}", messages.ERROR)
+            return None
         self.message_user(
             request, f"{event['type']}: {done.succeeded} of {len(records)} records moved.",
             messages.SUCCESS if done.succeeded else messages.WARNING,

@@ -30,3 +30,9 @@ class Memo(WorkflowModel):
     """A record without a legacy status column."""
 
     status = None
+
+
+class Quote(WorkflowModel):
+    """A user's own table moved by the shipped quotation machine (the hostile-input corpus)."""
+
+    reference = models.CharField(max_length=40)
