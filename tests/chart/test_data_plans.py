@@ -69,7 +69,11 @@ def _implementations(calls: Counter[str], model: bool) -> orderflow.Setup:
 
     def announce(context: Any, event: Any, params: Any) -> Any:
         calls["announce"] += 1  # an emitted event computed from the context and the payload
-        return {"type": "ANNOUNCED", "n": _read(context, "n"), "amount": getattr(event, "amount", None)}
+        return {
+            "type": "ANNOUNCED",
+            "n": _read(context, "n"),
+            "amount": getattr(event, "amount", None),
+        }
 
     def say(context: Any, event: Any, params: Any) -> str:
         calls["say"] += 1
