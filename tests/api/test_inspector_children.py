@@ -242,3 +242,41 @@ def test_in_a_browser_the_children_follow_the_record(
         page.wait_for_selector(".flash.ok")
         assert page.text_content("#children").strip() == "No child actor is running."
         assert page.text_content("#state").strip() == "finished"
+
+
+def test_a_durable_invocation_shows_its_row_state_attempts_and_last_error(tmp_path: Path) -> None:
+    """A function actor a persisted record started is a row: the page shows what the worker did."""
+    from orderflow.workers.invocations import InvocationOptions, run_due_invocations
+
+    def charge(input: Any) -> int:
+        raise RuntimeError("card <declined>")
+
+    machine = orderflow.setup(actors={"charge": charge}).create_machine(
+        {
+            "id": "job",
+            "initial": "paying",
+            "states": {
+                "paying": {
+                    "invoke": {"id": "card", "src": "charge", "input": {"amount": 5},
+                               "onDone": "paid", "onError": "refused"},
+                },
+                "paid": {},
+                "refused": {},
+            },
+        }
+    )  # fmt: skip
+    with open_database("sqlite-file", tmp_path) as database:
+        JobBase.metadata.create_all(database.engine)
+        service = WorkflowService(database.Session, {"job": machine})
+        assert service.start(Job(id=1, workflow_machine="job"), actor=OPERATOR).success
+        client = client_for(create_app(service=service, records=[Job], secret=SECRET))
+        text = client.get("/records/inspected_jobs/1").text
+        assert 'data-invocation="card"' in text and "<td>pending</td><td>0</td>" in text
+
+        runs = run_due_invocations(
+            service, database.Session, options=InvocationOptions(models={"inspected_jobs": Job})
+        )
+        assert len(runs) == 1
+        text = client.get("/records/inspected_jobs/1").text
+        assert "<td>pending</td><td>1</td>" in text  # to be retried, after its backoff
+        assert "card &lt;declined&gt;" in text and "card <declined>" not in text

@@ -213,6 +213,7 @@ class Inspector:
             mermaid=queries.diagram(flow, "mermaid")[1],
             children=children,
             invocations=queries.awaited_invocations(children),
+            durable=queries.pending_invocations(self.service, flow),
         )
 
     def _send(

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 from orderflow.api.markup import Markup, join, tag
@@ -20,7 +21,12 @@ from orderflow.api.queries import ActorEventOption, ChildActor, Workflow
 from orderflow.api.records import RecordSummary, state_text
 from orderflow.export.model import DiagramState
 from orderflow.service import Principal
-from orderflow.service.queries import LogEntry, PendingTimer, RequestedOverride
+from orderflow.service.queries import (
+    LogEntry,
+    PendingInvocation,
+    PendingTimer,
+    RequestedOverride,
+)
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1d232a; background: #f6f7f9; }
@@ -74,6 +80,8 @@ class RecordPage:
     children: Sequence[ChildActor] = ()
     #: the function actors it waits for (``queries.awaited_invocations``)
     invocations: Sequence[ChildActor] = ()
+    #: their durable rows: state, attempts, due time, last error (``queries.pending_invocations``)
+    durable: Sequence[PendingInvocation] = ()
 
 
 def layout(title: str, body: Markup, *, actor: Principal | None = None, csrf: str = "") -> Markup:
@@ -346,25 +354,40 @@ def _child(child: ChildActor) -> Markup:
 
 
 def _invocations(page: RecordPage) -> Markup:
-    """The function actors the record waits for (what its snapshot knows of them).
-
-    The rows of durable invocations (attempts, due times, last error), once the service
-    keeps them, belong in this section too.
-    """
-    if not page.invocations:
+    """The function actors the record waits for: what its snapshot knows of each (src, input)
+    and, for a durable invocation, what its row says (state, attempts, due time, last error)."""
+    rows_by_path = {
+        f"{row.actor_path}/{row.actor_id}" if row.actor_path else row.actor_id: row
+        for row in page.durable
+    }
+    awaited = [(a.path, a.src, a.input) for a in page.invocations]
+    awaited += [  # a row whose actor the snapshot no longer shows (its state was just left)
+        (path, row.src, row.input)
+        for path, row in rows_by_path.items()
+        if path not in {a.path for a in page.invocations}
+    ]
+    if not awaited:
         return Markup("")
     rows = join(
-        tag(
-            '<tr data-invocation="{path}"><td><code>{path}</code></td><td><code>{src}</code></td>'
-            "<td><pre>{input}</pre></td></tr>",
-            path=a.path,
-            src=a.src,
-            input=json.dumps(a.input, sort_keys=True, ensure_ascii=False, default=str),
-        )
-        for a in page.invocations
+        _invocation_row(path, src, given, rows_by_path.get(path)) for path, src, given in awaited
     )
     return tag('<section><h2>Invocations awaited</h2><table id="invocations"><tr><th>Actor</th>'
-               "<th>Src</th><th>Input</th></tr>{rows}</table></section>", rows=rows)  # fmt: skip
+               "<th>Src</th><th>Input</th><th>State</th><th>Attempts</th><th>Due</th>"
+               "<th>Last error</th></tr>{rows}</table></section>", rows=rows)  # fmt: skip
+
+
+def _invocation_row(path: str, src: str, given: Any, row: PendingInvocation | None) -> Markup:
+    return tag(
+        '<tr data-invocation="{path}"><td><code>{path}</code></td><td><code>{src}</code></td>'
+        "<td><pre>{input}</pre></td><td>{state}</td><td>{attempts}</td><td>{due}</td>"
+        "<td>{error}</td></tr>",
+        path=path, src=src,
+        input=json.dumps(given, sort_keys=True, ensure_ascii=False, default=str),
+        state="in memory" if row is None else row.state,
+        attempts="" if row is None else str(row.attempts),
+        due="" if row is None else _when(row.due_at),
+        error="" if row is None or row.last_error is None else row.last_error,
+    )  # fmt: skip
 
 
 def _context(flow: Workflow) -> Markup:

@@ -22,7 +22,12 @@ from orderflow.export.model import DiagramState
 from orderflow.orders.ports import CreditSnapshot
 from orderflow.service import DatabaseCredit, Principal, WorkflowService
 from orderflow.service import queries as service_queries
-from orderflow.service.queries import LogEntry, PendingTimer, RequestedOverride
+from orderflow.service.queries import (
+    LogEntry,
+    PendingInvocation,
+    PendingTimer,
+    RequestedOverride,
+)
 
 RecordRef = tuple[type[Any], Any]
 
@@ -114,6 +119,12 @@ def pending_timers(service: WorkflowService, flow: Workflow) -> list[PendingTime
     """The record's durable timers that have not fired or been cancelled, soonest first."""
     with service.session_factory() as session:
         return service_queries.pending_timers(session, flow.record_type, flow.record_id)
+
+
+def pending_invocations(service: WorkflowService, flow: Workflow) -> list[PendingInvocation]:
+    """The record's durable invocations still waiting for a result (their rows), oldest first."""
+    with service.session_factory() as session:
+        return service_queries.pending_invocations(session, flow.record_type, flow.record_id)
 
 
 def override_requests(
