@@ -8,16 +8,27 @@ through it, share the parent's clock and inspection hook.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+import orderflow
 from orderflow.chart import Step
 from orderflow.io.scxml import load
 from orderflow.io.scxml.children import ChildLoader
-from orderflow.runtime import Actor, SessionActor, SimulatedClock, create_session
+from orderflow.runtime import (
+    Actor,
+    AsyncioClock,
+    SessionActor,
+    SimulatedClock,
+    ThreadingClock,
+    create_session,
+)
 from orderflow.runtime.children import Children, Session
 
 PARENT = """<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="python">
@@ -139,3 +150,81 @@ def test_stopping_an_actor_stops_its_sessions_and_their_pending_sends(tmp_path: 
     assert list(parent.children.sessions()) == []
     clock.run_all()  # the child's delayed pong never arrives
     assert parent.get_snapshot().value == {"working": "waiting"}
+
+
+# -- machine children and function actors, on the parent's clock ---------------------------------
+
+
+def _kettle(work: Any) -> orderflow.Machine:
+    """A user's machine: a child machine with a 20 ms timer, then a function actor."""
+    boiler = orderflow.create_machine({
+        "id": "boiler", "initial": "heating",
+        "states": {"heating": {"after": {"20": "boiled"}}, "boiled": {"type": "final"}},
+    })  # fmt: skip
+    return orderflow.setup(actors={"boiler": boiler, "pour": work}).create_machine({
+        "id": "kettle", "initial": "boiling",
+        "states": {
+            "boiling": {"invoke": {"id": "b", "src": "boiler", "onDone": "pouring"}},
+            "pouring": {"invoke": {"id": "p", "src": "pour", "onDone": "served"},
+                        "on": {"SPILL": "spilt"}},
+            "served": {"type": "final"},
+            "spilt": {"on": {"WIPE": "boiling"}},
+        },
+    })  # fmt: skip
+
+
+def _until(actor: Actor, value: str) -> Any:
+    deadline = time.monotonic() + 5
+    while actor.get_snapshot().value != value and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return actor.get_snapshot().value
+
+
+def test_a_child_machines_timer_and_an_async_function_run_on_the_parents_asyncio_clock() -> None:
+    async def pour(input: Any) -> str:
+        await asyncio.sleep(0.005)
+        return "tea"
+
+    async def scenario() -> Any:
+        actor = orderflow.create_actor(_kettle(pour), clock=AsyncioClock())
+        await actor.start_async()
+        for _ in range(400):
+            await asyncio.sleep(0.005)
+            if actor.get_snapshot().value == "served":
+                break
+        return actor.get_snapshot().value
+
+    assert asyncio.run(scenario()) == "served"
+
+
+def test_a_child_machines_timer_runs_on_the_parents_threading_clock() -> None:
+    gate = threading.Event()
+
+    async def pour(input: Any) -> str:
+        gate.wait(5)
+        return "tea"
+
+    actor = orderflow.create_actor(_kettle(pour), clock=ThreadingClock()).start()
+    assert _until(actor, "pouring") == "pouring"
+    gate.set()
+    assert _until(actor, "served") == "served"
+
+
+def test_a_threaded_function_whose_state_was_left_never_answers() -> None:
+    gate, answered = threading.Event(), threading.Event()
+
+    async def pour(input: Any) -> str:
+        gate.wait(5)
+        answered.set()
+        return "tea"
+
+    steps: list[Step] = []
+    inspect: Any = steps.append
+    actor = orderflow.create_actor(_kettle(pour), clock=ThreadingClock(), inspect=inspect).start()
+    assert _until(actor, "pouring") == "pouring"
+    actor.send("SPILL")
+    gate.set()
+    answered.wait(5)
+    time.sleep(0.05)
+    assert actor.get_snapshot().value == "spilt" and actor.error is None
+    assert "xstate.done.actor.p" not in [step.event["type"] for step in steps]
