@@ -2,7 +2,7 @@
 
 Each ``*.scxml`` file in DIR (except the ``*sub*`` children other tests
 invoke) is loaded with ``orderflow.io.scxml.load`` and run as a
-:class:`~orderflow.runtime.sessions.SessionActor` on a simulated clock, so
+:class:`~orderflow.runtime.actor.Actor` (``create_session``) on a simulated clock, so
 delayed events cost no waiting.  A test passes when the machine finishes in
 its final state ``pass``.  Each test has a time limit (wall clock, and an
 hour of simulated time); one line is printed per failure with the reason, and
@@ -29,8 +29,7 @@ from orderflow.chart import DefinitionWarning
 from orderflow.errors import OrderflowError
 from orderflow.io.scxml import load
 from orderflow.io.scxml.children import ChildLoader
-from orderflow.runtime import SimulatedClock
-from orderflow.runtime.sessions import create_session
+from orderflow.runtime import SimulatedClock, create_session
 
 DEFAULT_TIME_LIMIT = 5.0
 SIMULATED_LIMIT_MS = 3_600_000.0

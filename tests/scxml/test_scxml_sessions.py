@@ -7,8 +7,7 @@ from pathlib import Path
 
 from orderflow.io.scxml import load
 from orderflow.io.scxml.children import ChildLoader
-from orderflow.runtime import SimulatedClock
-from orderflow.runtime.sessions import create_session
+from orderflow.runtime import SimulatedClock, create_session
 
 PARENT = """<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="python">
   <datamodel><data id="answer"/></datamodel>
@@ -46,7 +45,7 @@ def test_a_child_gets_its_params_and_autoforwarded_events_and_its_finish_is_done
 ) -> None:
     clock = SimulatedClock()
     parent = create_session(load(_documents(tmp_path)), clock=clock, spawn=ChildLoader()).start()
-    assert list(parent.children) == ["worker"]
+    assert list(parent.sessions.running()) == ["worker"]
     parent.send("finish")
     clock.run_all()
     snapshot = parent.get_snapshot()
@@ -64,7 +63,7 @@ def test_the_persisted_snapshot_includes_the_children_and_restores_them(tmp_path
     parent.stop()
 
     restored = create_session(machine, persisted, clock=clock, spawn=ChildLoader()).start()
-    assert restored.children["worker"].get_snapshot().context["greeting"] == "hello"
+    assert restored.sessions.running()["worker"].get_snapshot().context["greeting"] == "hello"
     restored.send("finish")
     clock.run_all()
     assert restored.get_snapshot().value == "finished"
@@ -73,11 +72,11 @@ def test_the_persisted_snapshot_includes_the_children_and_restores_them(tmp_path
 def test_leaving_the_invoking_state_stops_the_child(tmp_path: Path) -> None:
     clock = SimulatedClock()
     parent = create_session(load(_documents(tmp_path)), clock=clock, spawn=ChildLoader()).start()
-    child = parent.children["worker"]
+    child = parent.sessions.running()["worker"]
     parent.send("error.platform")
     assert parent.get_snapshot().value == "broken"
     assert child.status == "stopped"
-    assert parent.children == {}
+    assert parent.sessions.running() == {}
 
 
 def test_a_document_that_invokes_itself_stops_at_the_nesting_limit(tmp_path: Path) -> None:
@@ -96,8 +95,8 @@ def test_a_document_that_invokes_itself_stops_at_the_nesting_limit(tmp_path: Pat
     ).start()
     clock.run_all()
     depth, node = 0, session
-    while node.children:
-        node = next(iter(node.children.values()))
+    while node.sessions.running():
+        node = next(iter(node.sessions.running().values()))
         depth += 1
     assert depth == 32
     assert node.get_snapshot().value == "stopped"

@@ -62,7 +62,12 @@ from orderflow.chart.snapshot import (
     FrozenValue,
     Snapshot,
 )
-from orderflow.errors import InfiniteLoopError, InvalidEventError, MissingImplementationError
+from orderflow.errors import (
+    InfiniteLoopError,
+    InvalidEventError,
+    MissingImplementationError,
+    OrderflowError,
+)
 
 #: what the addressed actor's first macrostep did (``algorithm.Outcome``)
 Outcome = tuple[bool, str | None, tuple[Any, ...]]
@@ -82,6 +87,42 @@ def initial(
     root = Cell(system, machine, None, None)
     root.enter(start, event, trace)
     root.start()
+    return root.final_snapshot(), system.actions, tuple(system.deliveries)
+
+
+def entered(
+    machine: Any, snapshot: Snapshot, event: TypedEvent[Any]
+) -> tuple[Snapshot, list[Action], tuple[Delivery, ...]]:
+    """Start the invocations of a snapshot put into its states from outside (``enter_state``).
+
+    No entry action runs there, so nothing else is spawned.  The states' invocations
+    start in entry order, as a transition entering the states would start them, and
+    what they do at once follows (a child's own start, a function actor's
+    ``start_actor`` record, a child that finishes at once and its parent's answer).
+    """
+    system = _System(machine, None)
+    root = Cell(system, machine, None, None)
+    root.running = True
+    run = Run(machine, snapshot)
+    run.replayable = False
+    run.actors = root
+    try:
+        for state in sorted(snapshot.configuration, key=lambda node: node.order):
+            if state.invoke:
+                root.start_invocations(run, state, event)
+    except OrderflowError:
+        raise
+    except Exception as exc:  # an input function raised: as in a transition, nothing applies
+        error = {"type": type(exc).__name__, "message": str(exc), "event": event.type}
+        return replace(snapshot, status=ERROR, error=error, timers=()), [], ()
+    root.snapshot = replace(snapshot, children=run.children)
+    root.flushing = True  # what the children answer waits for their starts, as after a macrostep
+    try:
+        root.update(run.deferred, event)
+    finally:
+        root.flushing = False
+    if root.running:
+        root.flush()
     return root.final_snapshot(), system.actions, tuple(system.deliveries)
 
 

@@ -339,10 +339,12 @@ class Machine:
 
         For records that join their workflow part-way (a backfill): nothing
         is entered in the SCXML sense, so no entry action runs; the timers
-        are scheduled as if the states had just been entered (``actions``
-        holds their ``schedule`` actions, caused by an event of type
-        ``cause``).  ``value`` and ``context`` are validated like a persisted
-        snapshot (:class:`~orderflow.errors.InvalidSnapshotError`).
+        are scheduled and the states' invocations started as if the states
+        had just been entered (``actions`` holds their ``schedule`` actions,
+        then what the children do as they start, caused by an event of type
+        ``cause``); nothing else is spawned.  ``value`` and ``context`` are
+        validated like a persisted snapshot
+        (:class:`~orderflow.errors.InvalidSnapshotError`).
         """
         snapshot = self.resolve_snapshot(
             {"machine": self.id, "version": self.version, "value": value, "context": context}
@@ -360,9 +362,16 @@ class Machine:
             for delayed in state.after
         )
         actions = [Action("schedule", timer.to_json(), caused) for timer in timers]
+        snapshot = replace(snapshot, timers=timers)
+        if not any(state.invoke for state in snapshot.configuration):
+            return Step(caused.data, None, snapshot, actions, typed_event=caused)
+        entered, started, delivered = actors.entered(self, snapshot, caused)
+        if entered.status == ERROR and not delivered:  # an input function raised: arm nothing
+            return Step(caused.data, None, entered, [], typed_event=caused)
         return Step(
-            caused.data, None, replace(snapshot, timers=timers), actions, typed_event=caused
-        )
+            caused.data, None, entered, actions + started, deliveries=delivered,
+            typed_event=caused,
+        )  # fmt: skip
 
     def resolve_snapshot(self, data: Any) -> Snapshot:
         """Validate a persisted snapshot (``snapshot.to_json()``) and restore it."""

@@ -6,9 +6,15 @@ due.  Use :class:`SimulatedClock` in tests, :class:`ThreadingClock` (the
 default) or :class:`AsyncioClock` for real time.
 """
 
-from orderflow.runtime.actor import Actor, ActorNotRunningError, Subscription, create_actor
+from orderflow.runtime.actor import (
+    Actor,
+    ActorNotRunningError,
+    SessionActor,
+    Subscription,
+    create_actor,
+    create_session,
+)
 from orderflow.runtime.clock import AsyncioClock, Clock, SimulatedClock, ThreadingClock
-from orderflow.runtime.sessions import SessionActor, create_session
 from orderflow.runtime.waiting import wait_for, wait_for_async
 
 __all__ = [

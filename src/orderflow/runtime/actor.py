@@ -24,6 +24,10 @@ plain function at once (its result is the next event), an ``async def`` as an
 asyncio task when a loop runs (else on a thread); its result or failure comes
 back as ``xstate.done.actor.<id>`` / ``xstate.error.actor.<id>``, and a
 ``stop_actor`` record cancels it.  ``actor.system.get(system_id)`` finds a child.
+An SCXML ``<invoke>`` runs its session as a child actor the same way
+(``sessions.py``): function actors and sessions are kept in the actor's one
+:class:`~orderflow.runtime.children.Children`.  Child sessions share the
+actor's clock and its inspection hook.
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ from orderflow.chart.definition import DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX
 from orderflow.chart.machine import Step
 from orderflow.errors import ActorNotRunningError as ActorNotRunningError  # its old home
 from orderflow.errors import MissingImplementationError
+from orderflow.runtime.children import Children, Key, Running, Task, Thread
 from orderflow.runtime.clock import ThreadingClock
+from orderflow.runtime.sessions import RECORDS, Sessions, Spawn
 
 logger = logging.getLogger("orderflow.actor")
 
@@ -66,7 +72,8 @@ class Subscription:
 
 
 class Actor:
-    """A running instance of a machine.  Create it with :func:`create_actor`."""
+    """A running instance of a machine.  Create it with :func:`create_actor` (or
+    :func:`create_session` for an SCXML document that invokes other documents)."""
 
     def __init__(
         self,
@@ -77,9 +84,16 @@ class Actor:
         *,
         input: Any = None,
         inspect: Inspector | None = None,
+        spawn: Spawn | None = None,
+        parent: Actor | None = None,
+        invokeid: str | None = None,
     ) -> None:
         self.machine = machine
         self.clock = clock if clock is not None else ThreadingClock()
+        saved_sessions: Mapping[str, Any] = {}
+        if isinstance(snapshot, Mapping) and machine.scxml and "children" in snapshot:
+            saved_sessions = snapshot["children"] or {}  # SCXML sessions, beside the snapshot
+            snapshot = {k: v for k, v in snapshot.items() if k != "children"}
         if snapshot is not None and not isinstance(snapshot, Snapshot):
             snapshot = machine.resolve_snapshot(snapshot)
         self._snapshot: Snapshot | None = snapshot
@@ -96,9 +110,17 @@ class Actor:
         self._lock = threading.RLock()
         self._processing = False
         self._tasks: set[asyncio.Future[Any]] = set()
-        #: the function actors running outside the macrostep, by (parent path, id): a task to
-        #: cancel, or a thread's cancelled flag
-        self._running: dict[tuple[str, str], Any] = {}
+        #: what runs beside the snapshot: function actors and invoked SCXML sessions
+        self.children = Children()
+        #: turns an SCXML invoke's parameters into a child machine and its input
+        self.spawn = spawn
+        self.parent = parent
+        #: the invoke id this actor runs under in its parent, and how deep it is nested
+        self.invokeid = invokeid
+        self.depth: int = parent.depth + 1 if parent is not None else 0
+        #: set when the parent cancelled this session's invocation
+        self.cancelled = False
+        self.sessions = Sessions(self, saved_sessions)
         self.system = ActorSystem(self)
         self.status = IDLE
         #: the exception of the last effect that failed (the snapshot then has status "error")
@@ -121,6 +143,7 @@ class Actor:
             else:
                 self._resume_timers()
                 self._notify(self._snapshot)
+                self.sessions.restore()
             self._drain()
         return self
 
@@ -136,6 +159,7 @@ class Actor:
         else:
             self._resume_timers()
             self._notify(self._snapshot)
+            self.sessions.restore()
         await self._drain_async()
         return self
 
@@ -146,9 +170,8 @@ class Actor:
                 self.clock.cancel(handle)
             self._timers.clear()
             self._mailbox.clear()
-            for running in self._running.values():
-                _cancel(running)
-            self._running.clear()
+            self.children.stop_all()
+            self.sessions.stop()
             self.status = STOPPED
 
     # -- events -----------------------------------------------------------------------------
@@ -231,7 +254,22 @@ class Actor:
         """Send ``event`` to the child machine at ``path`` (child ids joined by ``/``)."""
         return self.send(_Addressed(path, event))  # type: ignore[arg-type]
 
+    def deliver(self, event: Mapping[str, Any]) -> None:
+        """An event from another session: processed if this actor still runs, else dropped."""
+        if self.status == RUNNING and self._snapshot is not None and self._snapshot.status == "active":
+            self.send(dict(event))
+
+    def session_child(self, machine: Machine, snapshot: Any, input: Any, ident: str) -> Actor:
+        """A child session of this actor, on its clock, seen by its inspection hook."""
+        return Actor(machine, snapshot, self.clock, input=input, inspect=self._inspect,
+                     spawn=self.spawn, parent=self, invokeid=ident)  # fmt: skip
+
     def _macrostep(self, event: EventLike | None) -> Generator[EffectCall, Any, None]:
+        """One macrostep and its actions, then the sessions it invoked start (SCXML)."""
+        yield from self._actions_of(event)
+        self.sessions.after_macrostep()
+
+    def _actions_of(self, event: EventLike | None) -> Generator[EffectCall, Any, None]:
         """One macrostep and its actions; yields each effect call and receives its result."""
         before = self._snapshot
         to = None
@@ -260,7 +298,9 @@ class Actor:
                 if reply is not None:
                     replies.append(reply)  # type: ignore[arg-type]
             elif action.type == "stop_actor":
-                _cancel(self._running.pop((action.actor, action.params["id"]), None))
+                self.children.stop((action.actor, action.params["id"]))
+            elif action.type in RECORDS:
+                self.sessions.perform(action)
             else:
                 context = _snapshot_at(snapshot, action.actor).context
                 result = yield _EffectCall(self._effect(action), context, action)
@@ -292,41 +332,40 @@ class Actor:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is not None:
-            task = loop.create_task(self._await_function(key, function(value)))
-            self._running[key] = task
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if loop is not None:  # the task runs once this macrostep yields to the loop
+            task = Task(None)
+            task.task = loop.create_task(self._await_function(key, task, function(value)))
+            self._tasks.add(task.task)
+            task.task.add_done_callback(self._tasks.discard)
+            self.children.start(key, task)
         else:
-            cancelled = threading.Event()
-            self._running[key] = cancelled
-            thread = threading.Thread(
-                target=self._run_on_thread, args=(key, function, value, cancelled), daemon=True
-            )
-            thread.start()
+            thread = Thread()
+            self.children.start(key, thread)
+            threading.Thread(
+                target=self._run_on_thread, args=(key, thread, function, value), daemon=True
+            ).start()
         return None
 
-    async def _await_function(self, key: tuple[str, str], pending: Awaitable[Any]) -> None:
+    async def _await_function(self, key: Key, running: Running, pending: Awaitable[Any]) -> None:
         try:
             result: Any = await pending
         except asyncio.CancelledError:
             return
         except Exception as exc:
             result = _Failure(exc)
-        if self._running.pop(key, None) is not None and self.status == RUNNING:
+        if self.children.finish(key, running) and self.status == RUNNING:
             await self.send_async(_Addressed(key[0], _answer(key[1], result)))  # type: ignore[arg-type]
 
     def _run_on_thread(
-        self, key: tuple[str, str], function: Callable[..., Any], value: Any, cancelled: Any
+        self, key: Key, running: Thread, function: Callable[..., Any], value: Any
     ) -> None:
         try:
             result: Any = asyncio.run(function(value))
         except Exception as exc:
             result = _Failure(exc)
         with self._lock:
-            if cancelled.is_set() or self._running.get(key) is not cancelled:
+            if running.cancelled.is_set() or not self.children.finish(key, running):
                 return
-            del self._running[key]
             if self.status == RUNNING:
                 self.send(_Addressed(key[0], _answer(key[1], result)))  # type: ignore[arg-type]
 
@@ -365,6 +404,8 @@ class Actor:
         """
         armed: list[str] = []
         for action in actions:
+            if action.type == "cancel" and not action.actor:  # perhaps a send to another session
+                self.sessions.cancel_send(action.params["id"])
             timer_id = _timer_key(action.actor, action.params["id"]) if action.type in (
                 "schedule", "cancel") else ""  # fmt: skip
             if action.type == "schedule":
@@ -450,8 +491,15 @@ class Actor:
         return self._snapshot
 
     def get_persisted_snapshot(self) -> dict[str, Any]:
-        """The snapshot as JSON, with the due times of pending timers, for ``create_actor(..., snapshot=...)``."""
-        return self.get_snapshot().to_json()
+        """The snapshot as JSON, with the due times of pending timers, for ``create_actor(..., snapshot=...)``.
+
+        An SCXML machine's running sessions are under ``children``, each with the invoke that
+        started it and its own persisted snapshot.
+        """
+        data = self.get_snapshot().to_json()
+        if self.machine.scxml:
+            data["children"] = self.sessions.persisted()
+        return data
 
 
 class _EffectCall:
@@ -556,15 +604,6 @@ def _answer(ident: str, result: Any) -> dict[str, Any]:
     return {"type": DONE_ACTOR_PREFIX + ident, "output": result}
 
 
-def _cancel(running: Any) -> None:
-    if running is None:
-        return
-    if isinstance(running, threading.Event):
-        running.set()
-    else:
-        running.cancel()
-
-
 class _Failure:
     __slots__ = ("exception",)
 
@@ -602,3 +641,20 @@ def create_actor(
 ) -> Actor:
     """An actor for ``machine``, from its initial state or from a (persisted) snapshot; call ``start()``."""
     return Actor(machine, snapshot, clock, implementations, input=input, inspect=inspect)
+
+
+def create_session(
+    machine: Machine,
+    snapshot: Snapshot | Mapping[str, Any] | None = None,
+    clock: Any = None,
+    *,
+    spawn: Spawn | None = None,
+    input: Any = None,
+    inspect: Inspector | None = None,
+) -> Actor:
+    """An actor for an SCXML ``machine`` whose ``<invoke>`` children ``spawn`` loads; call ``start()``."""
+    return Actor(machine, snapshot, clock, input=input, inspect=inspect, spawn=spawn)
+
+
+#: the actor of an SCXML session: every actor runs invoked sessions (its old name)
+SessionActor = Actor
