@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import orderflow
+from orderflow import TypedEvent
 
 NAME = "orderflow pure transition()"
 VERSION = version("orderflow")
@@ -155,20 +156,21 @@ SALE_DATA = {
 
 
 # Guards and assignments get (context, event, params); with no context or event models given
-# to setup(), the context is a dict and the event is the event dict {"type": ..., "amount": ...}.
-def covers_total(context: dict[str, Any], event: dict[str, Any], params: Any) -> bool:
-    return bool(context["captured"] + event["amount"] >= context["total"])
+# to setup(), the context is a dict and the event a TypedEvent whose payload is the event dict
+# {"type": ..., "amount": ...}: its fields read as attributes (event.amount).
+def covers_total(context: dict[str, Any], event: TypedEvent[Any], params: Any) -> bool:
+    return bool(context["captured"] + event.amount >= context["total"])
 
 
-def count(context: dict[str, Any], event: dict[str, Any], params: Any) -> dict[str, Any]:
+def count(context: dict[str, Any], event: TypedEvent[Any], params: Any) -> dict[str, Any]:
     return {"events": context["events"] + 1}
 
 
-def capture(context: dict[str, Any], event: dict[str, Any], params: Any) -> dict[str, Any]:
-    return {"captured": context["captured"] + event["amount"], "events": context["events"] + 1}
+def capture(context: dict[str, Any], event: TypedEvent[Any], params: Any) -> dict[str, Any]:
+    return {"captured": context["captured"] + event.amount, "events": context["events"] + 1}
 
 
-def settle(context: dict[str, Any], event: dict[str, Any], params: Any) -> dict[str, Any]:
+def settle(context: dict[str, Any], event: TypedEvent[Any], params: Any) -> dict[str, Any]:
     return {"captured": 0, "events": context["events"] + 1}
 
 
