@@ -321,3 +321,47 @@ def test_xstate_json_export_writes_history_true_as_shallow_and_loads_back_the_sa
     assert to_xstate(again) == exported
     events = ("NEXT", "SECOND", "PAUSE", "RESUME")
     assert run(again, *events).to_json() == run(machine, *events).to_json()
+
+
+# -- a history state outside the transition's source -------------------------------------------
+
+ROOT_HISTORY_FROM_A_REGION = {
+    "id": "m",
+    "initial": "p",
+    "states": {
+        "p": {
+            "type": "parallel",
+            "states": {
+                "left": {"initial": "one", "states": {"one": {"on": {"A": "two"}}, "two": {}}},
+                "right": {"initial": "x", "on": {"D": "#m.h"}, "states": {"x": {}}},
+            },
+        },
+        "h": {"type": "history", "target": "p.right.x"},
+    },
+}
+
+
+def _legal(snapshot: orderflow.Snapshot) -> bool:
+    """Every active compound state has exactly one active child; a parallel one all of them."""
+    active = snapshot.configuration
+    for node in active:
+        children = [c for c in node.children if c.type != "history"]
+        if not children:
+            continue
+        on = [c for c in children if c in active]
+        if len(on) != (len(children) if node.type == "parallel" else 1):
+            return False
+    return True
+
+
+def test_a_history_state_of_an_ancestor_taken_from_inside_a_region_exits_what_it_enters() -> None:
+    """The root's history, remembering nothing, defaults into one region of the parallel
+    state; entering it enters the other regions' defaults too, so they must be exited first
+    (once a region stayed in `two` while `one` was entered: two active children)."""
+    machine = orderflow.create_machine(ROOT_HISTORY_FROM_A_REGION)
+    snapshot, _ = machine.transition(machine.initial_transition()[0], "A")
+    assert snapshot.value == {"p": {"left": "two", "right": "x"}}
+    for trace in (False, True):  # the stored plan and the whole algorithm
+        after = machine.step(snapshot, {"type": "D"}, trace=trace).snapshot
+        assert _legal(after)
+        assert after.value == {"p": {"left": "one", "right": "x"}}

@@ -587,11 +587,20 @@ def transition_domain(
     source = t.source
     if source.scxml:
         return _document_domain(t, targets)
-    if not t.reenter and all(
-        s.is_descendant_of(source) or (s is source and s in (t.targets or ())) for s in targets
+    # a history state's own place counts too: entering it enters the states between what it
+    # resolves to and its parent (the other regions of a parallel state on the way included),
+    # so the domain must hold that parent, or those states are entered without being exited
+    histories = [h for h in t.targets or () if h.type == HISTORY]
+    if (
+        not t.reenter
+        and all(
+            s.is_descendant_of(source) or (s is source and s in (t.targets or ()))
+            for s in targets
+        )
+        and all(h.is_descendant_of(source) for h in histories)
     ):
         return source
-    lca = _least_common_ancestor([*targets, source])
+    lca = _least_common_ancestor([*targets, *histories, source])
     if lca is not None:
         return lca
     return _ABOVE_ROOT if t.reenter else _root_of(source)
