@@ -38,17 +38,15 @@ from orderflow.store import TransitionLog
 from orderflow.store.base import JSONDocument, UTCDateTime
 from workflow_db import Database, Ticket
 
+#: text PostgreSQL can store (no NUL, no lone surrogate), in values and in keys alike
+texts = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=6)
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-(2**53), 2**53)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(
-        st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=6
-    ),  # PostgreSQL refuses NUL
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
-    ),
+    | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
     max_leaves=10,
 )
 
