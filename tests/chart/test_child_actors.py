@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 import orderflow
 from orderflow.chart import assign
 from orderflow.chart.actions import enqueue_actions, send_parent, send_to, spawn_child
-from orderflow.errors import DefinitionError, InvalidEventError, InvalidSnapshotError
+from orderflow.export import to_xstate
+from orderflow.errors import (
+    DefinitionError,
+    InvalidEventError,
+    InvalidSnapshotError,
+    MissingImplementationError,
+)
 
 TOGGLE = orderflow.create_machine({
     "id": "toggle", "initial": "off", "context": {"flips": 0},
@@ -230,6 +236,20 @@ def test_bad_actor_definitions_are_refused_with_their_json_path(config: Any, mes
         )
     assert message in str(caught.value)
     assert "$.states.a." in str(caught.value)
+
+
+def test_a_machine_created_without_implementations_draws_an_input_function_it_cannot_run() -> None:
+    config = {
+        "id": "m", "initial": "a",
+        "states": {"a": {"on": {"GO": "b"}}, "b": {"invoke": {"src": "price", "inputFrom": "order"}}},
+    }  # fmt: skip
+    machine = orderflow.create_machine(config)  # as export and validate create it
+    assert "inputFrom" in json.dumps(to_xstate(machine))
+    snapshot, _ = machine.initial_transition()
+    with pytest.raises(MissingImplementationError):
+        machine.transition(snapshot, "GO")
+    with pytest.raises(DefinitionError, match="no input function 'order'"):
+        orderflow.setup(actors={"price": charge}).create_machine(config)
 
 
 def test_setup_refuses_an_actor_that_is_neither_machine_nor_function() -> None:

@@ -1,7 +1,7 @@
 """The JSON Schema the shipped definitions must fit, and a validator for the part of JSON Schema it uses.
 
 The schema describes XState v5 machine configs as orderflow reads them
-(states, ``on``, ``always``, ``after``, guards with params and the
+(states, ``on``, ``always``, ``after``, ``invoke``, guards with params and the
 ``and``/``or``/``not``/``stateIn`` combinators, actions as names or
 ``{"type", "params"}``, history and final states).  It is stricter than the
 core on purpose: no unknown keys anywhere, so a typo in a definition fails
@@ -54,6 +54,12 @@ SCHEMA: dict[str, Any] = {
                 "always": {"$ref": "#/$defs/transitions"},
                 "after": {"$ref": "#/$defs/on"},
                 "onDone": {"$ref": "#/$defs/transitions"},
+                "invoke": {
+                    "anyOf": [
+                        {"$ref": "#/$defs/invoke"},
+                        {"type": "array", "items": {"$ref": "#/$defs/invoke"}},
+                    ]
+                },
                 "entry": {"$ref": "#/$defs/actions"},
                 "exit": {"$ref": "#/$defs/actions"},
                 "tags": {"type": "array", "items": NAME},
@@ -64,6 +70,21 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
         },
         "on": {"type": "object", "additionalProperties": {"$ref": "#/$defs/transitions"}},
+        "invoke": {
+            "type": "object",
+            "required": ["src"],
+            "properties": {
+                "id": NAME,
+                "src": NAME,
+                "systemId": NAME,
+                "input": {},
+                "inputFrom": NAME,
+                "onDone": {"$ref": "#/$defs/transitions"},
+                "onError": {"$ref": "#/$defs/transitions"},
+                "onSnapshot": {"$ref": "#/$defs/transitions"},
+            },
+            "additionalProperties": False,
+        },
         "transitions": {
             "anyOf": [
                 {"$ref": "#/$defs/transition"},

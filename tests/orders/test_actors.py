@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from order_walks import ADMIN, CLERK, FULFILMENT_START, ORDER_START, SALE_START, SALES_APPROVER
 
 from orderflow.chart import Machine
 from orderflow.orders import (
@@ -19,6 +18,14 @@ from orderflow.orders import (
     sale_input_from,
 )
 from orderflow.orders.ports import InventoryError
+from orderflow.orders.walks import (
+    ADMIN,
+    CLERK,
+    FULFILMENT_START,
+    ORDER_START,
+    SALE_START,
+    SALES_APPROVER,
+)
 from orderflow.runtime import Actor, SimulatedClock, create_actor
 
 

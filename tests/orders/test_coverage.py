@@ -13,10 +13,10 @@ from collections import deque
 from collections.abc import Hashable
 
 import pytest
-from order_walks import WALKS
 
 from orderflow.chart import Machine
 from orderflow.orders import MACHINE_NAMES, load_machine
+from orderflow.orders.walks import WALKS
 from orderflow.testing.paths import StateGraph, coverage_plan, explore, replay
 
 

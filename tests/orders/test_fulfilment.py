@@ -6,10 +6,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from order_walks import FULFILMENT_START
 
 from orderflow.chart import Action, Machine, Snapshot
 from orderflow.orders import DAY_MS
+from orderflow.orders.walks import FULFILMENT_START
 
 RESERVATIONS: list[dict[str, Any]] = [
     {"reservation_id": "RSV-1", "sku": "CHAIR", "quantity": 4},

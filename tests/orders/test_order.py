@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from order_walks import ADMIN, CLERK, NOBODY, ORDER_START
 
 from orderflow.chart import Action, Machine, Snapshot
 from orderflow.orders import DAY_MS, Policies, load_machine
+from orderflow.orders.walks import ADMIN, CLERK, NOBODY, ORDER_START
 
 PAID = {"type": "MARK_PAID", "payment_reference": "PAY-1", "amount": "99.90", "actor": CLERK}
 RESERVED = {

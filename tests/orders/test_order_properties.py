@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from order_walks import FULFILMENT_START, POOR_CREDIT, WALKS, Event
 
 from orderflow.chart import Snapshot
 from orderflow.orders import MACHINE_NAMES, Policies, in_memory_ports, load_machine
 from orderflow.orders.values import money
+from orderflow.orders.walks import FULFILMENT_START, POOR_CREDIT, WALKS, Event
 from orderflow.runtime import SimulatedClock, create_actor
 from orderflow.testing.paths import shortest_paths
 

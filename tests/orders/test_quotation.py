@@ -6,11 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from order_walks import NOBODY, SALES_APPROVER
 
 from orderflow.chart import Action, Machine, Snapshot
 from orderflow.errors import InvalidEventError
 from orderflow.orders import DAY_MS, HandoffError, Policies, load_machine, sale_input_from
+from orderflow.orders.walks import NOBODY, SALES_APPROVER
 
 START = {"quotation_id": "Q-7", "customer_id": "C-1", "currency": "EUR"}
 CHAIRS = {"type": "ADD_LINE", "sku": "CHAIR", "quantity": 4, "unit_price": "120.00"}

@@ -6,16 +6,32 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from order_walks import ADMIN, CLERK, CREDIT_APPROVER, GOOD_CREDIT, NOBODY, POOR_CREDIT, SALE_START
+from pydantic import ValidationError
 
 from orderflow.chart import Action, Machine, Snapshot
-from orderflow.orders import HandoffError, Policies, fulfilment_input_from, load_machine
+from orderflow.errors import InvalidEventError
+from orderflow.orders import (
+    HandoffError,
+    Policies,
+    fulfilment_input_from,
+    in_memory_ports,
+    load_machine,
+)
+from orderflow.orders.walks import (
+    ADMIN,
+    CLERK,
+    CREDIT_APPROVER,
+    CREDIT_DOWN,
+    CREDIT_LOW,
+    CREDIT_OK,
+    GOOD_CREDIT,
+    NOBODY,
+    SALE_START,
+)
 
 CARD = {"type": "SELECT_PAYMENT_METHOD", "method": "card"}
 BANK = {"type": "SELECT_PAYMENT_METHOD", "method": "bank_transfer"}
 ON_ACCOUNT = {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"}
-CREDIT_OK = {"type": "CREDIT_CHECKED", "credit": GOOD_CREDIT}
-CREDIT_LOW = {"type": "CREDIT_CHECKED", "credit": POOR_CREDIT}
 ASK_CREDIT = {"type": "REQUEST_CREDIT_OVERRIDE", "reason": "good payer", "actor": CLERK}
 ASK_ADMIN = {"type": "REQUEST_ADMIN_OVERRIDE", "reason": "strategic", "actor": CLERK}
 
@@ -110,10 +126,58 @@ def test_unpaid_may_switch_to_on_account_but_partially_paid_may_not(sale: Machin
     assert not run(sale, CARD, capture("1.00")).can(ON_ACCOUNT)
 
 
-def test_on_account_takes_a_credit_snapshot(sale: Machine) -> None:
+def test_on_account_invokes_the_credit_check_with_the_customer_and_currency(
+    sale: Machine,
+) -> None:
     snapshot, actions = sale.transition(run(sale), ON_ACCOUNT)
     assert snapshot.matches("processing.credit_check")
-    assert [a.type for a in actions] == ["check_credit"]
+    assert [(a.type, a.params) for a in actions] == [
+        (
+            "start_actor",
+            {
+                "id": "credit_check",
+                "src": "check_credit",
+                "input": {"customer_id": "C-1", "currency": "EUR"},
+            },
+        )
+    ]
+
+
+def test_the_credit_check_actor_answers_the_ports_credit_snapshot() -> None:
+    ports = in_memory_ports()
+    ports.credit.set_profile("C-1", Decimal("5000"), open_balance=Decimal("1000"))
+    check_credit = load_machine("sale", ports=ports).actor_logic("check_credit")
+    answer = check_credit({"customer_id": "C-1", "currency": "EUR"})
+    assert (answer.limit, answer.available) == (Decimal("5000.00"), Decimal("4000.00"))
+    with pytest.raises(ValidationError):  # its input is checked, as a durable row's may be old
+        check_credit({"customer_id": "", "currency": "EUR"})
+
+
+def test_a_failed_credit_check_holds_the_sale_and_says_why(sale: Machine) -> None:
+    snapshot = run(sale, ON_ACCOUNT, CREDIT_DOWN)
+    assert snapshot.matches("processing.credit_hold")
+    assert snapshot.context.credit is None
+    assert snapshot.context.credit_check_error == (
+        "TimeoutError: 'check_credit' gave no answer within 30s"
+    )
+    again = run(sale, ON_ACCOUNT, CREDIT_DOWN, ON_ACCOUNT, CREDIT_OK)  # asked again: it clears
+    assert (again.value, again.context.credit_check_error) == ("cleared", None)
+
+
+def test_leaving_the_credit_check_stops_it_and_its_late_answer_changes_nothing(
+    sale: Machine,
+) -> None:
+    checking = run(sale, ON_ACCOUNT)
+    cancelled, actions = sale.transition(checking, {"type": "CANCEL", "reason": "void"})
+    stopped = {"id": "credit_check", "src": "check_credit"}
+    assert ("stop_actor", stopped) in [(a.type, a.params) for a in actions]
+    late = sale.step(cancelled, CREDIT_OK)
+    assert not late.taken and late.snapshot.value == "cancelled"
+
+
+def test_a_credit_answer_that_does_not_fit_is_refused(sale: Machine) -> None:
+    with pytest.raises(InvalidEventError):
+        sale.transition(run(sale, ON_ACCOUNT), {**CREDIT_OK, "output": {"limit": "lots"}})
 
 
 def test_within_the_credit_limit_the_sale_clears(sale: Machine) -> None:
@@ -133,7 +197,7 @@ def test_above_the_credit_limit_the_sale_is_on_credit_hold(sale: Machine) -> Non
 
 
 def test_an_overdue_balance_holds_the_sale_whatever_the_limit(sale: Machine) -> None:
-    overdue = {"type": "CREDIT_CHECKED", "credit": {**GOOD_CREDIT, "overdue": "10.00"}}
+    overdue = {**CREDIT_OK, "output": {**GOOD_CREDIT, "overdue": "10.00"}}
     assert run(sale, ON_ACCOUNT, overdue).matches("processing.credit_hold")
     lenient = load_machine("sale", policies=Policies(credit_hold_when_overdue=False))
     assert run(lenient, ON_ACCOUNT, overdue).value == "cleared"

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,25 +17,12 @@ from orderflow.io.scxml import dump, load, loads
 from orderflow.orders.in_memory import in_memory_ports
 from orderflow.orders.loading import IMPLEMENTATIONS, MACHINE_NAMES, read_definition
 from orderflow.orders.policies import Policies
+from orderflow.orders.walks import WALKS
 from orderflow.testing import event_sequences, machine_configs
 
 W3C = SUITE / "mandatory"
 
 
-def _walks() -> Any:
-    """The order tests' walks (start inputs, events with payloads that fit each machine)."""
-    if "order_walks" in sys.modules:
-        return sys.modules["order_walks"].WALKS
-    path = Path(__file__).resolve().parents[1] / "orders" / "order_walks.py"
-    spec = importlib.util.spec_from_file_location("order_walks", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["order_walks"] = module
-    spec.loader.exec_module(module)
-    return module.WALKS
-
-
-WALKS = _walks()
 
 
 def _outcome(

@@ -32,7 +32,7 @@ from orderflow.store import OutboxEvent, TransitionLog, WorkflowRecord
 from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, open_database
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "orders"))
-from order_walks import WALKS  # how the order tests walk the shipped machines
+from orderflow.orders.walks import WALKS  # how the order tests walk the shipped machines
 
 ALICE = Principal("u-alice", "Alice Approver", frozenset({"invoice.approve"}))
 CLERK = Principal("u-clerk", "Clara Clerk", frozenset({"invoice.edit"}))

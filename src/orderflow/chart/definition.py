@@ -59,7 +59,7 @@ from orderflow.chart.nodes import (
     Transition,
     is_wildcard,
 )
-from orderflow.errors import Problem
+from orderflow.errors import MissingImplementationError, Problem
 
 DEFAULT_MACHINE_ID = "(machine)"
 #: how deeply states may nest below the machine (the root is level 0)
@@ -557,6 +557,8 @@ class _Compiler:
             return config.get("input")
         if "input" in config:
             self.problem(f"{path}.inputFrom", "give either input or inputFrom, not both")
+        if isinstance(name, str) and name not in self.impl.inputs and not self.impl.given:
+            return _InputFunction(_missing_input(name), name)  # drawn and exported, never run
         if not isinstance(name, str) or name not in self.impl.inputs:
             self.problem(
                 f"{path}.inputFrom", f"no input function {name!r} was given to setup(inputs=...)"
@@ -906,6 +908,15 @@ class _InputFunction:
 
     def __call__(self, context: Any, event: Any, params: Any) -> Any:
         return self.function(context, event)
+
+
+def _missing_input(name: str) -> Callable[[Any, Any], Any]:
+    """The input function of a machine created without implementations: it says so when run."""
+
+    def missing(context: Any, event: Any) -> Any:
+        raise MissingImplementationError("input", name)
+
+    return missing
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -69,6 +69,8 @@ class SaleContext(Value):
     captures: tuple[Capture, ...] = ()
     payment_method: PaymentMethod | None = None
     credit: CreditSnapshot | None = None
+    #: why the last credit check gave no snapshot (the sale is then on credit hold)
+    credit_check_error: str | None = None
     overrides: tuple[OverrideRequest, ...] = ()
     clearance: Clearance | None = None
     cancel_reason: str | None = None
@@ -97,10 +99,28 @@ class CaptureReported(Value):
     reference: str = Field(min_length=1)
 
 
-class CreditChecked(Value):
-    """CREDIT_CHECKED: ``check_credit``'s answer."""
+class CreditCheckRequest(Value):
+    """The input of the ``check_credit`` actor: whose credit, in which currency."""
 
-    credit: CreditSnapshot
+    customer_id: str = Field(min_length=1)
+    currency: Currency
+
+
+class CreditChecked(Value):
+    """``xstate.done.actor.credit_check``: the snapshot the ``check_credit`` actor took."""
+
+    output: CreditSnapshot
+
+
+class ActorFailure(Value):
+    type: str
+    message: str
+
+
+class CreditCheckFailed(Value):
+    """``xstate.error.actor.credit_check``: the ``check_credit`` actor failed (every attempt)."""
+
+    error: ActorFailure
 
 
 class OverrideRequested(Value):
@@ -119,10 +139,16 @@ class Cancel(Value):
     actor: ActingUser | None = None
 
 
+#: the invocation of ``check_credit`` in ``processing.credit_check``, and the events its answer comes as
+CREDIT_CHECK = "credit_check"
+CREDIT_CHECKED = f"xstate.done.actor.{CREDIT_CHECK}"
+CREDIT_CHECK_FAILED = f"xstate.error.actor.{CREDIT_CHECK}"
+
 EVENTS: dict[str, type[Value]] = {
     "SELECT_PAYMENT_METHOD": SelectPaymentMethod,
     "CAPTURE": CaptureReported,
-    "CREDIT_CHECKED": CreditChecked,
+    CREDIT_CHECKED: CreditChecked,
+    CREDIT_CHECK_FAILED: CreditCheckFailed,
     "REQUEST_CREDIT_OVERRIDE": OverrideRequested,
     "REQUEST_ADMIN_OVERRIDE": OverrideRequested,
     "CREDIT_OVERRIDE_APPROVED": OverrideDecided,
@@ -171,7 +197,7 @@ def fully_captured(
 def within_credit_limit(
     policies: Policies, context: SaleContext, event: TypedEvent[CreditChecked], params: Any
 ) -> GuardResult:
-    credit = event.credit
+    credit = event.output
     if policies.credit_hold_when_overdue and credit.overdue > 0:
         return False, f"the customer has {credit.overdue} {context.currency} overdue"
     if context.total > credit.available + policies.credit_tolerance:
@@ -219,7 +245,19 @@ def record_capture(
 def record_credit_snapshot(
     context: SaleContext, event: TypedEvent[CreditChecked], params: Any
 ) -> dict[str, Any]:
-    return {"credit": event.credit}
+    return {"credit": event.output, "credit_check_error": None}
+
+
+def record_credit_check_failure(
+    context: SaleContext, event: TypedEvent[CreditCheckFailed], params: Any
+) -> dict[str, Any]:
+    return {"credit": None, "credit_check_error": f"{event.error.type}: {event.error.message}"}
+
+
+def credit_check_input(context: SaleContext, event: Any) -> dict[str, Any]:
+    """What ``check_credit`` is asked (JSON: a durable invocation stores it in its row)."""
+    request = CreditCheckRequest(customer_id=context.customer_id, currency=context.currency)
+    return request.model_dump(mode="json")
 
 
 def open_override(
@@ -342,10 +380,15 @@ def sale_cancelled(context: SaleContext, event: Any, params: Any) -> dict[str, A
 def implementations(ports: Ports, policies: Policies) -> Setup:
     """Everything ``machines/sale.json`` names, bound to ``ports`` and ``policies``."""
 
-    def check_credit(context: SaleContext, event: TypedEvent[Any], params: Any) -> dict[str, Any]:
-        """Snapshot the customer's credit; the machine decides on the CREDIT_CHECKED answer."""
-        credit = ports.credit.credit_snapshot(context.customer_id, context.currency)
-        return {"type": "CREDIT_CHECKED", "credit": credit.model_dump(mode="json")}
+    def check_credit(input: Mapping[str, Any]) -> CreditSnapshot:
+        """The function actor ``processing.credit_check`` invokes: the customer's credit now.
+
+        The machine decides on its output (``xstate.done.actor.credit_check``).  In the
+        service it is a durable invocation, run by the invocation worker outside the step
+        that entered the state; it only reads, so running it again is harmless.
+        """
+        request = CreditCheckRequest.model_validate(input)
+        return ports.credit.credit_snapshot(request.customer_id, request.currency)
 
     def book_capture(context: SaleContext, event: TypedEvent[Any], params: Any) -> None:
         """Book the capture the CAPTURE event reported in the payments port, once per reference.
@@ -387,6 +430,7 @@ def implementations(ports: Ports, policies: Policies) -> Setup:
             "record_payment_method": assign(record_payment_method),
             "record_capture": assign(record_capture),
             "record_credit_snapshot": assign(record_credit_snapshot),
+            "record_credit_check_failure": assign(record_credit_check_failure),
             "open_override": assign(open_override),
             "decide_override": assign(decide_override),
             "clear": assign(clear),
@@ -396,9 +440,10 @@ def implementations(ports: Ports, policies: Policies) -> Setup:
             "emit_override_decided": emit(override_decided),
             "emit_cleared": emit(sale_cleared),
             "emit_cancelled": emit(sale_cancelled),
-            "check_credit": check_credit,
             "book_capture": book_capture,
             "refund_captures": refund_captures,
             "notify_override_approvers": notify_override_approvers,
         },
+        actors={"check_credit": check_credit},
+        inputs={"credit_check_input": credit_check_input},
     )

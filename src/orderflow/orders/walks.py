@@ -1,11 +1,16 @@
-"""How the order tests walk the machines: where each starts, which events to try, what to tell apart.
+"""Walks through the shipped order machines: where each starts, which events to try, typical paths.
 
 For every machine: ``START`` (the input of a typical record), ``events(snapshot)``
 (the events worth sending from a snapshot, legal ones and ones a guard must
 refuse, with payloads that fit its context) and ``key(snapshot)`` (the
 abstraction that keeps ``explore`` finite: the state value plus the few
-context facts that change what can happen next).  The coverage plan, the
-reachability checks and the hypothesis properties share them.
+context facts that change what can happen next); :data:`PATHS` are the paths a
+record typically takes, event by event, with the state each ends in.  The
+order tests (coverage plan, reachability, hypothesis properties) and the
+benchmark ``bench/order_machines.py`` share them, so a change to a machine is
+made to its walks once.  The events are what the service would pass to the
+core: the acting user is in the event, and a function actor's answer is the
+``xstate.done.actor.<id>`` event the runtime or the invocation worker delivers.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from orderflow.chart import Machine, Snapshot
 from orderflow.orders.fulfilment import FulfilmentContext
 from orderflow.orders.order import OrderContext
 from orderflow.orders.quotation import QuotationContext
-from orderflow.orders.sale import SaleContext
+from orderflow.orders.sale import CREDIT_CHECK_FAILED, CREDIT_CHECKED, SaleContext
 
 Event = dict[str, Any]
 
@@ -105,6 +110,13 @@ GOOD_CREDIT = {
     "taken_at": "2024-05-01T12:00:00Z",
 }
 POOR_CREDIT = {**GOOD_CREDIT, "open_balance": "4500.00", "available": "500.00"}
+#: the answers of the ``check_credit`` actor ``processing.credit_check`` invokes
+CREDIT_OK: Event = {"type": CREDIT_CHECKED, "output": GOOD_CREDIT}
+CREDIT_LOW: Event = {"type": CREDIT_CHECKED, "output": POOR_CREDIT}
+CREDIT_DOWN: Event = {
+    "type": CREDIT_CHECK_FAILED,
+    "error": {"type": "TimeoutError", "message": "'check_credit' gave no answer within 30s"},
+}
 
 
 def sale_events(snapshot: Snapshot) -> list[Event]:
@@ -121,8 +133,9 @@ def sale_events(snapshot: Snapshot) -> list[Event]:
         {"type": "CAPTURE", "amount": str(outstanding), "reference": reference},
         {"type": "CAPTURE", "amount": str(outstanding + 1), "reference": reference},
         {"type": "CAPTURE", "amount": "0.00", "reference": reference},
-        {"type": "CREDIT_CHECKED", "credit": GOOD_CREDIT},
-        {"type": "CREDIT_CHECKED", "credit": POOR_CREDIT},
+        CREDIT_OK,
+        CREDIT_LOW,
+        CREDIT_DOWN,
         {"type": "REQUEST_CREDIT_OVERRIDE", "reason": "long-standing customer", "actor": CLERK},
         {"type": "REQUEST_ADMIN_OVERRIDE", "reason": "CEO says yes", "actor": CLERK},
         {"type": "CREDIT_OVERRIDE_APPROVED", "request_id": credit_id, "actor": CREDIT_APPROVER},
@@ -259,3 +272,84 @@ WALKS = {
     "fulfilment": Walk("fulfilment", FULFILMENT_START, fulfilment_events, fulfilment_key),
     "order": Walk("order", ORDER_START, order_events, order_key),
 }
+
+
+# -- typical paths ---------------------------------------------------------------------------------
+
+RESERVATIONS = [
+    {"reservation_id": "RSV-CHAIR", "sku": "CHAIR", "quantity": 4},
+    {"reservation_id": "RSV-DESK", "sku": "DESK", "quantity": 1},
+]
+PICK_PACK_SHIP: list[Event] = [
+    {"type": "STOCK_RESERVED", "reservations": RESERVATIONS},
+    {"type": "PICKED"},
+    {"type": "PACKED"},
+    {"type": "SHIP", "carrier": "DHL", "tracking": "JD0001"},
+    {"type": "DELIVER"},
+]
+
+
+@dataclass(frozen=True)
+class Path:
+    """A path a record takes: its machine's start, the events in order, the state it ends in."""
+
+    start_input: Mapping[str, Any]
+    events: list[Event]
+    ends_in: str
+
+
+#: (machine, path) -> the path: the happy one, and the override, backorder and return ones
+PATHS: dict[tuple[str, str], Path] = {
+    ("quotation", "happy"): Path(QUOTATION_START, [
+        {"type": "ADD_LINE", "sku": "CHAIR", "quantity": 4, "unit_price": "120.00"},
+        {"type": "ADD_LINE", "sku": "DESK", "quantity": 1, "unit_price": "480.00"},
+        {"type": "SUBMIT"},
+        {"type": "ACCEPT"},
+    ], "approved"),
+    ("quotation", "override (discount approval)"): Path(QUOTATION_START, [
+        {"type": "ADD_LINE", "sku": "TABLE", "quantity": 10, "unit_price": "1500.00"},
+        {"type": "SET_DISCOUNT", "percent": "25"},
+        {"type": "SUBMIT"},
+        {"type": "APPROVE", "actor": SALES_APPROVER},
+        {"type": "ACCEPT"},
+    ], "approved"),
+    ("sale", "happy"): Path(SALE_START, [
+        {"type": "SELECT_PAYMENT_METHOD", "method": "card"},
+        {"type": "CAPTURE", "amount": "480.00", "reference": "PSP-1"},
+        {"type": "CAPTURE", "amount": "480.00", "reference": "PSP-2"},
+    ], "cleared"),
+    ("sale", "override (credit)"): Path(SALE_START, [
+        {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"},
+        CREDIT_LOW,
+        {"type": "REQUEST_CREDIT_OVERRIDE", "reason": "long-standing customer", "actor": CLERK},
+        {"type": "CREDIT_OVERRIDE_APPROVED", "request_id": "credit-1", "actor": CREDIT_APPROVER},
+    ], "cleared"),
+    ("fulfilment", "happy"): Path(FULFILMENT_START, PICK_PACK_SHIP, "delivered"),
+    ("fulfilment", "backorder"): Path(FULFILMENT_START, [
+        {"type": "STOCK_SHORT", "shortages": [{"sku": "DESK", "requested": 1, "available": 0}]},
+        {"type": "RESTOCKED"},
+        *PICK_PACK_SHIP,
+    ], "delivered"),
+    ("fulfilment", "return"): Path(FULFILMENT_START, [
+        *PICK_PACK_SHIP,
+        {"type": "REQUEST_RETURN", "reason": "wobbly", "lines": [{"sku": "CHAIR", "quantity": 1}]},
+        {"type": "APPROVE_RETURN"},
+        {"type": "RETURN_RECEIVED"},
+        {"type": "ACCEPT_RETURN"},
+    ], "returned"),
+    ("order", "happy"): Path(ORDER_START, [
+        {"type": "MARK_PAID", "payment_reference": "PAY-1", "amount": "99.90", "actor": CLERK},
+        {"type": "INVENTORY_RESERVED", "reservations": [{"reservation_id": "RSV-1", "sku": "LAMP", "quantity": 2}]},
+        {"type": "SHIP", "tracking_number": "JD0002", "actor": CLERK},
+        {"type": "FULFILL", "actor": CLERK},
+    ], "fulfilled"),
+    ("order", "backorder and return"): Path(ORDER_START, [
+        {"type": "MARK_PAID", "payment_reference": "PAY-1", "amount": "99.90", "actor": CLERK},
+        {"type": "INVENTORY_UNAVAILABLE", "shortages": [{"sku": "LAMP", "requested": 2, "available": 0}]},
+        {"type": "RETRY_RESERVATION", "actor": CLERK},
+        {"type": "INVENTORY_RESERVED", "reservations": [{"reservation_id": "RSV-1", "sku": "LAMP", "quantity": 2}]},
+        {"type": "SHIP", "tracking_number": "JD0002", "actor": CLERK},
+        {"type": "FULFILL", "actor": CLERK},
+        {"type": "RETURN", "actor": CLERK},
+    ], "returned"),
+}  # fmt: skip
