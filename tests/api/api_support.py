@@ -25,6 +25,7 @@ from orderflow.service import (
     order_service,
 )
 from orderflow.store import OverrideRequest, Quotation, SaleOrder, TransitionLog
+from orderflow.workers import run_due_invocations
 
 CLERK = Principal("u-clerk", "Clara Clerk", frozenset({"sale.create"}))
 ADMIN = Principal("u-admin", "Ada Admin", frozenset({"sale.override.admin"}))
@@ -49,7 +50,8 @@ def set_credit(service: WorkflowService, customer_id: str, limit: str) -> None:
 def sale_on_credit_hold(
     service: WorkflowService, reference: str = "S-1", customer_id: str = "C-1"
 ) -> SaleOrder:
-    """An on-account sale of a customer without credit: it waits in ``processing.credit_hold``."""
+    """An on-account sale of a customer without credit: it waits in ``processing.credit_hold``
+    once the invocation worker has run its credit check (returned as the row now reads)."""
     set_credit(service, customer_id, "0")
     sale = SaleOrder(reference=reference, customer_id=customer_id, workflow_machine="sale")
     assert service.start(
@@ -65,8 +67,13 @@ def sale_on_credit_hold(
     moved = service.send(
         sale, {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"}, actor=CLERK
     )
-    assert moved.to_state == {"processing": "credit_hold"}, moved
-    return sale
+    assert moved.to_state == {"processing": "credit_check"}, moved
+    (checked,) = run_due_invocations(service, service.session_factory)
+    assert checked.outcome == "delivered", checked
+    with service.session_factory() as session:
+        held = session.get_one(SaleOrder, sale.id)
+    assert held.workflow_state["value"] == {"processing": "credit_hold"}
+    return held
 
 
 def sale_awaiting_admin_override(

@@ -58,7 +58,8 @@ def test_the_demo_runs_every_story_and_prints_the_summary_and_one_audit_trail(
     # approvals, both payment kinds, both overrides, a backorder, a return, timers
     assert {"APPROVE", "CAPTURE", "CREDIT_OVERRIDE_APPROVED", "ADMIN_OVERRIDE_APPROVED",
             "STOCK_SHORT", "RESTOCKED", "ACCEPT_RETURN", "orderflow.handoff",
-            "RETURN_WINDOW_CLOSED", "xstate.after.validity.quotation.sent"} <= events  # fmt: skip
+            "RETURN_WINDOW_CLOSED", "xstate.after.validity.quotation.sent",
+            "xstate.done.actor.credit_check"} <= events  # fmt: skip
 
 
 def test_the_demo_output_has_the_state_table_the_rate_and_the_trail(tmp_path: Path) -> None:
@@ -69,6 +70,10 @@ def test_the_demo_output_has_the_state_table_the_rate_and_the_trail(tmp_path: Pa
     assert re.search(r"fulfilment\s+│\s+returned\s+│\s+1", result.output)
     assert re.search(r"log rows .* per second; \d+ timers fired", result.output)
     assert "ACCEPT_RETURN" in result.output and "look closer: orderflow inspect" in result.output
+    assert re.search(r"timers fired; [1-9]\d* invocations run by the worker", result.output)
+    # the credit check's answer, delivered by the worker, in the on-account sale's trail
+    assert "xstate.done.actor.credit_check" in result.output
+    assert "invocation worker" in result.output
     again = invoke("demo", "--database-url", url, "--count", "8")  # a second run adds to it
     assert again.exit_code == 0, again.output
 

@@ -23,7 +23,10 @@ from sqlalchemy import func, select
 from orderflow.errors import ReservedEventFieldError
 from orderflow.orders import Policies
 from orderflow.service import DatabaseCredit, Principal, WorkflowService, order_service
+from orderflow.service.queries import PendingInvocation
+from orderflow.service.queries import pending_invocations as pending_rows
 from orderflow.store import OutboxEvent, SaleOrder, TransitionLog
+from orderflow.workers import run_due_invocations
 from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, open_database
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -64,8 +67,16 @@ def on_credit_hold(service: WorkflowService) -> SaleOrder:
     result = service.send(
         sale, {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"}, actor=CLERK
     )
-    assert result.success and result.to_state == {"processing": "credit_hold"}, result
+    assert result.success and result.to_state == {"processing": "credit_check"}, result
+    (run,) = run_due_invocations(service, service.session_factory)  # the credit check
+    assert run.outcome == "delivered"
+    assert service.snapshot(sale).matches("processing.credit_hold")
     return sale
+
+
+def pending_invocations(service: WorkflowService, sale: SaleOrder) -> list[PendingInvocation]:
+    with service.session_factory() as session:
+        return list(pending_rows(session, "sale_orders", str(sale.id)))
 
 
 def rows(database: Database, model: Any) -> int:
@@ -80,9 +91,22 @@ def test_an_on_account_sale_within_its_limit_clears_on_the_database_credit_check
     sale = SaleOrder(reference="S-2", customer_id="C-2", workflow_machine="sale")
     service.start(sale, input={"customer_id": "C-2", "currency": "EUR", "total": "500.00"})
     result = service.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"})
-    assert result.to_state == "cleared" and result.steps == 2
-    assert sale.workflow_context["credit"]["available"] == "1000.00"
-    assert sale.workflow_context["clearance"]["basis"] == "credit_limit"
+    assert result.to_state == {"processing": "credit_check"}  # the check is a durable invocation
+    (pending,) = pending_invocations(service, sale)
+    assert (pending.src, pending.input) == ("check_credit", {"customer_id": "C-2", "currency": "EUR"})
+    set_credit(service, "C-2", "400")  # the worker reads the credit when it runs the check
+    (run,) = run_due_invocations(service, service.session_factory)
+    assert run.outcome == "delivered"
+    snapshot = service.snapshot(sale)
+    assert snapshot.matches("processing.credit_hold")
+    assert snapshot.context.credit.available == Decimal("400.00")
+    set_credit(service, "C-2", "1000")
+    service.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"})
+    run_due_invocations(service, service.session_factory)
+    snapshot = service.snapshot(sale)
+    assert snapshot.value == "cleared" and snapshot.context.clearance.basis == "credit_limit"
+    assert snapshot.context.credit.available == Decimal("1000.00")
+    assert pending_invocations(service, sale) == []
 
 
 def test_requesting_an_override_opens_a_row_in_the_same_transaction(

@@ -125,6 +125,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from orderflow.store import SaleOrder, TransitionLog
+from orderflow.workers import run_due_invocations
 
 seen = []
 
@@ -146,7 +147,10 @@ def test_the_service_runs_the_order_machines_on_in_memory_ports(orderflow_servic
     sale = SaleOrder(reference="S-1", customer_id="C-1", workflow_machine="sale")
     orderflow_service.start(sale, input={"customer_id": "C-1", "currency": "EUR", "total": "10.00"})
     result = orderflow_service.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"})
-    assert result.to_state == "cleared"
+    assert result.to_state == {"processing": "credit_check"}
+    (run,) = run_due_invocations(orderflow_service, orderflow_service.session_factory)
+    assert run.outcome == "delivered"
+    assert orderflow_service.snapshot(sale).value == "cleared"
     assert orderflow_service.snapshot(sale).context.credit.limit == Decimal("1000.00")
 
 

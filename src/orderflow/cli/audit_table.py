@@ -42,7 +42,11 @@ def wrap_between_names(text: str, width: int) -> str:
 
 
 def audit_table(
-    trail: Iterable[Any], width: int, label: Callable[[str, str], str], shown: Callable[[Any], str]
+    trail: Iterable[Any],
+    width: int,
+    label: Callable[[str, str], str],
+    shown: Callable[[Any], str],
+    title: str = "the audit trail of one returned order, across its three machines",
 ) -> Table:
     """The log rows of ``trail`` (``TransitionLog``-like) for a console ``width`` columns wide.
 
@@ -58,8 +62,7 @@ def audit_table(
     by = max((len(word) for row in rows for word in row[3].split()), default=2)
     longest = max((len(piece.strip()) for row in rows for piece in pieces(row[2])), default=1)
     room = max(longest, width - _FRAME - fixed - by)
-    table = Table(title="the audit trail of one returned order, across its three machines",
-                  title_justify="left", pad_edge=False)  # fmt: skip
+    table = Table(title=title, title_justify="left", pad_edge=False)
     table.add_column("record", no_wrap=True)
     table.add_column("event", no_wrap=True)
     table.add_column("from → to", no_wrap=True)  # wrapped here, between names

@@ -12,9 +12,11 @@ stories, in turn:
  0   card          accepted; paid by card in two captures; shipped, delivered;
                    the return window closes (a timer)
  1   approval      a 15 % discount needs a sales approver; paid on account
-                   within the customer's credit
- 2   credit        on account over the credit limit: credit hold, a credit
-                   override requested and approved by a credit controller
+                   within the customer's credit (the credit check is a durable
+                   invocation: the invocation worker runs it and clears the sale)
+ 2   credit        on account over the credit limit: the worker's credit check
+                   holds the sale, a credit override is requested and approved
+                   by a credit controller
  3   admin         card chosen, then an admin override clears the sale unpaid
  4   backorder     no stock: backordered until the warehouse restocks
  5   return        delivered, returned, refunded from the captures
@@ -26,7 +28,7 @@ Nothing here is special to the demo: it calls the same public API a
 service would (:func:`~orderflow.service.order_service`,
 :meth:`~orderflow.service.WorkflowService.send`, ``request_override``,
 ``decide_override``, :func:`~orderflow.workers.fire_due_timers`,
-:func:`~orderflow.workers.relay_outbox`).
+:func:`~orderflow.workers.run_due_invocations`, :func:`~orderflow.workers.relay_outbox`).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from orderflow.service import (
 )
 from orderflow.store import Fulfillment, Quotation, SaleOrder, TransitionLog
 from orderflow.store.base import utcnow
-from orderflow.workers import OutboxMessage, fire_due_timers, relay_outbox
+from orderflow.workers import OutboxMessage, fire_due_timers, relay_outbox, run_due_invocations
 
 STORIES = ("card", "approval", "credit", "admin", "backorder", "return", "expiry", "declined")
 
@@ -98,6 +100,7 @@ class DemoReport:
     stories: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     transitions: int = 0
     timers_fired: int = 0
+    invocations_delivered: int = 0
     events_published: int = 0
     refused: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -171,11 +174,13 @@ class Demo:
         self.send(quotation, {"type": "APPROVE", "reason": "key account"}, actor=APPROVER)
         sale = self.accept(quotation)
         self.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"}, actor=CLERK)
+        self.run_invocations()  # the credit check: within the limit, so the sale clears
         self.ship(self.fulfilment_of(sale))
 
     def story_credit(self, number: int) -> None:
         _, sale = self.accepted(number, "credit", lines=[("LAMP", 3, "80.00")], customer="tight")
         self.send(sale, {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"}, actor=CLERK)
+        self.run_invocations()  # the credit check: over the limit, so the sale is on credit hold
         self.expect(
             self.service.request_override(sale, "credit", "pays late, pays always", actor=CLERK)
         )
@@ -306,6 +311,18 @@ class Demo:
             firings = fire_due_timers(self.service, self.Session, now=now, batch=100)
             self.report.timers_fired += sum(1 for f in firings if f.outcome == "fired")
             if not firings:
+                return
+
+    def run_invocations(self) -> None:
+        """Run the due function actors (the sale's credit check) as ``orderflow worker`` would."""
+        while True:
+            runs = run_due_invocations(self.service, self.Session, now=self.clock())
+            for run in runs:
+                if run.outcome != "delivered":
+                    raise DemoFailed(f"invocation {run.actor_id} of {run.record_type} "
+                                     f"{run.record_id} was {run.outcome}: {run.detail}")  # fmt: skip
+            self.report.invocations_delivered += len(runs)
+            if not runs:
                 return
 
     def relay(self) -> None:

@@ -527,6 +527,7 @@ def demo(
             report = run.run(count, progress=lambda done: bar.update(task, completed=done))
         records = run.records()
         trail = run.audit_trail()
+        checked = [row for row in run.audit_trail("credit") if row.record_type == "sale_orders"]
 
     out.print(f"[bold]orderflow demo[/bold] run {report.run} on {database_url}")
     states = Table("machine", "state", "records", title="where the records ended",
@@ -542,8 +543,12 @@ def demo(
     out.print(
         f"{report.transitions} log rows (transitions and hand-offs) in {report.seconds:.2f} s: "
         f"[bold]{report.transitions_per_second:,.0f}[/bold] per second; "
-        f"{report.timers_fired} timers fired; {report.events_published} domain events published"
+        f"{report.timers_fired} timers fired; {report.invocations_delivered} invocations run by "
+        f"the worker; {report.events_published} domain events published"
     )
+    if checked:  # its credit check ran in the invocation worker, which delivered the answer
+        title = "one sale on account: the invocation worker runs its credit check"
+        out.print(audit_table(checked, out.width, short_label, dotted, title=title))
     audit = audit_table(trail, out.width, short_label, dotted)
     out.print(audit)
     if trail:

@@ -16,9 +16,10 @@ its transaction.  One batch here has three phases:
    ``lease_token`` until ``lease_until`` (the policy's timeout plus a margin)
    and its attempt counted.  Only rows this worker can deliver are claimed:
    those of its service's machines, on the record types it has models for.
-2. **run** (no transaction open): call each function on its input, with the
-   policy's timeout (an ``async def`` is awaited, a plain function runs on a
-   thread; :class:`AsyncInvocationWorker` awaits them all at once).
+2. **run** (no step's transaction open): call each function on its input, with
+   the policy's timeout (an ``async def`` is awaited, a plain function runs on a
+   thread, with the service's database-backed ports bound to a session of its
+   own; :class:`AsyncInvocationWorker` awaits them all at once).
 3. **deliver** (one transaction): per answer, in record order, lock the
    record's row, then the invocation's; an invocation that is no longer
    ``running`` under this claim's token (cancelled because its state was
@@ -170,8 +171,39 @@ def run_due_invocations(
     claims = claim_invocations(service, session_factory, now, options)
     if not claims:
         return []
-    answers = [run_claim(claim) for claim in claims]
+    answers = [run_claim(with_ports_session(service, session_factory, claim)) for claim in claims]
     return deliver_answers(service, session_factory, answers, now, options)
+
+
+def with_ports_session(
+    service: WorkflowService, session_factory: Callable[[], Session], claim: Claim
+) -> Claim:
+    """The claim, its plain function run with the service's database-backed ports bound to a
+    session of its own (committed when the function returns, rolled back when it raises).
+
+    A function actor runs outside any step's transaction, so ports that read the
+    service's :class:`~orderflow.service.TransactionScope` (the shipped machines' credit
+    check) would find none; this gives them one per run.  Without a scope, or for an
+    ``async def``, the claim is returned as it is.
+    """
+    function, scope = claim.function, service.scope
+    if scope is None or function is None or inspect.iscoroutinefunction(function):
+        return claim
+
+    def run(value: Any) -> Any:
+        session = session_factory()
+        try:
+            with scope.bind(session):
+                output = function(value)
+            session.commit()
+            return output
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    return replace(claim, function=run)
 
 
 # -- 1. claim -------------------------------------------------------------------------------------
