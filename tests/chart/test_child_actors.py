@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 import orderflow
 from orderflow.chart import assign
 from orderflow.chart.actions import enqueue_actions, send_parent, send_to, spawn_child
-from orderflow.export import to_xstate
 from orderflow.errors import (
     DefinitionError,
     InvalidEventError,
     InvalidSnapshotError,
     MissingImplementationError,
 )
+from orderflow.export import to_xstate
 
 TOGGLE = orderflow.create_machine({
     "id": "toggle", "initial": "off", "context": {"flips": 0},
