@@ -6,7 +6,11 @@ account within the customer's credit limit, by an approved credit override,
 or by an approved admin override.  Captures accumulate and never exceed the
 total; each capture is booked through the payments port under its
 reference (``book_capture``), so cancelling refunds captures the payment
-ledger has seen.
+ledger has seen.  On account, ``processing.credit_check`` invokes the function
+actor ``check_credit`` (the credit port's snapshot of the customer's credit):
+the runtime calls it at once, the service makes it a durable invocation that
+the invocation worker runs, and either way its answer comes back as
+``xstate.done.actor.credit_check`` (or ``xstate.error.actor.credit_check``).
 """
 
 from __future__ import annotations
