@@ -31,6 +31,8 @@ from orderflow.service import (
 from orderflow.store import Fulfillment, Invocation, SaleOrder, TransitionLog, WorkflowRecord
 from orderflow.workers import InvocationOptions, run_due_invocations
 from orderflow.workers.invocations import (
+    Answer,
+    Claim,
     claim_invocations,
     deliver_answers,
     run_claim,
@@ -41,7 +43,8 @@ from workflow_db import Database
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 CLERK = Principal("u-clerk", "Clara Clerk", frozenset({"sale.create"}))
 ON_ACCOUNT = {"type": "SELECT_PAYMENT_METHOD", "method": "on_account"}
-LEASE = InvocationOptions().policy.timeout + InvocationOptions().policy.lease_margin
+OPTIONS = InvocationOptions().resolved()
+LEASE = OPTIONS.policy.timeout + OPTIONS.policy.lease_margin
 
 
 def shipped_service(database: Database) -> WorkflowService:
@@ -65,6 +68,22 @@ def sale_on_account(service: WorkflowService, customer_id: str) -> SaleOrder:
     moved = service.send(sale, ON_ACCOUNT, actor=CLERK)
     assert moved.to_state == {"processing": "credit_check"}, moved
     return sale
+
+
+def claimed_credit_check(
+    database: Database, customer_id: str, *, limit: str
+) -> tuple[WorkflowService, SaleOrder, Claim]:
+    """A sale on account whose credit check a worker has claimed (and not yet run)."""
+    set_credit(database, customer_id, limit)
+    service = shipped_service(database)
+    sale = sale_on_account(service, customer_id)
+    (claim,) = claim_invocations(service, database.Session, NOW, OPTIONS)
+    return service, sale, claim
+
+
+def run(service: WorkflowService, database: Database, claim: Claim) -> Answer:
+    """Run a claim as the worker's batch does (the ports bound to a session of its own)."""
+    return run_claim(with_ports_session(service, database.Session, claim))
 
 
 def logged(database: Database, record_id: Any, event: str) -> int:
@@ -110,12 +129,8 @@ def test_a_crash_after_the_step_commits_loses_no_credit_check_and_it_is_delivere
 def test_a_worker_that_dies_after_the_check_leaves_it_to_the_next_claim_delivered_once(
     database: Database,
 ) -> None:
-    set_credit(database, "C-2", "100")
-    service = shipped_service(database)
-    sale = sale_on_account(service, "C-2")
-    options = InvocationOptions().resolved()
-    (claim,) = claim_invocations(service, database.Session, NOW, options)
-    answer = run_claim(with_ports_session(service, database.Session, claim))
+    service, sale, claim = claimed_credit_check(database, "C-2", limit="100")
+    answer = run(service, database, claim)
     assert answer.output["available"] == "100.00"  # ... and the worker dies before delivering
 
     assert run_due_invocations(service, database.Session, now=NOW + LEASE / 2) == []
@@ -129,15 +144,10 @@ def test_a_worker_that_dies_after_the_check_leaves_it_to_the_next_claim_delivere
 def test_a_sale_cancelled_before_the_worker_came_never_hears_its_credit_check(
     database: Database,
 ) -> None:
-    set_credit(database, "C-3", "1000")
-    service = shipped_service(database)
-    sale = sale_on_account(service, "C-3")
-    options = InvocationOptions().resolved()
-    (claim,) = claim_invocations(service, database.Session, NOW, options)  # a worker is running it
+    service, sale, claim = claimed_credit_check(database, "C-3", limit="1000")  # a worker runs it
     assert service.send(sale, {"type": "CANCEL", "reason": "void"}, actor=CLERK).success
 
-    answer = run_claim(with_ports_session(service, database.Session, claim))
-    runs = deliver_answers(service, database.Session, [answer], NOW, options)
+    runs = deliver_answers(service, database.Session, [run(service, database, claim)], NOW, OPTIONS)
     assert [r.outcome for r in runs] == ["cancelled"]
     assert service.snapshot(sale).value == "cancelled"
     assert logged(database, sale.id, CREDIT_CHECKED) == 0
