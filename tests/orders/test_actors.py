@@ -17,7 +17,7 @@ from orderflow.orders import (
     load_machine,
     sale_input_from,
 )
-from orderflow.orders.ports import InventoryError
+from orderflow.orders.ports import CreditSnapshot, InventoryError, Ports
 from orderflow.orders.walks import (
     ADMIN,
     CLERK,
@@ -72,6 +72,21 @@ def test_on_account_within_the_limit_clears_in_the_same_send(
     assert snapshot.value == "cleared"  # check_credit answered CREDIT_CHECKED, processed next
     assert snapshot.context.credit.available == Decimal("4000.00")
     assert published[-1]["clearance"] == {"basis": "credit_limit", "by": None, "override_id": None}
+
+
+class CreditServiceDown:
+    def credit_snapshot(self, customer_id: str, currency: str) -> CreditSnapshot:
+        raise ConnectionError("the credit bureau does not answer")
+
+
+def test_a_credit_check_that_raises_holds_the_sale_with_the_reason(ports: InMemoryPorts) -> None:
+    down = Ports(ports.payments, ports.inventory, CreditServiceDown(), ports.notifications)
+    actor, _ = start(load_machine("sale", ports=down), SimulatedClock(), SALE_START)
+    snapshot = actor.send({"type": "SELECT_PAYMENT_METHOD", "method": "on_account"})
+    assert snapshot.matches("processing.credit_hold")  # the runtime delivered its error event
+    assert snapshot.context.credit_check_error == (
+        "ConnectionError: the credit bureau does not answer"
+    )
 
 
 def test_on_account_above_the_limit_holds_until_a_credit_approver_overrides(
