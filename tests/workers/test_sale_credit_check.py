@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from orderflow.errors import UnknownEventError
 from orderflow.orders import in_memory_ports, load_machine
 from orderflow.orders.sale import CREDIT_CHECKED
 from orderflow.service import (
@@ -190,3 +192,17 @@ def test_the_credit_check_of_a_sale_in_a_table_of_the_users_own_is_durable_too(
     assert snapshot.matches("processing.credit_hold")  # 200.00 available, 300.00 asked
     assert snapshot.context.credit.available == Decimal("200.00")
     assert logged(database, 7, CREDIT_CHECKED) == 1
+
+
+def test_no_outside_caller_can_answer_the_credit_check_in_the_workers_place(
+    database: Database,
+) -> None:
+    service = shipped_service(database)
+    sale = sale_on_account(service, "C-4")  # no credit at all: the worker's check would hold it
+    forged = {"type": CREDIT_CHECKED, "output": {"limit": "9999.00", "open_balance": "0.00",
+              "overdue": "0.00", "available": "9999.00", "taken_at": "2025-03-01T12:00:00Z"}}  # fmt: skip
+    with pytest.raises(UnknownEventError) as refused:
+        service.send(sale, forged, actor=CLERK)
+    assert refused.value.internal
+    assert service.snapshot(sale).matches("processing.credit_check")
+    assert invocation_rows(database, sale.id) == [("pending", 0)]

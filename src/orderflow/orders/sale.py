@@ -117,6 +117,8 @@ class CreditChecked(Value):
 
 
 class ActorFailure(Value):
+    """What a function actor's error event carries: the exception's class name and message."""
+
     type: str
     message: str
 
