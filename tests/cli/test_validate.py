@@ -183,14 +183,36 @@ def test_an_implementation_create_machine_would_refuse_is_a_problem() -> None:
 
 
 WITH_CONTEXT_FUNCTION = {**TICKET, "context": "fromTicket"}
+WITH_ACTORS = {
+    "id": "depot", "initial": "loading",
+    "states": {
+        "loading": {
+            "invoke": [
+                {"id": "scale", "src": "weigh", "inputFrom": "parcel",
+                 "onDone": {"target": "sent", "guard": "light", "actions": ["keep_weight"]},
+                 "onError": {"target": "sent", "actions": [{"type": "complain"}]}},
+                {"id": "cam", "src": "camera", "input": {"fps": 2}, "onSnapshot": {"actions": "look"}},
+            ],
+            "on": {"HELP": {"actions": {"type": "spawnChild",
+                                        "params": {"src": "helper", "inputFrom": "who"}}}},
+        },
+        "sent": {"type": "final"},
+    },
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "config", [TICKET, WITH_CONTEXT_FUNCTION, *(read_definition(n) for n in MACHINE_NAMES)]
+    "config",
+    [TICKET, WITH_CONTEXT_FUNCTION, WITH_ACTORS, *(read_definition(n) for n in MACHINE_NAMES)],
 )
 def test_named_uses_are_the_names_and_paths_create_machine_refuses(config: Any) -> None:
+    said = {  # how the compiler words a missing actor or input function
+        "actor": "no actor '{}' was given to setup(actors=...)",
+        "input": "no input function '{}' was given to setup(inputs=...)",
+    }
     ours = {
-        f"{use.path}: no implementation for {use.kind} '{use.name}'"
+        f"{use.path}: "
+        + said.get(use.kind, f"no implementation for {use.kind} '{{}}'").format(use.name)
         for use in named_uses(orderflow.create_machine(config))
     }
     with pytest.raises(DefinitionError) as refused:

@@ -37,7 +37,9 @@ from orderflow.errors import DefinitionError, Problem
 
 @dataclass(frozen=True)
 class NamedUse:
-    """One place a definition names a guard, action, delay or context function (``kind``: ``context``)."""
+    """One place a definition names a guard, action, delay, context function (``kind``:
+    ``context``), actor (``actor``, an invoke's or spawnChild's ``src``) or input function
+    (``input``, its ``inputFrom``)."""
 
     kind: str
     name: str
@@ -151,6 +153,8 @@ def unimplemented(
         "action": implementations.actions,
         "delay": implementations.delays,
         "context": implementations.contexts,
+        "actor": implementations.actors,
+        "input": implementations.inputs,
     }
     return tuple(use for use in uses if use.name not in tables[use.kind])
 
@@ -195,6 +199,8 @@ class _NameWalker:
         self.actions(config.get("exit"), f"{path}.exit")
         if kind != "final":
             self.transitions_of(config, path)
+        if not self.scxml and config.get("invoke") is not None:
+            self.invocations(config["invoke"], f"{path}.invoke")
         if isinstance(children, Mapping):
             for key, child in children.items():
                 self.state(child, f"{path}.states.{key}")
@@ -219,6 +225,24 @@ class _NameWalker:
                 self.found.append(NamedUse("delay", str(delay), where))
             self.transitions(transitions, where)
         self.transitions(config.get("always"), f"{path}.always")
+
+    def invocations(self, config: Any, path: str) -> None:
+        """An ``invoke`` (one or a list): its actor, its input function, its onDone/onError/onSnapshot."""
+        items = config if isinstance(config, list) else [config]
+        for index, item in enumerate(items):
+            where = f"{path}[{index}]" if isinstance(config, list) else path
+            if not isinstance(item, Mapping):
+                continue
+            self.started(item, where)
+            for key in ("onDone", "onError", "onSnapshot"):
+                self.transitions(item.get(key), f"{where}.{key}")
+
+    def started(self, config: Mapping[str, Any], path: str) -> None:
+        """The actor an invoke or a spawnChild names (``src``), and its input function."""
+        if isinstance(config.get("src"), str):
+            self.found.append(NamedUse("actor", config["src"], f"{path}.src"))
+        if isinstance(config.get("inputFrom"), str):
+            self.found.append(NamedUse("input", config["inputFrom"], f"{path}.inputFrom"))
 
     def transitions(self, config: Any, path: str) -> None:
         items = config if isinstance(config, list) else [config]
@@ -260,3 +284,7 @@ class _NameWalker:
                 continue  # a built-in or a block compiled by a format, or a Python callable
             if builtin_name(name) is None:
                 self.found.append(NamedUse("action", name, where))
+            elif builtin_name(name) == "spawnChild" and isinstance(item, Mapping):
+                params = item.get("params")
+                if isinstance(params, Mapping):
+                    self.started(params, f"{where}.params")
