@@ -481,8 +481,11 @@ def changed(row: Any, columns: dict[str, Any]) -> dict[str, Any]:
 
 def same_json(a: Any, b: Any) -> bool:
     """Are ``a`` and ``b`` the same JSON document (``1``, ``1.0`` and ``True`` are not)?"""
-    if type(a) is not type(b):
+    kind = type(a)
+    if kind is not type(b):
         return False
+    if kind is str or kind is int or kind is bool or a is None:  # most columns: nothing to walk
+        return bool(a == b)
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same_json(value, b[key]) for key, value in a.items())
     if isinstance(a, list):
@@ -631,13 +634,18 @@ def outcome(
 ) -> TransitionResult:
     first, last = steps[0], steps[-1]
     dry_run, read = work.command.dry_run, work.read_version
+    if len(steps) == 1:  # the common case, without walking the steps four times
+        core = first.core
+        effects, emitted = tuple(first.effects), tuple(first.emitted)
+        scheduled, cancelled = tuple(t.id for t in core.armed), core.cancelled
+    else:
+        effects = tuple(e for s in steps for e in s.effects)
+        emitted = tuple(e for s in steps for e in s.emitted)
+        scheduled = tuple(t.id for s in steps for t in s.core.armed)
+        cancelled = tuple(t for s in steps for t in s.core.cancelled)
     return TransitionResult(
         True, work.record_type, work.record_id, str(first.event["type"]),
-        first.from_value, last.to_value,
-        effects=tuple(e for s in steps for e in s.effects),
-        emitted=tuple(e for s in steps for e in s.emitted),
-        scheduled=tuple(t.id for s in steps for t in s.core.armed),
-        cancelled=tuple(t for s in steps for t in s.core.cancelled),
+        first.from_value, last.to_value, effects, emitted, scheduled, cancelled,
         dry_run=dry_run, version=read if dry_run else read + len(steps), status=status,
         steps=len(steps), log_ids=log_ids,
     )  # fmt: skip
