@@ -87,6 +87,20 @@ def test_legacy_status_takes_the_most_specific_mapping() -> None:
     assert state_columns(snapshot, Nested)["status"] == "PAID"
 
 
+def test_a_status_mapping_set_anew_is_read_again_not_served_from_before() -> None:
+    class Remapped(Ticket):
+        __workflow_status__: ClassVar[dict[str, str]] = {"sale": "OPEN"}
+
+    machine = ticket_machine(
+        {"id": "r", "initial": "sale", "states": {"sale": {"on": {"X": "done"}}, "done": {}}}
+    )
+    snapshot, _ = machine.initial_transition()
+    assert legacy_status(Remapped, snapshot) == "OPEN"
+    Remapped.__workflow_status__ = {"sale": "SELLING"}
+    assert legacy_status(Remapped, snapshot) == "SELLING"
+    assert legacy_status(Ticket, snapshot) is None  # another model, the same configuration
+
+
 def test_without_a_mapping_the_status_is_the_dotted_state() -> None:
     machine = ticket_machine(
         {

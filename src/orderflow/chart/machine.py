@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -135,6 +135,32 @@ class Refusal:
         return self.reason
 
 
+T = TypeVar("T")
+
+
+class derived(Generic[T]):
+    """A value worked out from a frozen object's fields on first read, then kept on the object.
+
+    ``functools.cached_property`` without the lock Python 3.11 takes on every first
+    read (3.12 dropped it): two threads reading at once compute the same value from
+    the same fields, so there is nothing to guard, and a persisted send reads four.
+    """
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type[Any] | None = None) -> T:
+        if instance is None:
+            return self  # type: ignore[return-value]  # the descriptor itself, for introspection
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
+
+
 #: the action types the core's caller handles itself rather than as named effects
 BUILTIN_ACTIONS = frozenset({"schedule", "cancel", "emit", "log", "start_actor", "stop_actor"})
 
@@ -174,7 +200,7 @@ class Step:
     #: answer to a child) included
     actor_microsteps: tuple[tuple[str, Microstep], ...] = ()
 
-    @cached_property
+    @derived
     def armed(self) -> tuple[Timer, ...]:
         return tuple(
             Timer(str(a.params["id"]), a.params["event"], float(a.params["delay"]))
@@ -182,15 +208,15 @@ class Step:
             if a.type == "schedule"
         )
 
-    @cached_property
+    @derived
     def cancelled(self) -> tuple[str, ...]:
         return tuple(str(a.params["id"]) for a in self.actions if a.type == "cancel")
 
-    @cached_property
+    @derived
     def effects(self) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.type not in BUILTIN_ACTIONS)
 
-    @cached_property
+    @derived
     def emitted(self) -> tuple[Mapping[str, Any], ...]:
         return tuple(a.params["event"] for a in self.actions if a.type == "emit")
 

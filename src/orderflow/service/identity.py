@@ -122,6 +122,8 @@ def is_internal_event(machine: Machine, event_type: str) -> bool:
 
 def plain_event(event: Any) -> dict[str, Any]:
     """``event`` (a type string, a mapping or a pydantic model) as a new dict; anything else is refused."""
+    if type(event) is dict:  # the common case first: no ABC checks
+        return dict(event)
     if isinstance(event, str):
         return {"type": event}
     if isinstance(event, BaseModel):
@@ -184,6 +186,10 @@ def as_machine_reads(machine: Machine, data: Mapping[str, Any], acting: Any) -> 
 
 def json_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     """An untyped event as plain JSON (see the module doc), or :class:`InvalidEventError`."""
+    if type(data) is dict and all(
+        type(key) is str and type(value) in _PLAIN_SCALARS for key, value in data.items()
+    ):
+        return dict(data)  # flat text, whole numbers, booleans and nulls are JSON as they are
     event_type = _type_of(data)
     root: dict[str, Any] = {}
     # (value, container, key, depth, path): converted without recursion, so depth is ours to bound
@@ -223,6 +229,10 @@ def json_payload(data: Mapping[str, Any]) -> dict[str, Any]:
             child = _scalar(value, path, event_type)
         into[key] = child
     return root
+
+
+#: the exact types a payload value keeps unchanged, with nothing to check (a float must be finite)
+_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def _scalar(value: Any, path: str, event_type: str | None) -> Any:

@@ -329,12 +329,11 @@ def connection_of(where: Session | Connection) -> Connection:
 
 def _update_values(columns: Mapping[str, Any], key: Any, read: int, steps: int) -> dict[str, Any]:
     """The bound values of :func:`versioned_update`."""
-    return {
-        **{f"new_{name}": value for name, value in columns.items()},
-        "new_workflow_version": read + steps,
-        "record_key": key,
-        "read_version": read,
-    }
+    values = {"new_" + name: value for name, value in columns.items()}
+    values["new_workflow_version"] = read + steps
+    values["record_key"] = key
+    values["read_version"] = read
+    return values
 
 
 def _written(row: Any, columns: Mapping[str, Any], version: int) -> int:

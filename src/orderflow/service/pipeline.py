@@ -17,7 +17,6 @@ driver runs the call and refuses it otherwise.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -166,7 +165,12 @@ class Work:
 
 @dataclasses.dataclass
 class StepDone:
-    """One macrostep of the call, what the core said of it, and what the effects added."""
+    """One macrostep of the call, what the core said of it, and what the effects added.
+
+    What the log row and the result say of the step (its effects, emitted events and
+    state values as plain JSON) is worked out once, when the step is taken: every
+    persisted or dry-run call reads it.
+    """
 
     event: dict[str, Any]
     before: Snapshot | None
@@ -175,24 +179,18 @@ class StepDone:
     log_id: int | None = None
     #: outbox rows the step's effects wrote themselves (a notification port's)
     outbox: list[Any] = dataclasses.field(default_factory=list)
+    effects: list[str] = dataclasses.field(init=False)
+    emitted: list[dict[str, Any]] = dataclasses.field(init=False)
+    #: the state value before the step, as plain JSON (None for a start)
+    from_value: Any = dataclasses.field(init=False)
+    #: the state value after the step, as plain JSON
+    to_value: Any = dataclasses.field(init=False)
 
-    @functools.cached_property
-    def effects(self) -> list[str]:
-        return [action.type for action in self.core.effects]
-
-    @functools.cached_property
-    def emitted(self) -> list[dict[str, Any]]:
-        return [dict(event) for event in self.core.emitted]
-
-    @functools.cached_property
-    def from_value(self) -> Any:
-        """The state value before the step, as plain JSON (None for a start)."""
-        return None if self.before is None else plain_value(self.before.value)
-
-    @functools.cached_property
-    def to_value(self) -> Any:
-        """The state value after the step, as plain JSON."""
-        return plain_value(self.after.value)
+    def __post_init__(self) -> None:
+        self.effects = [action.type for action in self.core.effects]
+        self.emitted = [dict(event) for event in self.core.emitted]
+        self.from_value = None if self.before is None else plain_value(self.before.value)
+        self.to_value = plain_value(self.after.value)
 
 
 def run(
@@ -370,9 +368,9 @@ def take(work: Work, current: Snapshot | None, event: EventLike) -> StepDone | R
     else:
         # a malformed event or a payload that fails its model raises InvalidEventError
         data = as_machine_reads(machine, plain_event(event), work.acting)
-        to = work.command.to
-        if not (to or is_actor_result(data["type"]) or handles(machine, str(data["type"]))):
-            raise UnknownEventError(machine.id, str(data["type"]), known=machine.events)
+        to, event_type = work.command.to, str(data["type"])
+        if not (to or handles(machine, event_type) or is_actor_result(event_type)):
+            raise UnknownEventError(machine.id, event_type, known=machine.events)
         if current.status != "active":
             return Refusal(
                 INACTIVE,
@@ -386,8 +384,9 @@ def take(work: Work, current: Snapshot | None, event: EventLike) -> StepDone | R
     if not core.taken:
         assert core.refusal is not None
         return Refusal(core.refusal.kind, core.refusal.reason)
-    armed = [timer.id for timer in core.armed]
-    after = with_due(core.snapshot, armed, work.now.timestamp() * 1000)
+    after = core.snapshot
+    if core.armed:
+        after = with_due(after, [timer.id for timer in core.armed], work.now.timestamp() * 1000)
     return StepDone(data, current, after, core)
 
 
@@ -482,8 +481,11 @@ def changed(row: Any, columns: dict[str, Any]) -> dict[str, Any]:
 
 def same_json(a: Any, b: Any) -> bool:
     """Are ``a`` and ``b`` the same JSON document (``1``, ``1.0`` and ``True`` are not)?"""
-    if type(a) is not type(b):
+    kind = type(a)
+    if kind is not type(b):
         return False
+    if kind is str or kind is int or kind is bool or a is None:  # most columns: nothing to walk
+        return bool(a == b)
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same_json(value, b[key]) for key, value in a.items())
     if isinstance(a, list):
@@ -632,13 +634,18 @@ def outcome(
 ) -> TransitionResult:
     first, last = steps[0], steps[-1]
     dry_run, read = work.command.dry_run, work.read_version
+    if len(steps) == 1:  # the common case, without walking the steps four times
+        core = first.core
+        effects, emitted = tuple(first.effects), tuple(first.emitted)
+        scheduled, cancelled = tuple(t.id for t in core.armed), core.cancelled
+    else:
+        effects = tuple(e for s in steps for e in s.effects)
+        emitted = tuple(e for s in steps for e in s.emitted)
+        scheduled = tuple(t.id for s in steps for t in s.core.armed)
+        cancelled = tuple(t for s in steps for t in s.core.cancelled)
     return TransitionResult(
         True, work.record_type, work.record_id, str(first.event["type"]),
-        first.from_value, last.to_value,
-        effects=tuple(e for s in steps for e in s.effects),
-        emitted=tuple(e for s in steps for e in s.emitted),
-        scheduled=tuple(t.id for s in steps for t in s.core.armed),
-        cancelled=tuple(t for s in steps for t in s.core.cancelled),
+        first.from_value, last.to_value, effects, emitted, scheduled, cancelled,
         dry_run=dry_run, version=read if dry_run else read + len(steps), status=status,
         steps=len(steps), log_ids=log_ids,
     )  # fmt: skip

@@ -136,8 +136,29 @@ def persist(snapshot: Snapshot, record: WorkflowRecord) -> None:
 
 
 def legacy_status(model: type[WorkflowRecord], snapshot: Snapshot) -> str | None:
-    """The ``status`` value ``snapshot`` maps to on ``model``, or ``None`` to leave it unchanged."""
+    """The ``status`` value ``snapshot`` maps to on ``model``, or ``None`` to leave it unchanged.
+
+    Worked out once per model, mapping and configuration (the state value is the
+    configuration's), as every persisted move asks it.
+    """
     mapping = model.__workflow_status__
+    configuration = snapshot.configuration
+    if not configuration:  # a snapshot made by hand: its value alone says
+        return _legacy_status(mapping, snapshot)
+    key = (model, configuration)
+    found = _LEGACY_STATUS.get(key)
+    if found is None or found[0] is not mapping:
+        if len(_LEGACY_STATUS) >= 4096:  # machines made and dropped by the thousand (tests)
+            _LEGACY_STATUS.clear()
+        found = _LEGACY_STATUS[key] = (mapping, _legacy_status(mapping, snapshot))
+    return found[1]
+
+
+#: (model, configuration) -> (the model's status mapping, the status it gives)
+_LEGACY_STATUS: dict[tuple[type[Any], frozenset[Any]], tuple[Mapping[str, str], str | None]] = {}
+
+
+def _legacy_status(mapping: Mapping[str, str], snapshot: Snapshot) -> str | None:
     if not mapping:
         return dotted_path(snapshot.value)
     best: tuple[int, str] | None = None
