@@ -5,7 +5,10 @@ and the event's payload, assignments on transitions and on entry and exit, named
 effects whose parameters are computed from the context, emits and logs computed from it,
 and ``after`` timers whose named delay reads it.  Every event sequence runs
 through one machine that keeps and replays its plans (``step``) and through the whole
-algorithm (``step(trace=True)`` never reads or stores a plan).  At every step the two
+algorithm (``step(trace=True)`` never reads or stores a plan).  Charts with actors get
+invocations of a child machine and of a function actor on some states, and spawnChild,
+stopChild and sendTo among the actions: a macrostep no actor takes part in is replayed
+there too, and one that starts, stops or sends to an actor never is.  At every step the two
 must agree on the snapshot (with its context), the actions with their causing events,
 whether the event was taken and why not, and how many times each piece of user code
 ran.  A guard that raises on some data puts both in error the same way; a chart that
@@ -43,6 +46,22 @@ class Counts(BaseModel):
 
 def _read(context: Any, key: str) -> int:
     return int(context[key] if isinstance(context, dict) else getattr(context, key))
+
+
+#: a child machine: it counts PING events and finishes on the third
+PINGER = orderflow.create_machine({
+    "id": "pinger",
+    "initial": "one",
+    "states": {
+        "one": {"on": {"PING": "two"}},
+        "two": {"on": {"PING": "done"}},
+        "done": {"type": "final", "output": {"pinged": 2}},
+    },
+})
+
+
+def _fetch(value: Any) -> Any:  # a function actor: the caller runs it, the core only records it
+    return value
 
 
 def _implementations(calls: Counter[str], model: bool) -> orderflow.Setup:
@@ -94,6 +113,7 @@ def _implementations(calls: Counter[str], model: bool) -> orderflow.Setup:
         },
         delays={"wait": wait},
         context=Counts if model else None,
+        actors={"pinger": PINGER, "fetch": _fetch},
     )
 
 
@@ -115,13 +135,31 @@ def _data_guard(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+ACTOR_IDS = ("a1", "a2")
+
+
 @st.composite
-def _user_actions(draw: st.DrawFn, calls: Counter[str]) -> list[Any]:
+def _actor_action(draw: st.DrawFn) -> dict[str, Any]:
+    ident = draw(st.sampled_from(ACTOR_IDS))
+    kind = draw(st.sampled_from(("spawnChild", "stopChild", "sendTo")))
+    if kind == "spawnChild":
+        return {"type": "spawnChild", "params": {"src": "pinger", "id": f"s{ident}"}}
+    if kind == "stopChild":
+        return {"type": "stopChild", "params": {"id": draw(st.sampled_from((ident, f"s{ident}")))}}
+    return {"type": "sendTo", "params": {"to": draw(st.sampled_from((ident, f"s{ident}"))),
+                                          "event": {"type": "PING"}}}  # fmt: skip
+
+
+@st.composite
+def _user_actions(draw: st.DrawFn, calls: Counter[str], actors: bool = False) -> list[Any]:
     actions: list[Any] = []
     for _ in range(draw(st.integers(0, 2))):
-        kind = draw(st.sampled_from(("bump", "bump", "notify", "same", "announce", "say")))
+        kinds = ("bump", "bump", "notify", "same", "announce", "say")
+        kind = draw(st.sampled_from((*kinds, "actor") if actors else kinds))
         key = draw(st.sampled_from(KEYS))
-        if kind == "bump":
+        if kind == "actor":
+            actions.append(draw(_actor_action()))
+        elif kind == "bump":
             actions.append({"type": "bump", "params": {"key": key, "by": draw(st.integers(0, 3))}})
         elif kind == "notify":
             actions.append({"type": "notify", "params": _notify_params(calls, key)})
@@ -131,7 +169,9 @@ def _user_actions(draw: st.DrawFn, calls: Counter[str]) -> list[Any]:
 
 
 @st.composite
-def _decorated_transition(draw: st.DrawFn, spec: Any, calls: Counter[str]) -> Any:
+def _decorated_transition(
+    draw: st.DrawFn, spec: Any, calls: Counter[str], actors: bool = False
+) -> Any:
     transition = {"target": spec} if isinstance(spec, str) else dict(spec)
     if draw(st.integers(0, 2)) > 0:
         guard = draw(_data_guard())
@@ -142,26 +182,39 @@ def _decorated_transition(draw: st.DrawFn, spec: Any, calls: Counter[str]) -> An
         elif draw(st.integers(0, 4)) == 0:
             guard = {"type": "not", "guards": [guard]}
         transition["guard"] = guard
-    actions = draw(_user_actions(calls))
+    actions = draw(_user_actions(calls, actors))
     if actions:
         transition["actions"] = actions
     return transition
 
 
 @st.composite
-def _with_data(draw: st.DrawFn, state: dict[str, Any], calls: Counter[str]) -> dict[str, Any]:
-    """The state config with data guards and user code added throughout (a copy)."""
+def _with_data(
+    draw: st.DrawFn, state: dict[str, Any], calls: Counter[str], actors: bool = False
+) -> dict[str, Any]:
+    """The state config with data guards and user code added throughout (a copy).
+
+    With ``actors``, some states invoke the child machine or the function actor
+    (ids from :data:`ACTOR_IDS`, so actions can name them) and actions may spawn,
+    stop and send to children.
+    """
     result = dict(state)
     if state.get("type") == "history":  # a pseudo-state: no actions
         return result
     for hook in ("entry", "exit"):
-        actions = draw(_user_actions(calls))
+        actions = draw(_user_actions(calls, actors))
         if actions:
             result[hook] = actions
+    if actors and state.get("type") != "final" and draw(st.integers(0, 3)) == 0:
+        src = draw(st.sampled_from(("pinger", "fetch")))
+        invocation: dict[str, Any] = {"id": draw(st.sampled_from(ACTOR_IDS)), "src": src}
+        if src == "fetch":
+            invocation["input"] = {"n": draw(st.integers(0, 3))}
+        result["invoke"] = invocation
     if "on" in state:
         result["on"] = {
             descriptor: [
-                draw(_decorated_transition(t, calls))
+                draw(_decorated_transition(t, calls, actors))
                 for t in (specs if isinstance(specs, list) else [specs])
             ]
             for descriptor, specs in state["on"].items()
@@ -171,14 +224,14 @@ def _with_data(draw: st.DrawFn, state: dict[str, Any], calls: Counter[str]) -> d
         if state.get("on"):
             specs = next(iter(state["on"].values()))
             first = specs[0] if isinstance(specs, list) else specs
-        result["after"] = {"wait": draw(_decorated_transition(first, calls))}
+        result["after"] = {"wait": draw(_decorated_transition(first, calls, actors))}
     for key in ("always", "onDone"):
         if key in state:
             specs = state[key] if isinstance(state[key], list) else [state[key]]
-            result[key] = [draw(_decorated_transition(t, calls)) for t in specs]
+            result[key] = [draw(_decorated_transition(t, calls, actors)) for t in specs]
     if "states" in state:
         result["states"] = {
-            key: draw(_with_data(child, calls)) for key, child in state["states"].items()
+            key: draw(_with_data(child, calls, actors)) for key, child in state["states"].items()
         }
     return result
 
@@ -219,12 +272,12 @@ def _walk(
 
 
 @SETTINGS
-@given(st.data(), st.booleans())
+@given(st.data(), st.booleans(), st.booleans())
 def test_replayed_data_plans_agree_with_the_whole_algorithm_at_every_step(
-    data: st.DataObject, model: bool
+    data: st.DataObject, model: bool, actors: bool
 ) -> None:
     calls: Counter[str] = Counter()
-    config = data.draw(_with_data(data.draw(machine_configs()), calls))
+    config = data.draw(_with_data(data.draw(machine_configs()), calls, actors))
     config["context"] = {"n": 0, "m": 0}
     setup = _implementations(calls, model)
     cached = setup.create_machine(config)

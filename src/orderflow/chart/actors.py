@@ -236,8 +236,9 @@ class Cell:
         self.flushing = False
         self.running = False
         self.stopped = False
-        #: the initial step's run, kept until the child starts (XState defers its actions)
-        self.pending: tuple[Run, TypedEvent[Any]] | None = None
+        #: the initial step's actions and deferred work, kept until the child starts (XState
+        #: defers them); a function actor keeps only the event that spawned it
+        self.pending: tuple[list[Action], list[_Op] | None, TypedEvent[Any]] | None = None
         #: the state whose entry actions run now: sends to its invocations resolve after them
         self.entering: StateNode | None = None
         self.unresolved: list[_Send] = []
@@ -343,15 +344,15 @@ class Cell:
             self.update(None, event)
             return
         mine = system.tracing(trace)
-        snapshot, run, outcome = algorithm.actor_macrostep(
+        snapshot, actions, outcome, deferred = algorithm.actor_macrostep(
             self.machine, self.snapshot, event, self, mine
         )
         system.traced(self, mine, trace)
         if system.target is self and system.outcome is None:
             system.outcome = outcome
         self.snapshot = snapshot
-        self._record(run.actions)
-        self.update(run.deferred, event)
+        self._record(actions)
+        self.update(deferred, event)
 
     def _selects(self, event: TypedEvent[Any]) -> bool:
         assert self.snapshot is not None
@@ -398,12 +399,12 @@ class Cell:
     ) -> None:
         """Compute the initial snapshot (XState does it when the actor is created); run nothing yet."""
         mine = self.system.tracing(trace)
-        snapshot, run, _ = algorithm.actor_macrostep(
+        snapshot, actions, _, deferred = algorithm.actor_macrostep(
             self.machine, start, event, self, mine, initial=True
         )
         self.system.traced(self, mine, trace)
         self.snapshot = snapshot
-        self.pending = (run, event)
+        self.pending = (actions, deferred, event)
         self.system.deliveries.append((self.path, event.data))
 
     def start(self) -> None:
@@ -415,14 +416,14 @@ class Cell:
             self._start_function()
             return
         assert self.pending is not None and self.snapshot is not None
-        run, event = self.pending
+        actions, deferred, event = self.pending
         self.pending = None
-        self._record(run.actions)
+        self._record(actions)
         self.flushing = (
             True  # XState opens the mailbox after the start: what arrives meanwhile waits
         )
         try:
-            self.update(run.deferred, event)
+            self.update(deferred, event)
         finally:
             self.flushing = False
         if self.running:
@@ -434,7 +435,7 @@ class Cell:
         params: dict[str, Any] = {"id": record.id, "src": record.src, "input": record.input}
         if record.system_id is not None:
             params["systemId"] = record.system_id
-        event = self.pending[1]
+        event = self.pending[2]
         self.pending = None
         self.system.actions.append(Action("start_actor", params, event, self.parent.path))
 
@@ -468,6 +469,7 @@ class Cell:
     # -- the actor built-ins, called by execution.execute during this cell's macrostep ---------
 
     def perform(self, run: Run, builtin: Builtin, params: Any, event: TypedEvent[Any]) -> None:
+        run.replayable = False  # a plan replays no actor's work
         if isinstance(builtin, SpawnChild):
             ident = compute(run, builtin.id, event, params) if builtin.id is not None else None
             self.spawn(run, builtin, ident, params, event)
@@ -521,7 +523,7 @@ class Cell:
                            sync_snapshot=spawn.sync_snapshot)  # fmt: skip
         else:
             record = Child(ident, spawn.src, None, ACTIVE, value, system_id)
-            cell.pending = (run, event)
+            cell.pending = ([], None, event)
         cell.record = record
         self.cells[record] = cell
         if system_id is not None:
@@ -570,6 +572,7 @@ class Cell:
 
     def start_invocations(self, run: Run, state: StateNode, event: TypedEvent[Any]) -> None:
         """Spawn the state's invocations (after its entry actions, as XState orders them)."""
+        run.replayable = False
         self.entering = None
         for invocation in state.invoke:
             spawn = SpawnChild(invocation.src, invocation.id, invocation.system_id,
@@ -584,6 +587,7 @@ class Cell:
 
     def stop_invocations(self, run: Run, state: StateNode, event: TypedEvent[Any]) -> None:
         """Stop the state's invocations (after its exit actions)."""
+        run.replayable = False
         for invocation in state.invoke:
             self.stop_child(run, invocation.id, event)
 

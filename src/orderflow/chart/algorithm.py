@@ -80,7 +80,7 @@ def macrostep(
     if machine.scxml:
         result, actions, _ = _unplanned(machine, snapshot, event, trace, _take_document_event)
     else:
-        result, actions, _ = _planned(machine, snapshot, event, trace, _take_event)
+        result, actions, _, _ = _planned(machine, snapshot, event, trace, _take_event)
     return result, actions
 
 
@@ -95,7 +95,7 @@ def macrostep_outcome(
         return snapshot, [], (False, None, ())
     if machine.scxml:
         return _unplanned(machine, snapshot, event, trace, _take_document_event)
-    return _planned(machine, snapshot, event, trace, _take_event)
+    return _planned(machine, snapshot, event, trace, _take_event)[:3]
 
 
 def initial_macrostep(
@@ -108,7 +108,7 @@ def initial_macrostep(
     if machine.scxml:
         result, actions, _ = _unplanned(machine, snapshot, event, trace, _enter_initial)
     else:
-        result, actions, _ = _planned(machine, snapshot, event, trace, _enter_initial)
+        result, actions, _, _ = _planned(machine, snapshot, event, trace, _enter_initial)
     return result, actions
 
 
@@ -185,8 +185,15 @@ def _planned(
     event: TypedEvent[Any],
     trace: list[Microstep] | None,
     first_step: Callable[[Run, TypedEvent[Any]], None],
-) -> tuple[Snapshot, list[Action], Outcome]:
-    """Run ``first_step`` and settle, or replay the stored plan for the same key (see plans.py)."""
+    actors: Any = None,
+) -> tuple[Snapshot, list[Action], Outcome, list[Any] | None]:
+    """Run ``first_step`` and settle, or replay the stored plan for the same key (see plans.py).
+
+    ``actors`` is the working actor of a machine with actors (``actor_macrostep``), whose
+    snapshot has no children: a macrostep in which no actor takes part (no invocation
+    started or stopped, no actor action) is replayed like any other; the last item of
+    the answer is what the actor deferred (``Run.deferred``).
+    """
     history, timers = snapshot.history, snapshot.timers  # plan_key(snapshot, event.type), inline
     key = (
         snapshot.configuration,
@@ -197,7 +204,7 @@ def _planned(
     plan = machine.plans.get(key) if trace is None else None
     if type(plan) is MacrostepPlan:
         result, actions = plan.replay(snapshot, event, machine.snapshot_at)
-        return result, actions, plan.outcome
+        return result, actions, plan.outcome, None
     answers: list[Any] = []
     if plan is not None:
         assert isinstance(plan, DataPlan)
@@ -209,12 +216,13 @@ def _planned(
         except OrderflowError:
             raise
         except Exception as exc:  # user code raised: record it, apply nothing
-            return _failed(machine, snapshot, event, exc), [], (False, plan.consumed, ())
+            return _failed(machine, snapshot, event, exc), [], (False, plan.consumed, ()), None
         if replayed is not None:
             result, actions, taken, consumed, refusals = replayed
-            return result, actions, (taken, consumed, refusals)
+            return result, actions, (taken, consumed, refusals), None
     run = Run(machine, snapshot)
     run.trace = trace
+    run.actors = actors
     if trace is None:
         run.tape = []
         run.external = event
@@ -225,12 +233,12 @@ def _planned(
     except OrderflowError:
         raise
     except Exception as exc:  # user code raised: record it, apply nothing
-        return _failed(machine, snapshot, event, exc), [], (False, run.consumed, ())
+        return _failed(machine, snapshot, event, exc), [], (False, run.consumed, ()), None
     result = _finish(run) if run.changed else snapshot
     outcome = _outcome(run)
     if run.replayable and trace is None:
         _keep_plan(machine, key, plan, run, snapshot, result, event, outcome)
-    return result, run.actions, outcome
+    return result, run.actions, outcome, run.deferred
 
 
 def _keep_plan(
@@ -307,25 +315,30 @@ def actor_macrostep(
     trace: list[Microstep] | None = None,
     *,
     initial: bool = False,
-) -> tuple[Snapshot, Run, Outcome]:
-    """One macrostep of a machine that has actors (``actors.py`` drives it, never from a plan).
+) -> tuple[Snapshot, list[Action], Outcome, list[Any] | None]:
+    """One macrostep of a machine that has actors (``actors.py`` drives it).
 
     ``actors`` is the working actor (``actors.Cell``) that spawns, stops and sends for
-    the run; the returned :class:`Run` holds what it deferred until the step is done.
+    the run; the answer holds its actions and what it deferred until the step is done.
+    An actor with no children takes the planned route: a macrostep no actor takes part
+    in is stored and replayed as in a machine without actors (starting or stopping an
+    invocation and every actor action mark the run as not replayable).
     """
+    first_step = _enter_initial if initial else _take_event
+    if not snapshot.children and not machine.scxml:
+        return _planned(machine, snapshot, event, trace, first_step, actors)
     run = Run(machine, snapshot)
     run.trace = trace
     run.replayable = False
     run.actors = actors
     try:
-        (_enter_initial if initial else _take_event)(run, event)
+        first_step(run, event)
         _settle(run, event)
     except OrderflowError:
         raise
     except Exception as exc:  # user code raised: record it, apply nothing
-        run.actions, run.deferred = [], None
-        return _failed(machine, snapshot, event, exc), run, (False, run.consumed, ())
-    return (_finish(run) if run.changed else snapshot), run, _outcome(run)
+        return _failed(machine, snapshot, event, exc), [], (False, run.consumed, ()), None
+    return (_finish(run) if run.changed else snapshot), run.actions, _outcome(run), run.deferred
 
 
 def _outcome(run: Run) -> Outcome:
