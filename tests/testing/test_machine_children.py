@@ -222,11 +222,11 @@ def test_every_explored_path_through_a_random_child_replays_to_its_snapshot(
     config: dict[str, Any], data: st.DataObject
 ) -> None:
     machine = wrapper(config)
-    try:
+    try:  # a random chart may loop for ever on entry or on some event: nothing to explore
         machine.initial_transition()
+        graph = explore(machine, max_snapshots=300)
     except orderflow.errors.InfiniteLoopError:
         return
-    graph = explore(machine, max_snapshots=300)
     for path in shortest_paths(machine, max_snapshots=300):
         end = replay(machine, path.start, path.events).end
         assert end == path.end
