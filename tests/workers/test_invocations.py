@@ -422,3 +422,24 @@ def test_an_invocation_whose_workers_all_died_is_given_up_with_its_error_deliver
     assert snapshot.value == "declined"
     assert "no answer after 2 attempts" in snapshot.context["error"]["message"]
     assert [(row.state, row.attempts) for row in invocations(db, 1)] == [("failed", 2)]
+
+
+def test_a_result_no_transition_takes_still_settles_the_child_in_the_row(db: Database) -> None:
+    # XState 5: a promise actor that resolves where no onDone listens stays in
+    # snapshot.children with status "done"; the row must say so too, not "active"
+    machine = orderflow.setup(actors={"charge": Charges()}).create_machine({
+        "id": "booking", "initial": "charging",
+        "states": {"charging": {"invoke": {"id": "charge", "src": "charge", "input": {"amount": 3}}}},
+    })  # fmt: skip
+    service = WorkflowService(db.Session, {"booking": machine})
+    service.start(Booking(id=1))
+    assert _snapshot(service, 1).children["charge"].status == "active"
+
+    runs = run_due_invocations(service, db.Session, options=OPTIONS)
+
+    assert [r.outcome for r in runs] == ["delivered"]
+    snapshot = _snapshot(service, 1)
+    assert snapshot.value == "charging" and snapshot.children["charge"].status == "done"
+    (row,) = invocations(db, 1)
+    assert row.state == "done"
+    assert run_due_invocations(service, db.Session, options=OPTIONS) == []
