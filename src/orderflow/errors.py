@@ -453,9 +453,7 @@ class ActorInputError(OrderflowError, TypeError):
     code = "INVALID_ACTOR_INPUT"
 
     def __init__(self, actor_id: str, src: str, path: str, found: object) -> None:
-        self.actor_id = actor_id
-        self.src = src
-        self.path = path
+        self.actor_id, self.src, self.path = actor_id, src, path
         super().__init__(
             f"The input of actor '{actor_id}' (src '{src}') is not JSON at {path}: "
             f"{found}. A function actor's input is stored with its parent's snapshot; "
