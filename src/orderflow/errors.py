@@ -14,6 +14,7 @@
     │   └── UnsafeDocumentError          UNSAFE_DOCUMENT         an XML document declares entities or reaches outside (refused)
     ├── UnknownMachineError              UNKNOWN_MACHINE         no machine by that name: not shipped, or not in this service (also a KeyError)
     ├── UnknownStateError                UNKNOWN_STATE           a machine has no state by that path or id (also a KeyError)
+    ├── ActorInputError                  INVALID_ACTOR_INPUT     a function actor's input is not JSON (its id, src and the JSON path say where; also a TypeError)
     ├── ActorNotRunningError             ACTOR_NOT_RUNNING       an in-memory actor was sent an event before start or after stop
     ├── WaitForError                     WAIT_FOR_FAILED         ``wait_for``: the actor finished, failed or stopped without satisfying the predicate
     │   └── WaitForTimeoutError          WAIT_FOR_TIMEOUT        ``wait_for``: the timeout passed first
@@ -438,6 +439,26 @@ class PublishError(OrderflowError):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class ActorInputError(OrderflowError, TypeError):
+    """A function actor's ``input`` is not JSON; the transition that would start it applies nothing.
+
+    A function actor's input is kept in its parent's snapshot (and a durable
+    invocation's row), so it must be JSON: ``None``, a bool, an int, a finite
+    float, a string, a list or a mapping with string keys.  ``path`` is the
+    JSON path of the first value that is not (``$.input.items[2]``).
+    """
+
+    code = "INVALID_ACTOR_INPUT"
+
+    def __init__(self, actor_id: str, src: str, path: str, found: object) -> None:
+        self.actor_id, self.src, self.path = actor_id, src, path
+        super().__init__(
+            f"The input of actor '{actor_id}' (src '{src}') is not JSON at {path}: "
+            f"{found}. A function actor's input is stored with its parent's snapshot; "
+            f"give it JSON values (None, bool, int, finite float, str, list, dict with str keys)."
+        )
 
 
 class ActorNotRunningError(OrderflowError):

@@ -355,3 +355,62 @@ def test_any_run_round_trips_through_json(events: list[Any]) -> None:
         again, again_actions = machine.transition(restored, event, to=to)
         assert again == snapshot
         assert [a.to_json() for a in again_actions] == [a.to_json() for a in actions]
+
+
+# -- a function actor's input must be JSON -------------------------------------------------------
+
+
+def _payer(make_input: Any) -> orderflow.Machine:
+    return orderflow.setup(
+        actors={"charge": charge}, inputs={"bad": lambda context, event: make_input(context)}
+    ).create_machine({
+        "id": "payer", "initial": "idle", "context": {"total": 5},
+        "states": {
+            "idle": {"on": {"PAY": "paying"}},
+            "paying": {"invoke": {"id": "payment", "src": "charge", "inputFrom": "bad"}},
+        },
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("make_input", "path"),
+    [
+        (lambda context: {"items": [1, {2, 3}]}, "$.input.items[1]"),
+        (lambda context: {"who": object()}, "$.input.who"),
+        (lambda context: {"amount": float("nan")}, "$.input.amount"),
+        (lambda context: {1: "a"}, "$.input"),
+        (lambda context: ("a", "b"), "$.input"),
+    ],
+)
+def test_a_function_actor_whose_input_is_not_json_is_refused_and_nothing_changes(
+    make_input: Any, path: str
+) -> None:
+    from orderflow.errors import ActorInputError
+
+    machine = _payer(make_input)
+    before = machine.initial_transition()[0]
+    persisted = json.dumps(before.to_json())
+    with pytest.raises(ActorInputError) as caught:
+        machine.transition(before, "PAY")
+    error = caught.value
+    assert error.code == "INVALID_ACTOR_INPUT" and isinstance(error, TypeError)
+    assert (error.actor_id, error.src, error.path) == ("payment", "charge", path)
+    assert "'payment'" in str(error) and "'charge'" in str(error) and path in str(error)
+    assert before.value == "idle" and not before.children
+    assert json.dumps(before.to_json()) == persisted
+
+
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+))  # fmt: skip
+@settings(max_examples=60, deadline=None)
+def test_any_json_input_starts_the_function_actor_and_round_trips(value: Any) -> None:
+    machine = _payer(lambda context: value)
+    snapshot, actions = machine.transition(machine.initial_transition()[0], "PAY")
+    started = [a for a in actions if a.type == "start_actor"]
+    assert len(started) == 1 and started[0].params["input"] == value
+    restored = machine.resolve_snapshot(json.loads(json.dumps(snapshot.to_json())))
+    assert restored.children["payment"].input == value

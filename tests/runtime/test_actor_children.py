@@ -164,3 +164,37 @@ def test_an_async_function_actor_of_a_threaded_actor_runs_on_a_thread() -> None:
     while actor.get_snapshot().value == "working" and time.monotonic() < deadline:
         time.sleep(0.01)
     assert actor.get_snapshot().value == "lit" and actor.get_snapshot().context["got"] == 3
+
+
+def test_leaving_the_state_sets_the_signal_of_a_function_running_on_a_thread() -> None:
+    started, stopped = threading.Event(), threading.Event()
+
+    async def polls(input: dict[str, int], signal: threading.Event) -> int:
+        started.set()
+        while not signal.wait(0.01):  # blocking work, checking its signal between pieces
+            pass
+        stopped.set()
+        return 0
+
+    actor = orderflow.create_actor(house(polls, []), clock=SimulatedClock()).start()
+    assert started.wait(5) and not stopped.is_set()
+    actor.send("CANCEL")
+    assert stopped.wait(5)
+    assert actor.get_snapshot().value == "cancelled"
+
+
+def test_a_function_actor_without_a_signal_parameter_is_called_with_its_input_only() -> None:
+    calls: list[Any] = []
+
+    def plain(input: dict[str, int]) -> int:
+        calls.append(input)
+        return 1
+
+    def with_signal(input: dict[str, int], *, signal: threading.Event) -> int:
+        calls.append(signal.is_set())
+        return 2
+
+    for function in (plain, with_signal):
+        actor = orderflow.create_actor(house(function, []), clock=SimulatedClock()).start()
+        assert actor.get_snapshot().value == "lit"
+    assert calls == [{"n": 3}, False]

@@ -115,6 +115,21 @@ def test_a_session_actor_is_an_actor_whose_sessions_are_its_children(tmp_path: P
     assert sessions[0][1].actor.parent is parent and sessions[0][1].actor.invokeid == "pinger"
 
 
+def test_invoked_sessions_are_listed_by_the_actor_not_in_the_pure_snapshot(tmp_path: Path) -> None:
+    # docs/semantics.md: a session is not data transition() computes or resolve_snapshot restores
+    machine = load(_documents(tmp_path))
+    parent = create_session(machine, clock=SimulatedClock(), spawn=ChildLoader()).start()
+    snapshot = parent.get_snapshot()
+    assert not snapshot.children
+    assert machine.resolve_snapshot(snapshot.to_json()).value == snapshot.value
+    persisted = parent.get_persisted_snapshot()
+    assert list(persisted["children"]) == ["pinger"]
+    assert persisted["children"]["pinger"]["invoke"]["id"] == "pinger"
+    restored = create_session(machine, persisted, clock=SimulatedClock(), spawn=ChildLoader())
+    restored.start()
+    assert [ident for ident, _ in restored.children.sessions()] == ["pinger"]
+
+
 def test_a_childs_delayed_send_runs_on_the_parents_clock(tmp_path: Path) -> None:
     clock = SimulatedClock()
     parent = create_session(load(_documents(tmp_path)), clock=clock, spawn=ChildLoader()).start()

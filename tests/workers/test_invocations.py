@@ -11,6 +11,7 @@ the state keeps a late result from reaching the invocation that replaced it.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,7 +43,12 @@ from orderflow.workers import (
     invocation_idempotency_key,
     run_due_invocations,
 )
-from orderflow.workers.invocations import claim_invocations, deliver_answers, run_claim
+from orderflow.workers.invocations import (
+    claim_invocations,
+    deliver_answers,
+    run_claim,
+    run_claim_async,
+)
 from workflow_db import Database
 
 OPTIONS = InvocationOptions(models=MODELS)
@@ -422,3 +428,46 @@ def test_an_invocation_whose_workers_all_died_is_given_up_with_its_error_deliver
     assert snapshot.value == "declined"
     assert "no answer after 2 attempts" in snapshot.context["error"]["message"]
     assert [(row.state, row.attempts) for row in invocations(db, 1)] == [("failed", 2)]
+
+
+def test_a_result_no_transition_takes_still_settles_the_child_in_the_row(db: Database) -> None:
+    # XState 5: a promise actor that resolves where no onDone listens stays in
+    # snapshot.children with status "done"; the row must say so too, not "active"
+    machine = orderflow.setup(actors={"charge": Charges()}).create_machine({
+        "id": "booking", "initial": "charging",
+        "states": {"charging": {"invoke": {"id": "charge", "src": "charge", "input": {"amount": 3}}}},
+    })  # fmt: skip
+    service = WorkflowService(db.Session, {"booking": machine})
+    service.start(Booking(id=1))
+    assert _snapshot(service, 1).children["charge"].status == "active"
+
+    runs = run_due_invocations(service, db.Session, options=OPTIONS)
+
+    assert [r.outcome for r in runs] == ["delivered"]
+    snapshot = _snapshot(service, 1)
+    assert snapshot.value == "charging" and snapshot.children["charge"].status == "done"
+    (row,) = invocations(db, 1)
+    assert row.state == "done"
+    assert run_due_invocations(service, db.Session, options=OPTIONS) == []
+
+
+@pytest.mark.parametrize("runner", ["sync", "async"])
+def test_a_plain_function_that_times_out_is_signalled_and_stops(db: Database, runner: str) -> None:
+    stopped = threading.Event()
+
+    def polls(value: Any, signal: threading.Event) -> str:
+        while not signal.wait(0.01):
+            pass
+        stopped.set()
+        return "stopped"
+
+    policy = InvocationPolicy(max_attempts=2, timeout=timedelta(seconds=0.1))
+    service = booking_service(db.Session, polls)
+    service.start(Booking(id=1))
+    options = InvocationOptions(models=MODELS, policy=policy)
+    (claim,) = claim_invocations(service, db.Session, utcnow(), options)
+
+    answer = run_claim(claim) if runner == "sync" else asyncio.run(run_claim_async(claim))
+
+    assert answer.error is not None and answer.error["type"] == "TimeoutError"
+    assert stopped.wait(5)  # the thread ended: it saw its signal

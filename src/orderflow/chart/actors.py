@@ -27,6 +27,7 @@ Machines with no actor at all never come here (``Machine.uses_actors``).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -63,6 +64,7 @@ from orderflow.chart.snapshot import (
     Snapshot,
 )
 from orderflow.errors import (
+    ActorInputError,
     InfiniteLoopError,
     InvalidEventError,
     MissingImplementationError,
@@ -522,6 +524,7 @@ class Cell:
             record = Child(ident, spawn.src, cell.snapshot, input=None, system_id=system_id,
                            sync_snapshot=spawn.sync_snapshot)  # fmt: skip
         else:
+            _check_json_input(ident, spawn.src, value)
             record = Child(ident, spawn.src, None, ACTIVE, value, system_id)
             cell.pending = ([], None, event)
         cell.record = record
@@ -711,6 +714,31 @@ def _enqueued(run: Run, builtin: EnqueueActions, event: TypedEvent[Any]) -> list
 
 _BUILTINS = (Assign, Raise, Emit, Log, Cancel, Block, SpawnChild, StopChild, SendTo, SendParent,
              EnqueueActions)  # fmt: skip
+
+
+def _check_json_input(ident: str, src: str, value: Any) -> None:
+    """Refuse a function actor's input that is not JSON: it is stored in its parent's snapshot."""
+    problem = _not_json(value, "$.input")
+    if problem is not None:
+        raise ActorInputError(ident, src, *problem)
+
+
+def _not_json(value: Any, path: str) -> tuple[str, str] | None:
+    """The JSON path and a description of the first value in ``value`` that is not JSON, if any."""
+    if value is None or isinstance(value, bool | int | str):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, f"the number {value!r} is not finite")
+    if isinstance(value, list):
+        return next((p for i, v in enumerate(value) if (p := _not_json(v, f"{path}[{i}]"))), None)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return path, f"the key {key!r} is not a string"
+            if (found := _not_json(item, f"{path}.{key}")) is not None:
+                return found
+        return None
+    return path, f"a {type(value).__name__} is not a JSON value"
 
 
 def _is_builtin(value: Any) -> bool:

@@ -11,6 +11,7 @@ may be a callable or a dotted path ``"package.module:attribute"``, resolved
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,3 +83,27 @@ def resolve_table(
         except (ImportError, AttributeError) as exc:
             problems.append(Problem(path, f"cannot import {value!r}: {exc}"))
     return resolved
+
+
+def call_function_actor(function: Any, value: Any, signal: Any) -> Any:
+    """Call a function actor on its input; one that takes a ``signal`` keyword gets ``signal``.
+
+    ``signal`` (a :class:`threading.Event`) is set when the actor is stopped or times
+    out: XState's ``AbortSignal``.  A thread cannot be killed, so a long plain function
+    polls ``signal.is_set()`` and returns; one without a ``signal`` parameter is called
+    as ``function(input)``.  For an ``async def`` this returns its coroutine.
+    """
+    if _takes_signal(function):
+        return function(value, signal=signal)
+    return function(value)
+
+
+def _takes_signal(function: Any) -> bool:
+    try:
+        parameter = inspect.signature(function).parameters.get("signal")
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )

@@ -43,6 +43,7 @@ from typing import Any
 
 from orderflow.chart import Action, Machine, Snapshot, with_due
 from orderflow.chart.definition import DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX
+from orderflow.chart.implementations import call_function_actor
 from orderflow.chart.machine import Step
 from orderflow.errors import ActorNotRunningError as ActorNotRunningError  # its old home
 from orderflow.errors import MissingImplementationError
@@ -334,7 +335,8 @@ class Actor:
             loop = None
         if loop is not None:  # the task runs once this macrostep yields to the loop
             task = Task(None)
-            task.task = loop.create_task(self._await_function(key, task, function(value)))
+            pending = call_function_actor(function, value, task.signal)
+            task.task = loop.create_task(self._await_function(key, task, pending))
             self._tasks.add(task.task)
             task.task.add_done_callback(self._tasks.discard)
             self.children.start(key, task)
@@ -360,11 +362,11 @@ class Actor:
         self, key: Key, running: Thread, function: Callable[..., Any], value: Any
     ) -> None:
         try:
-            result: Any = asyncio.run(function(value))
+            result: Any = asyncio.run(call_function_actor(function, value, running.signal))
         except Exception as exc:
             result = _Failure(exc)
         with self._lock:
-            if running.cancelled.is_set() or not self.children.finish(key, running):
+            if running.signal.is_set() or not self.children.finish(key, running):
                 return
             if self.status == RUNNING:
                 self.send(_Addressed(key[0], _answer(key[1], result)))  # type: ignore[arg-type]
@@ -527,8 +529,8 @@ class _FunctionCall:
         self.input = value
         self.name = name
 
-    def __call__(self) -> Any:
-        return self.function(self.input)
+    def __call__(self) -> Any:  # it runs to its end in this macrostep: nothing stops it meanwhile
+        return call_function_actor(self.function, self.input, threading.Event())
 
 
 class _Addressed:

@@ -39,27 +39,31 @@ class Running(Protocol):
 
 
 class Task:
-    """A function actor running as an asyncio task."""
+    """A function actor running as an asyncio task: stopping it cancels the task and sets its
+    ``signal`` (the one the function was given, if it takes one)."""
 
-    __slots__ = ("task",)
+    __slots__ = ("signal", "task")
 
     def __init__(self, task: Any) -> None:
         self.task = task
+        self.signal = threading.Event()
 
     def stop(self) -> None:
+        self.signal.set()
         self.task.cancel()
 
 
 class Thread:
-    """A function actor running on a thread; a thread cannot be interrupted, so it is flagged."""
+    """A function actor running on a thread; a thread cannot be interrupted, so stopping it
+    sets its ``signal``: a function that takes one polls it and returns."""
 
-    __slots__ = ("cancelled",)
+    __slots__ = ("signal",)
 
     def __init__(self) -> None:
-        self.cancelled = threading.Event()
+        self.signal = threading.Event()
 
     def stop(self) -> None:
-        self.cancelled.set()
+        self.signal.set()
 
 
 class Session:

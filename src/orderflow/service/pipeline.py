@@ -381,13 +381,19 @@ def take(work: Work, current: Snapshot | None, event: EventLike) -> StepDone | R
         raise TransitionFailedError(
             work.record_type, work.record_id, str(data["type"]), core.snapshot.error
         )
-    if not core.taken:
+    if not core.taken and not settles_a_child(data, current, core.snapshot):
         assert core.refusal is not None
         return Refusal(core.refusal.kind, core.refusal.reason)
     after = core.snapshot
     if core.armed:
         after = with_due(after, [timer.id for timer in core.armed], work.now.timestamp() * 1000)
     return StepDone(data, current, after, core)
+
+
+def settles_a_child(data: Mapping[str, Any], before: Any, after: Any) -> bool:
+    """A function child's result that no transition takes still settles that child (it is
+    ``done`` in ``snapshot.children`` from now on, as in XState): that change is written."""
+    return is_actor_result(str(data["type"])) and after.children != before.children
 
 
 def run_effects(work: Work, step: StepDone) -> list[EventLike]:

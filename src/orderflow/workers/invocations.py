@@ -62,6 +62,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from orderflow.chart.definition import DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX
+from orderflow.chart.implementations import call_function_actor
 from orderflow.errors import IdempotencyKeyReusedError, InvalidRecordKeyError, RecordNotFoundError
 from orderflow.service import Principal, WorkflowService
 from orderflow.store import Invocation, TransitionLog, primary_key_value
@@ -320,12 +321,15 @@ def run_claim(claim: Claim) -> Answer:
     if claim.problem is not None or claim.function is None:
         return Answer(claim, error={"type": "InvocationError", "message": str(claim.problem)})
     timeout = claim.policy.timeout.total_seconds()
+    signal = threading.Event()
     try:
         if inspect.iscoroutinefunction(claim.function):
-            output = asyncio.run(asyncio.wait_for(claim.function(claim.input), timeout))
+            pending = call_function_actor(claim.function, claim.input, signal)
+            output = asyncio.run(asyncio.wait_for(pending, timeout))  # cancelled on timeout
         else:
-            output = _on_thread(claim.function, claim.input, timeout)
+            output = _on_thread(claim.function, claim.input, timeout, signal)
     except Exception as exc:
+        signal.set()
         return failed(claim, exc)
     return answered(claim, output)
 
@@ -335,12 +339,15 @@ async def run_claim_async(claim: Claim) -> Answer:
     if claim.problem is not None or claim.function is None:
         return Answer(claim, error={"type": "InvocationError", "message": str(claim.problem)})
     timeout = claim.policy.timeout.total_seconds()
+    signal = threading.Event()
+    call = (claim.function, claim.input, signal)
     try:
         if inspect.iscoroutinefunction(claim.function):
-            output = await asyncio.wait_for(claim.function(claim.input), timeout)
+            output = await asyncio.wait_for(call_function_actor(*call), timeout)
         else:
-            output = await asyncio.wait_for(asyncio.to_thread(claim.function, claim.input), timeout)
+            output = await asyncio.wait_for(asyncio.to_thread(call_function_actor, *call), timeout)
     except Exception as exc:
+        signal.set()  # a timed-out plain function that polls its signal stops
         return failed(claim, exc)
     return answered(claim, output)
 
@@ -360,13 +367,16 @@ def failed(claim: Claim, exc: BaseException) -> Answer:
     return Answer(claim, error={"type": type(exc).__name__, "message": str(exc)})
 
 
-def _on_thread(function: Callable[..., Any], value: Any, timeout: float) -> Any:
-    """``function(value)`` on a daemon thread, waited for at most ``timeout`` seconds."""
+def _on_thread(
+    function: Callable[..., Any], value: Any, timeout: float, signal: threading.Event
+) -> Any:
+    """``function(value)`` on a daemon thread, waited for at most ``timeout`` seconds; then
+    ``signal`` is set (a thread cannot be killed: a function that takes a signal stops)."""
     outcome: list[Any] = []
 
     def call() -> None:
         try:
-            outcome.append((True, function(value)))
+            outcome.append((True, call_function_actor(function, value, signal)))
         except BaseException as exc:
             outcome.append((False, exc))
 
