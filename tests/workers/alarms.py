@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 import orderflow
 from orderflow.chart import Action, Machine
@@ -104,13 +104,6 @@ def ring_log_rows(database: Database) -> dict[str, int]:
             .group_by(TransitionLog.record_id)
         ).all()
     return {str(record_id): int(count) for record_id, count in rows}
-
-
-def child_sessions(database: Database) -> sessionmaker[Session]:
-    """A session factory on a new engine, for a forked process (never the parent's connections)."""
-    from workflow_db import make_engine
-
-    return sessionmaker(make_engine(database.engine_url(), database.schema), expire_on_commit=False)
 
 
 def later(minutes: float = 2) -> datetime:

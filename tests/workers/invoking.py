@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import orderflow
 from orderflow.chart import assign
@@ -117,13 +117,6 @@ def booking_service(
 
 def create_tables(database: Database) -> None:
     BookingBase.metadata.create_all(database.engine)
-
-
-def child_sessions(database: Database) -> sessionmaker[Session]:
-    """A session factory on a new engine, for a forked process."""
-    from workflow_db import make_engine
-
-    return sessionmaker(make_engine(database.engine_url(), database.schema), expire_on_commit=False)
 
 
 def deliveries(database: Database) -> Counter[str]:

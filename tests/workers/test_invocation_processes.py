@@ -9,7 +9,6 @@ of the function by the row's attempts.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable
@@ -22,11 +21,11 @@ from invoking import (
     Charges,
     booking_machine,
     booking_service,
-    child_sessions,
     create_tables,
     deliveries,
     invocation_states,
 )
+from processes import child_sessions, in_child, run, until_idle, workers
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -41,42 +40,26 @@ from orderflow.workers import (
 )
 from workflow_db import Database, async_engine_for
 
-fork = multiprocessing.get_context("fork")
 WORKERS, BOOKINGS, BATCH = 4, 40, 5
 OPTIONS = InvocationOptions(models=MODELS, batch=BATCH)
 LEASE = OPTIONS.policy.timeout + OPTIONS.policy.lease_margin
 
 
+@in_child
 def _worker(database: Database, now: datetime, charge: Callable[..., Any] | None = None) -> None:
-    """Run batches until none is left, in a forked process; exit without touching inherited state."""
-    try:
-        Session = child_sessions(database)
-        service = booking_service(Session, charge or Charges())
-        idle = 0
-        while idle < 3:  # a batch can come back empty while other workers hold the rest
-            runs = run_due_invocations(service, Session, now=now, options=OPTIONS)
-            idle = 0 if runs else idle + 1
-    finally:
-        os._exit(0)
+    """Run batches until none is left, in a forked process."""
+    Session = child_sessions(database)
+    service = booking_service(Session, charge or Charges())
+    until_idle(lambda: run_due_invocations(service, Session, now=now, options=OPTIONS))
 
 
+@in_child
 def _starter(database: Database, bookings: int) -> None:
     """Start the bookings and stop dead, as a process that crashes after its commits would."""
-    try:
-        Session = child_sessions(database)
-        service = booking_service(Session)
-        for booking_id in range(1, bookings + 1):
-            service.start(Booking(id=booking_id))
-    finally:
-        os._exit(0)
-
-
-def _run(processes: list[Any]) -> list[int | None]:
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-    return [process.exitcode for process in processes]
+    Session = child_sessions(database)
+    service = booking_service(Session)
+    for booking_id in range(1, bookings + 1):
+        service.start(Booking(id=booking_id))
 
 
 def _assert_each_delivered_once(database: Database, bookings: int) -> None:
@@ -94,12 +77,10 @@ def _attempts(database: Database) -> list[int]:
 
 def test_worker_processes_deliver_every_invocation_exactly_once(shared_database: Database) -> None:
     create_tables(shared_database)
-    assert _run([fork.Process(target=_starter, args=(shared_database, BOOKINGS))]) == [0]
+    assert run(workers(1, _starter, shared_database, BOOKINGS)) == [0]
     now = utcnow()
 
-    exits = _run(
-        [fork.Process(target=_worker, args=(shared_database, now)) for _ in range(WORKERS)]
-    )
+    exits = run(workers(WORKERS, _worker, shared_database, now))
 
     assert exits == [0] * WORKERS
     _assert_each_delivered_once(shared_database, BOOKINGS)
@@ -127,20 +108,16 @@ def test_a_worker_killed_after_running_loses_no_invocation_and_delivers_none_twi
     for booking_id in range(1, BOOKINGS + 1):
         service.start(Booking(id=booking_id))
     now = utcnow()
-    doomed = fork.Process(target=_worker, args=(shared_database, now, _charge_then_die_on(3)))
-    doomed.start()
-    doomed.join(timeout=60)
-    assert doomed.exitcode == -signal.SIGKILL
+    doomed = workers(1, _worker, shared_database, now, _charge_then_die_on(3))
+    assert run(doomed, timeout=60) == [-signal.SIGKILL]
     assert deliveries(shared_database) == {}  # its batch was claimed and run, never delivered
     assert invocation_states(shared_database)["running"] == BATCH
 
-    survivors = [fork.Process(target=_worker, args=(shared_database, now)) for _ in range(3)]
-    assert _run(survivors) == [0] * 3
+    assert run(workers(3, _worker, shared_database, now)) == [0] * 3
     assert invocation_states(shared_database)["running"] == BATCH  # their lease holds them ...
 
     later = now + LEASE  # ... until it ends: then they are run again, and delivered once
-    survivors = [fork.Process(target=_worker, args=(shared_database, later)) for _ in range(3)]
-    assert _run(survivors) == [0] * 3
+    assert run(workers(3, _worker, shared_database, later)) == [0] * 3
 
     _assert_each_delivered_once(shared_database, BOOKINGS)
     assert sorted(_attempts(shared_database)) == [1] * (BOOKINGS - BATCH) + [2] * BATCH

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from alarms import child_sessions
 from consumers import add_events, first_seen_sequences, webhook_receiver
+from processes import child_sessions
 from sqlalchemy import select
 
 from orderflow.store import OutboxEvent

@@ -9,7 +9,6 @@ transaction), by its log row, and by the timer row's status.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable
@@ -19,13 +18,13 @@ from typing import Any
 from alarms import (
     alarm_service,
     arm,
-    child_sessions,
     later,
     ring,
     ring_log_rows,
     rings_by_alarm,
     timer_statuses,
 )
+from processes import child_sessions, fork, in_child, run, until_idle, workers
 from sqlalchemy import select
 
 import orderflow
@@ -35,32 +34,19 @@ from orderflow.store import ScheduledEvent
 from orderflow.workers import fire_due_timers
 from workflow_db import Database, Ticket
 
-fork = multiprocessing.get_context("fork")
 WORKERS, TIMERS, BATCH = 4, 60, 5
 
 
+@in_child
 def _worker(
     database: Database,
     now: datetime,
     effect: Callable[[Any, Any, Action], Any] = ring,
 ) -> None:
-    """Fire batches until none is left, in a forked process; exit without touching inherited state."""
-    try:
-        Session = child_sessions(database)
-        service = alarm_service(Session, effect)
-        idle = 0
-        while idle < 3:  # a batch can come back empty while other workers hold the rest
-            idle = 0 if fire_due_timers(service, Session, now=now, batch=BATCH) else idle + 1
-    finally:
-        os._exit(0)
-
-
-def _run(processes: list[Any]) -> list[int | None]:
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-    return [process.exitcode for process in processes]
+    """Fire batches until none is left, in a forked process."""
+    Session = child_sessions(database)
+    service = alarm_service(Session, effect)
+    until_idle(lambda: fire_due_timers(service, Session, now=now, batch=BATCH))
 
 
 def _assert_each_fired_once(database: Database, timers: int) -> None:
@@ -73,9 +59,7 @@ def test_worker_processes_fire_every_due_timer_exactly_once(shared_database: Dat
     arm(alarm_service(shared_database.Session), TIMERS)
     now = later()
 
-    exits = _run(
-        [fork.Process(target=_worker, args=(shared_database, now)) for _ in range(WORKERS)]
-    )
+    exits = run(workers(WORKERS, _worker, shared_database, now))
 
     assert exits == [0] * WORKERS
     _assert_each_fired_once(shared_database, TIMERS)
@@ -101,16 +85,11 @@ def test_a_worker_killed_mid_batch_loses_no_timer_and_fires_none_twice(
 ) -> None:
     arm(alarm_service(shared_database.Session), TIMERS)
     now = later()
-    doomed = fork.Process(target=_worker, args=(shared_database, now, _ring_then_die_on(3)))
-    doomed.start()
-    doomed.join(timeout=60)
-    assert doomed.exitcode == -signal.SIGKILL
+    doomed = workers(1, _worker, shared_database, now, _ring_then_die_on(3))
+    assert run(doomed, timeout=60) == [-signal.SIGKILL]
     assert rings_by_alarm(shared_database) == {}  # its batch died with it
 
-    survivors = [
-        fork.Process(target=_worker, args=(shared_database, now)) for _ in range(WORKERS - 1)
-    ]
-    assert _run(survivors) == [0] * (WORKERS - 1)
+    assert run(workers(WORKERS - 1, _worker, shared_database, now)) == [0] * (WORKERS - 1)
 
     _assert_each_fired_once(shared_database, TIMERS)
 
@@ -118,12 +97,10 @@ def test_a_worker_killed_mid_batch_loses_no_timer_and_fires_none_twice(
 def test_a_worker_killed_while_others_run_loses_no_timer(shared_database: Database) -> None:
     arm(alarm_service(shared_database.Session), TIMERS)
     now = later()
-    processes = [fork.Process(target=_worker, args=(shared_database, now, _ring_then_die_on(7)))]
-    processes += [
-        fork.Process(target=_worker, args=(shared_database, now)) for _ in range(WORKERS - 1)
-    ]
+    processes = workers(1, _worker, shared_database, now, _ring_then_die_on(7))
+    processes += workers(WORKERS - 1, _worker, shared_database, now)
 
-    exits = _run(processes)
+    exits = run(processes)
     # a sweep after everyone stopped, as a restarted worker would do
     fire_due_timers(
         alarm_service(shared_database.Session), shared_database.Session, now=now, batch=TIMERS
@@ -151,18 +128,18 @@ def _race_service(Session: Any) -> WorkflowService:
     return WorkflowService(Session, {"race": orderflow.create_machine(RACE)})
 
 
+@in_child
 def _race_worker(database: Database, now: datetime, outcomes: Any) -> None:
     """One timer per batch, so that workers would split a record's timers if they could."""
-    try:
-        Session = child_sessions(database)
-        service = _race_service(Session)
-        idle = 0
-        while idle < 3:
-            firings = fire_due_timers(service, Session, now=now, batch=1)
-            outcomes.put([f.outcome for f in firings])
-            idle = 0 if firings else idle + 1
-    finally:
-        os._exit(0)
+    Session = child_sessions(database)
+    service = _race_service(Session)
+
+    def batch() -> list[Any]:
+        firings = fire_due_timers(service, Session, now=now, batch=1)
+        outcomes.put([f.outcome for f in firings])
+        return firings
+
+    until_idle(batch)
 
 
 def test_workers_fire_one_records_timers_in_due_order_without_deadlocking(
@@ -174,10 +151,7 @@ def test_workers_fire_one_records_timers_in_due_order_without_deadlocking(
         assert service.start(Ticket(id=ticket_id, title="race"), machine="race").success
     outcomes = fork.Queue()
 
-    exits = _run(
-        [fork.Process(target=_race_worker, args=(shared_database, later(), outcomes))
-         for _ in range(WORKERS)]
-    )  # fmt: skip
+    exits = run(workers(WORKERS, _race_worker, shared_database, later(), outcomes))
 
     assert exits == [0] * WORKERS
     seen: list[str] = []
