@@ -59,9 +59,9 @@ def booking_machine(
         guards={"wants_more": wants_more},
         actions={
             "keep_receipt": assign(
-                lambda context, event, params: {"receipts": [*context["receipts"], event["output"]]}
+                lambda context, event, params: {"receipts": [*context["receipts"], event.output]}
             ),
-            "keep_error": assign(lambda context, event, params: {"error": event["error"]}),
+            "keep_error": assign(lambda context, event, params: {"error": event.error}),
         },
     ).create_machine(
         {
