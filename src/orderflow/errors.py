@@ -442,7 +442,23 @@ class PublishError(OrderflowError):
         self.retryable = retryable
 
 
-class ActorInputError(OrderflowError, TypeError):
+class _ActorNotJson(TypeError):
+    """The message of :class:`ActorInputError` and :class:`ActorOutputError`: a value of a
+    function actor that its parent's snapshot stores is not JSON (``path`` says where)."""
+
+    #: what of the actor is not JSON, and what to do instead, for the message
+    what = ""
+    advice = ""
+
+    def __init__(self, actor_id: str, src: str, path: str, found: object) -> None:
+        self.actor_id, self.src, self.path = actor_id, src, path
+        super().__init__(
+            f"The {self.what} of actor '{actor_id}' (src '{src}') is not JSON at {path}: {found}. "
+            f"{self.advice} (None, bool, int, finite float, str, list, dict with str keys)."
+        )
+
+
+class ActorInputError(_ActorNotJson, OrderflowError):
     """A function actor's ``input`` is not JSON; the transition that would start it applies nothing.
 
     A function actor's input is kept in its parent's snapshot (and a durable
@@ -452,17 +468,11 @@ class ActorInputError(OrderflowError, TypeError):
     """
 
     code = "INVALID_ACTOR_INPUT"
-
-    def __init__(self, actor_id: str, src: str, path: str, found: object) -> None:
-        self.actor_id, self.src, self.path = actor_id, src, path
-        super().__init__(
-            f"The input of actor '{actor_id}' (src '{src}') is not JSON at {path}: "
-            f"{found}. A function actor's input is stored with its parent's snapshot; "
-            f"give it JSON values (None, bool, int, finite float, str, list, dict with str keys)."
-        )
+    what = "input"
+    advice = "A function actor's input is stored with its parent's snapshot; give it JSON values"
 
 
-class ActorOutputError(OrderflowError, TypeError):
+class ActorOutputError(_ActorNotJson, OrderflowError):
     """A settled function actor's ``output`` (or ``error``) is not JSON: its parent's snapshot
     cannot be written (``to_json``).
 
@@ -473,15 +483,11 @@ class ActorOutputError(OrderflowError, TypeError):
     """
 
     code = "INVALID_ACTOR_OUTPUT"
-
-    def __init__(self, actor_id: str, src: str, path: str, found: object) -> None:
-        self.actor_id, self.src, self.path = actor_id, src, path
-        super().__init__(
-            f"The result of actor '{actor_id}' (src '{src}') is not JSON at {path}: {found}. "
-            f"A settled function actor is persisted with its parent's snapshot; return JSON "
-            f"values (None, bool, int, finite float, str, list, dict with str keys), or leave "
-            f"the state that invoked it before the snapshot is written."
-        )
+    what = "result"
+    advice = (
+        "A settled function actor is persisted with its parent's snapshot: leave the state "
+        "that invoked it before writing the snapshot, or return JSON values"
+    )
 
 
 class ActorNotRunningError(OrderflowError):
