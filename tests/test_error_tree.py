@@ -20,7 +20,9 @@ import orderflow.workers.relay
 from orderflow import errors
 from orderflow.api.errors import api_error
 from orderflow.errors import (
+    ActorInputError,
     ActorNotRunningError,
+    ActorOutputError,
     ApiError,
     AuthenticationError,
     ConfigurationError,
@@ -116,6 +118,8 @@ SAMPLES: list[OrderflowError] = [
     ScxmlError("the document has no states", "scxml"),
     UnsafeDocumentError("the DOCTYPE declares entities"),
     UnknownMachineError("invoice", ["quotation", "sale"]),
+    ActorInputError("card", "charge", "$.input.items[1]", "a set is not a JSON value"),
+    ActorOutputError("card", "charge", "$.output.at", "a date is not a JSON value"),
     ActorNotRunningError("the actor has not started yet"),
     WaitForError("the actor was stopped before satisfying the predicate"),
     WaitForTimeoutError(5000),

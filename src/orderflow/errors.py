@@ -15,6 +15,7 @@
     ├── UnknownMachineError              UNKNOWN_MACHINE         no machine by that name: not shipped, or not in this service (also a KeyError)
     ├── UnknownStateError                UNKNOWN_STATE           a machine has no state by that path or id (also a KeyError)
     ├── ActorInputError                  INVALID_ACTOR_INPUT     a function actor's input is not JSON (its id, src and the JSON path say where; also a TypeError)
+    ├── ActorOutputError                 INVALID_ACTOR_OUTPUT    a settled function actor's output or error is not JSON, so its parent's snapshot cannot be written (also a TypeError)
     ├── ActorNotRunningError             ACTOR_NOT_RUNNING       an in-memory actor was sent an event before start or after stop
     ├── WaitForError                     WAIT_FOR_FAILED         ``wait_for``: the actor finished, failed or stopped without satisfying the predicate
     │   └── WaitForTimeoutError          WAIT_FOR_TIMEOUT        ``wait_for``: the timeout passed first
@@ -441,7 +442,23 @@ class PublishError(OrderflowError):
         self.retryable = retryable
 
 
-class ActorInputError(OrderflowError, TypeError):
+class _ActorNotJson(TypeError):
+    """The message of :class:`ActorInputError` and :class:`ActorOutputError`: a value of a
+    function actor that its parent's snapshot stores is not JSON (``path`` says where)."""
+
+    #: what of the actor is not JSON, and what to do instead, for the message
+    what = ""
+    advice = ""
+
+    def __init__(self, actor_id: str, src: str, path: str, found: object) -> None:
+        self.actor_id, self.src, self.path = actor_id, src, path
+        super().__init__(
+            f"The {self.what} of actor '{actor_id}' (src '{src}') is not JSON at {path}: {found}. "
+            f"{self.advice} (None, bool, int, finite float, str, list, dict with str keys)."
+        )
+
+
+class ActorInputError(_ActorNotJson, OrderflowError):
     """A function actor's ``input`` is not JSON; the transition that would start it applies nothing.
 
     A function actor's input is kept in its parent's snapshot (and a durable
@@ -451,14 +468,26 @@ class ActorInputError(OrderflowError, TypeError):
     """
 
     code = "INVALID_ACTOR_INPUT"
+    what = "input"
+    advice = "A function actor's input is stored with its parent's snapshot; give it JSON values"
 
-    def __init__(self, actor_id: str, src: str, path: str, found: object) -> None:
-        self.actor_id, self.src, self.path = actor_id, src, path
-        super().__init__(
-            f"The input of actor '{actor_id}' (src '{src}') is not JSON at {path}: "
-            f"{found}. A function actor's input is stored with its parent's snapshot; "
-            f"give it JSON values (None, bool, int, finite float, str, list, dict with str keys)."
-        )
+
+class ActorOutputError(_ActorNotJson, OrderflowError):
+    """A settled function actor's ``output`` (or ``error``) is not JSON: its parent's snapshot
+    cannot be written (``to_json``).
+
+    A function actor that answered stays in ``snapshot.children`` with its output or error
+    until its state is left, as in XState, and is persisted with it.  In memory the result
+    may be any Python value; written, it must be JSON so that restoring gives it back
+    unchanged.  ``path`` is the JSON path of the first value that is not (``$.output.at``).
+    """
+
+    code = "INVALID_ACTOR_OUTPUT"
+    what = "result"
+    advice = (
+        "A settled function actor is persisted with its parent's snapshot: leave the state "
+        "that invoked it before writing the snapshot, or return JSON values"
+    )
 
 
 class ActorNotRunningError(OrderflowError):

@@ -6,7 +6,10 @@
 //   {"reject": bool, "output": <JSON>, "onDone": bool, "onError": bool}
 // The parent: idle --GO--> working (invokes "job", src "work", input {"n": 3}; onDone/onError
 // to "after" when asked) --BACK--> idle.  After GO the promise settles; the result is
-//   {"value", "status", "children": {id: status}, "persisted": {id: status}, "afterBack": [ids]}
+//   {"value", "status", "children": {id: status}, "persisted": {id: persisted snapshot as JSON},
+//    "afterBack": [ids]}
+// A rejecting promise rejects with {"type": "RuntimeError", "message": "refused"}: what orderflow's
+// runtime makes of the exception its function raises, so the persisted error compares as data.
 'use strict';
 
 const path = require('path');
@@ -20,7 +23,7 @@ const X = loadXState();
 
 async function runCase(testCase) {
   const work = X.fromPromise(async () => {
-    if (testCase.reject) throw new Error('refused');
+    if (testCase.reject) throw { type: 'RuntimeError', message: 'refused' };
     return testCase.output;
   });
   const invoke = { id: 'job', src: 'work', input: { n: 3 } };
@@ -41,7 +44,7 @@ async function runCase(testCase) {
   for (const [id, child] of Object.entries(snapshot.children)) children[id] = child.getSnapshot().status;
   const persisted = {};
   for (const [id, child] of Object.entries(actor.getPersistedSnapshot().children || {})) {
-    persisted[id] = child.snapshot.status;
+    persisted[id] = JSON.parse(JSON.stringify(child.snapshot));
   }
   let afterBack = null;
   if (snapshot.status === 'active') {

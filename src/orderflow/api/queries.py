@@ -274,7 +274,7 @@ def _children_of(snapshot: Snapshot, prefix: str) -> list[ChildActor]:
                 value=inner.to_json()["value"] if inner is not None else None,
                 status=child.current_status,
                 system_id=child.system_id,
-                input=child.to_json()["snapshot"]["input"] if inner is None else None,
+                input=child.input if inner is None else None,
                 children=tuple(_children_of(inner, path)) if inner is not None else (),
             )
         )

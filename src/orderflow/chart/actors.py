@@ -27,7 +27,6 @@ Machines with no actor at all never come here (``Machine.uses_actors``).
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -62,6 +61,7 @@ from orderflow.chart.snapshot import (
     Child,
     FrozenValue,
     Snapshot,
+    json_problem,
 )
 from orderflow.errors import (
     ActorInputError,
@@ -302,7 +302,12 @@ class Cell:
 
     def _settle_function_child(self, record: Child, status: str, event: TypedEvent[Any]) -> None:
         assert self.snapshot is not None
-        settled = replace(record, status=status)
+        result = event.data.get("output" if status == DONE else "error")
+        settled = (  # the input is dropped, as XState does
+            replace(record, status=status, input=None, output=result)
+            if status == DONE
+            else replace(record, status=status, input=None, error=result)
+        )
         children = FrozenValue(
             {k: settled if v is record else v for k, v in self.snapshot.children.items()}
         )
@@ -718,27 +723,9 @@ _BUILTINS = (Assign, Raise, Emit, Log, Cancel, Block, SpawnChild, StopChild, Sen
 
 def _check_json_input(ident: str, src: str, value: Any) -> None:
     """Refuse a function actor's input that is not JSON: it is stored in its parent's snapshot."""
-    problem = _not_json(value, "$.input")
+    problem = json_problem(value, "$.input")
     if problem is not None:
         raise ActorInputError(ident, src, *problem)
-
-
-def _not_json(value: Any, path: str) -> tuple[str, str] | None:
-    """The JSON path and a description of the first value in ``value`` that is not JSON, if any."""
-    if value is None or isinstance(value, bool | int | str):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else (path, f"the number {value!r} is not finite")
-    if isinstance(value, list):
-        return next((p for i, v in enumerate(value) if (p := _not_json(v, f"{path}[{i}]"))), None)
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return path, f"the key {key!r} is not a string"
-            if (found := _not_json(item, f"{path}.{key}")) is not None:
-                return found
-        return None
-    return path, f"a {type(value).__name__} is not a JSON value"
 
 
 def _is_builtin(value: Any) -> bool:

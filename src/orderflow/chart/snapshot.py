@@ -10,6 +10,7 @@ checks everything against the machine before it returns.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -20,7 +21,7 @@ from pydantic_core import to_jsonable_python
 from orderflow.chart.actions import valid_delay
 from orderflow.chart.definition import AFTER_PREFIX
 from orderflow.chart.nodes import COMPOUND, FINAL, HISTORY, PARALLEL, StateNode
-from orderflow.errors import InvalidSnapshotError
+from orderflow.errors import ActorOutputError, InvalidSnapshotError
 
 ACTIVE, DONE, ERROR = "active", "done", "error"
 STATUSES = (ACTIVE, DONE, ERROR)
@@ -109,7 +110,10 @@ class Child:
 
     A machine child carries its own ``snapshot`` (whose machine records its id and
     version); a function actor (a promise actor) carries its ``status`` and ``input``
-    only: the caller runs it.  Compared by identity: two spawns of the same id are
+    only: the caller runs it.  A function actor that answered stays here until the
+    state that invoked it is left (or it is stopped), as in XState: ``done`` with its
+    ``output``, or ``error`` with its ``error``, its input dropped (XState persists a
+    settled promise actor so).  Compared by identity: two spawns of the same id are
     two children.
     """
 
@@ -120,6 +124,9 @@ class Child:
     input: Any = None
     system_id: str | None = None
     sync_snapshot: bool = False
+    #: a function actor's result once it is done, its error once it failed
+    output: Any = None
+    error: Any = None
 
     @property
     def is_machine(self) -> bool:
@@ -134,12 +141,27 @@ class Child:
         if self.snapshot is not None:
             data["snapshot"] = self.snapshot.to_json()
         else:
-            data["snapshot"] = {"status": self.status, "input": to_jsonable_python(self.input)}
+            data["snapshot"] = self._function_json()
         if self.system_id is not None:
             data["systemId"] = self.system_id
         if self.sync_snapshot:
             data["syncSnapshot"] = True
         return data
+
+    def _function_json(self) -> dict[str, Any]:
+        """A function actor's snapshot as XState persists a promise actor's.
+
+        Its output or error is written as it is, so that restoring gives the same value
+        back: one that is not JSON is refused (:class:`ActorOutputError`), not converted.
+        """
+        if self.status == "active":
+            return {"status": self.status, "input": to_jsonable_python(self.input)}
+        key = "output" if self.status == "done" else "error"
+        value = self.output if key == "output" else self.error
+        problem = json_problem(value, f"$.{key}")
+        if problem is not None:
+            raise ActorOutputError(self.id, self.src, *problem)
+        return {"status": self.status, key: value}
 
     def same_as(self, other: Child) -> bool:
         return (
@@ -149,6 +171,8 @@ class Child:
             and self.input == other.input
             and self.system_id == other.system_id
             and self.sync_snapshot == other.sync_snapshot
+            and self.output == other.output
+            and self.error == other.error
         )
 
 
@@ -428,7 +452,11 @@ _KNOWN_KEYS = frozenset(
      "children"}
 )  # fmt: skip
 _CHILD_KEYS = frozenset({"src", "snapshot", "systemId", "syncSnapshot"})
-_FUNCTION_CHILD_KEYS = frozenset({"status", "input"})
+#: what a function actor's persisted snapshot holds, by its status: its input while it
+#: runs, then its output (done) or its error (error), as XState persists a promise actor
+_FUNCTION_CHILD_KEYS = {"active": frozenset({"status", "input"}),
+                        "done": frozenset({"status", "output"}),
+                        "error": frozenset({"status", "error"})}  # fmt: skip
 #: how deeply machine children may nest in a restored snapshot
 MAX_CHILD_DEPTH = 16
 _TIMER_KEYS = frozenset({"id", "event", "delay", "due"})
@@ -640,16 +668,51 @@ def _restore_children(
             children[ident] = Child(ident, src, child_snapshot, system_id=system_id,
                                     sync_snapshot=sync)  # fmt: skip
             continue
-        extra = set(state) - _FUNCTION_CHILD_KEYS
-        child_status = state.get("status")
-        if extra or child_status not in STATUSES:
-            raise InvalidSnapshotError(
-                "a function actor's snapshot is its status (active, done or error) and input",
-                f"{path}.snapshot",
-            )
-        _check_depth(state.get("input"), f"{path}.snapshot.input")
-        children[ident] = Child(ident, src, None, child_status, state.get("input"), system_id, sync)
+        children[ident] = _function_child(ident, src, state, system_id, sync, path)
     return FrozenValue(children)
+
+
+def _function_child(
+    ident: str, src: str, state: Mapping[str, Any], system_id: str | None, sync: bool, path: str
+) -> Child:
+    """A function actor restored: running with its input, done with its output, or failed
+    with its error."""
+    child_status = state.get("status")
+    allowed = _FUNCTION_CHILD_KEYS.get(child_status) if isinstance(child_status, str) else None
+    if allowed is None or set(state) - allowed:
+        raise InvalidSnapshotError(
+            "a function actor's snapshot is its status with its input (active), "
+            "its output (done) or its error (error)",
+            f"{path}.snapshot",
+        )
+    for key in ("input", "output", "error"):
+        _check_depth(state.get(key), f"{path}.snapshot.{key}")
+    return Child(ident, src, None, str(child_status), state.get("input"), system_id, sync,
+                 output=state.get("output"), error=state.get("error"))  # fmt: skip
+
+
+def json_problem(value: Any, path: str) -> tuple[str, str] | None:
+    """The JSON path and a description of the first value in ``value`` that is not JSON, if any.
+
+    JSON is what a snapshot persists and gives back unchanged: None, a bool, an int, a finite
+    float, a string, a list, a mapping with string keys.
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, f"the number {value!r} is not finite")
+    if isinstance(value, list):
+        return next(
+            (p for i, v in enumerate(value) if (p := json_problem(v, f"{path}[{i}]"))), None
+        )
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return path, f"the key {key!r} is not a string"
+            if (found := json_problem(item, f"{path}.{key}")) is not None:
+                return found
+        return None
+    return path, f"a {type(value).__name__} is not a JSON value"
 
 
 def _restore_value(machine: Machine, value: Any) -> tuple[frozenset[StateNode], bool]:
