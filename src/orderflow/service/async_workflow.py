@@ -23,11 +23,13 @@ from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
+from sqlalchemy.util import greenlet_spawn
 
 from orderflow.chart import Machine
 from orderflow.errors import WrongDriverError
+from orderflow.service.direct import direct_statements
 from orderflow.service.drivers import (
     Bridge,
     ConnectionUnit,
@@ -36,6 +38,7 @@ from orderflow.service.drivers import (
     single_async_engine,
 )
 from orderflow.service.overrides import OverrideRules
+from orderflow.service.statements import DIRECT
 from orderflow.service.workflow import ServiceOptions, WorkflowService
 
 P = ParamSpec("P")
@@ -120,12 +123,15 @@ class AsyncWorkflowService:
         return joined
 
     async def drive(self, call: Callable[[WorkflowService], R]) -> R:
-        """Run ``call(service)`` on the sync stages in one transaction (``run_sync``).
+        """Run ``call(service)`` on the sync stages in one transaction, in one greenlet.
 
-        With a plain ``async_sessionmaker`` on one engine the call runs on a
-        connection and makes its ``AsyncSession`` only if something asks for
-        one (as the sync driver does); joined, or with a factory it cannot see
-        through, in an ``AsyncSession`` of its own.
+        With a plain ``async_sessionmaker`` on one engine the whole call (checking a
+        connection out, the stages, the commit, giving it back) runs in one greenlet
+        whose every database call is awaited on the event loop; it makes its
+        ``AsyncSession`` only if something asks for one (as the sync driver does),
+        and on psycopg the send's own statements go straight to the driver
+        (:mod:`orderflow.service.direct`).  Joined, or with a factory it cannot see
+        through, the call runs in an ``AsyncSession`` of its own (``run_sync``).
         """
         engine = None if self._joined_to is not None else single_async_engine(self.session_factory)
         if engine is None:
@@ -134,24 +140,28 @@ class AsyncWorkflowService:
                 return await session.run_sync(
                     lambda sync: call(self.sync.lent(SessionUnit(sync), bridge))
                 )
-        async with engine.connect() as connection:
-            made: list[AsyncSession] = []
+        return await greenlet_spawn(self._on_own_connection, engine, call)
 
-            def async_session() -> AsyncSession:
-                if not made:
-                    made.append(session_on(self.session_factory, connection))
-                return made[0]
+    def _on_own_connection(self, engine: AsyncEngine, call: Callable[[WorkflowService], R]) -> R:
+        """``call`` on a connection of ``engine``, inside the greenlet :meth:`drive` spawned."""
+        made: list[AsyncSession] = []
 
-            def on_connection(sync_connection: Connection) -> R:
-                unit = ConnectionUnit(
-                    lambda: sync_connection, lambda _: async_session().sync_session, owned=False
+        def async_session() -> AsyncSession:
+            if not made:
+                made.append(
+                    session_on(self.session_factory, AsyncConnection(engine, unit.connection))
                 )
-                try:
-                    return call(self.sync.lent(unit, Bridge(async_session, self)))
-                finally:
-                    unit.close()
+            return made[0]
 
-            return await connection.run_sync(on_connection)
+        unit = ConnectionUnit(
+            engine.sync_engine.connect,
+            lambda _: async_session().sync_session,
+            on_connect=_go_direct,
+        )
+        try:
+            return call(self.sync.lent(unit, Bridge(async_session, self)))
+        finally:
+            unit.close()
 
     @contextlib.asynccontextmanager
     async def _open(self) -> AsyncIterator[AsyncSession]:
@@ -183,6 +193,13 @@ class AsyncWorkflowService:
     decide_override = _driven(WorkflowService.decide_override)
     bulk_send = _driven(WorkflowService.bulk_send)
     rerun_finish_hooks = _driven(WorkflowService.rerun_finish_hooks)
+
+
+def _go_direct(connection: Connection) -> None:
+    """Let the prepared statements on ``connection`` go straight to the driver where they can."""
+    direct = direct_statements(connection)
+    if direct is not None:
+        connection.execution_options(**{DIRECT: direct})
 
 
 def _no_sync_session() -> Session:

@@ -124,10 +124,12 @@ class ConnectionUnit(Unit):
         make_session: Callable[[Connection], Session],
         *,
         owned: bool = True,
+        on_connect: Callable[[Connection], None] | None = None,
     ) -> None:
         self._connect = connect
         self._make_session = make_session
         self._owned = owned  # close the connection after the call (else its lender does)
+        self._on_connect = on_connect  # what the driver sets up on a connection it got
         self._connection: Connection | None = None
         self._session: Session | None = None
 
@@ -153,6 +155,8 @@ class ConnectionUnit(Unit):
     def begin(self) -> None:
         if self._connection is None:
             self._connection = self._connect()
+            if self._on_connect is not None:
+                self._on_connect(self._connection)
         if not self._connection.in_transaction():
             self._connection.begin()
 

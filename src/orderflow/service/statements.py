@@ -12,7 +12,10 @@ then runs ``connection.exec_driver_sql``, so the connection's events
 (``IntegrityError``) are those of any other statement.
 
 A connection with a ``schema_translate_map`` runs the Core statement
-itself: its SQL depends on the map.
+itself: its SQL depends on the map.  A connection that carries
+:class:`~orderflow.service.direct.DirectStatements` under the execution option
+:data:`DIRECT` (the async driver's, on psycopg) runs the prepared SQL through
+it rather than through ``exec_driver_sql``.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult
+from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+
+#: the execution option under which a connection carries its ``DirectStatements``
+DIRECT = "orderflow_direct"
 
 
 class _Form:
@@ -102,26 +108,36 @@ class Prepared:
         )
         self._forms: dict[Dialect, _Form | None] = {}
 
-    def execute(self, connection: Connection, values: Mapping[str, Any]) -> CursorResult[Any]:
-        """Run the statement with ``values`` (by bind name) on ``connection``."""
-        form = self._form(connection)
+    def execute(self, connection: Connection, values: Mapping[str, Any]) -> Any:
+        """Run the statement with ``values`` (by bind name) on ``connection``; its result
+        (a ``CursorResult``, or a ``DirectResult``: ``rowcount``, ``lastrowid``, ``fetchone()``)."""
+        options = connection.get_execution_options()
+        form = self._form(connection, options)
         if form is None:
             return connection.execute(self.statement, dict(values))
+        direct = options.get(DIRECT)
+        if direct is not None:
+            return direct.run(form.sql, form.parameters(values))
         return connection.exec_driver_sql(form.sql, form.parameters(values))
 
     def one_or_none(
         self, connection: Connection, values: Mapping[str, Any]
     ) -> tuple[Any, ...] | None:
         """The statement's one row, its columns processed by their types (``None`` when none)."""
-        form = self._form(connection)
+        options = connection.get_execution_options()
+        form = self._form(connection, options)
         if form is None:
             found = connection.execute(self.statement, dict(values)).one_or_none()
             return None if found is None else tuple(found)
-        raw = connection.exec_driver_sql(form.sql, form.parameters(values)).fetchone()
+        direct = options.get(DIRECT)
+        if direct is not None:
+            raw = direct.run(form.sql, form.parameters(values)).fetchone()
+        else:
+            raw = connection.exec_driver_sql(form.sql, form.parameters(values)).fetchone()
         return None if raw is None else form.row(raw)
 
-    def _form(self, connection: Connection) -> _Form | None:
-        if connection.get_execution_options().get("schema_translate_map"):
+    def _form(self, connection: Connection, options: Mapping[str, Any]) -> _Form | None:
+        if options.get("schema_translate_map"):
             return None
         dialect = connection.dialect
         try:

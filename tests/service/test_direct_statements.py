@@ -1,0 +1,207 @@
+"""The async driver's short way to psycopg (``orderflow.service.direct``): what it must keep.
+
+On PostgreSQL the async driver runs a send's own statements straight on psycopg's
+``AsyncConnection``.  It must not change what anybody sees: statement listeners see
+every statement (the short way is not taken then), a database error is SQLAlchemy's
+exception class as in the sync driver and rolls the whole step back, and a connection
+the server dropped is thrown away, not lent to the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import CheckConstraint, event, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+import orderflow
+from orderflow.service import AsyncWorkflowService, Principal, WorkflowService
+from orderflow.service.direct import DirectStatements
+from orderflow.store import TransitionLog, WorkflowRecord
+from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, async_engine_for, open_database
+
+CLERK = Principal("u-7", "Clara Clerk")
+
+
+class LampBase(DeclarativeBase):
+    pass
+
+
+class Lamp(LampBase, WorkflowRecord):
+    """A record of the test's own whose table refuses a third write (a CHECK on the version)."""
+
+    __tablename__ = "direct_lamps"
+    __table_args__ = (CheckConstraint("workflow_version < 3", name="lamp_wears_out"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Bulb(LampBase, WorkflowRecord):
+    """A record of the test's own that any number of moves may write."""
+
+    __tablename__ = "direct_bulbs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+LAMP = orderflow.create_machine(
+    {
+        "id": "lamp",
+        "initial": "off",
+        "states": {"off": {"on": {"FLIP": "on"}}, "on": {"on": {"FLIP": "off"}}},
+    }
+)
+
+
+@pytest.fixture(params=["sqlite-file", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "postgresql" and POSTGRES_URL is None:
+        pytest.skip(NO_POSTGRES)
+    with open_database(request.param, tmp_path) as opened:
+        LampBase.metadata.create_all(opened.engine)
+        try:
+            yield opened
+        finally:
+            LampBase.metadata.drop_all(opened.engine)
+
+
+def run_async(database: Database, body: Any) -> Any:
+    """``body(service, engine)`` with an async service on ``database``, awaited."""
+
+    async def main() -> Any:
+        engine = async_engine_for(database)
+        try:
+            service = AsyncWorkflowService(async_sessionmaker(engine), {"lamp": LAMP})
+            return await body(service, engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def test_a_statement_listener_sees_every_statement_of_a_send(database: Database) -> None:
+    seen: list[str] = []
+
+    async def body(service: AsyncWorkflowService, engine: AsyncEngine) -> None:
+        lamp = Lamp(workflow_machine="lamp")
+        await service.start(lamp, actor=CLERK)
+        event.listen(engine.sync_engine, "before_cursor_execute", remember)
+        assert (await service.send((Lamp, lamp.id), "FLIP", actor=CLERK)).success
+
+    def remember(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()).upper())
+
+    run_async(database, body)
+    assert any(s.startswith("SELECT") and "DIRECT_LAMPS" in s for s in seen), seen
+    assert any("UPDATE DIRECT_LAMPS" in s for s in seen), seen
+
+
+def test_without_listeners_the_send_goes_straight_to_psycopg_on_postgresql(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[str] = []
+    original = DirectStatements.run
+
+    def counting(self: DirectStatements, sql: str, parameters: Any) -> Any:
+        ran.append(sql)
+        return original(self, sql, parameters)
+
+    monkeypatch.setattr(DirectStatements, "run", counting)
+
+    async def body(service: AsyncWorkflowService, engine: AsyncEngine) -> Any:
+        lamp = Lamp(workflow_machine="lamp")
+        await service.start(lamp, actor=CLERK)
+        ran.clear()
+        assert (await service.send((Lamp, lamp.id), "FLIP", actor=CLERK)).success
+        return (await service.snapshot((Lamp, lamp.id))).value
+
+    assert run_async(database, body) == "on"
+    if database.kind == "postgresql":
+        assert len(ran) >= 2  # the locked read, and the move with its log row
+    else:
+        assert ran == []  # aiosqlite: SQLAlchemy's own way
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_a_database_error_is_sqlalchemys_and_writes_nothing(database: Database, driver: str) -> None:
+    """The table's CHECK refuses the second move: the same exception class from both drivers."""
+
+    def sync_body() -> tuple[int, Any]:
+        service = WorkflowService(database.Session, {"lamp": LAMP})
+        lamp = Lamp(workflow_machine="lamp")
+        service.start(lamp, actor=CLERK)
+        assert service.send((Lamp, lamp.id), "FLIP", actor=CLERK).success
+        with pytest.raises(IntegrityError, match=r"lamp_wears_out|CHECK constraint failed"):
+            service.send((Lamp, lamp.id), "FLIP", actor=CLERK)
+        return lamp.id, service.snapshot((Lamp, lamp.id)).value
+
+    async def async_body(service: AsyncWorkflowService, engine: AsyncEngine) -> tuple[int, Any]:
+        lamp = Lamp(workflow_machine="lamp")
+        await service.start(lamp, actor=CLERK)
+        assert (await service.send((Lamp, lamp.id), "FLIP", actor=CLERK)).success
+        with pytest.raises(IntegrityError, match=r"lamp_wears_out|CHECK constraint failed"):
+            await service.send((Lamp, lamp.id), "FLIP", actor=CLERK)
+        return lamp.id, (await service.snapshot((Lamp, lamp.id))).value
+
+    lamp_id, value = sync_body() if driver == "sync" else run_async(database, async_body)
+    assert value == "on"
+    with database.Session() as session:
+        stored = session.get(Lamp, lamp_id)
+        assert stored is not None and stored.workflow_version == 2
+        logged = session.scalars(
+            select(TransitionLog.event).where(TransitionLog.record_id == str(lamp_id))
+        ).all()
+        assert list(logged) == ["xstate.init", "FLIP"]
+
+
+def test_connections_the_server_dropped_are_thrown_away(database: Database) -> None:
+    """A server restart drops every pooled connection: one call fails, the next ones work."""
+    if database.kind != "postgresql":
+        pytest.skip("a server-side disconnect needs PostgreSQL")
+    assert POSTGRES_URL is not None
+    dsn = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    pids: set[int] = set()
+
+    def note_backend(session: Any, record: Any, action: Any) -> None:
+        pids.add(session.execute(select(func.pg_backend_pid())).scalar_one())
+
+    async def body(service: AsyncWorkflowService, engine: AsyncEngine) -> Any:
+        bulbs = [Bulb(workflow_machine="lamp") for _ in range(3)]
+        for bulb in bulbs:
+            await service.start(bulb, actor=CLERK)
+        noting = AsyncWorkflowService(
+            async_sessionmaker(engine), {"lamp": NOTING}, effects={"note": note_backend}
+        )
+        # three sends at once: the pool now holds three connections
+        await asyncio.gather(*(noting.send((Bulb, b.id), "FLIP", actor=CLERK) for b in bulbs))
+        assert len(pids) == 3
+        with psycopg.connect(dsn, autocommit=True) as other:  # "the server restarted"
+            for pid in pids:
+                other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(DBAPIError) as raised:
+            await service.send((Bulb, bulbs[0].id), "FLIP", actor=CLERK)
+        assert raised.value.connection_invalidated
+        for bulb in bulbs:  # none of the dead connections is lent again
+            assert (await service.send((Bulb, bulb.id), "FLIP", actor=CLERK)).success
+        return [(await service.snapshot((Bulb, b.id))).value for b in bulbs]
+
+    assert run_async(database, body) == ["off", "off", "off"]
+
+
+NOTING = orderflow.setup(actions={"note": lambda *_: None}).create_machine(
+    {
+        "id": "lamp",
+        "initial": "off",
+        "states": {
+            "off": {"on": {"FLIP": {"target": "on", "actions": ["note"]}}},
+            "on": {"on": {"FLIP": "off"}},
+        },
+    }
+)
