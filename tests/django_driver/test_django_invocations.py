@@ -474,6 +474,65 @@ def test_a_child_machines_function_actor_answers_that_child(using: str) -> None:
     assert charges.calls == [{"amount": 5}]
 
 
+# -- read by the SQLAlchemy side ------------------------------------------------------------------
+
+
+def sqlalchemy_url(using: str) -> str:
+    """The URL of the test database Django's connection ``using`` is on, for SQLAlchemy."""
+    found = connections[using].settings_dict
+    if connections[using].vendor == "sqlite":
+        return f"sqlite:///{found['NAME']}"
+    return (
+        f"postgresql+psycopg://{found['USER']}:{found['PASSWORD']}@{found['HOST']}:{found['PORT']}"
+        f"/{found['NAME']}"
+    )
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_sqlalchemy_reader_sees_the_invocations_and_child_timers_django_wrote(
+    using: str,
+) -> None:
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from orderflow.service import queries
+    from orderflow.store import ScheduledEvent as StoredTimer
+
+    reminder = orderflow.create_machine({
+        "id": "reminder", "initial": "waiting",
+        "states": {"waiting": {"after": {"60000": "due"}}, "due": {"type": "final"}},
+    })  # fmt: skip
+    machine = orderflow.setup(
+        actors={"child": reminder, "charge": Charges()}
+    ).create_machine({
+        "id": "booking", "initial": "open",
+        "states": {"open": {"invoke": [
+            {"id": "kid", "src": "child"},
+            {"id": "charge", "src": "charge", "input": {"amount": "12.50"}},
+        ]}},
+    })  # fmt: skip
+    service = DjangoWorkflowService({"booking": machine}, using=using)
+    booking = Booking(workflow_machine="booking")
+    assert service.start(booking).success
+
+    engine = create_engine(sqlalchemy_url(using))
+    try:
+        with Session(engine) as session:
+            key = str(booking.pk)
+            (invocation,) = queries.pending_invocations(session, "contract_app_booking", key)
+            timers = session.execute(
+                select(StoredTimer.actor_path, StoredTimer.status).where(
+                    StoredTimer.record_id == key
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert (invocation.src, invocation.actor_path, invocation.state, invocation.input) == (
+        "charge", "", "pending", {"amount": "12.50"},
+    )  # fmt: skip
+    assert [tuple(row) for row in timers] == [("kid", "pending")]
+
+
 # -- the shipped sale machine, the contract app's machine and the worker command -----------------
 
 
