@@ -425,7 +425,8 @@ def _parent_of(child: orderflow.Machine) -> orderflow.Machine:
     return orderflow.setup(actors={"child": child}).create_machine({
         "id": "booking", "initial": "open",
         "states": {
-            "open": {"invoke": {"id": "kid", "src": "child", "onDone": "closed"}},
+            "open": {"invoke": {"id": "kid", "src": "child", "onDone": "closed"},
+                     "on": {"CLOSE": "closed"}},
             "closed": {"type": "final"},
         },
     })  # fmt: skip
@@ -451,6 +452,21 @@ def test_a_child_machines_timer_is_a_row_with_its_path_and_fires_to_that_child(
     assert service.snapshot(booking).value == "closed"  # the child finished: the parent moved
     timer.refresh_from_db(using=using)
     assert timer.status == "fired"
+
+
+def test_a_child_machines_timer_is_cancelled_when_the_parent_stops_the_child(using: str) -> None:
+    reminder = orderflow.create_machine({
+        "id": "reminder", "initial": "waiting",
+        "states": {"waiting": {"after": {"60000": "due"}}, "due": {"type": "final"}},
+    })  # fmt: skip
+    service = DjangoWorkflowService({"booking": _parent_of(reminder)}, using=using)
+    booking = Booking(workflow_machine="booking")
+    assert service.start(booking).success
+    assert service.send(booking, "CLOSE").success
+
+    (timer,) = ScheduledEvent.objects.using(using).filter(record_id=str(booking.pk))
+    assert (timer.actor_path, timer.status) == ("kid", "cancelled")
+    assert len(fire_due_timers(service, now=utcnow() + timedelta(minutes=2))) == 0
 
 
 def test_a_child_machines_function_actor_answers_that_child(using: str) -> None:
