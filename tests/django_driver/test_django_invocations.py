@@ -10,6 +10,7 @@ for the state), one defined here with a child machine, and the shipped sale mach
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -583,7 +584,10 @@ def test_the_worker_command_runs_the_contract_apps_invocations() -> None:
     booking = Booking(workflow_machine="booking")
     assert make_service().start(booking).success
 
-    call_command("orderflow_worker", "--once")
+    out = io.StringIO()
+    call_command("orderflow_worker", "--once", stdout=out, stderr=io.StringIO())
+
+    assert "invocations: 1 delivered" in out.getvalue()
 
     snapshot = make_service().snapshot(booking)
     assert snapshot.value == "charged"
