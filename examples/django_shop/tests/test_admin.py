@@ -153,3 +153,21 @@ def test_an_order_added_in_the_admin_starts_its_workflow_as_the_user(
 
     assert service.snapshot(order).context["total"] == "12.00"
     assert TransitionLog.objects.get(record_id=str(order.pk)).actor_label == "boss"
+
+
+@pytest.mark.parametrize(
+    "table", ["transitionlog", "outboxevent", "scheduledevent", "invocation", "overriderequest"]
+)
+def test_the_workflow_tables_are_listed_read_only(
+    client: Any, boss: Any, new_order: Any, table: str
+) -> None:
+    new_order("R-1", placed=True)
+    client.force_login(boss)  # even a superuser: only the workflow writes these tables
+    changelist = client.get(reverse(f"admin:orderflow_{table}_changelist"))
+    assert changelist.status_code == 200
+    assert client.get(reverse(f"admin:orderflow_{table}_add")).status_code == 403
+    if table == "transitionlog":
+        (log,) = TransitionLog.objects.filter(event="PLACE")
+        page = client.get(reverse("admin:orderflow_transitionlog_change", args=[log.pk]))
+        assert page.status_code == 200 and "PLACE" in page.content.decode()
+        assert 'name="_save"' not in page.content.decode()

@@ -15,6 +15,10 @@ every selected record as a dry run (what each would do, or why it would
 not), then sends for real with one idempotency key per preview (a second
 click on "Send" replays, it does not move anything twice) and lists each
 record it refused with the reason.
+
+The tables the service writes beside records (transition log, outbox,
+scheduled events, invocations, override requests) are registered read-only:
+staff see what the workflow wrote, and only the workflow writes it.
 """
 
 from __future__ import annotations
@@ -32,7 +36,13 @@ from django.utils.text import capfirst
 
 from orderflow.django import conf
 from orderflow.django.auth import principal_for
-from orderflow.django.models import TransitionLog
+from orderflow.django.models import (
+    Invocation,
+    OutboxEvent,
+    OverrideRequest,
+    ScheduledEvent,
+    TransitionLog,
+)
 from orderflow.django.rows import identity, record_type
 from orderflow.errors import ExportError, OrderflowError
 from orderflow.export import to_mermaid, to_svg
@@ -286,3 +296,54 @@ def _trusted(svg: str) -> Any:
     from django.utils.safestring import mark_safe
 
     return mark_safe(svg)
+
+
+class WorkflowTableAdmin(admin.ModelAdmin):  # type: ignore[misc]
+    """A table the service writes (log, outbox, timers, invocations, overrides): read-only."""
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(TransitionLog)
+class TransitionLogAdmin(WorkflowTableAdmin):
+    list_display = ("id", "record_type", "record_id", "event", "actor_label", "created_at")
+    list_filter = ("record_type", "machine")
+    search_fields = ("record_id", "event", "idempotency_key")
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(WorkflowTableAdmin):
+    list_display = ("id", "record_type", "record_id", "sequence", "event_type", "status")
+    list_filter = ("status", "record_type")
+    search_fields = ("record_id", "event_id", "event_type")
+
+
+@admin.register(ScheduledEvent)
+class ScheduledEventAdmin(WorkflowTableAdmin):
+    list_display = ("id", "record_type", "record_id", "actor_path", "timer_id", "due_at", "status")
+    list_filter = ("status", "record_type")
+    search_fields = ("record_id", "timer_id")
+
+
+@admin.register(Invocation)
+class InvocationAdmin(WorkflowTableAdmin):
+    list_display = (
+        "id", "record_type", "record_id", "actor_path", "actor_id", "src", "state", "attempts",
+        "due_at",
+    )  # fmt: skip
+    list_filter = ("state", "src", "record_type")
+    search_fields = ("record_id", "actor_id", "src")
+
+
+@admin.register(OverrideRequest)
+class OverrideRequestAdmin(WorkflowTableAdmin):
+    list_display = ("id", "record_type", "record_id", "kind", "status", "requested_by")
+    list_filter = ("kind", "status", "record_type")
+    search_fields = ("record_id", "request_key")

@@ -3,25 +3,27 @@
 The version bump is ``UPDATE ... WHERE <key> AND workflow_version = <read>``
 (:class:`~orderflow.errors.StaleRecordError` when another writer won) and a
 log row one ``INSERT ... RETURNING``, both built once per model and database
-(:mod:`orderflow.django.statements`); outbox and timer rows are written
-through the models of :mod:`orderflow.django.models`.  What a log row says
-(:meth:`Journal.entry`) is the SQLAlchemy journal's, unchanged.
+(:mod:`orderflow.django.statements`); outbox, timer and invocation rows are
+written through the models of :mod:`orderflow.django.models`.  What a row
+says (:meth:`Journal.entry`, :meth:`Journal.timer_row`,
+:meth:`Journal.invocation_row`, what settling or cancelling writes) is the
+SQLAlchemy journal's, unchanged: only the writing is Django's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import connections
 from django.db.models import Max
 
-from orderflow.chart import Timer
+from orderflow.chart import Action, Timer
 from orderflow.django.rows import DjangoRow, DjangoRowReader, key_value, record_type
 from orderflow.django.statements import LogInsert
-from orderflow.errors import ConfigurationError, StaleRecordError
-from orderflow.service.journal import Journal
+from orderflow.errors import StaleRecordError
+from orderflow.service.journal import WANTED, Journal
 from orderflow.store.workflow_tables import CANCELLED, PENDING
 
 
@@ -144,16 +146,15 @@ class DjangoJournal(Journal):
         now: datetime,
         actor_path: str = "",
     ) -> None:
-        """A pending timer row for ``timer``, due ``now`` + its delay, replacing one of the same id."""
+        """A pending timer row for ``timer``, due ``now`` + its delay, replacing one of the same id.
+
+        ``actor_path`` names the child machine the timer is for ("": the record's machine).
+        """
         from orderflow.django.models import ScheduledEvent
 
-        _own_machine_only(actor_path)
-        self.settle(session, record_type, record_id, [timer.id], CANCELLED)
-        ScheduledEvent._base_manager.using(session.using).create(
-            record_type=record_type, record_id=record_id, machine=machine, timer_id=timer.id,
-            event=dict(timer.event), due_at=now + timedelta(milliseconds=timer.delay),
-            status=PENDING, created_at=self.clock(),
-        )  # fmt: skip
+        self.settle(session, record_type, record_id, [timer.id], CANCELLED, actor_path)
+        row = self.timer_row(record_type, record_id, machine, timer, now, actor_path)
+        ScheduledEvent._base_manager.using(session.using).create(**row, created_at=self.clock())
 
     def settle(
         self,
@@ -164,22 +165,38 @@ class DjangoJournal(Journal):
         status: str,
         actor_path: str = "",
     ) -> None:
-        """Mark the pending rows of timers ``ids`` as ``status`` (fired or cancelled)."""
+        """Mark the pending rows of timers ``ids`` (of the machine at ``actor_path``) as ``status``."""
         from orderflow.django.models import ScheduledEvent
 
-        _own_machine_only(actor_path)
         if not ids:
             return
         ScheduledEvent._base_manager.using(session.using).filter(
-            record_type=record_type, record_id=record_id, timer_id__in=list(ids), status=PENDING
-        ).update(status=status, settled_at=self.clock())
+            record_type=record_type, record_id=record_id, actor_path=actor_path,
+            timer_id__in=list(ids), status=PENDING,
+        ).update(**self.timers_settled(status))  # fmt: skip
 
+    def invoke(
+        self,
+        session: Any,
+        record_type: str,
+        record_id: str,
+        machine: str,
+        start: Action,
+        now: datetime,
+    ) -> None:
+        """A pending invocation row for a ``start_actor`` record, due now (its input as JSON)."""
+        from orderflow.django.models import Invocation
 
-def _own_machine_only(actor_path: str) -> None:
-    """The Django timer table has no child path: a service with child timers is refused when
-    it is made (``DjangoWorkflowService.durable_child_timers``), so none reaches here."""
-    if actor_path:
-        raise ConfigurationError(
-            f"the Django journal keeps no timers of child machines (the child at '{actor_path}')",
-            setting="machines",
-        )
+        row = self.invocation_row(record_type, record_id, machine, start, now)
+        Invocation._base_manager.using(session.using).create(**row)
+
+    def cancel_invocations(
+        self, session: Any, record_type: str, record_id: str, actor_path: str, actor_id: str
+    ) -> None:
+        """Mark the wanted (pending or running) invocations of one child ``cancelled``."""
+        from orderflow.django.models import Invocation
+
+        Invocation._base_manager.using(session.using).filter(
+            record_type=record_type, record_id=record_id, actor_path=actor_path,
+            actor_id=actor_id, state__in=WANTED,
+        ).update(**self.invocations_cancelled())  # fmt: skip

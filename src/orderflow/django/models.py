@@ -5,11 +5,9 @@ counterpart of :class:`orderflow.store.WorkflowRecord`): its fields have
 the same names, and any column names (redeclare a field with its own
 ``db_column``).  A model without a legacy status sets ``status = None``.
 
-The other four are the tables of :mod:`orderflow.store.workflow_tables`,
+The other five are the tables of :mod:`orderflow.store.workflow_tables`,
 with the same table and column names, so a SQLAlchemy reader (the GraphQL
-API, a report) can read what the Django driver wrote.  An invocation table
-does not exist in the store yet; when it does, its model belongs here,
-beside :class:`ScheduledEvent`, and the worker command runs its batches.
+API, a report) can read what the Django driver wrote.
 """
 
 from __future__ import annotations
@@ -136,6 +134,8 @@ class ScheduledEvent(models.Model):  # type: ignore[misc]
     record_type = models.CharField(max_length=100)
     record_id = models.CharField(max_length=64)
     machine = models.CharField(max_length=100)
+    #: the child machine the timer is for, as child ids from the record's machine ("": that machine)
+    actor_path = models.CharField(max_length=300, default="", db_default="", blank=True)
     timer_id = models.CharField(max_length=300)
     event = models.JSONField()
     due_at = models.DateTimeField()
@@ -159,6 +159,54 @@ class ScheduledEvent(models.Model):  # type: ignore[misc]
 
     def __str__(self) -> str:
         return f"{self.timer_id} of {self.record_type} {self.record_id} ({self.status})"
+
+
+class Invocation(models.Model):  # type: ignore[misc]
+    """A function actor one record's machine started: a durable invocation.
+
+    Written ``pending`` in the transaction of the step that started it and
+    ``cancelled`` in the one that stopped it; the worker claims it
+    (``running`` under ``lease_token`` until ``lease_until``), runs it and
+    delivers its result to the actor at ``actor_path``, then marks it
+    ``done``, or ``failed`` after its last attempt (the store's
+    :class:`~orderflow.store.Invocation`, the same table).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    record_type = models.CharField(max_length=100)
+    record_id = models.CharField(max_length=64)
+    machine = models.CharField(max_length=100)
+    #: the machine that started it, as child ids from the record's machine ("" for that machine)
+    actor_path = models.CharField(max_length=300, default="", blank=True)
+    #: the child id its result comes back under (``xstate.done.actor.<actor_id>``)
+    actor_id = models.CharField(max_length=200)
+    src = models.CharField(max_length=200)
+    input = models.JSONField(null=True)
+    #: one of :data:`~orderflow.store.workflow_tables.INVOCATION_STATES`
+    state = models.CharField(max_length=16, default=PENDING)
+    attempts = models.IntegerField(default=0)
+    due_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True)
+    lease_token = models.CharField(max_length=36, null=True)
+    last_error = models.TextField(null=True)
+    result = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=utcnow)
+    settled_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "workflow_invocations"
+        ordering = ("due_at", "id")
+        verbose_name = "invocation"
+        indexes = [
+            models.Index(fields=("state", "due_at"), name="ix_workflow_invocations_due"),
+            models.Index(
+                fields=("record_type", "record_id", "actor_path", "actor_id"),
+                name="ix_workflow_invocations_record",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.src} of {self.record_type} {self.record_id} ({self.state})"
 
 
 class OverrideRequest(models.Model):  # type: ignore[misc]

@@ -6,8 +6,9 @@
 Every method of :class:`~orderflow.service.WorkflowService` works the same
 (start, adopt, send, deliver, transition, bulk_send, can, allowed_events,
 ...): the same stages, refusals, idempotency keys, dry runs, version checks,
-outbox and timers.  Records are Django model instances (or ``(Model, pk)``
-pairs) of subclasses of :class:`~orderflow.django.models.WorkflowModel`.
+outbox, timers (child machines' too) and durable invocations.  Records are
+Django model instances (or ``(Model, pk)`` pairs) of subclasses of
+:class:`~orderflow.django.models.WorkflowModel`.
 An effect handler is ``handler(call, record, action)``: ``call.using`` is
 the database, ``record`` the locked model instance; what it writes through
 the ORM commits or rolls back with the transition.
@@ -41,10 +42,10 @@ from orderflow.store.base import utcnow
 class DjangoWorkflowService(WorkflowService):
     """Persisted transitions for Django models, on the database alias ``using``."""
 
-    #: the Django journal writes no invocation rows and no child timers yet: machines with
-    #: function actors, or with child machines that have timers, are refused
-    durable_invocations = False
-    durable_child_timers = False
+    #: its journal writes invocation rows (run by :func:`orderflow.django.workers.run_due_invocations`)
+    #: and child machines' timer rows, as the SQLAlchemy journal does
+    durable_invocations = True
+    durable_child_timers = True
 
     def __init__(
         self,

@@ -1,23 +1,30 @@
-"""The Django workers: due timers delivered through the service, the outbox relayed in order.
+"""The Django workers: due timers and invocations delivered through the service, the outbox relayed.
 
 One record at a time, in the service's lock order: the record's row first
 (``select_for_update(skip_locked=True)``, so workers on many machines take
 disjoint records), then its due timer rows; each timer's event goes in
 through :meth:`~orderflow.service.WorkflowService.deliver` inside that same
 transaction (a savepoint of it) under the key ``timer:<row id>:<timer id>``,
-so a timer fires once in effect even when a worker dies half-way.  A timer
+so a timer fires once in effect even when a worker dies half-way; a child
+machine's timer (its row's ``actor_path``) goes to that child.  A timer
 whose record no longer takes its event is marked fired with the reason in
 ``last_error`` (XState drops it too); one whose record is gone is cancelled.
 On SQLite, ``transaction_mode: IMMEDIATE`` makes workers take turns.
+
+Durable invocations (:func:`run_due_invocations`) go as in
+:mod:`orderflow.workers.invocations`, with its rules
+(:mod:`orderflow.workers.invocation_rules`: policy, claim, run, settling):
+one short transaction claims due rows (``select_for_update(skip_locked=True)``
+on PostgreSQL, so workers take disjoint rows; SQLite's ``BEGIN IMMEDIATE``
+makes them take turns), the functions run outside any transaction, and one
+transaction delivers each answer under the key ``invocation:<row id>``, the
+record's row locked before the invocation's, and marks the row with it.
 
 The relay publishes pending outbox rows per record in ``sequence`` order
 with the same :class:`~orderflow.workers.relay.RetryPolicy` and
 :class:`~orderflow.workers.relay.OutboxMessage` as the SQLAlchemy relay (any
 of its publishers works here); a record's later events wait while an
 earlier one waits out its backoff.
-
-There is no invocation table in the store yet: when there is, its batch
-runs here, between the timers and the relay.
 """
 
 from __future__ import annotations
@@ -28,12 +35,31 @@ from datetime import datetime
 from typing import Any
 
 from django.apps import apps
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, transaction
+from django.db.models import Q
 
-from orderflow.django.rows import record_type
-from orderflow.errors import OrderflowError, PublishError, RecordNotFoundError
+from orderflow.django.rows import key_value, record_type
+from orderflow.errors import (
+    InvalidRecordKeyError,
+    OrderflowError,
+    PublishError,
+    RecordNotFoundError,
+)
 from orderflow.service.results import Principal
-from orderflow.store.workflow_tables import CANCELLED, DEAD, FIRED, PENDING, PUBLISHED
+from orderflow.store.workflow_tables import CANCELLED, DEAD, FIRED, PENDING, PUBLISHED, RUNNING
+from orderflow.workers.invocation_rules import (
+    Answer,
+    Claim,
+    InvocationOptions,
+    InvocationRun,
+    claim_row,
+    function_for,
+    invocation_idempotency_key,
+    mark_delivered_earlier,
+    new_claim,
+    run_claim,
+    settle,
+)
 from orderflow.workers.relay import OutboxMessage, RelayReport, RetryPolicy
 
 TIMER_ACTOR = Principal("orderflow.timer-worker", "timer worker")
@@ -129,6 +155,7 @@ def _fire_one(
     try:
         result = service.deliver(
             (model, row.record_id), row.event, idempotency_key=f"timer:{row.pk}:{row.timer_id}",
+            to=row.actor_path or None,  # a child machine's timer goes to that child
             actor=TIMER_ACTOR,
         )  # fmt: skip
     except RecordNotFoundError:
@@ -152,6 +179,127 @@ def _fire_one(
     else:
         timers.update(status=FIRED, settled_at=now, last_error=f"dropped: {result.reason}")
         report.dropped.append(row.pk)
+
+
+#: the invocation columns a claim or a settling writes
+_INVOCATION_FIELDS = (
+    "state", "attempts", "due_at", "lease_until", "lease_token", "last_error", "result",
+    "settled_at",
+)  # fmt: skip
+
+
+def run_due_invocations(
+    service: Any, *, now: datetime | None = None, options: InvocationOptions | None = None
+) -> list[InvocationRun]:
+    """Claim, run and deliver one batch of due invocations of the service's machines.
+
+    ``options.models`` defaults to every installed :class:`WorkflowModel` subclass.
+    """
+    now = service.clock() if now is None else now
+    options = (options or InvocationOptions()).resolved(workflow_models)
+    claims = claim_invocations(service, now, options)
+    if not claims:
+        return []
+    return deliver_answers(service, [run_claim(claim) for claim in claims], now, options)
+
+
+def claim_invocations(service: Any, now: datetime, options: InvocationOptions) -> list[Claim]:
+    """Claim up to ``options.batch`` due invocations (pending and due, or running under a lease
+    that expired) in one committed transaction; only those of the service's machines and models."""
+    from orderflow.django.models import Invocation
+
+    using, models = service.using, options.models or {}
+    due = Q(state=PENDING, due_at__lte=now) | Q(state=RUNNING, lease_until__lte=now)
+    with transaction.atomic(using=using):
+        rows = list(
+            Invocation._base_manager.using(using)
+            .select_for_update(skip_locked=True)
+            .filter(due, machine__in=list(service.machines), record_type__in=list(models))
+            .order_by("due_at", "id")[: options.batch]
+        )
+        claims = []
+        for row in rows:
+            if _delivered_already(using, row, now):
+                row.save(using=using, update_fields=_INVOCATION_FIELDS)
+                continue
+            policy = options.policy_for(row.src)
+            problem = claim_row(row, policy, now)
+            found = function_for(service, row, _state_reader(models[row.record_type], row, using))
+            row.save(using=using, update_fields=_INVOCATION_FIELDS)
+            claims.append(new_claim(row, policy, problem, found))
+    return claims
+
+
+def _delivered_already(using: str, row: Any, now: datetime) -> bool:
+    """A row claimed before whose delivery is in the log (committed apart from its mark): done."""
+    from orderflow.django.models import TransitionLog
+
+    if row.state != RUNNING:
+        return False
+    logged = TransitionLog._base_manager.using(using).filter(
+        record_type=row.record_type, record_id=row.record_id,
+        idempotency_key=invocation_idempotency_key(row.pk),
+    )  # fmt: skip
+    if not logged.exists():
+        return False
+    mark_delivered_earlier(row, now)
+    return True
+
+
+def _state_reader(model: type[Any], row: Any, using: str) -> Callable[[], Any]:
+    """Reads the persisted ``workflow_state`` of the record ``row`` belongs to (None if gone)."""
+
+    def read() -> Any:
+        try:
+            key = key_value(model, row.record_id)
+        except InvalidRecordKeyError:
+            return None
+        rows = model._base_manager.using(using).filter(pk=key)
+        return rows.values_list("workflow_state", flat=True).first()
+
+    return read
+
+
+def deliver_answers(
+    service: Any, answers: list[Answer], now: datetime, options: InvocationOptions
+) -> list[InvocationRun]:
+    """Settle each answer (:func:`~orderflow.workers.invocation_rules.settle`) in one
+    transaction, records locked in key order, each delivery a savepoint of it."""
+    ordered = sorted(answers, key=lambda a: (a.claim.record_type, a.claim.record_id))
+    with transaction.atomic(using=service.using):
+        return [_settle(service, answer, now, options) for answer in ordered]
+
+
+def _settle(
+    service: Any, answer: Answer, now: datetime, options: InvocationOptions
+) -> InvocationRun:
+    from orderflow.django.models import Invocation
+
+    using, claim = service.using, answer.claim
+    model = (options.models or {})[claim.record_type]
+    gone = not _lock_record(model, claim.record_id, using)
+    row = Invocation._base_manager.using(using).select_for_update().get(pk=claim.invocation_id)
+    run = settle(service, row, model, answer, now, options.actor, gone=gone, contended=_contended)
+    row.save(using=using, update_fields=_INVOCATION_FIELDS)
+    return run
+
+
+def _lock_record(model: type[Any], record_id: str, using: str) -> bool:
+    """Lock the record's row, waiting for it (the service locks it before invocation rows);
+    False when it is gone."""
+    try:
+        key = key_value(model, record_id)
+    except InvalidRecordKeyError:
+        return False
+    return bool(model._base_manager.using(using).select_for_update().filter(pk=key).exists())
+
+
+def _contended(exc: Exception) -> str | None:
+    """A database error out of a delivery (its savepoint rolled back): the row is left running
+    for its lease to expire and the next claim to deliver once; a lost connection ends the batch."""
+    if isinstance(exc, InterfaceError):
+        raise exc
+    return str(exc) if isinstance(exc, DatabaseError) else None
 
 
 def relay_outbox(

@@ -51,6 +51,8 @@ from orderflow.store import Invocation, OutboxEvent, ScheduledEvent, TransitionL
 from orderflow.store.workflow_tables import CANCELLED, PENDING, RUNNING
 
 _JSON: TypeAdapter[Any] = TypeAdapter(Any)
+#: the states of an invocation still wanted: a ``stop_actor`` record cancels the rows in them
+WANTED = (PENDING, RUNNING)
 #: the log rows of one send, in one statement that answers with their ids in order
 _LOG_TABLE: Table = TransitionLog.__table__  # type: ignore[assignment]
 _LOG_INSERT = insert(_LOG_TABLE).returning(_LOG_TABLE.c.id, sort_by_parameter_order=True)
@@ -247,11 +249,19 @@ class Journal:
         self.settle(session, record_type, record_id, [timer.id], CANCELLED, actor_path)
         session.add(
             ScheduledEvent(
-                record_type=record_type, record_id=record_id, machine=machine,
-                actor_path=actor_path, timer_id=timer.id, event=dict(timer.event),
-                due_at=now + timedelta(milliseconds=timer.delay),
-                status=PENDING,
+                **self.timer_row(record_type, record_id, machine, timer, now, actor_path)
             )
+        )
+
+    @staticmethod
+    def timer_row(
+        record_type: str, record_id: str, machine: str, timer: Timer, now: datetime, actor_path: str
+    ) -> dict[str, Any]:
+        """The columns of a pending timer row, for every driver: due ``now`` + the timer's delay."""
+        return dict(
+            record_type=record_type, record_id=record_id, machine=machine, actor_path=actor_path,
+            timer_id=timer.id, event=dict(timer.event),
+            due_at=now + timedelta(milliseconds=timer.delay), status=PENDING,
         )  # fmt: skip
 
     def settle(
@@ -275,9 +285,13 @@ class Journal:
                 ScheduledEvent.timer_id.in_(ids),
                 ScheduledEvent.status == PENDING,
             )
-            .values(status=status, settled_at=self.clock())
+            .values(self.timers_settled(status))
             .execution_options(synchronize_session=False)
         )
+
+    def timers_settled(self, status: str) -> dict[str, Any]:
+        """What settling pending timer rows as ``status`` (fired or cancelled) writes to them."""
+        return {"status": status, "settled_at": self.clock()}
 
     # -- durable invocations -----------------------------------------------------------------
 
@@ -294,14 +308,19 @@ class Journal:
 
         Its input is stored as the snapshot stores it, as JSON (a ``Decimal`` as text).
         """
-        ident, src = str(start.params["id"]), str(start.params["src"])
-        value = _JSON.dump_python(start.params.get("input"), mode="json")
-        session.add(
-            Invocation(
-                record_type=record_type, record_id=record_id, machine=machine,
-                actor_path=start.actor, actor_id=ident, src=src, input=value, state=PENDING,
-                attempts=0, due_at=now, created_at=now,
-            )
+        session.add(Invocation(**self.invocation_row(record_type, record_id, machine, start, now)))
+
+    @staticmethod
+    def invocation_row(
+        record_type: str, record_id: str, machine: str, start: Action, now: datetime
+    ) -> dict[str, Any]:
+        """The columns of the pending invocation row of a ``start_actor`` record, for every
+        driver: the child's path, id and ``src``, its input as JSON, due ``now``."""
+        return dict(
+            record_type=record_type, record_id=record_id, machine=machine,
+            actor_path=start.actor, actor_id=str(start.params["id"]), src=str(start.params["src"]),
+            input=_JSON.dump_python(start.params.get("input"), mode="json"), state=PENDING,
+            attempts=0, due_at=now, created_at=now,
         )  # fmt: skip
 
     def cancel_invocations(
@@ -315,11 +334,15 @@ class Journal:
                 Invocation.record_id == record_id,
                 Invocation.actor_path == actor_path,
                 Invocation.actor_id == actor_id,
-                Invocation.state.in_((PENDING, RUNNING)),
+                Invocation.state.in_(WANTED),
             )
-            .values(state=CANCELLED, settled_at=self.clock(), lease_token=None)
+            .values(self.invocations_cancelled())
             .execution_options(synchronize_session=False)
         )
+
+    def invocations_cancelled(self) -> dict[str, Any]:
+        """What cancelling a child's wanted invocation rows writes to them (its lease let go)."""
+        return {"state": CANCELLED, "settled_at": self.clock(), "lease_token": None}
 
 
 def connection_of(where: Session | Connection) -> Connection:

@@ -5,7 +5,7 @@
 ``timers.py`` fires due ``ScheduledEvent`` rows through the service (exactly
 once in effect); ``invocations.py`` runs the function actors records started
 (``Invocation`` rows) and delivers each result through the service exactly
-once; ``relay.py`` publishes ``OutboxEvent`` rows at least once,
+once, by the rules of ``invocation_rules.py`` (shared with the Django worker); ``relay.py`` publishes ``OutboxEvent`` rows at least once,
 in order per record, through a pluggable :class:`Publisher`;
 ``publishers.py`` holds the HTTP webhook and RabbitMQ publishers;
 ``async_workers.py`` runs them for an ``AsyncWorkflowService``.

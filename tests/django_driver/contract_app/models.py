@@ -36,3 +36,10 @@ class Quote(WorkflowModel):
     """A user's own table moved by the shipped quotation machine (the hostile-input corpus)."""
 
     reference = models.CharField(max_length=40)
+
+
+class Booking(WorkflowModel):
+    """A record whose machine charges through a function actor (a durable invocation)."""
+
+    status = None
+    workflow_state = models.JSONField(null=True, blank=True, db_column="bookingState")

@@ -1,13 +1,15 @@
-"""The contract app's service (``ORDERFLOW["APP"]``): the ticket machine over the ``Ticket`` model."""
+"""The contract app's service (``ORDERFLOW["APP"]``): the ticket machine over the ``Ticket`` model,
+and the booking machine (a function actor, so a durable invocation) over ``Booking``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 import orderflow
-from orderflow.chart import Action, Machine
+from orderflow.chart import Action, Machine, assign
 from orderflow.django.service import DjangoWorkflowService
 
 
@@ -70,6 +72,55 @@ def ticket_machine() -> Machine:
     ).create_machine(TICKET)
 
 
+def booking_machine(charge: Callable[..., Any]) -> Machine:
+    """``booking`` invokes the function actor ``charge`` while ``charging``; each result is kept
+    in ``receipts`` and, while fewer than ``rounds`` are kept, ``charging`` is entered again (a
+    new ``charge`` under the same child id).  ``CANCEL`` leaves it, ``RESTART`` re-enters it, and
+    an error the worker gives up on takes ``onError`` to ``declined``."""
+
+    def wants_more(context: Any, event: Any, params: Any) -> bool:
+        return len(context["receipts"]) + 1 < context["rounds"]
+
+    return orderflow.setup(
+        actors={"charge": charge},
+        guards={"wants_more": wants_more},
+        actions={
+            "keep_receipt": assign(
+                lambda context, event, params: {"receipts": [*context["receipts"], event.output]}
+            ),
+            "keep_error": assign(lambda context, event, params: {"error": event.error}),
+        },
+    ).create_machine(
+        {
+            "id": "booking",
+            "context": {"receipts": [], "rounds": 1, "error": None},
+            "initial": "charging",
+            "states": {
+                "charging": {
+                    "invoke": {
+                        "id": "charge", "src": "charge", "input": {"amount": 25},
+                        "onDone": [
+                            {"guard": "wants_more", "target": "charging", "reenter": True,
+                             "actions": ["keep_receipt"]},
+                            {"target": "charged", "actions": ["keep_receipt"]},
+                        ],
+                        "onError": {"target": "declined", "actions": ["keep_error"]},
+                    },
+                    "on": {"CANCEL": "cancelled", "RESTART": {"target": "charging", "reenter": True}},
+                },
+                "charged": {"type": "final"},
+                "declined": {"type": "final"},
+                "cancelled": {"type": "final"},
+            },
+        }
+    )  # fmt: skip
+
+
+def charge_card(value: Any) -> dict[str, Any]:
+    """The contract app's own charge: a receipt for the amount."""
+    return {"receipt": f"R-{value['amount']}", "amount": value["amount"]}
+
+
 def note(call: Any, record: Any, action: Action) -> None:
     """The in-transaction effect: a row written through Django's ORM on the call's database."""
     from contract_app.models import Note
@@ -79,7 +130,8 @@ def note(call: Any, record: Any, action: Action) -> None:
 
 def make_service(using: str = "default") -> DjangoWorkflowService:
     return DjangoWorkflowService(
-        {"ticket": ticket_machine()}, using=using, effects={"note": note},
+        {"ticket": ticket_machine(), "booking": booking_machine(charge_card)}, using=using,
+        effects={"note": note},
         roles={"closer": ["contract_app.close_ticket"]},
     )  # fmt: skip
 
