@@ -30,7 +30,11 @@ its transaction.  One batch here has three phases:
    ``xstate.error.actor.<id>`` (``error``), to the machine that started it
    (``to=`` its actor path), under the idempotency key
    ``invocation:<row id>``; and the row is marked ``done`` or ``failed``,
-   all in that same transaction.
+   all in that same transaction.  An error event that no transition takes
+   (no ``onError``) puts the record in ``error``, as XState fails the parent
+   of a promise that rejects unhandled: that delivery is committed like any
+   other (the row ``failed``, its note saying so), and the record takes no
+   more events.
 
 So a crash between the step's commit and a claim loses nothing (the row is
 there); a crash after running but before delivering leaves the row running
@@ -495,6 +499,8 @@ def _deliver(
     note = None if error is None else f"{error['type']}: {error['message']}"
     if not result.success:
         note = f"delivered, not taken: {result.reason}"
+    elif result.error is not None:  # no onError took it: the record fails with it (XState)
+        note = f"{note}; delivered, no transition takes it: the record is in error"
     _mark(row, final, now, note)
     if error is not None:
         return run("failed", note)
