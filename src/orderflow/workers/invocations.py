@@ -195,11 +195,11 @@ def with_ports_session(
     if scope is None or function is None or inspect.iscoroutinefunction(function):
         return claim
 
-    def run(value: Any) -> Any:
+    def run(value: Any, signal: threading.Event) -> Any:
         session = session_factory()
         try:
             with scope.bind(session):
-                output = function(value)
+                output = call_function_actor(function, value, signal)
             session.commit()
             return output
         except BaseException:
