@@ -344,12 +344,19 @@ def _child(child: ChildActor) -> Markup:
         if child.system_id
         else ""
     )
+    settled = join(
+        tag(' <span class="muted">{label}</span> <code class="child-{label}">{json}</code>',
+            label=label, json=json.dumps(value, sort_keys=True))
+        for label, value in (("output", child.output), ("error", child.error))
+        if value is not None
+    )  # fmt: skip
     return tag(
         '<li data-child="{path}"><code>{id}</code> <span class="badge">{kind}</span> '
         '<span class="muted">src</span> <code>{src}</code>{state} '
-        '<span class="badge child-status status-{status}">{status}</span>{system}{nested}</li>',
+        '<span class="badge child-status status-{status}">{status}</span>{settled}{system}'
+        "{nested}</li>",
         path=child.path, id=child.id, kind=kind, src=child.src, state=state,
-        status=child.status, system=system, nested=nested,
+        status=child.status, settled=settled, system=system, nested=nested,
     )  # fmt: skip
 
 
