@@ -58,10 +58,20 @@ ERRAND = orderflow.setup(actors={"book": _never}, guards={"raises": _raises}).cr
 })  # fmt: skip
 
 
+KID = orderflow.setup(actors={"book": _never}).create_machine({
+    "id": "kid", "initial": "a", "states": {"a": {"invoke": {"id": "grand", "src": "book"}}},
+})  # fmt: skip
+#: a record whose child machine invokes the function: neither has an onError
+HOLDER = orderflow.setup(actors={"kid": KID}).create_machine({
+    "id": "holder", "initial": "holding",
+    "states": {"holding": {"invoke": {"id": "kid", "src": "kid"}, "on": {"BACK": "holding"}}},
+})  # fmt: skip
+
+
 @pytest.fixture(params=["sync", "async"])
 def service(request: pytest.FixtureRequest, database: db.Database) -> Iterator[Any]:
     ErrandBase.metadata.create_all(database.engine)
-    machines = {"errand": ERRAND}
+    machines = {"errand": ERRAND, "holder": HOLDER}
     if request.param == "sync":
         yield WorkflowService(database.Session, machines)
         return
@@ -130,3 +140,18 @@ def test_a_guard_that_raises_still_rolls_back(service: Any, database: db.Databas
     assert _rows(database, TransitionLog, TransitionLog.id) == logged
     snapshot = service.snapshot((Errand, 1))
     assert (snapshot.status, snapshot.value) == ("active", "booking")
+
+
+def test_a_child_machine_failing_unhandled_fails_the_record_the_same_way(
+    service: Any, database: db.Database
+) -> None:
+    holder = Errand(id=2, workflow_machine="holder")
+    assert service.start(holder).success
+    failed = {"type": "xstate.error.actor.grand", "error": ERROR}
+
+    result = service.deliver((Errand, 2), failed, to="kid", idempotency_key="invocation:9")
+
+    assert result.success and result.error == ERROR
+    snapshot = service.snapshot((Errand, 2))
+    assert (snapshot.status, snapshot.error, dict(snapshot.children)) == ("error", ERROR, {})
+    assert not service.send(holder, "BACK").success
