@@ -162,8 +162,8 @@ class _System:
     """What all cells of one transition share: the caller's actions, the system ids, the bound."""
 
     __slots__ = (
-        "actions", "deliveries", "every_trace", "limit", "outcome", "raised", "registry", "target",
-    "trace",
+        "actions", "deliveries", "every_trace", "limit", "outcome", "raised", "registry",
+        "target", "trace",
     )  # fmt: skip
 
     def __init__(
