@@ -471,6 +471,10 @@ class WorkflowType:
     version: int = strawberry.field(description="workflow_version: bumped by every transition.")
     context: JSON
     output: JSON | None
+    error: JSON | None = strawberry.field(
+        description="Why the workflow is in error (status error), say an actor's error "
+        "that no transition took; null otherwise."
+    )
     flow: strawberry.Private[queries.Workflow]
 
     allowed_events: list[EventOptionType] = strawberry.field(
@@ -506,7 +510,7 @@ class WorkflowType:
             machine_version=None if version is None else str(version), value=data["value"],
             states=list(flow.states), active_state_ids=flow.active_state_ids,
             status=data["status"], legacy_status=flow.legacy_status, version=flow.version,
-            context=data["context"], output=data["output"], flow=flow,
+            context=data["context"], output=data["output"], error=data["error"], flow=flow,
         )  # fmt: skip
 
 
