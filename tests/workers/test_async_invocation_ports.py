@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -206,3 +206,34 @@ def test_an_async_service_without_a_scope_runs_a_plain_function_as_before(
         assert service.start(Parcel(id=1))
         assert [r.outcome for r in _batch(service, OWN)] == ["delivered"]
     assert threads and threads[0] != threading.main_thread().name  # on a thread, as before
+
+
+def test_a_plain_function_holding_the_loop_is_still_signalled_at_its_timeout(
+    shared_database: Database,
+) -> None:
+    """In ``run_sync`` the loop cannot time the function out: its own timer sets the signal."""
+    StampBase.metadata.create_all(shared_database.engine)
+    scope = TransactionScope()
+    port = Stamps(scope)
+
+    def polls(value: Any, signal: threading.Event) -> dict[str, Any]:
+        port.stamp("half-done")
+        while not signal.wait(0.01):  # holds the loop: only its timer can stop it
+            pass
+        return {"stamps": -1, "signalled": True}
+
+    machine = orderflow.setup(actors={"stamp": polls}).create_machine({
+        "id": "parcel", "initial": "stamping",
+        "states": {"stamping": {"invoke": {"id": "stamp", "src": "stamp", "onError": "jammed"}},
+                   "jammed": {"type": "final"}},
+    })  # fmt: skip
+    policy = InvocationPolicy(max_attempts=1, timeout=timedelta(seconds=0.1))
+    options = InvocationOptions(models={"async_port_parcels": Parcel}, policy=policy)
+    with awaiting_service(shared_database, {"parcel": machine}, scope=scope) as service:
+        assert service.start(Parcel(id=1))
+        runs = _batch(service, options)
+        assert service.snapshot((Parcel, 1)).value == "jammed"
+
+    assert [r.outcome for r in runs] == ["failed"]
+    assert runs[0].detail == "TimeoutError: 'stamp' gave no answer within 0.1s"
+    assert _stamps(shared_database) == []  # what it wrote before it stopped rolled back

@@ -86,28 +86,38 @@ def with_async_ports_session(service: AsyncWorkflowService, claim: Claim) -> Cla
     :func:`~orderflow.workers.invocations.with_ports_session` on the async driver.  The
     ports are sync code on a sync ``Session``, which an ``AsyncSession`` lends only inside
     ``run_sync``: so the function runs there, on the event loop (in SQLAlchemy's greenlet),
-    each of its database calls awaited, rather than on a thread.  Its timeout takes effect
-    at those calls; a plain function that blocks on something else holds the loop, so
-    write that one as an ``async def``.  Without a scope, or for an ``async def``, the
-    claim is returned as it is (as the sync worker does).
+    each of its database calls awaited, rather than on a thread.  While it holds the loop
+    the loop cannot time it out, so a timer of its own sets the function's ``signal`` at
+    the policy's timeout: a function that polls it stops, and its run is a timeout (rolled
+    back) whatever it returned; one that blocks on something else holds the loop until it
+    returns, so write that one as an ``async def``.  Without a scope, or for an
+    ``async def``, the claim is returned as it is (as the sync worker does).
     """
     function, scope = claim.function, service.sync.scope
     if scope is None or function is None or inspect.iscoroutinefunction(function):
         return claim
     sessions = service.session_factory
+    timeout = claim.policy.timeout.total_seconds()
 
     def bound(session: Session, value: Any, signal: threading.Event) -> Any:
         with scope.bind(session):
             return call_function_actor(function, value, signal)
 
     async def run(value: Any, signal: threading.Event) -> Any:
+        expiry = threading.Timer(timeout, signal.set)
+        expiry.daemon = True
         async with sessions() as session:
+            expiry.start()
             try:
                 output = await session.run_sync(bound, value, signal)
+                if signal.is_set():  # it ran past its timeout (and saw the signal)
+                    raise TimeoutError
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
+            finally:
+                expiry.cancel()
         return output
 
     return replace(claim, function=run)
