@@ -110,3 +110,21 @@ def test_the_async_worker_delivers_an_unhandled_error_the_same_way(db: Database)
 
         assert [(r.actor_id, r.outcome) for r in runs] == [("carrier", "failed")]
         _check_settled(db, service)
+
+
+def test_a_second_invocation_of_the_failed_record_is_cancelled_not_delivered(db: Database) -> None:
+    pair = orderflow.setup(actors={"book": book}).create_machine({
+        "id": "shipment", "initial": "booking",
+        "states": {"booking": {"invoke": [{"id": "carrier", "src": "book"},
+                                          {"id": "backup", "src": "book"}]}},
+    })  # fmt: skip
+    service = WorkflowService(db.Session, {"shipment": pair})
+    assert service.start(Shipment(id=1)).success
+
+    runs = run_due_invocations(service, db.Session, options=OPTIONS)  # both claimed, both fail
+
+    assert [(r.actor_id, r.outcome) for r in runs] == [("carrier", "failed"), ("backup", "cancelled")]
+    assert service.snapshot((Shipment, 1)).error == ERROR
+    with db.Session() as session:
+        logged = session.scalars(select(TransitionLog.event).order_by(TransitionLog.id)).all()
+    assert logged == ["xstate.init", "xstate.error.actor.carrier"]  # the second never delivered
