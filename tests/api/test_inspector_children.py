@@ -283,3 +283,61 @@ def test_a_durable_invocation_shows_its_row_state_attempts_and_last_error(tmp_pa
         text = client.get("/records/inspected_jobs/1").text
         assert "<td>pending</td><td>1</td>" in text  # to be retried, after its backoff
         assert "card &lt;declined&gt;" in text and "card <declined>" not in text
+
+
+def test_a_settled_function_childs_output_and_error_are_shown_escaped(tmp_path: Path) -> None:
+    """Through the API: GraphQL gives the JSON, the inspector shows it escaped."""
+    settled = {"onDone": {"actions": []}, "onError": {"actions": []}}  # neither leaves the state
+    machine = orderflow.setup(actors={"charge": lambda input: None}).create_machine({
+        "id": "job", "initial": "paying",
+        "states": {"paying": {"invoke": [{"id": "card", "src": "charge", **settled},
+                                         {"id": "bank", "src": "charge", **settled}]}},
+    })  # fmt: skip
+    output = {"receipt": "<b>R-1</b>", "amount": 25}
+    error = {"type": "RuntimeError", "message": "bank <script>alert(1)</script> said no"}
+    with open_database("sqlite-file", tmp_path) as database:
+        JobBase.metadata.create_all(database.engine)
+        service = WorkflowService(database.Session, {"job": machine})
+        assert service.start(Job(id=1, workflow_machine="job")).success
+        assert service.deliver((Job, 1), {"type": "xstate.done.actor.card", "output": output})
+        assert service.deliver((Job, 1), {"type": "xstate.error.actor.bank", "error": error})
+        client = client_for(create_app(service=service, records=[Job], secret=SECRET))
+
+        query = (
+            'query { workflow(recordType: "inspected_jobs", recordId: "1") { '
+            "children { id status input output error } } }"
+        )
+        answer = client.post("/graphql", json={"query": query}).json()
+        page = client.get("/records/inspected_jobs/1").text
+
+    assert answer.get("errors") is None, answer
+    assert answer["data"]["workflow"]["children"] == [
+        {"id": "card", "status": "done", "input": None, "output": output, "error": None},
+        {"id": "bank", "status": "error", "input": None, "output": None, "error": error},
+    ]
+    assert '<code class="child-output">{&quot;amount&quot;: 25, &quot;receipt&quot;: ' in page
+    assert "&lt;b&gt;R-1&lt;/b&gt;" in page and "<b>R-1" not in page
+    assert '<code class="child-error">' in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+
+
+def test_a_record_failed_by_an_unhandled_actor_error_shows_its_error(tmp_path: Path) -> None:
+    machine = orderflow.setup(actors={"charge": lambda input: None}).create_machine({
+        "id": "job", "initial": "paying",
+        "states": {"paying": {"invoke": {"id": "card", "src": "charge"}}},  # no onError
+    })  # fmt: skip
+    error = {"type": "RuntimeError", "message": "card <i>declined</i>"}
+    with open_database("sqlite-file", tmp_path) as database:
+        JobBase.metadata.create_all(database.engine)
+        service = WorkflowService(database.Session, {"job": machine})
+        assert service.start(Job(id=1, workflow_machine="job")).success
+        assert service.deliver((Job, 1), {"type": "xstate.error.actor.card", "error": error})
+        client = client_for(create_app(service=service, records=[Job], secret=SECRET))
+        query = 'query { workflow(recordType: "inspected_jobs", recordId: "1") { status error } }'
+        answer = client.post("/graphql", json={"query": query}).json()
+        page = client.get("/records/inspected_jobs/1").text
+
+    assert answer.get("errors") is None, answer
+    assert answer["data"]["workflow"] == {"status": "error", "error": error}
+    assert '<code id="workflow-error">' in page
+    assert "card &lt;i&gt;declined&lt;/i&gt;" in page and "<i>declined" not in page

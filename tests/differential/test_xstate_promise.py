@@ -7,7 +7,10 @@ the parent in ``error`` and its children are gone.  The persisted child is compa
 whole: ``{"status": "done", "output": ...}`` or ``{"status": "error", "error": ...}``,
 its input dropped.  The XState promise rejects with the object orderflow's runtime
 makes of an exception (``{"type", "message"}``), so that the error compares as data.  orderflow's runtime
-actor, driving the pure core, must leave the same behind.
+actor, driving the pure core, must leave the same behind: the parent's value, status and error,
+in memory and persisted.  The nested cases put the promise one level down, in a child machine
+with no ``onError`` of its own: the child fails, and so does the parent unless it has an
+``onError`` for the child.
 """
 
 from __future__ import annotations
@@ -40,14 +43,19 @@ def run_orderflow(case: dict[str, Any]) -> dict[str, Any]:
             raise RuntimeError("refused")
         return case["output"]
 
-    invoke: dict[str, Any] = {"id": "job", "src": "work", "input": {"n": 3}}
+    kid = orderflow.setup(actors={"work": work}).create_machine({
+        "id": "kid", "initial": "a",
+        "states": {"a": {"invoke": {"id": "grand", "src": "work", "input": {"n": 3}}}},
+    })  # fmt: skip
+    nested = case.get("nested", False)
+    invoke: dict[str, Any] = {"id": "job", "src": "kid" if nested else "work", "input": {"n": 3}}
     if case["onDone"]:
         invoke["onDone"] = "after"
     if case["onError"]:
         invoke["onError"] = "after"
     with warnings.catch_warnings():  # "after" is unreachable without onDone/onError
         warnings.simplefilter("ignore", orderflow.DefinitionWarning)
-        machine = orderflow.setup(actors={"work": work}).create_machine({
+        machine = orderflow.setup(actors={"work": work, "kid": kid}).create_machine({
             "id": "parent", "initial": "idle",
             "states": {"idle": {"on": {"GO": "working"}},
                        "working": {"invoke": invoke, "on": {"BACK": "idle"}}, "after": {}},
@@ -55,7 +63,8 @@ def run_orderflow(case: dict[str, Any]) -> dict[str, Any]:
     actor = orderflow.create_actor(machine, clock=SimulatedClock()).start()
     actor.send("GO")
     snapshot = actor.get_snapshot()
-    persisted = json.loads(json.dumps(snapshot.to_json())).get("children", {})
+    whole = json.loads(json.dumps(snapshot.to_json()))
+    persisted = whole.get("children", {})
     after_back = None
     if snapshot.status == "active":
         actor.send("BACK")
@@ -63,8 +72,14 @@ def run_orderflow(case: dict[str, Any]) -> dict[str, Any]:
     return {
         "value": snapshot.value,
         "status": snapshot.status,
+        "error": snapshot.error,
         "children": {ident: child.current_status for ident, child in snapshot.children.items()},
-        "persisted": {ident: child["snapshot"] for ident, child in persisted.items()},
+        "persisted": {
+            ident: child["snapshot"]["status"] if nested else child["snapshot"]
+            for ident, child in persisted.items()
+        },
+        "persistedStatus": whole["status"],
+        "persistedError": whole["error"],
         "afterBack": after_back,
     }
 
@@ -74,12 +89,17 @@ CASES = [
     for reject in (False, True)
     for on_done in (False, True)
     for on_error in (False, True)
+] + [
+    {"reject": reject, "output": {"total": 6}, "onDone": False, "onError": on_error, "nested": True}
+    for reject in (False, True)
+    for on_error in (False, True)
 ]
 
 
 def _name(case: dict[str, Any]) -> str:
     listening = [k for k in ("onDone", "onError") if case[k]] or ["no handler"]
-    return f"{'rejects' if case['reject'] else 'resolves'}-{'+'.join(listening)}"
+    where = "nested-" if case.get("nested") else ""
+    return f"{where}{'rejects' if case['reject'] else 'resolves'}-{'+'.join(listening)}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_name(c) for c in CASES])
@@ -93,6 +113,19 @@ def test_a_resolved_promise_nobody_listens_to_stays_done_in_the_children() -> No
     # XState 5.33.3's answer, written down: the test above checks it against XState itself
     case = {"reject": False, "output": 1, "onDone": False, "onError": False}
     assert run_orderflow(case) == {
-        "value": "working", "status": "active", "children": {"job": "done"},
-        "persisted": {"job": {"status": "done", "output": 1}}, "afterBack": [],
+        "value": "working", "status": "active", "error": None, "children": {"job": "done"},
+        "persisted": {"job": {"status": "done", "output": 1}}, "persistedStatus": "active",
+        "persistedError": None, "afterBack": [],
     }  # fmt: skip
+
+
+def test_a_rejection_nobody_listens_to_fails_the_parent_with_its_error() -> None:
+    # XState 5.33.3's answer, written down: the parent is in error, its children gone
+    error = {"type": "RuntimeError", "message": "refused"}
+    for nested in (False, True):
+        case = {"reject": True, "output": 1, "onDone": False, "onError": False, "nested": nested}
+        assert run_orderflow(case) == {
+            "value": "working", "status": "error", "error": error, "children": {},
+            "persisted": {}, "persistedStatus": "error", "persistedError": error,
+            "afterBack": None,
+        }  # fmt: skip

@@ -10,6 +10,9 @@
 //    "afterBack": [ids]}
 // A rejecting promise rejects with {"type": "RuntimeError", "message": "refused"}: what orderflow's
 // runtime makes of the exception its function raises, so the persisted error compares as data.
+// With "nested": true, "job" is a child machine that invokes the promise as "grand" with no onError
+// of its own (so the child fails), and onDone/onError are the parent's, for the child.  The result
+// also has the parent's "error" and its persisted snapshot's "status" and "error".
 'use strict';
 
 const path = require('path');
@@ -26,10 +29,15 @@ async function runCase(testCase) {
     if (testCase.reject) throw { type: 'RuntimeError', message: 'refused' };
     return testCase.output;
   });
-  const invoke = { id: 'job', src: 'work', input: { n: 3 } };
+  const kid = X.setup({ actors: { work } }).createMachine({
+    id: 'kid',
+    initial: 'a',
+    states: { a: { invoke: { id: 'grand', src: 'work', input: { n: 3 } } } },
+  });
+  const invoke = { id: 'job', src: testCase.nested ? 'kid' : 'work', input: { n: 3 } };
   if (testCase.onDone) invoke.onDone = 'after';
   if (testCase.onError) invoke.onError = 'after';
-  const machine = X.setup({ actors: { work } }).createMachine({
+  const machine = X.setup({ actors: { work, kid } }).createMachine({
     id: 'parent',
     initial: 'idle',
     states: { idle: { on: { GO: 'working' } }, working: { invoke, on: { BACK: 'idle' } }, after: {} },
@@ -42,16 +50,26 @@ async function runCase(testCase) {
   const snapshot = actor.getSnapshot();
   const children = {};
   for (const [id, child] of Object.entries(snapshot.children)) children[id] = child.getSnapshot().status;
+  const whole = JSON.parse(JSON.stringify(actor.getPersistedSnapshot()));
   const persisted = {};
-  for (const [id, child] of Object.entries(actor.getPersistedSnapshot().children || {})) {
-    persisted[id] = JSON.parse(JSON.stringify(child.snapshot));
+  for (const [id, child] of Object.entries(whole.children || {})) {
+    persisted[id] = testCase.nested ? child.snapshot.status : child.snapshot;
   }
   let afterBack = null;
   if (snapshot.status === 'active') {
     actor.send({ type: 'BACK' });
     afterBack = Object.keys(actor.getSnapshot().children);
   }
-  return { value: snapshot.value, status: snapshot.status, children, persisted, afterBack };
+  return {
+    value: snapshot.value,
+    status: snapshot.status,
+    error: snapshot.error === undefined ? null : snapshot.error,
+    children,
+    persisted,
+    persistedStatus: whole.status,
+    persistedError: whole.error === undefined ? null : whole.error,
+    afterBack,
+  };
 }
 
 const readline = require('readline');

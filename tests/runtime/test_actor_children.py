@@ -198,3 +198,26 @@ def test_a_function_actor_without_a_signal_parameter_is_called_with_its_input_on
         actor = orderflow.create_actor(house(function, []), clock=SimulatedClock()).start()
         assert actor.get_snapshot().value == "lit"
     assert calls == [{"n": 3}, False]
+
+
+def test_a_rejection_no_on_error_takes_fails_the_actor_and_cancels_its_timers() -> None:
+    def work(input: Any) -> Any:
+        raise RuntimeError("refused")
+
+    machine = orderflow.setup(actors={"work": work}).create_machine({
+        "id": "waiter", "initial": "idle",
+        "states": {"idle": {"on": {"GO": "working"}},
+                   "working": {"invoke": {"id": "job", "src": "work"}, "after": {"1000": "idle"},
+                               "on": {"BACK": "idle"}}},
+    })  # fmt: skip
+    clock = SimulatedClock()
+    actor = orderflow.create_actor(machine, clock=clock).start()
+
+    snapshot = actor.send("GO")
+
+    assert (snapshot.status, snapshot.value) == ("error", "working")
+    assert snapshot.error == {"type": "RuntimeError", "message": "refused"}
+    assert clock.pending == 0  # the 1s timer is cancelled with the actor's failure
+    assert actor.send("BACK") == snapshot  # it takes no more events
+    clock.advance(2000)
+    assert actor.get_snapshot() == snapshot

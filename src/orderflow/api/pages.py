@@ -228,17 +228,24 @@ def _flash(flash: Flash | None) -> Markup:
 
 
 def _summary(flow: Workflow) -> Markup:
+    error = flow.snapshot.error
+    why = (
+        tag(' <code id="workflow-error">{json}</code>', json=json.dumps(error, sort_keys=True))
+        if error is not None
+        else ""
+    )
     return tag(
         '<section><table class="summary">'
         "<tr><th>Record</th><td>{record_type} {record_id}</td></tr>"
         '<tr><th>Machine</th><td>{machine} <span class="muted">version {version}</span></td></tr>'
         '<tr><th>State</th><td id="state"><code>{state}</code></td></tr>'
-        "<tr><th>Status</th><td>{status}</td></tr>"
+        "<tr><th>Status</th><td>{status}{why}</td></tr>"
         "<tr><th>Workflow version</th><td>{record_version}</td></tr>"
         "</table></section>",
         record_type=flow.record_type, record_id=flow.record_id, machine=flow.machine.id,
         version=flow.machine.version if flow.machine.version is not None else "-",
-        state=", ".join(flow.states), status=flow.snapshot.status, record_version=flow.version,
+        state=", ".join(flow.states), status=flow.snapshot.status, why=why,
+        record_version=flow.version,
     )  # fmt: skip
 
 
@@ -344,12 +351,19 @@ def _child(child: ChildActor) -> Markup:
         if child.system_id
         else ""
     )
+    settled = join(
+        tag(' <span class="muted">{label}</span> <code class="child-{label}">{json}</code>',
+            label=label, json=json.dumps(value, sort_keys=True))
+        for label, value in (("output", child.output), ("error", child.error))
+        if value is not None
+    )  # fmt: skip
     return tag(
         '<li data-child="{path}"><code>{id}</code> <span class="badge">{kind}</span> '
         '<span class="muted">src</span> <code>{src}</code>{state} '
-        '<span class="badge child-status status-{status}">{status}</span>{system}{nested}</li>',
+        '<span class="badge child-status status-{status}">{status}</span>{settled}{system}'
+        "{nested}</li>",
         path=child.path, id=child.id, kind=kind, src=child.src, state=state,
-        status=child.status, system=system, nested=nested,
+        status=child.status, settled=settled, system=system, nested=nested,
     )  # fmt: skip
 
 

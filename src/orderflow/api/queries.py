@@ -227,6 +227,11 @@ class ChildActor:
     #: a function actor's input (JSON); ``None`` for a machine
     input: Any
     children: tuple[ChildActor, ...]
+    #: what a settled actor answered (JSON): a function's output (status ``done``) or a
+    #: machine's; ``None`` while it runs
+    output: Any = None
+    #: why a failed actor failed (JSON, status ``error``): a function's error or a machine's
+    error: Any = None
 
     @property
     def states(self) -> tuple[str, ...]:
@@ -276,6 +281,8 @@ def _children_of(snapshot: Snapshot, prefix: str) -> list[ChildActor]:
                 system_id=child.system_id,
                 input=child.input if inner is None else None,
                 children=tuple(_children_of(inner, path)) if inner is not None else (),
+                output=child.output if inner is None else inner.output,
+                error=child.error if inner is None else inner.error,
             )
         )
     return found

@@ -171,6 +171,12 @@ class ChildActorType:
     system_id: str | None
     input: JSON | None = strawberry.field(description="A function actor's input.")
     children: list[ChildActorType]
+    output: JSON | None = strawberry.field(
+        description="What a settled actor answered: a function's output (status done); null while it runs."
+    )
+    error: JSON | None = strawberry.field(
+        description="Why a failed actor failed (status error): a function's error; null otherwise."
+    )
 
     @classmethod
     def of(cls, child: queries.ChildActor) -> ChildActorType:
@@ -180,6 +186,8 @@ class ChildActorType:
             status=child.status, system_id=child.system_id,
             input=None if child.machine is not None else JSON(child.input),
             children=[cls.of(grandchild) for grandchild in child.children],
+            output=None if child.output is None else JSON(child.output),
+            error=None if child.error is None else JSON(child.error),
         )  # fmt: skip
 
 
@@ -463,6 +471,10 @@ class WorkflowType:
     version: int = strawberry.field(description="workflow_version: bumped by every transition.")
     context: JSON
     output: JSON | None
+    error: JSON | None = strawberry.field(
+        description="Why the workflow is in error (status error), say an actor's error "
+        "that no transition took; null otherwise."
+    )
     flow: strawberry.Private[queries.Workflow]
 
     allowed_events: list[EventOptionType] = strawberry.field(
@@ -498,7 +510,7 @@ class WorkflowType:
             machine_version=None if version is None else str(version), value=data["value"],
             states=list(flow.states), active_state_ids=flow.active_state_ids,
             status=data["status"], legacy_status=flow.legacy_status, version=flow.version,
-            context=data["context"], output=data["output"], flow=flow,
+            context=data["context"], output=data["output"], error=data["error"], flow=flow,
         )  # fmt: skip
 
 

@@ -135,12 +135,14 @@ def transition(
     to: str | None,
     trace: list[Microstep] | None,
     every_trace: list[tuple[str, Microstep]] | None = None,
-) -> tuple[Snapshot, list[Action], Outcome, tuple[Delivery, ...], TypedEvent[Any]]:
+) -> tuple[Snapshot, list[Action], Outcome, tuple[Delivery, ...], TypedEvent[Any], bool]:
     """Deliver ``event`` to the root (``to`` empty) or the child at path ``to``, and run the system.
 
-    ``event`` is read by the addressed machine (its payload models); the last item of the
-    answer is the event as it read it.  ``trace`` gets the addressed actor's first
-    macrostep's microsteps, ``every_trace`` every actor's, with the actor's path.
+    ``event`` is read by the addressed machine (its payload models); the item before the
+    last of the answer is the event as it read it.  ``trace`` gets the addressed actor's first
+    macrostep's microsteps, ``every_trace`` every actor's, with the actor's path.  The last
+    item says whether the machine is in error because an actor's error event went unhandled
+    (XState's rule, see :meth:`Cell.process`) with no user code raising in this transition.
     """
     system = _System(machine, trace, every_trace)
     root = Cell.restored(system, machine, snapshot, None, None)
@@ -148,17 +150,20 @@ def transition(
     system.target = target
     event = target.machine.event(event)
     if not target.accepts(event):
-        return snapshot, [], (False, None, ()), (), event
+        return snapshot, [], (False, None, ()), (), event, False
     target.deliver(event)
     outcome = system.outcome if system.outcome is not None else (False, None, ())
-    return root.final_snapshot(), system.actions, outcome, tuple(system.deliveries), event
+    result = root.final_snapshot()
+    unhandled = result.status == ERROR and snapshot.status == ACTIVE and not system.raised
+    return result, system.actions, outcome, tuple(system.deliveries), event, unhandled
 
 
 class _System:
     """What all cells of one transition share: the caller's actions, the system ids, the bound."""
 
     __slots__ = (
-        "actions", "deliveries", "every_trace", "limit", "outcome", "registry", "target", "trace",
+        "actions", "deliveries", "every_trace", "limit", "outcome", "raised", "registry",
+        "target", "trace",
     )  # fmt: skip
 
     def __init__(
@@ -178,6 +183,9 @@ class _System:
         self.outcome: Outcome | None = None
         #: events delivered between actors before the system is said not to settle
         self.limit: int = machine.max_microsteps
+        #: whether user code raised in some actor's macrostep (that actor is in error): a
+        #: parent that fails with it fails because of that code, not of an unhandled event
+        self.raised = False
 
     def tracing(self, trace: list[Microstep] | None) -> list[Microstep] | None:
         """The list an actor's macrostep records its microsteps in (``None``: none)."""
@@ -341,11 +349,7 @@ class Cell:
         system.delivered(self, event)
         trace = system.trace if system.target is self and system.outcome is None else None
         if event.type.startswith(ERROR_ACTOR_PREFIX) and not self._selects(event):
-            # XState: a child's failure nobody handles is the parent's failure too
-            error = event.data.get("error")
-            if not isinstance(error, Mapping):
-                error = {"type": "Error", "message": str(error), "event": event.type}
-            self.snapshot = replace(self.snapshot, status=ERROR, error=dict(error))
+            self._fail_with(event)
             if system.target is self and system.outcome is None:
                 system.outcome = (False, None, ())
             self.update(None, event)
@@ -354,12 +358,30 @@ class Cell:
         snapshot, actions, outcome, deferred = algorithm.actor_macrostep(
             self.machine, self.snapshot, event, self, mine
         )
+        if snapshot.status == ERROR:  # only user code raising puts a macrostep in error
+            system.raised = True
         system.traced(self, mine, trace)
         if system.target is self and system.outcome is None:
             system.outcome = outcome
         self.snapshot = snapshot
         self._record(actions)
         self.update(deferred, event)
+
+    def _fail_with(self, event: TypedEvent[Any]) -> None:
+        """XState's rule: a child's error event that no transition takes is this actor's error.
+
+        The error is the child's (a mapping of JSON values, as a persisted snapshot keeps
+        it; anything else is described by its text), this actor's timers are cancelled
+        (XState cancels an actor's delayed events when it fails) and, in :meth:`update`,
+        its children are stopped.
+        """
+        assert self.snapshot is not None
+        error = event.data.get("error")
+        if not isinstance(error, Mapping) or json_problem(error, "$.error") is not None:
+            error = {"type": "Error", "message": str(error), "event": event.type}
+        for timer in self.snapshot.timers:
+            self.system.actions.append(Action("cancel", {"id": timer.id}, event, self.path))
+        self.snapshot = replace(self.snapshot, status=ERROR, error=dict(error), timers=())
 
     def _selects(self, event: TypedEvent[Any]) -> bool:
         assert self.snapshot is not None
@@ -409,6 +431,8 @@ class Cell:
         snapshot, actions, _, deferred = algorithm.actor_macrostep(
             self.machine, start, event, self, mine, initial=True
         )
+        if snapshot.status == ERROR:  # its entry raised
+            self.system.raised = True
         self.system.traced(self, mine, trace)
         self.snapshot = snapshot
         self.pending = (actions, deferred, event)

@@ -111,9 +111,11 @@ class Explanation:
         return f"no active state handles '{self.event}'"
 
 
-#: why an event took no transition: no active state handles it, guards refused it, or the
-#: machine is done or in error and takes no more events
+#: why an event took no transition: no active state handles it, guards refused it, the
+#: machine is done or in error and takes no more events, user code raised, or it is an
+#: actor's error event no transition takes (the machine fails with that error, as in XState)
 UNHANDLED, GUARDED, INACTIVE, FAILED = "unhandled", "guarded", "inactive", "failed"
+UNHANDLED_ERROR = "unhandled_error"
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,11 @@ class Refusal:
 
     The kinds: :data:`UNHANDLED` (no active state takes it), :data:`GUARDED`
     (guards refused it), :data:`INACTIVE` (the machine is done or in error),
-    :data:`FAILED` (user code raised while processing it: the snapshot is in error).
+    :data:`FAILED` (user code raised while processing it: the snapshot is in error),
+    :data:`UNHANDLED_ERROR` (an actor's error event that no transition takes, XState's
+    rule: the snapshot is in error with that error, its timers cancelled and its
+    children stopped; no user code raised, so this is the machine's answer to keep,
+    where a persisted service rolls :data:`FAILED` back).
 
     ``checks`` are the guards that refused it, each with its own reason.
     """
@@ -302,7 +308,7 @@ class Machine:
         if snapshot.__class__ is not Snapshot or snapshot.machine is not self:
             self._check_own(snapshot)
         if self.uses_actors:
-            result, actions, _, _, _ = actors.transition(self, snapshot, event, to, None)
+            result, actions, *_ = actors.transition(self, snapshot, event, to, None)
             return result, actions
         if to:
             raise InvalidEventError(f"machine '{self.id}' has no child actors to send to ('{to}')")
@@ -343,9 +349,10 @@ class Machine:
         if event is None:
             raise InvalidEventError("step() needs an event when it is given a snapshot")
         deliveries: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+        unhandled_error = False
         if self.uses_actors:
-            result, actions, (taken, consumed, blocked), deliveries, resolved = actors.transition(
-                self, snapshot, event, to, microsteps, everything
+            result, actions, (taken, consumed, blocked), deliveries, resolved, unhandled_error = (
+                actors.transition(self, snapshot, event, to, microsteps, everything)
             )
         elif to:
             raise InvalidEventError(f"machine '{self.id}' has no child actors to send to ('{to}')")
@@ -354,7 +361,9 @@ class Machine:
             result, actions, (taken, consumed, blocked) = algorithm.macrostep_outcome(
                 self, snapshot, resolved, microsteps
             )
-        refusal = None if taken else self._refusal(snapshot, result, resolved, blocked)
+        refusal = (
+            None if taken else self._refusal(snapshot, result, resolved, blocked, unhandled_error)
+        )
         return Step(
             resolved.data, snapshot, result, actions, tuple(microsteps or ()), taken, refusal,
             consumed, deliveries, resolved, tuple(everything or ()),
@@ -690,11 +699,18 @@ class Machine:
         after: Snapshot,
         event: TypedEvent[Any],
         blocked: tuple[tuple[Transition, str | None], ...],
+        unhandled_error: bool = False,
     ) -> Refusal:
         if before.status != ACTIVE:
             return Refusal(INACTIVE, f"the machine is {before.status}; it takes no more events")
         if after.status == ERROR:
             error = after.error or {}
+            if unhandled_error:
+                return Refusal(
+                    UNHANDLED_ERROR,
+                    f"'{event.type}' went unhandled, so the machine is in error (XState's rule "
+                    f"for an actor's error): {error.get('message')}",
+                )
             return Refusal(
                 FAILED, f"'{event.type}' put the machine in error: {error.get('message')}"
             )

@@ -30,6 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from orderflow.chart import Action, Machine, Snapshot, Step, Timer, TypedEvent, with_due
 from orderflow.chart.definition import DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX
+from orderflow.chart.machine import UNHANDLED_ERROR
 from orderflow.errors import (
     EffectError,
     MissingImplementationError,
@@ -377,17 +378,32 @@ def take(work: Work, current: Snapshot | None, event: EventLike) -> StepDone | R
                 f"the workflow of this record is {current.status}; it takes no more events",
             )
         core = machine.step(current, data, to=to)
-    if core.snapshot.status == "error":
+    failed_by_actor = fails_with_an_actor(core)
+    if core.snapshot.status == "error" and not failed_by_actor:
         raise TransitionFailedError(
             work.record_type, work.record_id, str(data["type"]), core.snapshot.error
         )
-    if not core.taken and not settles_a_child(data, current, core.snapshot):
+    if failed_by_actor:
+        logger.warning(
+            "%s %s: %s", work.record_type, work.record_id, core.refusal and core.refusal.reason
+        )
+    elif not core.taken and not settles_a_child(data, current, core.snapshot):
         assert core.refusal is not None
         return Refusal(core.refusal.kind, core.refusal.reason)
     after = core.snapshot
     if core.armed:
         after = with_due(after, [timer.id for timer in core.armed], work.now.timestamp() * 1000)
     return StepDone(data, current, after, core)
+
+
+def fails_with_an_actor(core: Step) -> bool:
+    """An actor's error event no transition takes: the machine is in error, as in XState.
+
+    No user code raised, so this is the record's next state (written, logged, its timers
+    and invocations cancelled), not a failure to roll back: an invocation's error is
+    delivered once, and the record then refuses every event as ``inactive``.
+    """
+    return core.refusal is not None and core.refusal.kind == UNHANDLED_ERROR
 
 
 def settles_a_child(data: Mapping[str, Any], before: Any, after: Any) -> bool:
@@ -509,6 +525,7 @@ def log_entry(
     details: dict[str, Any] = {
         "event": step.event,
         "transition": {"from": before, "to": after, "status": step.after.status},
+        **({"error": step.after.error} if step.after.status == "error" else {}),
         "effects": step.effects,
         "emitted": step.emitted,
         "scheduled": [timer.id for timer in step.core.armed],
@@ -654,6 +671,7 @@ def outcome(
         first.from_value, last.to_value, effects, emitted, scheduled, cancelled,
         dry_run=dry_run, version=read if dry_run else read + len(steps), status=status,
         steps=len(steps), log_ids=log_ids,
+        error=last.after.error if last.after.status == "error" else None,
     )  # fmt: skip
 
 

@@ -67,6 +67,9 @@ class TransitionResult:
     effects run (or, in a dry run, that would run), ``emitted`` the domain
     events written to the outbox, ``scheduled`` and ``cancelled`` the timer
     ids.  ``version`` is the record's ``workflow_version`` afterwards.
+    ``error`` is the machine's error when the call left it in error: an actor's
+    error event that no transition takes fails the machine, as in XState (a
+    guard or an effect that raises rolls back instead, and writes nothing).
     """
 
     success: bool
@@ -87,6 +90,7 @@ class TransitionResult:
     steps: int = 0
     log_ids: tuple[int, ...] = ()
     refusal: Refusal | None = None
+    error: Mapping[str, Any] | None = None
 
     @classmethod
     def refused(

@@ -12,7 +12,10 @@ call awaited on the event loop.  A publisher's ``publish`` may be
 ``async def``; it is awaited the same way.  The invocation worker claims and
 delivers with the sync worker's own phases
 (:mod:`~orderflow.workers.invocations`), and awaits the claimed functions in
-between, all at once, with no transaction open.
+between, all at once, with no transaction open.  As the sync worker does, it
+binds the service's database-backed ports (its ``TransactionScope``) to a
+session of the function's own, here an ``AsyncSession``: see
+:func:`with_async_ports_session`.
 """
 
 from __future__ import annotations
@@ -21,17 +24,22 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
+from orderflow.chart.implementations import call_function_actor
 from orderflow.service import AsyncWorkflowService
 from orderflow.store.base import utcnow
 from orderflow.workers.invocations import (
+    Claim,
     InvocationOptions,
     InvocationRun,
     claim_invocations,
@@ -63,10 +71,56 @@ async def run_due_invocations_async(
     )
     if not claims:
         return []
-    answers = await asyncio.gather(*(run_claim_async(claim) for claim in claims))
+    answers = await asyncio.gather(
+        *(run_claim_async(with_async_ports_session(service, claim)) for claim in claims)
+    )
     return await service.drive(
         lambda sync: deliver_answers(sync, sync.session_factory, answers, moment, settings)
     )
+
+
+def with_async_ports_session(service: AsyncWorkflowService, claim: Claim) -> Claim:
+    """The claim, its plain function run with the service's database-backed ports bound to an
+    ``AsyncSession`` of its own (committed when the function returns, rolled back when it raises).
+
+    :func:`~orderflow.workers.invocations.with_ports_session` on the async driver.  The
+    ports are sync code on a sync ``Session``, which an ``AsyncSession`` lends only inside
+    ``run_sync``: so the function runs there, on the event loop (in SQLAlchemy's greenlet),
+    each of its database calls awaited, rather than on a thread.  While it holds the loop
+    the loop cannot time it out, so a timer of its own sets the function's ``signal`` at
+    the policy's timeout: a function that polls it stops, and its run is a timeout (rolled
+    back) whatever it returned; one that blocks on something else holds the loop until it
+    returns, so write that one as an ``async def``.  Without a scope, or for an
+    ``async def``, the claim is returned as it is (as the sync worker does).
+    """
+    function, scope = claim.function, service.sync.scope
+    if scope is None or function is None or inspect.iscoroutinefunction(function):
+        return claim
+    sessions = service.session_factory
+    timeout = claim.policy.timeout.total_seconds()
+
+    def bound(session: Session, value: Any, signal: threading.Event) -> Any:
+        with scope.bind(session):
+            return call_function_actor(function, value, signal)
+
+    async def run(value: Any, signal: threading.Event) -> Any:
+        expiry = threading.Timer(timeout, signal.set)
+        expiry.daemon = True
+        async with sessions() as session:
+            expiry.start()
+            try:
+                output = await session.run_sync(bound, value, signal)
+                if signal.is_set():  # it ran past its timeout (and saw the signal)
+                    raise TimeoutError
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                expiry.cancel()
+        return output
+
+    return replace(claim, function=run)
 
 
 async def relay_outbox_async(

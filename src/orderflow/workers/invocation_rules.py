@@ -367,6 +367,8 @@ def _deliver(
     note = None if error is None else f"{error['type']}: {error['message']}"
     if not result.success:
         note = f"delivered, not taken: {result.reason}"
+    elif result.error is not None:  # no onError took it: the record fails with it (XState)
+        note = f"{note}; delivered, no transition takes it: the record is in error"
     mark(row, final, now, note)
     if error is not None:
         return run("failed", note)

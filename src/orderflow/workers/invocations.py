@@ -30,7 +30,11 @@ its transaction.  One batch here has three phases:
    ``xstate.error.actor.<id>`` (``error``), to the machine that started it
    (``to=`` its actor path), under the idempotency key
    ``invocation:<row id>``; and the row is marked ``done`` or ``failed``,
-   all in that same transaction.
+   all in that same transaction.  An error event that no transition takes
+   (no ``onError``) puts the record in ``error``, as XState fails the parent
+   of a promise that rejects unhandled: that delivery is committed like any
+   other (the row ``failed``, its note saying so), and the record takes no
+   more events.
 
 So a crash between the step's commit and a claim loses nothing (the row is
 there); a crash after running but before delivering leaves the row running
@@ -61,6 +65,7 @@ from sqlalchemy import inspect as inspect_model
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from orderflow.chart.implementations import call_function_actor
 from orderflow.errors import InvalidRecordKeyError
 from orderflow.service import WorkflowService
 from orderflow.store import Invocation, TransitionLog, primary_key_value
@@ -139,11 +144,11 @@ def with_ports_session(
     if scope is None or function is None or inspect.iscoroutinefunction(function):
         return claim
 
-    def run(value: Any) -> Any:
+    def run(value: Any, signal: threading.Event) -> Any:
         session = session_factory()
         try:
             with scope.bind(session):
-                output = function(value)
+                output = call_function_actor(function, value, signal)
             session.commit()
             return output
         except BaseException:
