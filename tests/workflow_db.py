@@ -238,12 +238,14 @@ def caller_session(service: Any, database: Database) -> Iterator[Any]:
             yield session
 
 
-def async_engine_for(database: Database) -> AsyncEngine:
+def async_engine_for(database: Database, **options: Any) -> AsyncEngine:
     """An async engine on the same database as ``database`` (its schema on PostgreSQL)."""
     url = database.engine_url()
     if database.schema is None:
-        return create_async_engine(url)
-    return create_async_engine(url, connect_args={"options": f"-csearch_path={database.schema}"})
+        return create_async_engine(url, **options)
+    return create_async_engine(
+        url, connect_args={"options": f"-csearch_path={database.schema}"}, **options
+    )
 
 
 @contextmanager

@@ -15,6 +15,7 @@ the transaction); plain ones get the sync session of the same transaction.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import functools
@@ -132,15 +133,24 @@ class AsyncWorkflowService:
         and on psycopg the send's own statements go straight to the driver
         (:mod:`orderflow.service.direct`).  Joined, or with a factory it cannot see
         through, the call runs in an ``AsyncSession`` of its own (``run_sync``).
+
+        A call, once begun, runs to its end in a task of its own: cancelling the
+        caller (a client gone, a timeout) is raised to it when the call has committed
+        or rolled back and given its connection back, never halfway through a
+        statement, which would leave the connection (and on SQLite the database file)
+        locked until it is collected.
         """
         engine = None if self._joined_to is not None else single_async_engine(self.session_factory)
         if engine is None:
-            async with self._open() as session:
-                bridge = Bridge(lambda: session, self)
-                return await session.run_sync(
-                    lambda sync: call(self.sync.lent(SessionUnit(sync), bridge))
-                )
-        return await greenlet_spawn(self._on_own_connection, engine, call)
+            return await _to_completion(self._in_own_session(call))
+        return await _to_completion(greenlet_spawn(self._on_own_connection, engine, call))
+
+    async def _in_own_session(self, call: Callable[[WorkflowService], R]) -> R:
+        async with self._open() as session:
+            bridge = Bridge(lambda: session, self)
+            return await session.run_sync(
+                lambda sync: call(self.sync.lent(SessionUnit(sync), bridge))
+            )
 
     def _on_own_connection(self, engine: AsyncEngine, call: Callable[[WorkflowService], R]) -> R:
         """``call`` on a connection of ``engine``, inside the greenlet :meth:`drive` spawned."""
@@ -193,6 +203,26 @@ class AsyncWorkflowService:
     decide_override = _driven(WorkflowService.decide_override)
     bulk_send = _driven(WorkflowService.bulk_send)
     rerun_finish_hooks = _driven(WorkflowService.rerun_finish_hooks)
+
+
+async def _to_completion(work: Coroutine[Any, Any, R]) -> R:
+    """Await ``work`` to its end in a task of its own, shielded from the caller's
+    cancellation, which is raised again once ``work`` is done (as SQLAlchemy's own
+    ``async with`` blocks give their connections back)."""
+    task = asyncio.ensure_future(work)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError as error:
+            if task.done():
+                raise  # the work itself ended so
+            cancelled = error
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
+    return result
 
 
 def _go_direct(connection: Connection) -> None:
