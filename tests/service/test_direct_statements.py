@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import CheckConstraint, event, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 import orderflow
 from orderflow.service import AsyncWorkflowService, Principal, WorkflowService
@@ -89,25 +89,53 @@ def run_async(database: Database, body: Any, **engine_options: Any) -> Any:
     return asyncio.run(main())
 
 
-def test_a_statement_listener_sees_every_statement_of_a_send(database: Database) -> None:
-    seen: list[str] = []
+def flip_once(database: Database, driver: str, before_send: Any = None) -> Any:
+    """Start a lamp and flip it once through ``driver``; ``before_send(engine)`` runs between."""
+    if driver == "sync":
+        service = WorkflowService(database.Session, {"lamp": LAMP})
+        lamp = Lamp(workflow_machine="lamp")
+        service.start(lamp, actor=CLERK)
+        if before_send is not None:
+            before_send(database.engine)
+        assert service.send((Lamp, lamp.id), "FLIP", actor=CLERK).success
+        return service.snapshot((Lamp, lamp.id)).value
 
-    async def body(service: AsyncWorkflowService, engine: AsyncEngine) -> None:
+    async def body(service: AsyncWorkflowService, engine: AsyncEngine) -> Any:
         lamp = Lamp(workflow_machine="lamp")
         await service.start(lamp, actor=CLERK)
-        event.listen(engine.sync_engine, "before_cursor_execute", remember)
+        if before_send is not None:
+            before_send(engine.sync_engine)
         assert (await service.send((Lamp, lamp.id), "FLIP", actor=CLERK)).success
+        return (await service.snapshot((Lamp, lamp.id))).value
+
+    return run_async(database, body)
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_a_statement_listener_sees_every_statement_of_a_send(
+    database: Database, driver: str
+) -> None:
+    seen: list[str] = []
 
     def remember(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(" ".join(statement.split()).upper())
 
-    run_async(database, body)
+    def listen(engine: Any) -> None:
+        event.listen(engine, "before_cursor_execute", remember)
+
+    try:
+        assert flip_once(database, driver, listen) == "on"
+    finally:
+        if driver == "sync" and event.contains(database.engine, "before_cursor_execute", remember):
+            event.remove(database.engine, "before_cursor_execute", remember)
     assert any(s.startswith("SELECT") and "DIRECT_LAMPS" in s for s in seen), seen
     assert any("UPDATE DIRECT_LAMPS" in s for s in seen), seen
+    assert any("INSERT INTO WORKFLOW_TRANSITION_LOG" in s or "WITH MOVED" in s for s in seen)
 
 
-def test_without_listeners_the_send_goes_straight_to_psycopg_on_postgresql(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_without_listeners_a_send_goes_straight_to_the_driver(
+    database: Database, driver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran: list[str] = []
     original = DirectStatements.run
@@ -117,19 +145,11 @@ def test_without_listeners_the_send_goes_straight_to_psycopg_on_postgresql(
         return original(self, sql, parameters)
 
     monkeypatch.setattr(DirectStatements, "run", counting)
-
-    async def body(service: AsyncWorkflowService, engine: AsyncEngine) -> Any:
-        lamp = Lamp(workflow_machine="lamp")
-        await service.start(lamp, actor=CLERK)
-        ran.clear()
-        assert (await service.send((Lamp, lamp.id), "FLIP", actor=CLERK)).success
-        return (await service.snapshot((Lamp, lamp.id))).value
-
-    assert run_async(database, body) == "on"
-    if database.kind == "postgresql":
-        assert len(ran) >= 2  # the locked read, and the move with its log row
-    else:
+    assert flip_once(database, driver, lambda engine: ran.clear()) == "on"
+    if driver == "async" and database.kind == "sqlite-file":
         assert ran == []  # aiosqlite: SQLAlchemy's own way
+    else:
+        assert len(ran) >= 2  # the locked read, and the move with its log row
 
 
 @pytest.mark.parametrize("driver", ["sync", "async"])
@@ -255,3 +275,30 @@ def test_a_cancelled_send_is_all_or_nothing_and_gives_its_connection_back(
     # one log row per version, no gap and no double: every committed step is whole
     assert sorted(logged) == list(range(1, version + 1))
     assert stored.workflow_version == version >= answered + 2
+
+
+def test_the_sync_driver_throws_away_connections_the_server_dropped(database: Database) -> None:
+    if database.kind != "postgresql":
+        pytest.skip("a server-side disconnect needs PostgreSQL")
+    assert POSTGRES_URL is not None
+    dsn = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    engine = database.new_engine()  # a pool of this test's own
+    try:
+        service = WorkflowService(sessionmaker(engine), {"lamp": LAMP})
+        bulb = Bulb(workflow_machine="lamp")
+        service.start(bulb, actor=CLERK)
+        held = [engine.connect() for _ in range(3)]  # the pool now holds three connections
+        pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() for c in held]
+        for connection in held:
+            connection.close()
+        with psycopg.connect(dsn, autocommit=True) as other:  # "the server restarted"
+            for pid in pids:
+                other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(DBAPIError) as raised:
+            service.send((Bulb, bulb.id), "FLIP", actor=CLERK)
+        assert raised.value.connection_invalidated
+        for _ in range(3):  # none of the dead connections is lent again
+            assert service.send((Bulb, bulb.id), "FLIP", actor=CLERK).success
+        assert service.snapshot((Bulb, bulb.id)).value == "on"
+    finally:
+        engine.dispose()

@@ -23,14 +23,13 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
-from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.util import greenlet_spawn
 
 from orderflow.chart import Machine
 from orderflow.errors import WrongDriverError
-from orderflow.service.direct import direct_statements
+from orderflow.service.direct import go_direct
 from orderflow.service.drivers import (
     Bridge,
     ConnectionUnit,
@@ -39,7 +38,6 @@ from orderflow.service.drivers import (
     single_async_engine,
 )
 from orderflow.service.overrides import OverrideRules
-from orderflow.service.statements import DIRECT
 from orderflow.service.workflow import ServiceOptions, WorkflowService
 
 P = ParamSpec("P")
@@ -166,7 +164,7 @@ class AsyncWorkflowService:
         unit = ConnectionUnit(
             engine.sync_engine.connect,
             lambda _: async_session().sync_session,
-            on_connect=_go_direct,
+            on_connect=go_direct,
         )
         try:
             return call(self.sync.lent(unit, Bridge(async_session, self)))
@@ -223,13 +221,6 @@ async def _to_completion(work: Coroutine[Any, Any, R]) -> R:
     if cancelled is not None:
         raise cancelled
     return result
-
-
-def _go_direct(connection: Connection) -> None:
-    """Let the prepared statements on ``connection`` go straight to the driver where they can."""
-    direct = direct_statements(connection)
-    if direct is not None:
-        connection.execution_options(**{DIRECT: direct})
 
 
 def _no_sync_session() -> Session:

@@ -1,23 +1,25 @@
-"""The async driver's short way for a send's own statements: straight to psycopg's ``AsyncConnection``.
+"""The short way for a send's own statements: straight to the driver's cursor, in the same transaction.
 
-The async driver runs the stages in a greenlet (:mod:`orderflow.service.drivers`).
-Through SQLAlchemy's asyncio adapter each statement costs about twice the CPU
-it costs the sync engine (a cursor adapter, an ``asyncio.Lock``, its rows copied
-into a deque, an execution context), which is the whole gap between the async
-and the sync service on PostgreSQL.  :class:`DirectStatements` runs the
-statements the row reader and the journal prepare (:mod:`orderflow.service.statements`)
-on the driver's own connection under the adapter, awaited from the greenlet,
-in the same transaction; everything else (user code's session, commit, the
-pool) still goes through SQLAlchemy.
+A send runs three or four statements of its own (the locked read, the versioned
+update, the log insert), prepared once per dialect
+(:mod:`orderflow.service.statements`).  Run through ``exec_driver_sql``, each
+still costs SQLAlchemy an execution context and a result object; through its
+asyncio adapter, a cursor adapter, an ``asyncio.Lock`` and its rows copied
+into a deque as well, which was the whole gap between the async and the sync
+service on PostgreSQL.  :class:`DirectStatements` runs them on the driver's
+own connection under SQLAlchemy's: a cursor of the sqlite3 or psycopg
+connection for the sync driver, of psycopg's ``AsyncConnection`` for the async
+one (awaited from the call's greenlet).  Everything else (user code's session,
+begin and commit, the pool) still goes through SQLAlchemy.
 
 What a statement run this way keeps from SQLAlchemy: its SQL and parameter
 processing (compiled once per dialect), the exception classes
-(``sqlalchemy.exc.IntegrityError`` and the rest, wrapped as SQLAlchemy wraps
-them) and invalidation of a connection that was lost.  What it would skip is
-the connection's statement events and echo, so :func:`direct_statements`
-answers ``None`` (and the statements go the usual way) for a connection with
-``before_cursor_execute``, ``after_cursor_execute`` or ``handle_error``
-listeners, or with echo on: a listener never misses a statement.
+(``sqlalchemy.exc.IntegrityError`` and the rest: a driver's error goes through
+SQLAlchemy's own handling, which also invalidates a lost connection and the
+pool's older ones).  What it would skip is the connection's statement events
+and echo, so :func:`go_direct` leaves a connection alone (its statements go the
+usual way) when it has ``before_cursor_execute``, ``after_cursor_execute`` or
+``handle_error`` listeners or logs its SQL: a listener never misses a statement.
 """
 
 from __future__ import annotations
@@ -29,24 +31,29 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.util import await_only
 
+from orderflow.service.statements import DIRECT
+
+#: the drivers whose cursors the short way knows, sync and async
+SYNC_DRIVERS = frozenset({"pysqlite", "psycopg"})
+ASYNC_DRIVERS = frozenset({"psycopg"})
+
 
 class DirectResult:
-    """What a statement run directly answered: its row count and its first row (if any)."""
+    """What a statement run directly answered: its row count, first row and inserted row id."""
 
-    __slots__ = ("_row", "rowcount")
+    __slots__ = ("_row", "lastrowid", "rowcount")
 
-    lastrowid = None  # PostgreSQL answers keys with RETURNING
-
-    def __init__(self, rowcount: int, row: tuple[Any, ...] | None) -> None:
+    def __init__(self, rowcount: int, row: tuple[Any, ...] | None, lastrowid: Any) -> None:
         self.rowcount = rowcount
         self._row = row
+        self.lastrowid = lastrowid
 
     def fetchone(self) -> tuple[Any, ...] | None:
         return self._row
 
 
 class DirectStatements:
-    """Runs driver SQL on ``connection``'s psycopg ``AsyncConnection``, awaited in its greenlet."""
+    """Runs driver SQL on a cursor of ``connection``'s own driver connection (sync drivers)."""
 
     __slots__ = ("_connection", "_cursor", "_driver")
 
@@ -56,35 +63,61 @@ class DirectStatements:
         self._cursor: Any = None  # one cursor for the transaction's statements
 
     def run(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any]) -> DirectResult:
-        """Run ``sql`` with ``parameters`` (the dialect's style); its row count and first row."""
+        """Run ``sql`` with ``parameters`` (the dialect's style); what it answered."""
         try:
-            return await_only(self._run(sql, parameters))
+            return self._run(sql, parameters)
         except self._connection.dialect.loaded_dbapi.Error as error:
             # SQLAlchemy's own handling of a driver's error, as for any statement: wrapped in
             # its exception class, and on a lost connection this one invalidated and the
             # pool's older ones too (a server restart drops them all).  The one private call.
             self._connection._handle_dbapi_exception(error, sql, parameters, None, None)
 
-    async def _run(self, sql: str, parameters: Any) -> DirectResult:
+    def _run(self, sql: str, parameters: Any) -> DirectResult:
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self._driver.cursor()
+        cursor.execute(sql, parameters)
+        row = None if cursor.description is None else cursor.fetchone()
+        return DirectResult(cursor.rowcount, row, getattr(cursor, "lastrowid", None))
+
+
+class AwaitedStatements(DirectStatements):
+    """The same on psycopg's ``AsyncConnection``, awaited from the call's greenlet."""
+
+    __slots__ = ()
+
+    def _run(self, sql: str, parameters: Any) -> DirectResult:
+        return await_only(self._run_async(sql, parameters))
+
+    async def _run_async(self, sql: str, parameters: Any) -> DirectResult:
         cursor = self._cursor
         if cursor is None or cursor.closed:
             cursor = self._cursor = self._driver.cursor()
         await cursor.execute(sql, parameters)
         row = None if cursor.description is None else await cursor.fetchone()
-        return DirectResult(cursor.rowcount, row)
+        return DirectResult(cursor.rowcount, row, None)  # PostgreSQL answers keys with RETURNING
 
 
 def direct_statements(connection: Connection) -> DirectStatements | None:
-    """A :class:`DirectStatements` for ``connection`` of an async psycopg engine, when nothing
-    would miss the statements (no statement listeners, no echo); else ``None``."""
-    if connection.dialect.driver != "psycopg" or not connection.dialect.is_async:
+    """The short way for ``connection`` when its driver has one and nothing would miss the
+    statements (no statement listeners, no echo); else ``None``."""
+    dialect = connection.dialect
+    drivers = ASYNC_DRIVERS if dialect.is_async else SYNC_DRIVERS
+    if dialect.driver not in drivers:
         return None
     dispatch = connection.dispatch
     if (
         dispatch.before_cursor_execute
         or dispatch.after_cursor_execute
-        or connection.dialect.dispatch.handle_error
+        or dialect.dispatch.handle_error
         or connection.engine.logger.isEnabledFor(logging.INFO)
     ):
         return None
-    return DirectStatements(connection)
+    return AwaitedStatements(connection) if dialect.is_async else DirectStatements(connection)
+
+
+def go_direct(connection: Connection) -> None:
+    """Let the prepared statements on ``connection`` take the short way where they can."""
+    direct = direct_statements(connection)
+    if direct is not None:
+        connection.execution_options(**{DIRECT: direct})

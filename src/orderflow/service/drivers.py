@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.util import await_only
 
 from orderflow.errors import WrongDriverError
+from orderflow.service.direct import go_direct
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -209,7 +210,9 @@ def own_units(factory: Callable[[], Session]) -> UnitSource:
 
         @contextlib.contextmanager
         def open_connection() -> Iterator[Unit]:
-            unit = ConnectionUnit(engine.connect, functools.partial(session_on, maker))
+            unit = ConnectionUnit(
+                engine.connect, functools.partial(session_on, maker), on_connect=go_direct
+            )
             try:
                 yield unit
             finally:
