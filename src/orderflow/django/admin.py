@@ -43,7 +43,7 @@ from orderflow.django.models import (
     ScheduledEvent,
     TransitionLog,
 )
-from orderflow.django.rows import identity, record_type
+from orderflow.django.rows import identity, record_type, state_fields
 from orderflow.errors import ExportError, OrderflowError
 from orderflow.export import to_mermaid, to_svg
 from orderflow.service.identity import is_internal_event
@@ -101,17 +101,33 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
         return self.workflow_service if self.workflow_service is not None else conf.get_service()
 
     def get_readonly_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
+        """On a change page the workflow's fields, the legacy ``status`` too, are only shown:
+        a record moves by events (or, with the workflow disabled, by the logged status update)."""
         own = tuple(super().get_readonly_fields(request, obj))
         if obj is None:
             return own
-        return own + tuple(name for name in self.workflow_fields if name not in own)
+        shown = (*self.workflow_fields, *_legacy_status(self.model))
+        return own + tuple(name for name in shown if name not in own)
 
     def get_exclude(self, request: Any, obj: Any = None) -> tuple[str, ...]:
-        """A new record gets its workflow fields from ``start``, not from a form."""
+        """A new record gets its workflow fields (and its legacy status) from ``start``, not a form."""
         own = tuple(super().get_exclude(request, obj) or ())
         if obj is not None:
             return own
-        return (*own, "workflow_state", "workflow_context", "workflow_version")
+        return (
+            *own, "workflow_state", "workflow_context", "workflow_version",
+            *_legacy_status(self.model),
+        )  # fmt: skip
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        """On the add page the machine is one of the service's, chosen from a list."""
+        if db_field.name != "workflow_machine":
+            return super().formfield_for_dbfield(db_field, request, **kwargs)
+        names = sorted(self.service().machines)
+        return forms.TypedChoiceField(
+            label=capfirst(db_field.verbose_name), choices=[(name, name) for name in names],
+            initial=names[0] if len(names) == 1 else None, required=True,
+        )  # fmt: skip
 
     def workflow_input(self, obj: Any) -> Any:
         """The ``input`` a record added in the admin starts its machine with (override it)."""
@@ -268,6 +284,11 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "orderflow/admin/send_event.html", context)
+
+
+def _legacy_status(model: type[Any]) -> tuple[str, ...]:
+    """``("status",)`` when the model keeps a legacy status column (it mirrors the workflow)."""
+    return ("status",) if "status" in state_fields(model) else ()
 
 
 def outside_events(service: Any) -> list[str]:
