@@ -14,7 +14,9 @@ The "send event" action needs the model's change permission; it previews
 every selected record as a dry run (what each would do, or why it would
 not), then sends for real with one idempotency key per preview (a second
 click on "Send" replays, it does not move anything twice) and lists each
-record it refused with the reason.
+record it refused with the reason.  With ``WORKFLOW_ENABLED`` off the action offers the
+model's states instead and sets each record's legacy status (``service.transition``: the
+direct, logged status update).  The legacy ``status`` is read-only on a change page.
 
 The tables the service writes beside records (transition log, outbox,
 scheduled events, invocations, override requests) are registered read-only:
@@ -220,30 +222,70 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
     def send_event(self, request: Any, queryset: Any) -> Any:
         service = self.service()
         step = request.POST.get(STEP)
-        form = SendEventForm(request.POST if step else None, events=outside_events(service))
+        legacy = not service.workflow_enabled  # the fallback: a logged direct status update
+        choices = legacy_states(self.model) if legacy else outside_events(service)
+        form = SendEventForm(request.POST if step else None, events=choices)
+        if legacy:
+            form.fields["event"].label = "Move to state (workflow disabled: direct status update)"
         records = list(queryset)
         if step and form.is_valid():
             actor = principal_for(request.user)
             event = form.event_data()
             if step == "send":
+                if legacy:
+                    return self._move(request, service, records, form, actor, event)
                 return self._send(request, service, records, form, actor, event)
-            preview = [self._dry_run(service, record, event, actor) for record in records]
+            preview = [self._dry_run(service, record, event, actor, legacy) for record in records]
             form = SendEventForm(
                 initial={**form.cleaned_data, "payload": json.dumps(form.cleaned_data["payload"]),
                          "key": uuid.uuid4().hex},
-                events=outside_events(service),
+                events=choices,
             )  # fmt: skip
             return self._page(request, records, form, preview)
         return self._page(request, records, form, None)
 
     def _dry_run(
-        self, service: Any, record: Any, event: dict[str, Any], actor: Any
+        self, service: Any, record: Any, event: dict[str, Any], actor: Any, legacy: bool = False
     ) -> tuple[Any, TransitionResult | None, str | None]:
         try:
-            result = service.send(record, event, actor=actor, dry_run=True)
+            if legacy:
+                result = service.transition(
+                    record, event["type"], params=_payload(event), actor=actor, dry_run=True
+                )
+            else:
+                result = service.send(record, event, actor=actor, dry_run=True)
         except OrderflowError as exc:
             return record, None, str(exc)
         return record, result, None if result.success else result.reason
+
+    def _move(
+        self, request: Any, service: Any, records: list[Any], form: SendEventForm, actor: Any,
+        event: dict[str, Any],
+    ) -> None:  # fmt: skip
+        """With the workflow disabled: each record's legacy status set for the chosen state, logged."""
+        key = form.cleaned_data.get("key") or uuid.uuid4().hex
+        moved, state = 0, event["type"]
+        for record in records:
+            try:
+                result = service.transition(
+                    record, state, params=_payload(event), actor=actor,
+                    idempotency_key=f"admin:{key}", note=form.cleaned_data.get("note") or "",
+                )  # fmt: skip
+                reason = result.reason
+            except OrderflowError as exc:
+                result, reason = None, str(exc)
+            if result is not None and result.success:
+                moved += 1
+            else:
+                self.message_user(
+                    request, f"{capfirst(self.model._meta.verbose_name)} {record.pk} refused: "
+                    f"{reason}", messages.WARNING,
+                )  # fmt: skip
+        self.message_user(
+            request, f"{state} (direct status update): {moved} of {len(records)} records moved.",
+            messages.SUCCESS if moved else messages.WARNING,
+        )  # fmt: skip
+        return None
 
     def _send(
         self, request: Any, service: Any, records: list[Any], form: SendEventForm, actor: Any,
@@ -284,6 +326,15 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "orderflow/admin/send_event.html", context)
+
+
+def _payload(event: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in event.items() if name != "type"}
+
+
+def legacy_states(model: type[Any]) -> list[str]:
+    """The states a record may be put in by a direct status update (``__workflow_status__``)."""
+    return sorted(getattr(model, "__workflow_status__", {}) or {})
 
 
 def _legacy_status(model: type[Any]) -> tuple[str, ...]:
