@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 from typing import Any
 
 from django.conf import settings
@@ -69,7 +70,15 @@ def get_service() -> Any:
             setting="APP",
         )
     found = load(str(path), "APP")
-    service = found if isinstance(found, DjangoWorkflowService) else found()
+    if isinstance(found, DjangoWorkflowService):
+        return found
+    if not inspect.isfunction(found):  # a module, a class, a value: nothing to call blindly
+        raise ConfigurationError(
+            f"ORDERFLOW['APP'] = {path!r} is a {type(found).__name__}, not a DjangoWorkflowService "
+            "or a function making one",
+            setting="APP",
+        )
+    service = found()
     if not isinstance(service, DjangoWorkflowService):
         raise ConfigurationError(
             f"ORDERFLOW['APP'] = {path!r} gave {type(service).__name__}, not a DjangoWorkflowService",
