@@ -154,3 +154,29 @@ def test_the_relay_publishes_in_order_per_record_and_retries_a_failure(new_order
     assert len(later.published) == 1
     assert set(OutboxEvent.objects.values_list("status", flat=True)) == {"published"}
     assert sorted(sent) == sorted([(str(first.pk), 1), (str(second.pk), 1)])
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["orderflow_inspect", "shop.Order", "{pk}", "--log", "-5"], "--log: -5 is below"),
+        (["orderflow_inspect", "shop.Order", "{pk}", "--log", "x"], "'x' is not a number"),
+        (["orderflow_worker", "--once", "--batch", "-3"], "--batch: -3 is below"),
+        (["orderflow_worker", "--once", "--batch", "0"], "--batch: 0 is below"),
+        (["orderflow_worker", "--once", "--interval", "-1"], "--interval: -1 is below"),
+        (["orderflow_export", "--record", "shop.Order:{pk}", "-o", "/no/such/dir/x.mmd"],
+         "cannot write '/no/such/dir/x.mmd'"),
+    ],
+)  # fmt: skip
+def test_a_bad_option_is_a_command_error_and_nothing_runs(
+    new_order: Any, args: list[str], says: str
+) -> None:
+    order = new_order("B-1", placed=True)
+    expired = ScheduledEvent.objects.get()
+    expired.due_at = expired.due_at - timedelta(days=3)  # due: a worker that ran would fire it
+    expired.save()
+    before = (Order.objects.get(pk=order.pk).workflow_version, TransitionLog.objects.count())
+    with pytest.raises(CommandError, match=says):
+        run(*(arg.format(pk=order.pk) for arg in args))
+    after = (Order.objects.get(pk=order.pk).workflow_version, TransitionLog.objects.count())
+    assert after == before and ScheduledEvent.objects.get().status == "pending"

@@ -38,7 +38,10 @@ class Command(BaseCommand):  # type: ignore[misc]
         except OrderflowError as exc:
             raise CommandError(str(exc)) from exc
         if options["output"]:
-            Path(options["output"]).write_text(text)
+            try:
+                Path(options["output"]).write_text(text)
+            except OSError as exc:
+                raise CommandError(f"cannot write {options['output']!r}: {exc}") from exc
             self.stderr.write(f"wrote {options['output']}")
         else:
             self.stdout.write(text)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from orderflow.django.management.commands._common import service
+from orderflow.django.management.commands._common import at_least, service
 from orderflow.django.workers import (
     fire_due_timers,
     publisher_from_settings,
@@ -29,9 +29,10 @@ class Command(BaseCommand):  # type: ignore[misc]
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--once", action="store_true", help="one batch of each, then exit")
         parser.add_argument(
-            "--interval", type=float, default=1.0, help="seconds between idle polls"
-        )
-        parser.add_argument("--batch", type=int, default=100)
+            "--interval", type=at_least(0.01, float), default=1.0,
+            help="seconds between idle polls",
+        )  # fmt: skip
+        parser.add_argument("--batch", type=at_least(1), default=100)
 
     def handle(self, *args: Any, **options: Any) -> None:
         workflow = service()
