@@ -183,3 +183,20 @@ def test_a_bad_option_is_a_command_error_and_nothing_runs(
         run(*(arg.format(pk=order.pk) for arg in args))
     after = (Order.objects.get(pk=order.pk).workflow_version, TransitionLog.objects.count())
     assert after == before and ScheduledEvent.objects.get().status == "pending"
+
+
+def test_backfills_progress_bar_goes_to_the_commands_stderr_and_the_report_to_stdout(
+    tmp_path: Path, capfd: Any
+) -> None:
+    Order.objects.create(number="P-1", total=Decimal("7.00"), status="pending")
+    mapping = tmp_path / "statuses.json"
+    mapping.write_text(json.dumps({
+        "machine": "order",
+        "statuses": {"pending": {"state": "placed", "context": {"total": "$total", "paid": "0"}}},
+    }))  # fmt: skip
+    out, err = StringIO(), StringIO()
+    call_command(
+        "orderflow_backfill", "shop.Order", "--mapping", str(mapping), stdout=out, stderr=err
+    )
+    assert out.getvalue() == "adopted 1 (pending: 1); skipped 0; failed 0\n"
+    assert capfd.readouterr().out == ""  # nothing of the bar on the process's own stdout
