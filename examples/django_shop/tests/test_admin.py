@@ -200,3 +200,17 @@ def test_with_the_workflow_disabled_the_action_moves_the_legacy_status_logged_on
     )  # an event name or an unknown state is not a choice: nothing moves
     assert refused.status_code == 200 and refused.context["form"].errors
     assert TransitionLog.objects.filter(event="orderflow.legacy_status").count() == 2
+
+
+def test_with_the_workflow_disabled_an_order_is_added_with_its_legacy_status(
+    client: Any, boss: Any, settings: Any
+) -> None:
+    add = reverse("admin:shop_order_add")
+    client.force_login(boss)
+    fields = {"number": "A-1", "total": "3.00", "workflow_machine": "order", "status": "paid"}
+    assert client.post(add, fields).status_code == 302
+    assert Order.objects.get(number="A-1").status == "new"  # the workflow's, not the form's
+    settings.ORDERFLOW = {**settings.ORDERFLOW, "WORKFLOW_ENABLED": False}
+    assert client.post(add, {**fields, "number": "A-2"}).status_code == 302
+    added = Order.objects.get(number="A-2")
+    assert (added.status, added.workflow_state) == ("paid", None)  # nothing started

@@ -112,14 +112,13 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
         return own + tuple(name for name in shown if name not in own)
 
     def get_exclude(self, request: Any, obj: Any = None) -> tuple[str, ...]:
-        """A new record gets its workflow fields (and its legacy status) from ``start``, not a form."""
+        """A new record gets its workflow fields (and its legacy status) from ``start``, not a
+        form; with the workflow disabled nothing starts, and the status is typed in as before."""
         own = tuple(super().get_exclude(request, obj) or ())
         if obj is not None:
             return own
-        return (
-            *own, "workflow_state", "workflow_context", "workflow_version",
-            *_legacy_status(self.model),
-        )  # fmt: skip
+        status = _legacy_status(self.model) if self.service().workflow_enabled else ()
+        return (*own, "workflow_state", "workflow_context", "workflow_version", *status)
 
     def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
         """On the add page the machine is one of the service's, chosen from a list."""
