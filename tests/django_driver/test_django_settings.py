@@ -67,3 +67,12 @@ def test_a_wrong_setting_is_a_clear_error_at_the_service_and_at_each_command(
 def test_a_setting_orderflow_does_not_have_is_refused_by_name() -> None:
     with pytest.raises(ConfigurationError, match="no setting 'WORKFLOW'"):
         conf.setting("WORKFLOW")
+
+
+@pytest.mark.django_db
+def test_the_shipped_migrations_match_the_models() -> None:
+    """A model changed without its migration would leave users' tables behind: makemigrations
+    finds nothing to write for orderflow (nor for the contract app)."""
+    out = StringIO()
+    call_command("makemigrations", "orderflow", "contract_app", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
