@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from contract_app import workflow
+from contract_app.models import Ticket
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -62,6 +63,27 @@ def test_a_wrong_setting_is_a_clear_error_at_the_service_and_at_each_command(
     ):
         with pytest.raises(CommandError, match=says):
             call_command(command, *args, stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.mark.parametrize(
+    ("orderflow", "says"),
+    [
+        ("contract_app.workflow:service", "must be a dict"),
+        ({"APP": "contract_app.workflow:service", "WORKFLOW_ENABLED": "False"},
+         "must be True or False, not 'False'"),
+    ],
+)  # fmt: skip
+def test_a_malformed_setting_is_refused_and_the_record_is_not_moved(
+    settings: Any, orderflow: Any, says: str, db: Any
+) -> None:
+    """A string where a switch belongs would have been true: the call is refused instead."""
+    ticket = Ticket(title="t", workflow_machine="ticket")
+    assert workflow.service.start(ticket).success
+    settings.ORDERFLOW = orderflow
+    with pytest.raises(ConfigurationError, match=says):
+        workflow.service.send(ticket, "HOLD")
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert (stored.workflow_version, stored.workflow_state["value"]) == (1, "open")
 
 
 def test_a_setting_orderflow_does_not_have_is_refused_by_name() -> None:

@@ -31,6 +31,12 @@ def setting(name: str) -> Any:
     if name not in DEFAULTS:
         raise ConfigurationError(f"ORDERFLOW has no setting {name!r}", setting=name)
     configured = getattr(settings, "ORDERFLOW", {}) or {}
+    if not isinstance(configured, dict):
+        raise ConfigurationError(
+            f"settings.ORDERFLOW must be a dict ({{'APP': 'module:service', ...}}), "
+            f"not {type(configured).__name__}",
+            setting="ORDERFLOW",
+        )
     unknown = set(configured) - set(DEFAULTS)
     if unknown:
         raise ConfigurationError(
@@ -38,7 +44,13 @@ def setting(name: str) -> Any:
             f"(it knows {sorted(DEFAULTS)})",
             setting="ORDERFLOW",
         )
-    return configured.get(name, DEFAULTS[name])
+    value = configured.get(name, DEFAULTS[name])
+    if name == "WORKFLOW_ENABLED" and not isinstance(value, bool):  # "False" would be true
+        raise ConfigurationError(
+            f"ORDERFLOW['WORKFLOW_ENABLED'] must be True or False, not {value!r}",
+            setting="WORKFLOW_ENABLED",
+        )
+    return value
 
 
 def load(path: str, setting_name: str) -> Any:
