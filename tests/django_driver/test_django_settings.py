@@ -86,6 +86,18 @@ def test_a_malformed_setting_is_refused_and_the_record_is_not_moved(
     assert (stored.workflow_version, stored.workflow_state["value"]) == (1, "open")
 
 
+@pytest.mark.parametrize(
+    ("publisher", "says"),
+    [("no_such_module:publish", "cannot be loaded"), ("contract_app.workflow:service", "neither")],
+)
+def test_a_wrong_publisher_is_a_command_error_of_the_worker(
+    settings: Any, publisher: str, says: str
+) -> None:
+    settings.ORDERFLOW = {"APP": "contract_app.workflow:service", "PUBLISHER": publisher}
+    with pytest.raises(CommandError, match=says):
+        call_command("orderflow_worker", "--once", stdout=StringIO(), stderr=StringIO())
+
+
 def test_a_setting_orderflow_does_not_have_is_refused_by_name() -> None:
     with pytest.raises(ConfigurationError, match="no setting 'WORKFLOW'"):
         conf.setting("WORKFLOW")

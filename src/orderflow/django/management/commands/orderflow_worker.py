@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from orderflow.django.management.commands._common import at_least, service
 from orderflow.django.workers import (
@@ -16,6 +16,7 @@ from orderflow.django.workers import (
     relay_outbox,
     run_due_invocations,
 )
+from orderflow.errors import OrderflowError
 from orderflow.workers.invocation_rules import InvocationOptions
 
 
@@ -36,7 +37,10 @@ class Command(BaseCommand):  # type: ignore[misc]
 
     def handle(self, *args: Any, **options: Any) -> None:
         workflow = service()
-        publish = publisher_from_settings()
+        try:
+            publish = publisher_from_settings()
+        except OrderflowError as exc:
+            raise CommandError(str(exc)) from exc
         if publish is None:
             self.stderr.write(
                 "ORDERFLOW['PUBLISHER'] is not set: the outbox is left for another relay"
