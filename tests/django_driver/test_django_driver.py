@@ -284,6 +284,28 @@ def test_the_signal_is_sent_once_the_transaction_commits_and_never_for_a_refusal
         transition_committed.disconnect(listener)
 
 
+def test_the_signal_is_not_sent_for_a_replay_nor_for_a_call_the_callers_rollback_undid(
+    service: DjangoWorkflowService, using: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    heard: list[str] = []
+
+    def listener(sender: Any, **kwargs: Any) -> None:
+        heard.append(kwargs["result"].event)
+
+    transition_committed.connect(listener)
+    try:
+        ticket = new_ticket(service)
+        with django_capture_on_commit_callbacks(using=using, execute=True):
+            with pytest.raises(RuntimeError), transaction.atomic(using=using):
+                assert service.send(ticket, "HOLD").success
+                raise RuntimeError("the caller changes its mind")
+            for _ in range(2):  # the second is a replay of the first
+                assert service.send(ticket, {"type": "PAY", "amount": 10}, idempotency_key="k")
+        assert heard == ["PAY"]
+    finally:
+        transition_committed.disconnect(listener)
+
+
 def test_permissions_become_roles_a_guard_reads(using: str) -> None:
     service = make_service(using)
     ticket = new_ticket(service)

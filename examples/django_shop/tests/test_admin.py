@@ -171,3 +171,46 @@ def test_the_workflow_tables_are_listed_read_only(
         page = client.get(reverse("admin:orderflow_transitionlog_change", args=[log.pk]))
         assert page.status_code == 200 and "PLACE" in page.content.decode()
         assert 'name="_save"' not in page.content.decode()
+
+
+def test_with_the_workflow_disabled_the_action_moves_the_legacy_status_logged_once(
+    client: Any, boss: Any, new_order: Any, settings: Any
+) -> None:
+    """WORKFLOW_ENABLED=False: the action offers states, previews and sets the legacy status."""
+    placed, draft = new_order("L-1", placed=True), new_order("L-2")
+    settings.ORDERFLOW = {**settings.ORDERFLOW, "WORKFLOW_ENABLED": False}
+    selected = [placed.pk, draft.pk]
+    client.force_login(boss)
+    form = client.post(CHANGELIST, {"action": "send_event", ACTION_CHECKBOX_NAME: selected})
+    assert "shipped" in dict(form.context["form"].fields["event"].choices)
+    fields = {"action": "send_event", ACTION_CHECKBOX_NAME: selected, "event": "shipped",
+              "payload": "{}", "note": "warehouse by hand"}  # fmt: skip
+    preview = client.post(CHANGELIST, {**fields, "orderflow_step": "preview"})
+    assert preview.context["moving"] == 2
+    assert set(Order.objects.values_list("status", flat=True)) == {"new", "pending"}
+    key = preview.context["form"].initial["key"]
+    for _ in range(2):  # the second click replays
+        client.post(CHANGELIST, {**fields, "orderflow_step": "send", "key": key})
+    rows = Order.objects.filter(pk__in=selected)
+    assert {(o.status, o.workflow_version) for o in rows} == {("shipped", 3), ("shipped", 2)}
+    logs = TransitionLog.objects.filter(event="orderflow.legacy_status")
+    assert [(log.note, log.actor_label) for log in logs] == [("warehouse by hand", "boss")] * 2
+    refused = client.post(
+        CHANGELIST, {**fields, "event": "NOWHERE", "orderflow_step": "send", "key": "k"}
+    )  # an event name or an unknown state is not a choice: nothing moves
+    assert refused.status_code == 200 and refused.context["form"].errors
+    assert TransitionLog.objects.filter(event="orderflow.legacy_status").count() == 2
+
+
+def test_with_the_workflow_disabled_an_order_is_added_with_its_legacy_status(
+    client: Any, boss: Any, settings: Any
+) -> None:
+    add = reverse("admin:shop_order_add")
+    client.force_login(boss)
+    fields = {"number": "A-1", "total": "3.00", "workflow_machine": "order", "status": "paid"}
+    assert client.post(add, fields).status_code == 302
+    assert Order.objects.get(number="A-1").status == "new"  # the workflow's, not the form's
+    settings.ORDERFLOW = {**settings.ORDERFLOW, "WORKFLOW_ENABLED": False}
+    assert client.post(add, {**fields, "number": "A-2"}).status_code == 302
+    added = Order.objects.get(number="A-2")
+    assert (added.status, added.workflow_state) == ("paid", None)  # nothing started

@@ -109,3 +109,30 @@ def test_a_payload_naming_another_actor_cannot_change_who_is_logged(
     post(client, order, "send", "PAY", {"amount": "10.00"})
     logged = TransitionLog.objects.get(event="PAY")
     assert (logged.actor_user, logged.actor_label) == (str(clerk.pk), "stan")
+
+
+def test_the_change_page_does_not_let_the_legacy_status_or_the_machine_be_typed_in(
+    client: Any, new_order: Any, boss: User
+) -> None:
+    """The status mirrors the workflow: a change form cannot set it past the log and the version."""
+    order = new_order("H-1", placed=True)
+    before = stored(order)
+    client.force_login(boss)
+    url = reverse("admin:shop_order_change", args=[order.pk])
+    fields = {"number": "H-1", "total": "10.00", "status": "shipped", "workflow_machine": "x",
+              "workflow_version": "99", "paid_at_0": "", "paid_at_1": ""}  # fmt: skip
+    assert client.post(url, fields).status_code == 302
+    assert stored(order) == before
+    assert "status" not in client.get(url).context["adminform"].form.fields
+
+
+def test_an_unknown_machine_on_the_add_page_is_a_form_error_and_adds_nothing(
+    client: Any, boss: User
+) -> None:
+    client.force_login(boss)
+    add = reverse("admin:shop_order_add")
+    answer = client.post(add, {"number": "N-9", "total": "1.00", "workflow_machine": "nope"})
+    assert (
+        answer.status_code == 200 and "workflow_machine" in answer.context["adminform"].form.errors
+    )
+    assert not Order.objects.exists() and not TransitionLog.objects.exists()

@@ -140,9 +140,12 @@ def test_the_relay_publishes_in_order_per_record_and_retries_a_failure(new_order
     for order in (first, second):
         service.send(order, {"type": "PAY", "amount": "10.00"})
     sent: list[tuple[str, int]] = []
+    # the broker refuses the first order's event once, whichever record the relay takes first
+    refused: list[str] = []
 
     def flaky(message: Any) -> None:
-        if message.record_id == str(first.pk) and not sent:
+        if message.record_id == str(first.pk) and not refused:
+            refused.append(message.record_id)
             raise PublishError("broker away", retryable=True)
         sent.append((message.record_id, message.sequence))
 
@@ -154,3 +157,46 @@ def test_the_relay_publishes_in_order_per_record_and_retries_a_failure(new_order
     assert len(later.published) == 1
     assert set(OutboxEvent.objects.values_list("status", flat=True)) == {"published"}
     assert sorted(sent) == sorted([(str(first.pk), 1), (str(second.pk), 1)])
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["orderflow_inspect", "shop.Order", "{pk}", "--log", "-5"], "--log: -5 is below"),
+        (["orderflow_inspect", "shop.Order", "{pk}", "--log", "x"], "'x' is not a number"),
+        (["orderflow_worker", "--once", "--batch", "-3"], "--batch: -3 is below"),
+        (["orderflow_worker", "--once", "--batch", "0"], "--batch: 0 is below"),
+        (["orderflow_worker", "--once", "--interval", "-1"], "--interval: -1 is below"),
+        (["orderflow_export", "--record", "shop.Order:{pk}", "-o", "/no/such/dir/x.mmd"],
+         "cannot write '/no/such/dir/x.mmd'"),
+    ],
+)  # fmt: skip
+def test_a_bad_option_is_a_command_error_and_nothing_runs(
+    new_order: Any, args: list[str], says: str
+) -> None:
+    order = new_order("B-1", placed=True)
+    expired = ScheduledEvent.objects.get()
+    expired.due_at = expired.due_at - timedelta(days=3)  # due: a worker that ran would fire it
+    expired.save()
+    before = (Order.objects.get(pk=order.pk).workflow_version, TransitionLog.objects.count())
+    with pytest.raises(CommandError, match=says):
+        run(*(arg.format(pk=order.pk) for arg in args))
+    after = (Order.objects.get(pk=order.pk).workflow_version, TransitionLog.objects.count())
+    assert after == before and ScheduledEvent.objects.get().status == "pending"
+
+
+def test_backfills_progress_bar_goes_to_the_commands_stderr_and_the_report_to_stdout(
+    tmp_path: Path, capfd: Any
+) -> None:
+    Order.objects.create(number="P-1", total=Decimal("7.00"), status="pending")
+    mapping = tmp_path / "statuses.json"
+    mapping.write_text(json.dumps({
+        "machine": "order",
+        "statuses": {"pending": {"state": "placed", "context": {"total": "$total", "paid": "0"}}},
+    }))  # fmt: skip
+    out, err = StringIO(), StringIO()
+    call_command(
+        "orderflow_backfill", "shop.Order", "--mapping", str(mapping), stdout=out, stderr=err
+    )
+    assert out.getvalue() == "adopted 1 (pending: 1); skipped 0; failed 0\n"
+    assert capfd.readouterr().out == ""  # nothing of the bar on the process's own stdout

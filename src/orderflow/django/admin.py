@@ -14,7 +14,9 @@ The "send event" action needs the model's change permission; it previews
 every selected record as a dry run (what each would do, or why it would
 not), then sends for real with one idempotency key per preview (a second
 click on "Send" replays, it does not move anything twice) and lists each
-record it refused with the reason.
+record it refused with the reason.  With ``WORKFLOW_ENABLED`` off the action offers the
+model's states instead and sets each record's legacy status (``service.transition``: the
+direct, logged status update).  The legacy ``status`` is read-only on a change page.
 
 The tables the service writes beside records (transition log, outbox,
 scheduled events, invocations, override requests) are registered read-only:
@@ -43,7 +45,7 @@ from orderflow.django.models import (
     ScheduledEvent,
     TransitionLog,
 )
-from orderflow.django.rows import identity, record_type
+from orderflow.django.rows import identity, record_type, state_fields
 from orderflow.errors import ExportError, OrderflowError
 from orderflow.export import to_mermaid, to_svg
 from orderflow.service.identity import is_internal_event
@@ -101,17 +103,32 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
         return self.workflow_service if self.workflow_service is not None else conf.get_service()
 
     def get_readonly_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
+        """On a change page the workflow's fields, the legacy ``status`` too, are only shown:
+        a record moves by events (or, with the workflow disabled, by the logged status update)."""
         own = tuple(super().get_readonly_fields(request, obj))
         if obj is None:
             return own
-        return own + tuple(name for name in self.workflow_fields if name not in own)
+        shown = (*self.workflow_fields, *_legacy_status(self.model))
+        return own + tuple(name for name in shown if name not in own)
 
     def get_exclude(self, request: Any, obj: Any = None) -> tuple[str, ...]:
-        """A new record gets its workflow fields from ``start``, not from a form."""
+        """A new record gets its workflow fields (and its legacy status) from ``start``, not a
+        form; with the workflow disabled nothing starts, and the status is typed in as before."""
         own = tuple(super().get_exclude(request, obj) or ())
         if obj is not None:
             return own
-        return (*own, "workflow_state", "workflow_context", "workflow_version")
+        status = _legacy_status(self.model) if self.service().workflow_enabled else ()
+        return (*own, "workflow_state", "workflow_context", "workflow_version", *status)
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        """On the add page the machine is one of the service's, chosen from a list."""
+        if db_field.name != "workflow_machine":
+            return super().formfield_for_dbfield(db_field, request, **kwargs)
+        names = sorted(self.service().machines)
+        return forms.TypedChoiceField(
+            label=capfirst(db_field.verbose_name), choices=[(name, name) for name in names],
+            initial=names[0] if len(names) == 1 else None, required=True,
+        )  # fmt: skip
 
     def workflow_input(self, obj: Any) -> Any:
         """The ``input`` a record added in the admin starts its machine with (override it)."""
@@ -204,30 +221,70 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
     def send_event(self, request: Any, queryset: Any) -> Any:
         service = self.service()
         step = request.POST.get(STEP)
-        form = SendEventForm(request.POST if step else None, events=outside_events(service))
+        legacy = not service.workflow_enabled  # the fallback: a logged direct status update
+        choices = legacy_states(self.model) if legacy else outside_events(service)
+        form = SendEventForm(request.POST if step else None, events=choices)
+        if legacy:
+            form.fields["event"].label = "Move to state (workflow disabled: direct status update)"
         records = list(queryset)
         if step and form.is_valid():
             actor = principal_for(request.user)
             event = form.event_data()
             if step == "send":
+                if legacy:
+                    return self._move(request, service, records, form, actor, event)
                 return self._send(request, service, records, form, actor, event)
-            preview = [self._dry_run(service, record, event, actor) for record in records]
+            preview = [self._dry_run(service, record, event, actor, legacy) for record in records]
             form = SendEventForm(
                 initial={**form.cleaned_data, "payload": json.dumps(form.cleaned_data["payload"]),
                          "key": uuid.uuid4().hex},
-                events=outside_events(service),
+                events=choices,
             )  # fmt: skip
             return self._page(request, records, form, preview)
         return self._page(request, records, form, None)
 
     def _dry_run(
-        self, service: Any, record: Any, event: dict[str, Any], actor: Any
+        self, service: Any, record: Any, event: dict[str, Any], actor: Any, legacy: bool = False
     ) -> tuple[Any, TransitionResult | None, str | None]:
         try:
-            result = service.send(record, event, actor=actor, dry_run=True)
+            if legacy:
+                result = service.transition(
+                    record, event["type"], params=_payload(event), actor=actor, dry_run=True
+                )
+            else:
+                result = service.send(record, event, actor=actor, dry_run=True)
         except OrderflowError as exc:
             return record, None, str(exc)
         return record, result, None if result.success else result.reason
+
+    def _move(
+        self, request: Any, service: Any, records: list[Any], form: SendEventForm, actor: Any,
+        event: dict[str, Any],
+    ) -> None:  # fmt: skip
+        """With the workflow disabled: each record's legacy status set for the chosen state, logged."""
+        key = form.cleaned_data.get("key") or uuid.uuid4().hex
+        moved, state = 0, event["type"]
+        for record in records:
+            try:
+                result = service.transition(
+                    record, state, params=_payload(event), actor=actor,
+                    idempotency_key=f"admin:{key}", note=form.cleaned_data.get("note") or "",
+                )  # fmt: skip
+                reason = result.reason
+            except OrderflowError as exc:
+                result, reason = None, str(exc)
+            if result is not None and result.success:
+                moved += 1
+            else:
+                self.message_user(
+                    request, f"{capfirst(self.model._meta.verbose_name)} {record.pk} refused: "
+                    f"{reason}", messages.WARNING,
+                )  # fmt: skip
+        self.message_user(
+            request, f"{state} (direct status update): {moved} of {len(records)} records moved.",
+            messages.SUCCESS if moved else messages.WARNING,
+        )  # fmt: skip
+        return None
 
     def _send(
         self, request: Any, service: Any, records: list[Any], form: SendEventForm, actor: Any,
@@ -268,6 +325,20 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[misc]
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "orderflow/admin/send_event.html", context)
+
+
+def _payload(event: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in event.items() if name != "type"}
+
+
+def legacy_states(model: type[Any]) -> list[str]:
+    """The states a record may be put in by a direct status update (``__workflow_status__``)."""
+    return sorted(getattr(model, "__workflow_status__", {}) or {})
+
+
+def _legacy_status(model: type[Any]) -> tuple[str, ...]:
+    """``("status",)`` when the model keeps a legacy status column (it mirrors the workflow)."""
+    return ("status",) if "status" in state_fields(model) else ()
 
 
 def outside_events(service: Any) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +31,12 @@ def setting(name: str) -> Any:
     if name not in DEFAULTS:
         raise ConfigurationError(f"ORDERFLOW has no setting {name!r}", setting=name)
     configured = getattr(settings, "ORDERFLOW", {}) or {}
+    if not isinstance(configured, dict):
+        raise ConfigurationError(
+            f"settings.ORDERFLOW must be a dict ({{'APP': 'module:service', ...}}), "
+            f"not {type(configured).__name__}",
+            setting="ORDERFLOW",
+        )
     unknown = set(configured) - set(DEFAULTS)
     if unknown:
         raise ConfigurationError(
@@ -37,7 +44,13 @@ def setting(name: str) -> Any:
             f"(it knows {sorted(DEFAULTS)})",
             setting="ORDERFLOW",
         )
-    return configured.get(name, DEFAULTS[name])
+    value = configured.get(name, DEFAULTS[name])
+    if name == "WORKFLOW_ENABLED" and not isinstance(value, bool):  # "False" would be true
+        raise ConfigurationError(
+            f"ORDERFLOW['WORKFLOW_ENABLED'] must be True or False, not {value!r}",
+            setting="WORKFLOW_ENABLED",
+        )
+    return value
 
 
 def load(path: str, setting_name: str) -> Any:
@@ -69,7 +82,15 @@ def get_service() -> Any:
             setting="APP",
         )
     found = load(str(path), "APP")
-    service = found if isinstance(found, DjangoWorkflowService) else found()
+    if isinstance(found, DjangoWorkflowService):
+        return found
+    if not inspect.isfunction(found):  # a module, a class, a value: nothing to call blindly
+        raise ConfigurationError(
+            f"ORDERFLOW['APP'] = {path!r} is a {type(found).__name__}, not a DjangoWorkflowService "
+            "or a function making one",
+            setting="APP",
+        )
+    service = found()
     if not isinstance(service, DjangoWorkflowService):
         raise ConfigurationError(
             f"ORDERFLOW['APP'] = {path!r} gave {type(service).__name__}, not a DjangoWorkflowService",

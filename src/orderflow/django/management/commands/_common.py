@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
@@ -30,3 +32,19 @@ def workflow_model(label: str) -> type[Any]:
     if not issubclass(model, WorkflowModel):
         raise CommandError(f"{label} is not a WorkflowModel: orderflow does not move its rows")
     return model  # type: ignore[no-any-return]
+
+
+def at_least(low: float, kind: Callable[[str], Any] = int) -> Callable[[str], Any]:
+    """An argparse ``type``: a number of ``kind`` no smaller than ``low`` (else a usage error)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text} is below the least allowed, {low}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its message
+    return parse

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
+from rich.console import Console
 from rich.progress import Progress
 
 from orderflow.django.backfill import backfill
@@ -36,7 +38,10 @@ class Command(BaseCommand):  # type: ignore[misc]
             mapping = StatusMapping.model_validate_json(Path(options["mapping"]).read_text())
         except (OSError, ValidationError) as exc:
             raise CommandError(f"the mapping {options['mapping']!r} cannot be used: {exc}") from exc
-        with Progress(disable=options["no_progress"], transient=True) as progress:
+        # the bar goes to the command's stderr stream itself (its wrapper would end each of the
+        # bar's redraws with a newline), so the report on stdout stays clean for a pipe
+        bar = Console(file=getattr(self.stderr, "_out", sys.stderr))
+        with Progress(console=bar, disable=options["no_progress"], transient=True) as progress:
             task = progress.add_task(f"backfilling {options['model']}", total=None)
 
             def advance(done: int, total: int) -> None:

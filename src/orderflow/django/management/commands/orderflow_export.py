@@ -26,19 +26,28 @@ class Command(BaseCommand):  # type: ignore[misc]
     def handle(self, *args: Any, **options: Any) -> None:
         workflow = service()
         try:
-            machine = workflow.machine_named(options["machine"])
             highlight = None
-            if options["record"]:
+            if options["record"]:  # the record's own machine (the one named must be it)
                 label, _, key = options["record"].rpartition(":")
                 if not label:
                     raise CommandError("--record is app_label.ModelName:pk")
                 highlight = workflow.snapshot((workflow_model(label), key))
                 machine = workflow.machine_of(highlight)
+                if options["machine"] not in (None, machine.id):
+                    raise CommandError(
+                        f"{options['record']} runs the machine {machine.id!r}, "
+                        f"not {options['machine']!r}"
+                    )
+            else:
+                machine = workflow.machine_named(options["machine"])
             text = export(machine, options["format"], highlight=highlight)
         except OrderflowError as exc:
             raise CommandError(str(exc)) from exc
         if options["output"]:
-            Path(options["output"]).write_text(text)
+            try:
+                Path(options["output"]).write_text(text)
+            except OSError as exc:
+                raise CommandError(f"cannot write {options['output']!r}: {exc}") from exc
             self.stderr.write(f"wrote {options['output']}")
         else:
             self.stdout.write(text)

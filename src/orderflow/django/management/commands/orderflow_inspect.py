@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from orderflow.django.auth import principal_for
-from orderflow.django.management.commands._common import service, workflow_model
+from orderflow.django.management.commands._common import at_least, service, workflow_model
 from orderflow.django.models import TransitionLog
 from orderflow.django.rows import identity, record_type
 from orderflow.errors import OrderflowError
@@ -23,7 +23,9 @@ class Command(BaseCommand):  # type: ignore[misc]
         parser.add_argument("pk", help="the record's primary key")
         parser.add_argument("--as-user", help="whose permissions the allowed events are for")
         parser.add_argument("--json", action="store_true", help="print JSON")
-        parser.add_argument("--log", type=int, default=20, help="how many log rows (newest)")
+        parser.add_argument(
+            "--log", type=at_least(0), default=20, help="how many log rows (newest)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         workflow = service()

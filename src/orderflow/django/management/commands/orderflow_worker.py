@@ -7,15 +7,16 @@ import time
 from collections import Counter
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from orderflow.django.management.commands._common import service
+from orderflow.django.management.commands._common import at_least, service
 from orderflow.django.workers import (
     fire_due_timers,
     publisher_from_settings,
     relay_outbox,
     run_due_invocations,
 )
+from orderflow.errors import OrderflowError
 from orderflow.workers.invocation_rules import InvocationOptions
 
 
@@ -29,13 +30,17 @@ class Command(BaseCommand):  # type: ignore[misc]
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--once", action="store_true", help="one batch of each, then exit")
         parser.add_argument(
-            "--interval", type=float, default=1.0, help="seconds between idle polls"
-        )
-        parser.add_argument("--batch", type=int, default=100)
+            "--interval", type=at_least(0.01, float), default=1.0,
+            help="seconds between idle polls",
+        )  # fmt: skip
+        parser.add_argument("--batch", type=at_least(1), default=100)
 
     def handle(self, *args: Any, **options: Any) -> None:
         workflow = service()
-        publish = publisher_from_settings()
+        try:
+            publish = publisher_from_settings()
+        except OrderflowError as exc:
+            raise CommandError(str(exc)) from exc
         if publish is None:
             self.stderr.write(
                 "ORDERFLOW['PUBLISHER'] is not set: the outbox is left for another relay"
