@@ -313,6 +313,51 @@ def test_python_builders_spawn_send_and_enqueue() -> None:
     assert child is not None and child.value == "on"
 
 
+def enqueuing(*picks: Any, **actions: Any) -> orderflow.Machine:
+    """A machine whose GO enqueues ``picks``, beside the toggle child ``t1`` and ``actions``."""
+
+    def build(enqueue: Any, context: Any, event: Any) -> None:
+        for pick in picks:
+            enqueue(pick)
+
+    return orderflow.setup(
+        actors={"toggle": TOGGLE}, actions={"pick": enqueue_actions(build), **actions}
+    ).create_machine({"id": "m", "initial": "a", "states": {"a": {
+        "invoke": {"id": "t1", "src": "toggle"}, "on": {"GO": {"actions": "pick"}}}}})  # fmt: skip
+
+
+def test_enqueue_resolves_names_as_the_definition_does() -> None:
+    seen: list[Any] = []
+
+    def note(context: Any, event: Any, params: Any = None) -> None:
+        seen.append(params)
+
+    machine = enqueuing(
+        "flip_t1",  # a built-in given under a name: applied, not returned as an effect
+        {"type": "sendTo", "params": {"to": "t1", "event": {"type": "FLIP"}}},  # a built-in's JSON
+        {"type": "note", "params": {"n": 1}},  # XState's object form, with params
+        "note",
+        flip_t1=send_to("t1", {"type": "FLIP"}),
+        note=note,
+    )
+    snapshot, actions = machine.transition(machine.initial_transition()[0], "GO")
+    assert snapshot.status == "active"
+    assert snapshot.children["t1"].snapshot.value == "off"  # flipped twice
+    effects = [(a.type, a.params) for a in actions if a.type not in ("schedule", "cancel")]
+    assert effects == [("note", {"n": 1}), ("note", None)]
+    # the in-memory actor finds an effect the definition itself never names
+    actor = orderflow.create_actor(machine).start()
+    actor.send("GO")
+    assert seen == [{"n": 1}, None] and actor.get_snapshot().status == "active"
+
+
+def test_enqueue_refuses_a_name_with_no_implementation() -> None:
+    machine = enqueuing("nosuch", note=lambda context, event: None)
+    snapshot, actions = machine.transition(machine.initial_transition()[0], "GO")
+    assert snapshot.status == "error" and actions == []
+    assert "'nosuch'" in snapshot.error["message"]
+
+
 def test_step_lists_every_delivery_for_inspection() -> None:
     machine = shop()
     snapshot, _ = machine.initial_transition()
