@@ -227,6 +227,11 @@ def test_a_function_childs_status_is_restored() -> None:
         ({"entry": {"type": "sendTo", "params": {"event": "X"}}}, "exactly one of params.to"),
         ({"entry": {"type": "spawnChild", "params": {"src": "missing"}}}, "no actor 'missing'"),
         ({"entry": {"type": "stopChild", "params": {}}}, "needs params.id"),
+        ({"entry": {"type": "spawnChild", "params": {"src": "toggle", "sytemId": "t"}}}, "not 'sytemId'"),
+        ({"entry": {"type": "sendTo", "params": {"to": "t", "event": "X", "id": "s"}}}, "not 'id'"),
+        ({"entry": {"type": "sendParent", "params": {"event": "X", "to": "p"}}}, "not 'to'"),
+        ({"entry": {"type": "stopChild", "params": {"id": "t", "src": "toggle"}}}, "not 'src'"),
+        ({"entry": {"type": "forwardTo", "params": {"to": "t", "event": "X"}}}, "not 'event'"),
     ],
 )
 def test_bad_actor_definitions_are_refused_with_their_json_path(config: Any, message: str) -> None:
