@@ -188,9 +188,13 @@ def test_a_snapshot_with_children_survives_json_and_restore() -> None:
          "$.children.light.snapshot.version"),
         (lambda d: d["children"]["light"].update(extra=1), "$.children.light"),
         (lambda d: d.update(children=[]), "$.children"),
+        (lambda d: d["children"]["light"].update(systemId="lamp"), "$.children.light.systemId"),
+        (lambda d: d["children"]["light"].update(syncSnapshot=True),
+         "$.children.light.syncSnapshot"),
     ],
     ids=["another actor", "an uninvoked child", "a bad child value", "a stale child version",
-         "an unknown field", "not a mapping"],
+         "an unknown field", "not a mapping", "a systemId its invoke has not",
+         "a syncSnapshot its invoke has not"],
 )  # fmt: skip
 def test_a_tampered_child_is_refused_with_its_place(change: Any, path: str) -> None:
     machine = shop()
@@ -361,6 +365,15 @@ def test_enqueue_refuses_a_name_with_no_implementation() -> None:
     snapshot, actions = machine.transition(machine.initial_transition()[0], "GO")
     assert snapshot.status == "error" and actions == []
     assert "'nosuch'" in snapshot.error["message"]
+
+
+def test_a_restored_child_id_cannot_hold_the_path_separator() -> None:
+    machine = enqueuing("note", note=lambda context, event: None)  # a machine that spawns
+    data = json.loads(json.dumps(machine.initial_transition()[0].to_json()))
+    data["children"]["t1/t2"] = data["children"]["t1"]
+    with pytest.raises(InvalidSnapshotError) as caught:
+        machine.resolve_snapshot(data)
+    assert caught.value.path == "$.children.t1/t2" and "without '/'" in str(caught.value)
 
 
 def test_step_lists_every_delivery_for_inspection() -> None:
