@@ -376,6 +376,25 @@ def test_a_restored_child_id_cannot_hold_the_path_separator() -> None:
     assert caught.value.path == "$.children.t1/t2" and "without '/'" in str(caught.value)
 
 
+def test_send_to_by_expression_picks_the_child_at_run_time() -> None:
+    aim = send_to(
+        lambda context, event, params: event.payload["to"],
+        lambda context, event, params: {"type": context["signal"]},
+    )
+    machine = orderflow.setup(actors={"toggle": TOGGLE}, actions={"aim": aim}).create_machine({
+        "id": "m", "initial": "a", "context": {"signal": "FLIP"},
+        "states": {"a": {"invoke": [{"id": "t1", "src": "toggle"}, {"id": "t2", "src": "toggle"}],
+                         "on": {"AIM": {"actions": "aim"}}}},
+    })  # fmt: skip
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, {"type": "AIM", "to": "t2"})
+    assert {k: c.snapshot.value for k, c in snapshot.children.items() if c.snapshot} == {
+        "t1": "off", "t2": "on"
+    }
+    failed, _ = machine.transition(snapshot, {"type": "AIM", "to": "t9"})
+    assert failed.status == "error" and "'t9'" in failed.error["message"]
+
+
 def test_step_lists_every_delivery_for_inspection() -> None:
     machine = shop()
     snapshot, _ = machine.initial_transition()
