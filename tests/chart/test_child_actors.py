@@ -395,6 +395,34 @@ def test_send_to_by_expression_picks_the_child_at_run_time() -> None:
     assert failed.status == "error" and "'t9'" in failed.error["message"]
 
 
+def test_spawn_child_passes_a_static_or_computed_input_to_a_machine_or_a_function() -> None:
+    seated = orderflow.setup(contexts={"fromInput": lambda input: {"seats": input["seats"]}})
+    child = seated.create_machine(
+        {"id": "seated", "initial": "a", "context": "fromInput", "states": {"a": {}}}
+    )
+    machine = orderflow.setup(
+        actors={"seated": child, "charge": charge},
+        inputs={"seatsOf": lambda context, event: {"seats": event.payload["n"]}},
+    ).create_machine({"id": "m", "initial": "s", "states": {"s": {"on": {
+        "SP": {"actions": {"type": "spawnChild",
+                           "params": {"src": "seated", "id": "c1", "inputFrom": "seatsOf"}}},
+        "SP2": {"actions": {"type": "spawnChild",
+                            "params": {"src": "seated", "id": "c2", "input": {"seats": 7}}}},
+        "SPF": {"actions": {"type": "spawnChild",
+                            "params": {"src": "charge", "id": "f1", "inputFrom": "seatsOf"}}},
+    }}}})  # fmt: skip
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, {"type": "SP", "n": 3})
+    snapshot, _ = machine.transition(snapshot, "SP2")
+    snapshot, actions = machine.transition(snapshot, {"type": "SPF", "n": 4})
+    contexts = {k: c.snapshot.context for k, c in snapshot.children.items() if c.snapshot}
+    assert contexts == {"c1": {"seats": 3}, "c2": {"seats": 7}}
+    assert [(a.type, a.params) for a in actions] == [
+        ("start_actor", {"id": "f1", "src": "charge", "input": {"seats": 4}})
+    ]
+    assert machine.resolve_snapshot(json.loads(json.dumps(snapshot.to_json()))) == snapshot
+
+
 def test_step_lists_every_delivery_for_inspection() -> None:
     machine = shop()
     snapshot, _ = machine.initial_transition()
