@@ -435,9 +435,9 @@ def run_effect(work: Work, step: StepDone, action: Action) -> list[EventLike]:
                 work.bridge.session_for(handler, work.session) if work.bridge else work.session
             )
             answer = work.call(handler, session, work.row.instance(), action)
-        elif action.type in machine.effects:
-            impl = machine.effects[action.type]
-            answer = work.call(impl, step.after.context, action.event, action.params)
+        elif (found := machine_effect(machine, step, action)) is not None:
+            impl, context = found
+            answer = work.call(impl, context, action.event, action.params)
         else:
             raise MissingImplementationError("action", action.type)
     except (MissingImplementationError, WrongDriverError):
@@ -447,6 +447,30 @@ def run_effect(work: Work, step: StepDone, action: Action) -> list[EventLike]:
             work.record_type, work.record_id, str(step.event["type"]), action.type, exc
         ) from exc
     return replies_of(work, step, action, answer)
+
+
+def machine_effect(
+    machine: Machine, step: StepDone, action: Action
+) -> tuple[Callable[..., Any], Any] | None:
+    """The implementation a machine gave for a named effect, and the context it runs with.
+
+    A child machine's effect (``action.actor``, its path) is its own machine's, called with the
+    child's context, as the in-memory actor calls it; a child the step stopped is read in the
+    snapshot before the step.
+    """
+    if not action.actor:
+        impl = machine.effects.get(action.type)
+        return None if impl is None else (impl, step.after.context)
+    for snapshot in (step.after, step.before):
+        child = snapshot
+        for ident in action.actor.split("/"):
+            found = None if child is None else child.children.get(ident)
+            child = None if found is None else found.snapshot
+        if child is not None and child.machine is not None:
+            effects: Mapping[str, Callable[..., Any]] = getattr(child.machine, "effects", {})
+            impl = effects.get(action.type)
+            return None if impl is None else (impl, child.context)
+    return None
 
 
 def replies_of(work: Work, step: StepDone, action: Action, answer: Any) -> list[EventLike]:
