@@ -188,9 +188,13 @@ def test_a_snapshot_with_children_survives_json_and_restore() -> None:
          "$.children.light.snapshot.version"),
         (lambda d: d["children"]["light"].update(extra=1), "$.children.light"),
         (lambda d: d.update(children=[]), "$.children"),
+        (lambda d: d["children"]["light"].update(systemId="lamp"), "$.children.light.systemId"),
+        (lambda d: d["children"]["light"].update(syncSnapshot=True),
+         "$.children.light.syncSnapshot"),
     ],
     ids=["another actor", "an uninvoked child", "a bad child value", "a stale child version",
-         "an unknown field", "not a mapping"],
+         "an unknown field", "not a mapping", "a systemId its invoke has not",
+         "a syncSnapshot its invoke has not"],
 )  # fmt: skip
 def test_a_tampered_child_is_refused_with_its_place(change: Any, path: str) -> None:
     machine = shop()
@@ -227,6 +231,11 @@ def test_a_function_childs_status_is_restored() -> None:
         ({"entry": {"type": "sendTo", "params": {"event": "X"}}}, "exactly one of params.to"),
         ({"entry": {"type": "spawnChild", "params": {"src": "missing"}}}, "no actor 'missing'"),
         ({"entry": {"type": "stopChild", "params": {}}}, "needs params.id"),
+        ({"entry": {"type": "spawnChild", "params": {"src": "toggle", "sytemId": "t"}}}, "not 'sytemId'"),
+        ({"entry": {"type": "sendTo", "params": {"to": "t", "event": "X", "id": "s"}}}, "not 'id'"),
+        ({"entry": {"type": "sendParent", "params": {"event": "X", "to": "p"}}}, "not 'to'"),
+        ({"entry": {"type": "stopChild", "params": {"id": "t", "src": "toggle"}}}, "not 'src'"),
+        ({"entry": {"type": "forwardTo", "params": {"to": "t", "event": "X"}}}, "not 'event'"),
     ],
 )
 def test_bad_actor_definitions_are_refused_with_their_json_path(config: Any, message: str) -> None:
@@ -311,6 +320,107 @@ def test_python_builders_spawn_send_and_enqueue() -> None:
     snapshot, _ = machine.transition(snapshot, "GO")
     child = snapshot.children["t1"].snapshot
     assert child is not None and child.value == "on"
+
+
+def enqueuing(*picks: Any, **actions: Any) -> orderflow.Machine:
+    """A machine whose GO enqueues ``picks``, beside the toggle child ``t1`` and ``actions``."""
+
+    def build(enqueue: Any, context: Any, event: Any) -> None:
+        for pick in picks:
+            enqueue(pick)
+
+    return orderflow.setup(
+        actors={"toggle": TOGGLE}, actions={"pick": enqueue_actions(build), **actions}
+    ).create_machine({"id": "m", "initial": "a", "states": {"a": {
+        "invoke": {"id": "t1", "src": "toggle"}, "on": {"GO": {"actions": "pick"}}}}})  # fmt: skip
+
+
+def test_enqueue_resolves_names_as_the_definition_does() -> None:
+    seen: list[Any] = []
+
+    def note(context: Any, event: Any, params: Any = None) -> None:
+        seen.append(params)
+
+    machine = enqueuing(
+        "flip_t1",  # a built-in given under a name: applied, not returned as an effect
+        {"type": "sendTo", "params": {"to": "t1", "event": {"type": "FLIP"}}},  # a built-in's JSON
+        {"type": "note", "params": {"n": 1}},  # XState's object form, with params
+        "note",
+        flip_t1=send_to("t1", {"type": "FLIP"}),
+        note=note,
+    )
+    snapshot, actions = machine.transition(machine.initial_transition()[0], "GO")
+    assert snapshot.status == "active"
+    assert snapshot.children["t1"].snapshot.value == "off"  # flipped twice
+    effects = [(a.type, a.params) for a in actions if a.type not in ("schedule", "cancel")]
+    assert effects == [("note", {"n": 1}), ("note", None)]
+    # the in-memory actor finds an effect the definition itself never names
+    actor = orderflow.create_actor(machine).start()
+    actor.send("GO")
+    assert seen == [{"n": 1}, None] and actor.get_snapshot().status == "active"
+
+
+def test_enqueue_refuses_a_name_with_no_implementation() -> None:
+    machine = enqueuing("nosuch", note=lambda context, event: None)
+    snapshot, actions = machine.transition(machine.initial_transition()[0], "GO")
+    assert snapshot.status == "error" and actions == []
+    assert "'nosuch'" in snapshot.error["message"]
+
+
+def test_a_restored_child_id_cannot_hold_the_path_separator() -> None:
+    machine = enqueuing("note", note=lambda context, event: None)  # a machine that spawns
+    data = json.loads(json.dumps(machine.initial_transition()[0].to_json()))
+    data["children"]["t1/t2"] = data["children"]["t1"]
+    with pytest.raises(InvalidSnapshotError) as caught:
+        machine.resolve_snapshot(data)
+    assert caught.value.path == "$.children.t1/t2" and "without '/'" in str(caught.value)
+
+
+def test_send_to_by_expression_picks_the_child_at_run_time() -> None:
+    aim = send_to(
+        lambda context, event, params: event.payload["to"],
+        lambda context, event, params: {"type": context["signal"]},
+    )
+    machine = orderflow.setup(actors={"toggle": TOGGLE}, actions={"aim": aim}).create_machine({
+        "id": "m", "initial": "a", "context": {"signal": "FLIP"},
+        "states": {"a": {"invoke": [{"id": "t1", "src": "toggle"}, {"id": "t2", "src": "toggle"}],
+                         "on": {"AIM": {"actions": "aim"}}}},
+    })  # fmt: skip
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, {"type": "AIM", "to": "t2"})
+    assert {k: c.snapshot.value for k, c in snapshot.children.items() if c.snapshot} == {
+        "t1": "off", "t2": "on"
+    }
+    failed, _ = machine.transition(snapshot, {"type": "AIM", "to": "t9"})
+    assert failed.status == "error" and "'t9'" in failed.error["message"]
+
+
+def test_spawn_child_passes_a_static_or_computed_input_to_a_machine_or_a_function() -> None:
+    seated = orderflow.setup(contexts={"fromInput": lambda input: {"seats": input["seats"]}})
+    child = seated.create_machine(
+        {"id": "seated", "initial": "a", "context": "fromInput", "states": {"a": {}}}
+    )
+    machine = orderflow.setup(
+        actors={"seated": child, "charge": charge},
+        inputs={"seatsOf": lambda context, event: {"seats": event.payload["n"]}},
+    ).create_machine({"id": "m", "initial": "s", "states": {"s": {"on": {
+        "SP": {"actions": {"type": "spawnChild",
+                           "params": {"src": "seated", "id": "c1", "inputFrom": "seatsOf"}}},
+        "SP2": {"actions": {"type": "spawnChild",
+                            "params": {"src": "seated", "id": "c2", "input": {"seats": 7}}}},
+        "SPF": {"actions": {"type": "spawnChild",
+                            "params": {"src": "charge", "id": "f1", "inputFrom": "seatsOf"}}},
+    }}}})  # fmt: skip
+    snapshot, _ = machine.initial_transition()
+    snapshot, _ = machine.transition(snapshot, {"type": "SP", "n": 3})
+    snapshot, _ = machine.transition(snapshot, "SP2")
+    snapshot, actions = machine.transition(snapshot, {"type": "SPF", "n": 4})
+    contexts = {k: c.snapshot.context for k, c in snapshot.children.items() if c.snapshot}
+    assert contexts == {"c1": {"seats": 3}, "c2": {"seats": 7}}
+    assert [(a.type, a.params) for a in actions] == [
+        ("start_actor", {"id": "f1", "src": "charge", "input": {"seats": 4}})
+    ]
+    assert machine.resolve_snapshot(json.loads(json.dumps(snapshot.to_json()))) == snapshot
 
 
 def test_step_lists_every_delivery_for_inspection() -> None:

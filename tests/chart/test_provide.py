@@ -247,3 +247,12 @@ def test_a_provided_actor_is_the_child_the_machine_invokes() -> None:
     assert machine.initial_transition()[0].value == "waiting"
     with pytest.raises(DefinitionError, match="uses no actor 'wroker'"):
         machine.provide(actors={"wroker": orderflow.create_machine(SPARE)})
+
+
+def test_an_actor_that_is_neither_a_machine_nor_a_function_is_refused_as_setup_refuses_it() -> None:
+    machine = orderflow.setup(
+        actors={"worker": orderflow.create_machine(CHILD)}, actions={"keep": lambda c, e: None}
+    ).create_machine(PARENT)
+    with pytest.raises(DefinitionError, match=r"provide\.actors\.worker: an actor must be a machine"):
+        machine.provide(actors={"worker": 42})
+    assert machine.initial_transition()[0].children["worker"].src == "worker"

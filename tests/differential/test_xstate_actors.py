@@ -556,6 +556,104 @@ CASES = [
 ]
 
 
+
+def _send_parent(event: str) -> dict[str, Any]:
+    return {"type": "sendParent", "params": {"event": {"type": event}}}
+
+
+def _send_to(to: str, event: str, *, by: str = "to") -> dict[str, Any]:
+    return {"type": "sendTo", "params": {by: to, "event": {"type": event}}}
+
+
+_GREETER = {
+    "id": "greeter", "initial": "a", "context": {"trail": []}, "output": {"k": 1},
+    "states": {
+        "a": {"entry": _send_parent("HELLO"),
+              "on": {"PING": {"target": "b", "actions": ["trail", _send_parent("PONG")]},
+                     "*": {"actions": "trail"}}},
+        "b": {"on": {"PING": "c", "*": {"actions": "trail"}}},
+        "c": {"type": "final"},
+    },
+}  # fmt: skip
+_AT_ONCE = {"id": "at_once", "initial": "a", "output": {"q": 2},
+            "states": {"a": {"always": "b"}, "b": {"type": "final"}}}  # fmt: skip
+_PINGER = {"id": "pinger", "initial": "a", "context": {"trail": []}, "states": {"a": {"on": {
+    "GO": {"actions": ["trail", _send_to("bee", "PING", by="systemId")]},
+    "*": {"actions": "trail"}}}}}  # fmt: skip
+_PONGER = {"id": "ponger", "initial": "a", "context": {"trail": []}, "states": {
+    "a": {"on": {"PING": {"target": "b", "actions": [
+        "trail", _send_to("ay", "ACK", by="systemId"), _send_parent("B_DONE")]},
+        "*": {"actions": "trail"}}},
+    "b": {"on": {"*": {"actions": "trail"}}}}}  # fmt: skip
+_GRANDCHILD = {"id": "grandchild", "initial": "a", "context": {"trail": []},
+               "states": {"a": {"entry": _send_parent("G_UP"), "on": {"*": {"actions": "trail"}}}}}  # fmt: skip
+_MIDDLE = {"id": "middle", "initial": "a", "context": {"trail": []}, "states": {"a": {"on": {
+    "SPAWN": {"actions": {"type": "spawnChild",
+                          "params": {"src": "grandchild", "id": "gg", "systemId": "grand"}}},
+    "G_UP": {"actions": ["trail", _send_parent("C_UP")]},
+    "*": {"actions": "trail"}}}}}  # fmt: skip
+
+CASES += [
+    Case(
+        "sendTo in the entry and exit of the invoking state, reentered and left",
+        [("greeter", _GREETER), ("at_once", _AT_ONCE), ("host", {
+            "id": "host", "initial": "s", "context": {"trail": []},
+            "states": {
+                "s": {"entry": _send_to("k", "PING"), "exit": _send_to("k", "BYE"),
+                      "invoke": {"id": "k", "src": "greeter",
+                                 "onDone": {"target": "u", "actions": "keepOutput"}},
+                      "on": {"HELLO": {"actions": "trail"}, "PONG": {"actions": "trail"},
+                             "GO": "t", "RE": {"target": "s", "reenter": True}, "SAME": "s",
+                             "POKE": {"actions": _send_to("k", "PING")}}},
+                "t": {"invoke": {"id": "q", "src": "at_once",
+                                 "onDone": {"target": "u", "actions": "keepOutput"}},
+                      "on": {"BACK": "s"}},
+                "u": {"on": {"BACK": "s"}},
+            },
+        })],
+        [("", {"type": t}) for t in ("RE", "SAME", "POKE", "GO", "BACK", "RE", "GO", "BACK")]
+        + [("k", {"type": "PING"}), ("", {"type": "POKE"})],
+    ),
+    Case(
+        "siblings in parallel regions talk by systemId",
+        [("pinger", _PINGER), ("ponger", _PONGER), ("host", {
+            "id": "host", "type": "parallel", "context": {"trail": []},
+            "states": {
+                "l": {"initial": "x", "states": {
+                    "x": {"invoke": {"id": "A", "src": "pinger", "systemId": "ay"},
+                          "on": {"LEAVE": "y"}},
+                    "y": {}}},
+                "r": {"initial": "x", "states": {
+                    "x": {"invoke": {"id": "B", "src": "ponger", "systemId": "bee"},
+                          "on": {"LEAVE": "y", "B_DONE": {"actions": "trail"}}},
+                    "y": {"on": {"B_DONE": {"actions": "trail"}}}}},
+            },
+            "on": {"B_DONE": {"actions": "trail"}, "KICK": {"actions": _send_to("A", "GO")},
+                   "BOTH": {"actions": [_send_to("A", "GO"), _send_to("B", "PING")]}},
+        })],
+        [("", {"type": "KICK"}), ("A", {"type": "GO"}), ("", {"type": "BOTH"}),
+         ("", {"type": "LEAVE"}), ("", {"type": "KICK"})],
+        restore_after=2,
+    ),
+    Case(
+        "a spawned grandchild greets up two levels and is reached by its systemId",
+        [("grandchild", _GRANDCHILD), ("middle", _MIDDLE), ("host", {
+            "id": "host", "initial": "s", "context": {"trail": []},
+            "states": {
+                "s": {"invoke": {"id": "c", "src": "middle"},
+                      "on": {"C_UP": {"actions": "trail"}, "DOWN": {"actions": _send_to("c", "SPAWN")},
+                             "DIRECT": {"actions": _send_to("grand", "HI", by="systemId")},
+                             "OUT": "t"}},
+                "t": {"on": {"IN": "s"}},
+            },
+        })],
+        [("", {"type": t}) for t in ("DOWN", "DIRECT")] + [("c/gg", {"type": "X"})]
+        + [("", {"type": t}) for t in ("OUT", "IN", "DOWN", "DIRECT")],
+        restore_after=3,
+    ),
+]
+
+
 WRITTEN = [c for c in CASES if c.expected is not None]
 
 

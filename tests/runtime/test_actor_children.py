@@ -7,9 +7,12 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 import orderflow
 from orderflow.chart import assign
 from orderflow.chart.machine import Step
+from orderflow.errors import ActorNotRunningError
 from orderflow.runtime import AsyncioClock, SimulatedClock
 
 
@@ -94,8 +97,21 @@ def test_system_get_finds_a_child_by_its_system_id() -> None:
     actor = orderflow.create_actor(house(double, []), clock=SimulatedClock()).start()
     ref = actor.system.get("the-lamp")
     assert ref is not None and ref.path == "lamp"
-    assert ref.send("FLIP").value == "on"
+    flipped = ref.send("FLIP")
+    assert flipped is not None and flipped.value == "on"
     assert actor.system.get("nobody") is None
+
+
+def test_a_handle_on_a_stopped_child_reads_nothing_rather_than_the_parent() -> None:
+    actor = orderflow.create_actor(house(double, []), clock=SimulatedClock()).start()
+    ref = actor.system.get("the-lamp")
+    assert ref is not None
+    ref.send("FLIP")
+    assert ref.send("BREAK") is None  # the child finished, and its state was left
+    assert actor.get_snapshot().value == "dark"
+    with pytest.raises(ActorNotRunningError, match="'lamp' is no longer running"):
+        ref.get_snapshot()
+    assert actor.system.get("the-lamp") is None
 
 
 def test_inspection_sees_every_actors_events() -> None:

@@ -113,3 +113,48 @@ def test_a_child_machine_with_timers_is_refused_only_by_a_driver_without_child_t
 
     with pytest.raises(ConfigurationError, match=r"child at 'pinger'.*has timers"):
         OwnTimersOnly(lambda: None, machines)  # type: ignore[arg-type, return-value]
+
+
+def test_a_child_machines_own_effect_runs_with_the_childs_context(database: Database) -> None:
+    rang: list[Any] = []
+    bell = orderflow.setup(
+        actions={"ring": lambda context, event, params: rang.append(dict(context))}
+    ).create_machine({"id": "bell", "initial": "a", "context": {"tone": "C"},
+                      "states": {"a": {"on": {"RING": {"actions": "ring"}}}}})  # fmt: skip
+    parent = orderflow.setup(actors={"bell": bell}).create_machine({
+        "id": "job", "initial": "r", "context": {"pongs": 0},
+        "states": {"r": {"invoke": {"id": "b", "src": "bell"}, "on": {"GO": {"actions": {
+            "type": "sendTo", "params": {"to": "b", "event": {"type": "RING"}}}}}}},
+    })  # fmt: skip
+    JobBase.metadata.create_all(database.engine)
+    service = WorkflowService(database.Session, {"job": parent})
+    job = Job(id=2, workflow_machine="job")
+    assert service.start(job).success
+    moved = service.send(job, "GO")  # the parent gave no 'ring': the child's machine did
+    assert moved.success and rang == [{"tone": "C"}]
+
+
+def test_a_child_machines_effect_answers_that_child_as_the_in_memory_actor_does(
+    database: Database,
+) -> None:
+    bell = orderflow.setup(
+        actions={"ring": lambda context, event, params: {"type": "RANG"}}
+    ).create_machine({"id": "bell", "initial": "a", "states": {
+        "a": {"on": {"RING": {"actions": "ring"}, "RANG": "rung"}}, "rung": {}}})  # fmt: skip
+    parent = orderflow.setup(actors={"bell": bell}).create_machine({
+        "id": "job", "initial": "r", "context": {"pongs": 0},
+        "states": {"r": {"invoke": {"id": "b", "src": "bell"}, "on": {
+            "GO": {"actions": {"type": "sendTo", "params": {"to": "b", "event": {"type": "RING"}}}},
+            "RANG": {"actions": {"type": "assign", "params": {"pongs": 99}}}}}},
+    })  # fmt: skip
+    actor = orderflow.create_actor(parent).start()
+    actor.send("GO")
+    JobBase.metadata.create_all(database.engine)
+    service = WorkflowService(database.Session, {"job": parent})
+    job = Job(id=3, workflow_machine="job")
+    assert service.start(job).success
+    assert service.send(job, "GO").success
+    stored = service.snapshot(job)
+    for snapshot in (actor.get_snapshot(), stored):
+        assert snapshot.children["b"].snapshot.value == "rung"  # the answer went to the bell
+        assert snapshot.context == {"pongs": 0}  # not to the record's machine

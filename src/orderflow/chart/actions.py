@@ -331,7 +331,17 @@ def builtin_from_json(kind: str, params: Any) -> Builtin:
 
 
 def _actor_builtin_from_json(kind: str, p: Mapping[str, Any]) -> Builtin:
-    """spawnChild, stopChild, sendTo, sendParent, forwardTo from their JSON params."""
+    """spawnChild, stopChild, sendTo, sendParent, forwardTo from their JSON params.
+
+    A key the action does not take is refused: a misspelt ``systemId`` would otherwise be
+    dropped without a word.
+    """
+    unknown = sorted(str(key) for key in p if key not in _ACTOR_PARAMS.get(kind, p))
+    if unknown:
+        raise ValueError(
+            f"a {kind} action takes params {', '.join(sorted(_ACTOR_PARAMS[kind] - {'delay'}))}; "
+            f"not {', '.join(repr(key) for key in unknown)}"
+        )
     if kind == "spawnChild":
         src = p.get("src")
         if not isinstance(src, str) or not src:
@@ -373,6 +383,16 @@ def _actor_builtin_from_json(kind: str, p: Mapping[str, Any]) -> Builtin:
         raise ValueError("sendTo with a delay is not supported; raise a delayed event and "
                          "send it when it arrives")  # fmt: skip
     return SendTo(to, event, system_id)
+
+
+#: the params each actor built-in takes in JSON (sendTo's delay is refused with its own reason)
+_ACTOR_PARAMS: dict[str, frozenset[str]] = {
+    "spawnChild": frozenset({"src", "id", "systemId", "input", "inputFrom", "syncSnapshot"}),
+    "stopChild": frozenset({"id"}),
+    "sendParent": frozenset({"event"}),
+    "sendTo": frozenset({"to", "systemId", "event", "delay"}),
+    "forwardTo": frozenset({"to", "systemId"}),
+}
 
 
 def _valid_child_id(value: Any) -> bool:

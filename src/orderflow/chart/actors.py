@@ -48,6 +48,8 @@ from orderflow.chart.actions import (
     SendTo,
     SpawnChild,
     StopChild,
+    builtin_from_json,
+    builtin_name,
 )
 from orderflow.chart.definition import DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX, SNAPSHOT_PREFIX
 from orderflow.chart.events import TypedEvent
@@ -525,7 +527,7 @@ class Cell:
             data = event_data(compute(run, builtin.event, event, params))
             _defer(run, _Send(self.parent, None, data))
         elif isinstance(builtin, EnqueueActions):
-            execute(run, _enqueued(run, builtin, event), event)
+            execute(run, _enqueued(self.machine, run, builtin, event), event)
 
     def spawn(
         self, run: Run, spawn: SpawnChild, ident: Any, params: Any, event: TypedEvent[Any]
@@ -719,13 +721,22 @@ def _fresh_id(children: Mapping[str, Child], src: str) -> str:
     return f"{src}:{n}"
 
 
-def _enqueued(run: Run, builtin: EnqueueActions, event: TypedEvent[Any]) -> list[ActionSpec]:
-    """The actions an enqueueActions builder chose, compiled as a definition's would be."""
+def _enqueued(
+    machine: Any, run: Run, builtin: EnqueueActions, event: TypedEvent[Any]
+) -> list[ActionSpec]:
+    """The actions an enqueueActions builder chose, compiled as a definition's would be.
+
+    A name (or XState's ``{"type": name, "params": ...}``) resolves as in a definition: a
+    built-in's JSON name, else the machine's implementation of that name (an effect, or a
+    built-in given under a name); a name with no implementation is refused, never passed on.
+    """
     specs: list[ActionSpec] = []
 
     def enqueue(action: Any, params: Any = None) -> None:
+        if isinstance(action, Mapping) and isinstance(action.get("type"), str):
+            action, params = action["type"], action.get("params", params)
         if isinstance(action, str):
-            specs.append(ActionSpec(action, params))
+            specs.append(_named_action(machine, action, params))
         elif isinstance(action, ActionSpec):
             specs.append(action)
         elif callable(action) and not isinstance(action, type) and not _is_builtin(action):
@@ -739,6 +750,22 @@ def _enqueued(run: Run, builtin: EnqueueActions, event: TypedEvent[Any]) -> list
     run.replayable = False
     build(enqueue, run.context, event)
     return specs
+
+
+def _named_action(machine: Any, name: str, params: Any) -> ActionSpec:
+    """An action an enqueueActions builder named, resolved as the definition's names are."""
+    kind = builtin_name(name)
+    if kind is not None:
+        return ActionSpec(kind, params, builtin_from_json(kind, params))
+    impl = machine.implementations.actions.get(name)
+    if _is_builtin(impl):
+        return ActionSpec(name, params, impl)
+    if impl is None and machine.implementations.given:
+        raise ValueError(
+            f"enqueue() named action {name!r}, which machine '{machine.id}' has no "
+            f"implementation for; pass it to orderflow.setup(actions={{{name!r}: ...}})"
+        )
+    return ActionSpec(name, params, None, impl)
 
 
 _BUILTINS = (Assign, Raise, Emit, Log, Cancel, Block, SpawnChild, StopChild, SendTo, SendParent,

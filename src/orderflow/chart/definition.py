@@ -176,6 +176,10 @@ class _Compiler:
         if version is not None and not isinstance(version, str | int):
             self.problem("$.version", "the version must be a string or an integer")
             version = None
+        if self.spawns:  # an enqueueActions builder may name any effect given to setup
+            for name, impl in self.impl.actions.items():
+                if callable(impl) and not isinstance(impl, Builtin):
+                    self.effects.setdefault(name, impl)
         return CompiledTree(
             machine_id=machine_id,
             root=root,

@@ -421,6 +421,9 @@ class Machine:
         ``setup`` has no such kind for.  The new machine has the same id and version, so a
         persisted snapshot restores into either; move a live one with ``resolve_snapshot(s.to_json())``.
         """
+        actors = implementations.get("actors")
+        if isinstance(actors, Mapping) and (problems := actor_problems(actors, "provide.actors")):
+            raise DefinitionError(problems)
         return Machine(self.config, provided(self, implementations), self.conventions)
 
     def can(self, snapshot: Snapshot, event: str | Mapping[str, Any] | BaseModel) -> bool:
@@ -735,6 +738,15 @@ class Machine:
             )
 
 
+
+def actor_problems(table: Mapping[str, Any], where: str) -> list[Problem]:
+    """An actor table's entries that are neither a machine nor a function (setup and provide)."""
+    return [
+        Problem(f"{where}.{name}", "an actor must be a machine or a function (sync or async) of its input")
+        for name, logic in table.items()
+        if not isinstance(logic, Machine) and not callable(logic)
+    ]
+
 class Setup:
     """Implementations bound together; ``create_machine`` compiles definitions against them."""
 
@@ -783,12 +795,7 @@ class Setup:
             if not callable(function)
         )
         actor_table = resolve_table("actor", actors, problems)
-        for name, logic in actor_table.items():
-            if not isinstance(logic, Machine) and not callable(logic):
-                problems.append(Problem(
-                    f"setup.actors.{name}",
-                    "an actor must be a machine or a function (sync or async) of its input",
-                ))  # fmt: skip
+        problems.extend(actor_problems(actor_table, "setup.actors"))
         input_table = resolve_table("input", inputs, problems)
         for name, function in input_table.items():
             if not callable(function):

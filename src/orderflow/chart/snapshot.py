@@ -623,6 +623,10 @@ def _restore_children(
     system_ids: set[str] = set()
     for ident, item in data.items():
         path = f"$.children.{ident}"
+        if not isinstance(ident, str) or not ident or "/" in ident:
+            raise InvalidSnapshotError(
+                "a child's id is a non-empty string without '/' (a path joins ids with '/')", path
+            )
         if not isinstance(item, Mapping) or not isinstance(item.get("src"), str):
             raise InvalidSnapshotError("a child needs its actor's name ('src')", path)
         extra = set(item) - _CHILD_KEYS
@@ -656,6 +660,18 @@ def _restore_children(
         sync = item.get("syncSnapshot", False)
         if not isinstance(sync, bool):
             raise InvalidSnapshotError("syncSnapshot must be true or false", f"{path}.syncSnapshot")
+        if invocation is not None and system_id != invocation.system_id:
+            raise InvalidSnapshotError(
+                f"child '{ident}' is invoked with systemId {invocation.system_id!r}, "
+                f"not {system_id!r}",
+                f"{path}.systemId",
+            )
+        if invocation is not None and sync != invocation.sync_snapshot:
+            raise InvalidSnapshotError(
+                f"child '{ident}' is invoked with syncSnapshot {invocation.sync_snapshot}, "
+                f"not {sync}",
+                f"{path}.syncSnapshot",
+            )
         state = item.get("snapshot")
         if not isinstance(state, Mapping):
             raise InvalidSnapshotError("a child needs its snapshot", f"{path}.snapshot")

@@ -556,18 +556,36 @@ class ActorSystem:
 
 
 class ChildRef:
-    """A handle on a child machine of a running actor: send to it, read its snapshot."""
+    """A handle on a child machine of a running actor: send to it, read its snapshot.
+
+    Once the child has stopped (its state left, ``stopChild``, the parent done) the handle
+    reads nothing: ``get_snapshot`` raises ``ActorNotRunningError`` rather than answer with
+    another actor's snapshot.
+    """
 
     def __init__(self, root: Actor, path: str) -> None:
         self.root = root
         self.path = path
 
-    def send(self, event: EventLike) -> Snapshot:
+    def send(self, event: EventLike) -> Snapshot | None:
+        """Deliver ``event`` to the child; its snapshot after it, or None if that ended the child."""
         self.root.send_to(self.path, event)
-        return self.get_snapshot()
+        return self._current()
 
     def get_snapshot(self) -> Snapshot:
-        return _snapshot_at(self.root.get_snapshot(), self.path)
+        current = self._current()
+        if current is None:
+            raise ActorNotRunningError(f"the child actor '{self.path}' is no longer running")
+        return current
+
+    def _current(self) -> Snapshot | None:
+        current = self.root.get_snapshot()
+        for ident in self.path.split("/"):
+            child = current.children.get(ident)
+            if child is None or child.snapshot is None:
+                return None
+            current = child.snapshot
+        return current
 
 
 def _find_system_id(snapshot: Snapshot, system_id: str, path: str) -> str | None:

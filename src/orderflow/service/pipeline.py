@@ -336,7 +336,8 @@ def authorise(work: Work, event: Mapping[str, Any]) -> Refusal | None:
 def run_macrosteps(work: Work, event: Mapping[str, Any]) -> list[StepDone] | Refusal:
     """The call's macrosteps: its event's, then those of the events its effects answered with."""
     steps: list[StepDone] = []
-    queue: list[EventLike] = [event]
+    # each event with the child path it is for: a child machine's effect answers that child
+    queue: list[tuple[str | None, EventLike]] = [(work.command.to, event)]
     current = work.snapshot
     limit = work.service.max_follow_ups
     while queue:
@@ -345,7 +346,12 @@ def run_macrosteps(work: Work, event: Mapping[str, Any]) -> list[StepDone] | Ref
                 f"effects kept answering with events after {limit} follow-up steps of "
                 f"{work.record_type} {work.record_id!r}; check the effects' replies"
             )
-        step = take(work, current, queue.pop(0))
+        to, next_event = queue.pop(0)
+        if steps and to and not has_child(current, to):
+            logger.info("follow-up of %s %s for the stopped child %r dropped",
+                        work.record_type, work.record_id, to)  # fmt: skip
+            continue
+        step = take(work, current, next_event, to)
         if isinstance(step, Refusal):
             if not steps:
                 return step
@@ -357,8 +363,19 @@ def run_macrosteps(work: Work, event: Mapping[str, Any]) -> list[StepDone] | Ref
     return steps
 
 
-def take(work: Work, current: Snapshot | None, event: EventLike) -> StepDone | Refusal:
-    """One macrostep of the core, with due times stamped on the timers it armed."""
+def has_child(snapshot: Snapshot | None, path: str) -> bool:
+    """Whether a child machine runs at ``path`` (child ids joined by ``/``) of ``snapshot``."""
+    for ident in path.split("/"):
+        child = None if snapshot is None else snapshot.children.get(ident)
+        snapshot = None if child is None else child.snapshot
+    return snapshot is not None
+
+
+def take(
+    work: Work, current: Snapshot | None, event: EventLike, to: str | None = None
+) -> StepDone | Refusal:
+    """One macrostep of the core (for the child at ``to``, if given), with due times stamped
+    on the timers it armed."""
     machine = work.the_machine
     if current is None:  # a start or an adoption
         data = dict(event)  # type: ignore[arg-type]
@@ -369,7 +386,7 @@ def take(work: Work, current: Snapshot | None, event: EventLike) -> StepDone | R
     else:
         # a malformed event or a payload that fails its model raises InvalidEventError
         data = as_machine_reads(machine, plain_event(event), work.acting)
-        to, event_type = work.command.to, str(data["type"])
+        event_type = str(data["type"])
         if not (to or handles(machine, event_type) or is_actor_result(event_type)):
             raise UnknownEventError(machine.id, event_type, known=machine.events)
         if current.status != "active":
@@ -412,16 +429,17 @@ def settles_a_child(data: Mapping[str, Any], before: Any, after: Any) -> bool:
     return is_actor_result(str(data["type"])) and after.children != before.children
 
 
-def run_effects(work: Work, step: StepDone) -> list[EventLike]:
-    """Run the step's named effects in order (not in a dry run); the events they answered with."""
-    replies: list[EventLike] = []
+def run_effects(work: Work, step: StepDone) -> list[tuple[str | None, EventLike]]:
+    """Run the step's named effects in order (not in a dry run); the events they answered
+    with, each for the machine whose effect it was (a child's path, or None: the record's)."""
+    replies: list[tuple[str | None, EventLike]] = []
     for action in step.core.actions:
         if action.type == "log":
             logger.info("%s %s: %s", work.record_type, work.record_id, action.params.get("message"))
     if work.command.dry_run or not step.core.effects:
         return replies
     for action in step.core.effects:
-        replies.extend(run_effect(work, step, action))
+        replies.extend((action.actor or None, reply) for reply in run_effect(work, step, action))
     step.outbox = work.outbox_written()
     return replies
 
@@ -435,9 +453,9 @@ def run_effect(work: Work, step: StepDone, action: Action) -> list[EventLike]:
                 work.bridge.session_for(handler, work.session) if work.bridge else work.session
             )
             answer = work.call(handler, session, work.row.instance(), action)
-        elif action.type in machine.effects:
-            impl = machine.effects[action.type]
-            answer = work.call(impl, step.after.context, action.event, action.params)
+        elif (found := machine_effect(machine, step, action)) is not None:
+            impl, context = found
+            answer = work.call(impl, context, action.event, action.params)
         else:
             raise MissingImplementationError("action", action.type)
     except (MissingImplementationError, WrongDriverError):
@@ -447,6 +465,30 @@ def run_effect(work: Work, step: StepDone, action: Action) -> list[EventLike]:
             work.record_type, work.record_id, str(step.event["type"]), action.type, exc
         ) from exc
     return replies_of(work, step, action, answer)
+
+
+def machine_effect(
+    machine: Machine, step: StepDone, action: Action
+) -> tuple[Callable[..., Any], Any] | None:
+    """The implementation a machine gave for a named effect, and the context it runs with.
+
+    A child machine's effect (``action.actor``, its path) is its own machine's, called with the
+    child's context, as the in-memory actor calls it; a child the step stopped is read in the
+    snapshot before the step.
+    """
+    if not action.actor:
+        impl = machine.effects.get(action.type)
+        return None if impl is None else (impl, step.after.context)
+    for snapshot in (step.after, step.before):
+        child = snapshot
+        for ident in action.actor.split("/"):
+            found = None if child is None else child.children.get(ident)
+            child = None if found is None else found.snapshot
+        if child is not None and child.machine is not None:
+            effects: Mapping[str, Callable[..., Any]] = getattr(child.machine, "effects", {})
+            impl = effects.get(action.type)
+            return None if impl is None else (impl, child.context)
+    return None
 
 
 def replies_of(work: Work, step: StepDone, action: Action, answer: Any) -> list[EventLike]:
