@@ -114,6 +114,31 @@ def test_a_handle_on_a_stopped_child_reads_nothing_rather_than_the_parent() -> N
     assert actor.system.get("the-lamp") is None
 
 
+def test_system_get_finds_a_function_actor_by_its_system_id() -> None:
+    """XState's system.get answers a promise actor too: its status and output, events dropped."""
+    machine = orderflow.setup(actors={"triple": lambda input: input * 3}).create_machine({
+        "id": "counter", "initial": "counting",
+        "states": {
+            "counting": {
+                "invoke": {"id": "calc", "src": "triple", "input": 7, "systemId": "calculator"},
+                "on": {"LEAVE": "idle"},
+            },
+            "idle": {},
+        },
+    })  # fmt: skip
+    actor = orderflow.create_actor(machine, clock=SimulatedClock()).start()
+    ref = actor.system.get("calculator")
+    assert isinstance(ref, orderflow.runtime.FunctionChildRef) and ref.path == "calc"
+    settled = ref.get_snapshot()
+    assert (settled.status, settled.output) == ("done", 21)
+    assert ref.send("ANYTHING") is None
+    assert actor.get_snapshot().value == "counting"  # the event went nowhere
+    actor.send("LEAVE")
+    assert actor.system.get("calculator") is None
+    with pytest.raises(ActorNotRunningError, match="'calc' is no longer running"):
+        ref.get_snapshot()
+
+
 def test_inspection_sees_every_actors_events() -> None:
     steps: list[Step] = []
     actor = orderflow.create_actor(

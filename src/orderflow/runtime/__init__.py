@@ -9,6 +9,9 @@ default) or :class:`AsyncioClock` for real time.
 from orderflow.runtime.actor import (
     Actor,
     ActorNotRunningError,
+    ActorSystem,
+    ChildRef,
+    FunctionChildRef,
     SessionActor,
     Subscription,
     create_actor,
@@ -20,8 +23,11 @@ from orderflow.runtime.waiting import wait_for, wait_for_async
 __all__ = [
     "Actor",
     "ActorNotRunningError",
+    "ActorSystem",
     "AsyncioClock",
+    "ChildRef",
     "Clock",
+    "FunctionChildRef",
     "SessionActor",
     "SimulatedClock",
     "Subscription",

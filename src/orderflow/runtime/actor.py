@@ -45,6 +45,7 @@ from orderflow.chart import Action, Machine, Snapshot, with_due
 from orderflow.chart.definition import DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX
 from orderflow.chart.implementations import call_function_actor
 from orderflow.chart.machine import Step
+from orderflow.chart.snapshot import Child
 from orderflow.errors import ActorNotRunningError as ActorNotRunningError  # its old home
 from orderflow.errors import MissingImplementationError
 from orderflow.runtime.children import Children, Key, Running, Task, Thread
@@ -549,10 +550,16 @@ class ActorSystem:
     def __init__(self, root: Actor) -> None:
         self._root = root
 
-    def get(self, system_id: str) -> ChildRef | None:
-        """The child with ``system_id`` among the running actors, or None."""
+    def get(self, system_id: str) -> ChildRef | FunctionChildRef | None:
+        """The child with ``system_id`` among the running actors, or None: a machine child's
+        :class:`ChildRef`, a function actor's :class:`FunctionChildRef`."""
         found = _find_system_id(self._root.get_snapshot(), system_id, "")
-        return ChildRef(self._root, found) if found is not None else None
+        if found is None:
+            return None
+        path, child = found
+        if child.is_machine:
+            return ChildRef(self._root, path)
+        return FunctionChildRef(self._root, path, child)
 
 
 class ChildRef:
@@ -588,11 +595,48 @@ class ChildRef:
         return current
 
 
-def _find_system_id(snapshot: Snapshot, system_id: str, path: str) -> str | None:
+class FunctionChildRef:
+    """A handle on a function actor (XState's promise actor) of a running actor.
+
+    ``get_snapshot()`` is its entry in the parent's ``snapshot.children`` (``status``
+    ``active``, ``done`` with its ``output`` or ``error`` with its ``error``); an event sent
+    to it is dropped, as a promise actor drops events.  Once it is stopped (its state left,
+    ``stopChild``) the handle reads nothing: ``get_snapshot`` raises ``ActorNotRunningError``.
+    """
+
+    def __init__(self, root: Actor, path: str, child: Child) -> None:
+        self.root = root
+        self.path = path
+        self._child = child  # children compare by identity: a new spawn is another actor
+
+    def send(self, event: EventLike) -> None:
+        """A function actor takes no events: nothing happens (XState drops them too)."""
+
+    def get_snapshot(self) -> Child:
+        current = self._current()
+        if current is None:
+            raise ActorNotRunningError(f"the function actor '{self.path}' is no longer running")
+        return current
+
+    def _current(self) -> Child | None:
+        *parents, ident = self.path.split("/")
+        current = self.root.get_snapshot()
+        for parent in parents:
+            child = current.children.get(parent)
+            if child is None or child.snapshot is None:
+                return None
+            current = child.snapshot
+        found = current.children.get(ident)
+        return found if found is not None and found.id == self._child.id and (
+            found.src == self._child.src and found.system_id == self._child.system_id
+        ) else None
+
+
+def _find_system_id(snapshot: Snapshot, system_id: str, path: str) -> tuple[str, Child] | None:
     for ident, child in snapshot.children.items():
         here = f"{path}/{ident}" if path else ident
-        if child.system_id == system_id and child.snapshot is not None:
-            return here
+        if child.system_id == system_id:
+            return here, child
         if child.snapshot is not None:
             found = _find_system_id(child.snapshot, system_id, here)
             if found is not None:
