@@ -586,13 +586,8 @@ class ChildRef:
         return current
 
     def _current(self) -> Snapshot | None:
-        current = self.root.get_snapshot()
-        for ident in self.path.split("/"):
-            child = current.children.get(ident)
-            if child is None or child.snapshot is None:
-                return None
-            current = child.snapshot
-        return current
+        child = _child_at(self.root.get_snapshot(), self.path)
+        return None if child is None else child.snapshot
 
 
 class FunctionChildRef:
@@ -619,17 +614,23 @@ class FunctionChildRef:
         return current
 
     def _current(self) -> Child | None:
-        *parents, ident = self.path.split("/")
-        current = self.root.get_snapshot()
-        for parent in parents:
-            child = current.children.get(parent)
-            if child is None or child.snapshot is None:
-                return None
-            current = child.snapshot
-        found = current.children.get(ident)
-        return found if found is not None and found.id == self._child.id and (
-            found.src == self._child.src and found.system_id == self._child.system_id
-        ) else None
+        child = _child_at(self.root.get_snapshot(), self.path)
+        mine = self._child
+        if child is None or (child.src, child.system_id) != (mine.src, mine.system_id):
+            return None  # stopped, or another actor spawned under the id since
+        return child
+
+
+def _child_at(snapshot: Snapshot, path: str) -> Child | None:
+    """The entry of the running child at ``path`` (ids from the root, ``/`` between)."""
+    *parents, ident = path.split("/")
+    current = snapshot
+    for parent in parents:
+        entry = current.children.get(parent)
+        if entry is None or entry.snapshot is None:
+            return None
+        current = entry.snapshot
+    return current.children.get(ident)
 
 
 def _find_system_id(snapshot: Snapshot, system_id: str, path: str) -> tuple[str, Child] | None:

@@ -90,6 +90,16 @@ def _tuple_getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple
     return operator.itemgetter(*names)
 
 
+def _driver_sql(
+    connection: Connection, options: Mapping[str, Any], sql: str, parameters: Any
+) -> Any:
+    """Run prepared ``sql``: the short way when the connection carries one, else as driver SQL."""
+    direct = options.get(DIRECT)
+    if direct is not None:
+        return direct.run(sql, parameters)
+    return connection.exec_driver_sql(sql, parameters)
+
+
 class _Unpreparable(Exception):
     """The statement needs SQLAlchemy's own execution on this dialect (never leaves this module)."""
 
@@ -116,10 +126,7 @@ class Prepared:
         form = self._form(connection, options)
         if form is None:
             return connection.execute(self.statement, dict(values))
-        direct = options.get(DIRECT)
-        if direct is not None:
-            return direct.run(form.sql, form.parameters(values))
-        return connection.exec_driver_sql(form.sql, form.parameters(values))
+        return _driver_sql(connection, options, form.sql, form.parameters(values))
 
     def one_or_none(
         self, connection: Connection, values: Mapping[str, Any]
@@ -130,11 +137,7 @@ class Prepared:
         if form is None:
             found = connection.execute(self.statement, dict(values)).one_or_none()
             return None if found is None else tuple(found)
-        direct = options.get(DIRECT)
-        if direct is not None:
-            raw = direct.run(form.sql, form.parameters(values)).fetchone()
-        else:
-            raw = connection.exec_driver_sql(form.sql, form.parameters(values)).fetchone()
+        raw = _driver_sql(connection, options, form.sql, form.parameters(values)).fetchone()
         return None if raw is None else form.row(raw)
 
     def _form(self, connection: Connection, options: Mapping[str, Any]) -> _Form | None:
