@@ -132,6 +132,9 @@ def test_system_get_finds_a_function_actor_by_its_system_id() -> None:
     settled = ref.get_snapshot()
     assert (settled.status, settled.output) == ("done", 21)
     assert ref.send("ANYTHING") is None
+    snapshot = actor.get_snapshot()
+    assert snapshot.child_at("calc") is settled
+    assert snapshot.child_at("nobody") is None and snapshot.child_at("calc/below") is None
     assert actor.get_snapshot().value == "counting"  # the event went nowhere
     actor.send("LEAVE")
     assert actor.system.get("calculator") is None

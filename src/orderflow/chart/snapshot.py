@@ -221,6 +221,19 @@ class Snapshot:
         """XState's ``matches``: is ``state`` (a dotted path or a partial value) part of this snapshot's value?"""
         return matches_state(_to_value(state), self.value)
 
+    def child_at(self, path: str) -> Child | None:
+        """The entry of the child actor at ``path`` (child ids from this machine, joined by
+        ``/``) in ``children``, or None when none runs there (a machine child's own
+        snapshot is ``.snapshot``; a function actor has none)."""
+        *parents, ident = path.split("/")
+        current: Snapshot = self
+        for parent in parents:
+            entry = current.children.get(parent)
+            if entry is None or entry.snapshot is None:
+                return None
+            current = entry.snapshot
+        return current.children.get(ident)
+
     def can(self, event: str | Mapping[str, Any]) -> bool:
         """Would ``event`` cause a transition (a target or actions) from this snapshot?"""
         return self._machine().can(self, event)

@@ -586,7 +586,7 @@ class ChildRef:
         return current
 
     def _current(self) -> Snapshot | None:
-        child = _child_at(self.root.get_snapshot(), self.path)
+        child = self.root.get_snapshot().child_at(self.path)
         return None if child is None else child.snapshot
 
 
@@ -614,23 +614,11 @@ class FunctionChildRef:
         return current
 
     def _current(self) -> Child | None:
-        child = _child_at(self.root.get_snapshot(), self.path)
+        child = self.root.get_snapshot().child_at(self.path)
         mine = self._child
         if child is None or (child.src, child.system_id) != (mine.src, mine.system_id):
             return None  # stopped, or another actor spawned under the id since
         return child
-
-
-def _child_at(snapshot: Snapshot, path: str) -> Child | None:
-    """The entry of the running child at ``path`` (ids from the root, ``/`` between)."""
-    *parents, ident = path.split("/")
-    current = snapshot
-    for parent in parents:
-        entry = current.children.get(parent)
-        if entry is None or entry.snapshot is None:
-            return None
-        current = entry.snapshot
-    return current.children.get(ident)
 
 
 def _find_system_id(snapshot: Snapshot, system_id: str, path: str) -> tuple[str, Child] | None:
@@ -647,13 +635,10 @@ def _find_system_id(snapshot: Snapshot, system_id: str, path: str) -> tuple[str,
 
 def _snapshot_at(snapshot: Snapshot, path: str) -> Snapshot:
     """The snapshot of the child machine at ``path`` (the root's for an empty path)."""
-    current = snapshot
-    for ident in path.split("/") if path else ():
-        child = current.children.get(ident)
-        if child is None or child.snapshot is None:
-            return snapshot  # it stopped in this step: what it did is read against the root
-        current = child.snapshot
-    return current
+    child = snapshot.child_at(path) if path else None
+    if child is None or child.snapshot is None:
+        return snapshot  # the root's, or it stopped in this step: read against the root
+    return child.snapshot
 
 
 def _timer_key(actor: str, timer_id: str) -> str:

@@ -365,10 +365,8 @@ def run_macrosteps(work: Work, event: Mapping[str, Any]) -> list[StepDone] | Ref
 
 def has_child(snapshot: Snapshot | None, path: str) -> bool:
     """Whether a child machine runs at ``path`` (child ids joined by ``/``) of ``snapshot``."""
-    for ident in path.split("/"):
-        child = None if snapshot is None else snapshot.children.get(ident)
-        snapshot = None if child is None else child.snapshot
-    return snapshot is not None
+    child = None if snapshot is None else snapshot.child_at(path)
+    return child is not None and child.snapshot is not None
 
 
 def take(
@@ -480,10 +478,8 @@ def machine_effect(
         impl = machine.effects.get(action.type)
         return None if impl is None else (impl, step.after.context)
     for snapshot in (step.after, step.before):
-        child = snapshot
-        for ident in action.actor.split("/"):
-            found = None if child is None else child.children.get(ident)
-            child = None if found is None else found.snapshot
+        found = None if snapshot is None else snapshot.child_at(action.actor)
+        child = None if found is None else found.snapshot
         if child is not None and child.machine is not None:
             effects: Mapping[str, Callable[..., Any]] = getattr(child.machine, "effects", {})
             impl = effects.get(action.type)
