@@ -1,6 +1,7 @@
 """The async driver against the sync one: persisted sends per second, 8 tasks against 8 threads.
 
     .venv/bin/python bench/async_service.py [--ops 150] [--rounds 5] [--postgres postgresql+psycopg://...]
+        [--async-driver psycopg|asyncpg ...] [--sqlite]
 
 One process, one database (PostgreSQL when a URL is given or
 ORDERFLOW_TEST_POSTGRES_URL is set, else a SQLite file).  A round runs
@@ -12,6 +13,10 @@ ORDERFLOW_TEST_POSTGRES_URL is set, else a SQLite file).  A round runs
   read, a versioned update and a log insert, statements built once) on the same engines,
   from 8 threads on the sync engine and from 8 tasks on the async one (each transaction an
   ``AsyncConnection`` running the statements in ``run_sync``, as the async service does).
+
+On PostgreSQL the async kinds run on each ``--async-driver`` given (a row each):
+``psycopg`` (psycopg 3's ``AsyncConnection``, the default) and ``asyncpg`` (when
+installed; ``pip install asyncpg``).  The sync kinds always run on psycopg 3.
 
 The kinds take turns round by round (the order rotates); the table gives the median
 throughput of each and the median and range of the per-round ratios: async over sync
@@ -113,7 +118,23 @@ def async_floor(engine: Any) -> Callable[[int], Awaitable[None]]:
 KINDS = ("sync", "async", "sync floor", "async floor")
 
 
-def measure(url: str | None, ops: int, rounds: int) -> str:
+def async_engine_options(database: Database, driver: str) -> tuple[str, dict[str, Any]]:
+    """The async engine's URL for ``driver`` and its options (the bench's schema, the pool)."""
+    assert database.url is not None
+    if database.schema is None:
+        return database.url, {}
+    url = database.url.replace("+psycopg", f"+{driver}", 1)
+    if driver == "asyncpg":
+        return url, {
+            "connect_args": {"server_settings": {"search_path": database.schema}},
+            "pool_size": WORKERS,
+        }
+    return url, {
+        "connect_args": {"options": f"-csearch_path={database.schema}"}, "pool_size": WORKERS,
+    }  # fmt: skip
+
+
+def measure(url: str | None, ops: int, rounds: int, driver: str = "psycopg") -> str:
     database = Database(url, BenchBase.metadata)
     machine = orderflow.create_machine(TOGGLE)
     engine = database.engine()
@@ -128,12 +149,8 @@ def measure(url: str | None, ops: int, rounds: int) -> str:
     for i in range(WORKERS * RECORDS_PER_WORKER):
         sync.start(Switch(id=i + 1, workflow_machine="toggle"))
     loop = asyncio.new_event_loop()
-    async_engine = create_async_engine(
-        database.url or "",
-        **({} if database.schema is None else {
-            "connect_args": {"options": f"-csearch_path={database.schema}"}, "pool_size": WORKERS,
-        }),
-    )  # fmt: skip
+    url_for_async, options = async_engine_options(database, driver)
+    async_engine = create_async_engine(url_for_async, **options)
     asynchronous = AsyncWorkflowService(
         async_sessionmaker(async_engine, expire_on_commit=False), {"toggle": machine}
     )
@@ -157,7 +174,7 @@ def measure(url: str | None, ops: int, rounds: int) -> str:
             turn = round_ % len(KINDS)
             for kind in KINDS[turn:] + KINDS[:turn]:
                 tps[kind].append(run(kind, ops))
-        name = "SQLite file (WAL)" if database.schema is None else "PostgreSQL"
+        name = "SQLite file (WAL)" if database.schema is None else f"PostgreSQL, async on {driver}"
         cells = [f"{statistics.median(tps[kind]):,.0f}" for kind in KINDS]
         for top, bottom in (
             ("async", "sync"), ("async floor", "sync floor"), ("sync", "sync floor"),
@@ -182,6 +199,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each kind")
     parser.add_argument("--postgres", default=os.environ.get("ORDERFLOW_TEST_POSTGRES_URL"))
     parser.add_argument("--sqlite", action="store_true", help="measure a SQLite file as well")
+    parser.add_argument(
+        "--async-driver", action="append", choices=("psycopg", "asyncpg"),
+        help="the async kinds' PostgreSQL driver (repeat for a row each; default psycopg)",
+    )  # fmt: skip
     args = parser.parse_args()
     rows = [
         "| engine | sync, 8 threads (tx/s) | async, 8 tasks (tx/s) | sync floor (tx/s) "
@@ -190,7 +211,8 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     if args.postgres:
-        rows.append(measure(args.postgres, args.ops, args.rounds))
+        for driver in args.async_driver or ["psycopg"]:
+            rows.append(measure(args.postgres, args.ops, args.rounds, driver))
     if args.sqlite or not args.postgres:
         rows.append(measure(None, args.ops, args.rounds))
     print("\n".join(rows))

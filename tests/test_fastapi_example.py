@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from orderflow.api.tokens import issue_token
 from orderflow.service import Principal
 from orderflow.store import TransitionLog
-from workflow_db import Database, async_engine_for
+from workflow_db import NO_POSTGRES, POSTGRES_URL, Database, async_engine_for, open_database
 
 EXAMPLE = runpy.run_path(str(Path(__file__).parents[1] / "examples" / "fastapi_app.py"))
 SECRET = "fastapi-example-" + "s3cr" * 8
@@ -29,12 +29,15 @@ def database(shared_database: Database) -> Iterator[Database]:
 
 
 def call(
-    database: Database, *requests: tuple[str, str, dict[str, Any] | None, dict[str, str]]
+    database: Database,
+    *requests: tuple[str, str, dict[str, Any] | None, dict[str, str]],
+    driver: str = "psycopg",
 ) -> list[httpx.Response]:
-    """Send ``requests`` (method, path, JSON body, headers) to a fresh app on ``database``, in order."""
+    """Send ``requests`` (method, path, JSON body, headers) to a fresh app on ``database``, in
+    order; on PostgreSQL through the async ``driver`` (psycopg or asyncpg)."""
 
     async def main() -> list[httpx.Response]:
-        engine = async_engine_for(database)
+        engine = async_engine_for(database, driver)
         app = EXAMPLE["create_app"](engine, SECRET)
         replies = []
         try:
@@ -55,6 +58,19 @@ def count(database: Database, model: Any) -> int:
 
 
 def test_an_invoice_is_created_issued_refused_and_paid(database: Database) -> None:
+    walk_an_invoice(database)
+
+
+def test_the_example_runs_on_asyncpg_too(tmp_path: Path) -> None:
+    """The same walk with the app's engine on asyncpg (``postgresql+asyncpg://``)."""
+    if POSTGRES_URL is None:
+        pytest.skip(NO_POSTGRES)
+    with open_database("postgresql", tmp_path) as database:
+        EXAMPLE["Base"].metadata.create_all(database.engine)
+        walk_an_invoice(database, "asyncpg")
+
+
+def walk_an_invoice(database: Database, driver: str = "psycopg") -> None:
     created, issued, short, paid, again, read = call(
         database,
         ("POST", "/invoices", {"number": "INV-1", "amount": "40.00"}, CLERK),
@@ -63,6 +79,7 @@ def test_an_invoice_is_created_issued_refused_and_paid(database: Database) -> No
         ("POST", "/invoices/1/events", {"type": "PAY", "amount": "40.00"}, {**CLERK, "Idempotency-Key": "k-1"}),
         ("POST", "/invoices/1/events", {"type": "PAY", "amount": "40.00"}, {**CLERK, "Idempotency-Key": "k-1"}),
         ("GET", "/invoices/1", None, CLERK),
+        driver=driver,
     )  # fmt: skip
     assert created.status_code == 201 and created.json()["to"] == "draft"
     assert issued.json()["to"] == "issued"

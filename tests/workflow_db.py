@@ -9,6 +9,7 @@ test-only tables ``tickets`` and ``captures``.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import inspect
 import os
 import uuid
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, ForeignKey, MetaData, String
@@ -238,11 +240,29 @@ def caller_session(service: Any, database: Database) -> Iterator[Any]:
             yield session
 
 
-def async_engine_for(database: Database, **options: Any) -> AsyncEngine:
-    """An async engine on the same database as ``database`` (its schema on PostgreSQL)."""
+#: the async drivers on PostgreSQL: psycopg 3's ``AsyncConnection`` and asyncpg
+ASYNC_POSTGRES_DRIVERS = ("psycopg", "asyncpg")
+NO_ASYNCPG = "asyncpg is not installed (pip install asyncpg; CI installs it with the dev extras)"
+
+
+def async_engine_for(database: Database, driver: str = "psycopg", **options: Any) -> AsyncEngine:
+    """An async engine on the same database as ``database`` (its schema on PostgreSQL).
+
+    On PostgreSQL ``driver`` picks the async driver (one of :data:`ASYNC_POSTGRES_DRIVERS`);
+    SQLite's is always aiosqlite.
+    """
     url = database.engine_url()
     if database.schema is None:
         return create_async_engine(url, **options)
+    if driver == "asyncpg":
+        if importlib.util.find_spec("asyncpg") is None:
+            pytest.skip(NO_ASYNCPG)
+        return create_async_engine(
+            url.replace("+psycopg", "+asyncpg", 1),
+            connect_args={"server_settings": {"search_path": database.schema}},
+            **options,
+        )
+    assert driver == "psycopg", driver
     return create_async_engine(
         url, connect_args={"options": f"-csearch_path={database.schema}"}, **options
     )
@@ -250,11 +270,11 @@ def async_engine_for(database: Database, **options: Any) -> AsyncEngine:
 
 @contextmanager
 def awaiting_service(
-    database: Database, machines: dict[str, Machine], **options: Any
+    database: Database, machines: dict[str, Machine], driver: str = "psycopg", **options: Any
 ) -> Iterator[Awaiting]:
     """An ``AsyncWorkflowService`` on ``database``, for sync test code (its loop closed after)."""
     loop = asyncio.new_event_loop()
-    engine = async_engine_for(database)
+    engine = async_engine_for(database, driver)
     try:
         sessions = async_sessionmaker(engine, expire_on_commit=False)
         yield Awaiting(AsyncWorkflowService(sessions, machines, **options), loop, engine)

@@ -1,7 +1,8 @@
-"""The async driver's short way to psycopg (``orderflow.service.direct``): what it must keep.
+"""The short way to the driver (``orderflow.service.direct``): what it must keep.
 
-On PostgreSQL the async driver runs a send's own statements straight on psycopg's
-``AsyncConnection``.  It must not change what anybody sees: statement listeners see
+A send's own statements run straight on the driver's cursor: sqlite3's and psycopg's
+for the sync driver; psycopg's ``AsyncConnection`` and SQLAlchemy's DBAPI adapter of
+asyncpg for the async one.  It must not change what anybody sees: statement listeners see
 every statement (the short way is not taken then), a database error is SQLAlchemy's
 exception class as in the sync driver and rolls the whole step back, and a connection
 the server dropped is thrown away, not lent to the next call.
@@ -75,11 +76,25 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
             LampBase.metadata.drop_all(opened.engine)
 
 
-def run_async(database: Database, body: Any, **engine_options: Any) -> Any:
-    """``body(service, engine)`` with an async service on ``database``, awaited."""
+#: the drivers of a send: sync, and async (aiosqlite or psycopg) or async on asyncpg
+DRIVERS = ["sync", "async", "async-asyncpg"]
+
+
+def postgres_driver(database: Database, driver: str) -> str:
+    """The async PostgreSQL driver ``driver`` names (asyncpg only runs on PostgreSQL)."""
+    if driver == "async-asyncpg":
+        if database.kind != "postgresql":
+            pytest.skip("asyncpg is a PostgreSQL driver")
+        return "asyncpg"
+    return "psycopg"
+
+
+def run_async(database: Database, body: Any, driver: str = "async", **engine_options: Any) -> Any:
+    """``body(service, engine)`` with an async service on ``database`` and ``driver``, awaited."""
+    pg_driver = postgres_driver(database, driver)
 
     async def main() -> Any:
-        engine = async_engine_for(database, **engine_options)
+        engine = async_engine_for(database, pg_driver, **engine_options)
         try:
             service = AsyncWorkflowService(async_sessionmaker(engine), {"lamp": LAMP})
             return await body(service, engine)
@@ -108,10 +123,10 @@ def flip_once(database: Database, driver: str, before_send: Any = None) -> Any:
         assert (await service.send((Lamp, lamp.id), "FLIP", actor=CLERK)).success
         return (await service.snapshot((Lamp, lamp.id))).value
 
-    return run_async(database, body)
+    return run_async(database, body, driver)
 
 
-@pytest.mark.parametrize("driver", ["sync", "async"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_a_statement_listener_sees_every_statement_of_a_send(
     database: Database, driver: str
 ) -> None:
@@ -133,7 +148,7 @@ def test_a_statement_listener_sees_every_statement_of_a_send(
     assert any("INSERT INTO WORKFLOW_TRANSITION_LOG" in s or "WITH MOVED" in s for s in seen)
 
 
-@pytest.mark.parametrize("driver", ["sync", "async"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_without_listeners_a_send_goes_straight_to_the_driver(
     database: Database, driver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,8 +167,10 @@ def test_without_listeners_a_send_goes_straight_to_the_driver(
         assert len(ran) >= 2  # the locked read, and the move with its log row
 
 
-@pytest.mark.parametrize("driver", ["sync", "async"])
-def test_a_database_error_is_sqlalchemys_and_writes_nothing(database: Database, driver: str) -> None:
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_a_database_error_is_sqlalchemys_and_writes_nothing(
+    database: Database, driver: str
+) -> None:
     """The table's CHECK refuses the second move: the same exception class from both drivers."""
 
     def sync_body() -> tuple[int, Any]:
@@ -173,7 +190,7 @@ def test_a_database_error_is_sqlalchemys_and_writes_nothing(database: Database, 
             await service.send((Lamp, lamp.id), "FLIP", actor=CLERK)
         return lamp.id, (await service.snapshot((Lamp, lamp.id))).value
 
-    lamp_id, value = sync_body() if driver == "sync" else run_async(database, async_body)
+    lamp_id, value = sync_body() if driver == "sync" else run_async(database, async_body, driver)
     assert value == "on"
     with database.Session() as session:
         stored = session.get(Lamp, lamp_id)
@@ -184,7 +201,8 @@ def test_a_database_error_is_sqlalchemys_and_writes_nothing(database: Database, 
         assert list(logged) == ["xstate.init", "FLIP"]
 
 
-def test_connections_the_server_dropped_are_thrown_away(database: Database) -> None:
+@pytest.mark.parametrize("driver", ["async", "async-asyncpg"])
+def test_connections_the_server_dropped_are_thrown_away(database: Database, driver: str) -> None:
     """A server restart drops every pooled connection: one call fails, the next ones work."""
     if database.kind != "postgresql":
         pytest.skip("a server-side disconnect needs PostgreSQL")
@@ -215,7 +233,7 @@ def test_connections_the_server_dropped_are_thrown_away(database: Database) -> N
             assert (await service.send((Bulb, bulb.id), "FLIP", actor=CLERK)).success
         return [(await service.snapshot((Bulb, b.id))).value for b in bulbs]
 
-    assert run_async(database, body) == ["off", "off", "off"]
+    assert run_async(database, body, driver) == ["off", "off", "off"]
 
 
 NOTING = orderflow.setup(actions={"note": lambda *_: None}).create_machine(
@@ -230,8 +248,9 @@ NOTING = orderflow.setup(actions={"note": lambda *_: None}).create_machine(
 )
 
 
+@pytest.mark.parametrize("driver", ["async", "async-asyncpg"])
 def test_a_cancelled_send_is_all_or_nothing_and_gives_its_connection_back(
-    database: Database,
+    database: Database, driver: str
 ) -> None:
     """A request cancelled mid-send (a client gone): the step is committed whole or not at
     all, and by the time the caller sees the cancellation the connection is back in the pool
@@ -262,7 +281,7 @@ def test_a_cancelled_send_is_all_or_nothing_and_gives_its_connection_back(
         assert final.success
         return bulb.id, answered, final.version
 
-    bulb_id, answered, version = run_async(database, body)
+    bulb_id, answered, version = run_async(database, body, driver)
     with database.Session() as session:
         logged = session.scalars(
             select(TransitionLog.record_version).where(

@@ -8,9 +8,12 @@ asyncio adapter, a cursor adapter, an ``asyncio.Lock`` and its rows copied
 into a deque as well, which was the whole gap between the async and the sync
 service on PostgreSQL.  :class:`DirectStatements` runs them on the driver's
 own connection under SQLAlchemy's: a cursor of the sqlite3 or psycopg
-connection for the sync driver, of psycopg's ``AsyncConnection`` for the async
-one (awaited from the call's greenlet).  Everything else (user code's session,
-begin and commit, the pool) still goes through SQLAlchemy.
+connection for the sync driver; for the async one, a cursor of psycopg's
+``AsyncConnection`` (awaited from the call's greenlet) or of SQLAlchemy's DBAPI
+adapter for asyncpg (which begins the transaction, prepares and caches the
+statement and translates asyncpg's errors, as for SQLAlchemy's own
+statements).  Everything else (user code's session, begin and commit, the
+pool) still goes through SQLAlchemy.
 
 What a statement run this way keeps from SQLAlchemy: its SQL and parameter
 processing (compiled once per dialect), the exception classes
@@ -33,10 +36,6 @@ from sqlalchemy.util import await_only
 
 from orderflow.service.statements import DIRECT
 
-#: the drivers whose cursors the short way knows, sync and async
-SYNC_DRIVERS = frozenset({"pysqlite", "psycopg"})
-ASYNC_DRIVERS = frozenset({"psycopg"})
-
 
 class DirectResult:
     """What a statement run directly answered: its row count, first row and inserted row id."""
@@ -53,14 +52,19 @@ class DirectResult:
 
 
 class DirectStatements:
-    """Runs driver SQL on a cursor of ``connection``'s own driver connection (sync drivers)."""
+    """Runs driver SQL on a cursor of ``connection``'s DBAPI connection: a sync driver's own,
+    or SQLAlchemy's adapter of an async one."""
 
     __slots__ = ("_connection", "_cursor", "_driver")
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        self._driver: Any = connection.connection.driver_connection
+        self._driver: Any = self._driver_of(connection)
         self._cursor: Any = None  # one cursor for the transaction's statements
+
+    @staticmethod
+    def _driver_of(connection: Connection) -> Any:
+        return connection.connection.dbapi_connection
 
     def run(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any]) -> DirectResult:
         """Run ``sql`` with ``parameters`` (the dialect's style); what it answered."""
@@ -86,6 +90,10 @@ class AwaitedStatements(DirectStatements):
 
     __slots__ = ()
 
+    @staticmethod
+    def _driver_of(connection: Connection) -> Any:
+        return connection.connection.driver_connection
+
     def _run(self, sql: str, parameters: Any) -> DirectResult:
         return await_only(self._run_async(sql, parameters))
 
@@ -98,12 +106,23 @@ class AwaitedStatements(DirectStatements):
         return DirectResult(cursor.rowcount, row, None)  # PostgreSQL answers keys with RETURNING
 
 
+#: the drivers the short way knows, (async?, driver name) -> its runner: the sync drivers' own
+#: cursors, psycopg's ``AsyncConnection`` awaited, and asyncpg through SQLAlchemy's DBAPI
+#: adapter of it (a plain cursor whose calls await inside)
+RUNNERS: dict[tuple[bool, str], type[DirectStatements]] = {
+    (False, "pysqlite"): DirectStatements,
+    (False, "psycopg"): DirectStatements,
+    (True, "psycopg"): AwaitedStatements,
+    (True, "asyncpg"): DirectStatements,
+}
+
+
 def direct_statements(connection: Connection) -> DirectStatements | None:
     """The short way for ``connection`` when its driver has one and nothing would miss the
     statements (no statement listeners, no echo); else ``None``."""
     dialect = connection.dialect
-    drivers = ASYNC_DRIVERS if dialect.is_async else SYNC_DRIVERS
-    if dialect.driver not in drivers:
+    runner = RUNNERS.get((dialect.is_async, dialect.driver))
+    if runner is None:
         return None
     dispatch = connection.dispatch
     if (
@@ -113,7 +132,7 @@ def direct_statements(connection: Connection) -> DirectStatements | None:
         or connection.engine.logger.isEnabledFor(logging.INFO)
     ):
         return None
-    return AwaitedStatements(connection) if dialect.is_async else DirectStatements(connection)
+    return runner(connection)
 
 
 def go_direct(connection: Connection) -> None:

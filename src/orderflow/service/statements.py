@@ -14,7 +14,7 @@ then runs ``connection.exec_driver_sql``, so the connection's events
 A connection with a ``schema_translate_map`` runs the Core statement
 itself: its SQL depends on the map.  A connection that carries
 :class:`~orderflow.service.direct.DirectStatements` under the execution option
-:data:`DIRECT` (on sqlite3 and psycopg, when no statement listener or echo would
+:data:`DIRECT` (on sqlite3, psycopg and asyncpg, when no statement listener or echo would
 miss them) runs the prepared SQL on the driver's cursor through it rather than
 through ``exec_driver_sql``.
 """

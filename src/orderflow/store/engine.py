@@ -56,7 +56,8 @@ def create_async_engine(
     """``sqlalchemy.ext.asyncio.create_async_engine`` with the same SQLite settings (see the module doc).
 
     ``sqlite:///file.db`` becomes ``sqlite+aiosqlite``, ``postgresql://`` and
-    ``postgresql+psycopg://`` psycopg 3's async driver.  An in-memory SQLite
+    ``postgresql+psycopg://`` psycopg 3's async driver; ``postgresql+asyncpg://`` stays
+    asyncpg (``pip install 'orderflow[asyncpg]'``).  An in-memory SQLite
     database lives in one connection, which tasks cannot take turns on: it
     is refused (use a file).
     """
