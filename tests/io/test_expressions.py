@@ -36,6 +36,7 @@ def evaluate(source: str, **names: Any) -> Any:
     ("source", "message"),
     [
         ("(10**4096)**4096", "the power"),
+        ("2 ** (2**1358 // 23973)", "the power"),  # an exponent past a float's range
         ("10**5000", "the power"),
         ("7 << 5000", "the shift"),
         ("(2**3000) * (2**3000)", "the product"),

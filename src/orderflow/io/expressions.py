@@ -740,6 +740,8 @@ def _check_binary(op: ast.operator, left: Any, right: Any) -> None:
     """Refuse an operation whose result would blow the budget, before it is computed."""
     if isinstance(op, ast.Pow) and _is_int(left) and _is_int(right):
         if abs(left) > 1 and right > 0:
+            # |left| >= 2: at least ``right`` bits (and past a float's range for the estimate)
+            _check_bits(right, "the power")
             _check_bits(int(math.log2(abs(left)) * right) + 1, "the power")
     elif isinstance(op, ast.LShift) and _is_int(left) and _is_int(right):
         if left and right > 0:
