@@ -33,7 +33,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     Added as a ``parametrize`` mark (before the marks are read), which takes the place of
     the ``database`` fixture's own params for that test.
     """
-    if "service_driver" in metafunc.fixturenames:  # this module's service, not a test's own
+    if "service_driver" in metafunc.fixturenames:  # this file's service, not a module's own
         metafunc.definition.add_marker(
             pytest.mark.parametrize(
                 ("service_driver", "database"),
