@@ -18,13 +18,17 @@ machine) and throughput, medians over the rounds.
   default thread pool;
 - ``psycopg sync`` / ``psycopg async``: raw psycopg 3 connections, one per worker;
 - ``psycopg async pipeline``: BEGIN + SELECT in one pipeline sync, then the move and
-  COMMIT in a second.
+  COMMIT in a second;
+- ``asyncpg``: raw asyncpg connections, one per worker (when asyncpg is installed);
+- ``sqlalchemy asyncio on asyncpg, exec_driver_sql``: SQLAlchemy's asyncio engine on
+  ``postgresql+asyncpg`` (the same).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import statistics
 import threading
@@ -195,6 +199,33 @@ async def psycopg_async_pipeline(dsn: str) -> Callable[[int, int], Awaitable[Non
     return step
 
 
+async def asyncpg_raw(dsn: str) -> Callable[[int, int], Awaitable[None]]:
+    import asyncpg
+
+    conns = [await asyncpg.connect(dsn) for _ in range(WORKERS)]
+    lock, move = LOCK.replace("%s", "$1"), MOVE.replace("%s", "$1", 1).replace("%s", "$2", 1)
+
+    async def step(worker: int, record: int) -> None:
+        conn = conns[worker]
+        async with conn.transaction():
+            version = (await conn.fetchrow(lock, record))[1]  # type: ignore[index]
+            await conn.execute(move, record, version)
+
+    return step
+
+
+def sqlalchemy_asyncpg_driver_sql(url: str) -> Callable[[int, int], Awaitable[None]]:
+    engine = create_async_engine(url.replace("+psycopg", "+asyncpg", 1), pool_size=WORKERS)
+    lock, move = LOCK.replace("%s", "$1"), MOVE.replace("%s", "$1", 1).replace("%s", "$2", 1)
+
+    async def step(_worker: int, record: int) -> None:
+        async with engine.begin() as conn:
+            version = (await conn.exec_driver_sql(lock, (record,))).one()[1]
+            await conn.exec_driver_sql(move, (record, version))
+
+    return step
+
+
 def timed(run: Callable[[], int]) -> tuple[float, float]:
     cpu, wall = time.process_time(), time.perf_counter()
     count = run()
@@ -220,6 +251,11 @@ async def measure(url: str, ops: int, rounds: int) -> dict[str, list[tuple[float
         "psycopg async, prepare_threshold=0": await psycopg_async(dsn, prepare_threshold=0),
         "psycopg async pipeline": await psycopg_async_pipeline(dsn),
     }
+    if importlib.util.find_spec("asyncpg") is not None:
+        async_stacks["asyncpg"] = await asyncpg_raw(dsn)
+        async_stacks["sqlalchemy asyncio on asyncpg, exec_driver_sql"] = (
+            sqlalchemy_asyncpg_driver_sql(url)
+        )
     results: dict[str, list[tuple[float, float]]] = {}
     loop = asyncio.get_running_loop()
     for _ in range(rounds):
