@@ -1,6 +1,6 @@
 """Where the async CPU goes: one locked move per transaction through six client stacks.
 
-    .venv/bin/python bench/async_drivers.py [--ops 300] [--rounds 3] [--postgres URL]
+    .venv/bin/python bench/async_drivers.py [--ops 300] [--rounds 3] [--postgres URL] [--only WORD ...]
 
 PostgreSQL only.  Each transaction is the four statements of a persisted send: BEGIN,
 ``SELECT ... FOR UPDATE``, the one-statement move (a versioned update and a log insert
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import inspect
 import os
 import statistics
 import threading
@@ -233,29 +234,43 @@ def timed(run: Callable[[], int]) -> tuple[float, float]:
     return 1000 * cpu / count, count / wall
 
 
-async def measure(url: str, ops: int, rounds: int) -> dict[str, list[tuple[float, float]]]:
+async def measure(
+    url: str, ops: int, rounds: int, only: list[str] | None = None
+) -> dict[str, list[tuple[float, float]]]:
+    """Figures per stack; ``only`` keeps the stacks whose names contain one of its words (all
+    of them at once hold more connections than a default server allows: 100)."""
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     setup(dsn)
-    sync_stacks = {
-        "sqlalchemy sync": sqlalchemy_sync(url),
-        "sqlalchemy sync, exec_driver_sql": sqlalchemy_driver_sql(url),
-        "psycopg sync": psycopg_sync(dsn),
-        "psycopg sync, prepare_threshold=0": psycopg_sync(dsn, prepare_threshold=0),
+    sync_makers: dict[str, Callable[[], Any]] = {
+        "sqlalchemy sync": lambda: sqlalchemy_sync(url),
+        "sqlalchemy sync, exec_driver_sql": lambda: sqlalchemy_driver_sql(url),
+        "psycopg sync": lambda: psycopg_sync(dsn),
+        "psycopg sync, prepare_threshold=0": lambda: psycopg_sync(dsn, prepare_threshold=0),
     }
-    async_stacks = {
-        "sqlalchemy asyncio": sqlalchemy_async(url),
-        "sqlalchemy asyncio run_sync": sqlalchemy_run_sync(url),
-        "sqlalchemy asyncio, exec_driver_sql": sqlalchemy_async_driver_sql(url),
-        "sqlalchemy sync in asyncio.to_thread": on_threads(sqlalchemy_driver_sql(url)),
-        "psycopg async": await psycopg_async(dsn),
-        "psycopg async, prepare_threshold=0": await psycopg_async(dsn, prepare_threshold=0),
-        "psycopg async pipeline": await psycopg_async_pipeline(dsn),
+    async_makers: dict[str, Callable[[], Any]] = {
+        "sqlalchemy asyncio": lambda: sqlalchemy_async(url),
+        "sqlalchemy asyncio run_sync": lambda: sqlalchemy_run_sync(url),
+        "sqlalchemy asyncio, exec_driver_sql": lambda: sqlalchemy_async_driver_sql(url),
+        "sqlalchemy sync in asyncio.to_thread": lambda: on_threads(sqlalchemy_driver_sql(url)),
+        "psycopg async": lambda: psycopg_async(dsn),
+        "psycopg async, prepare_threshold=0": lambda: psycopg_async(dsn, prepare_threshold=0),
+        "psycopg async pipeline": lambda: psycopg_async_pipeline(dsn),
     }
     if importlib.util.find_spec("asyncpg") is not None:
-        async_stacks["asyncpg"] = await asyncpg_raw(dsn)
-        async_stacks["sqlalchemy asyncio on asyncpg, exec_driver_sql"] = (
+        async_makers["asyncpg"] = lambda: asyncpg_raw(dsn)
+        async_makers["sqlalchemy asyncio on asyncpg, exec_driver_sql"] = lambda: (
             sqlalchemy_asyncpg_driver_sql(url)
         )
+
+    def wanted(name: str) -> bool:
+        return only is None or any(word in name for word in only)
+
+    sync_stacks = {name: make() for name, make in sync_makers.items() if wanted(name)}
+    async_stacks = {}
+    for name, make in async_makers.items():
+        if wanted(name):
+            made = make()
+            async_stacks[name] = (await made) if inspect.isawaitable(made) else made
     results: dict[str, list[tuple[float, float]]] = {}
     loop = asyncio.get_running_loop()
     for _ in range(rounds):
@@ -275,12 +290,15 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres", default=os.environ.get("ORDERFLOW_TEST_POSTGRES_URL"))
+    parser.add_argument(
+        "--only", nargs="+", help="run only the stacks whose names contain one of these words"
+    )
     args = parser.parse_args()
     if not args.postgres:
         raise SystemExit(
             "async_drivers.py needs PostgreSQL: --postgres URL or ORDERFLOW_TEST_POSTGRES_URL"
         )
-    results = asyncio.run(measure(args.postgres, args.ops, args.rounds))
+    results = asyncio.run(measure(args.postgres, args.ops, args.rounds, args.only))
     print(f"{'stack':40} {'CPU ms/tx':>10} {'tx/s':>8}")
     for name, figures in results.items():
         cpu = statistics.median(f[0] for f in figures)
