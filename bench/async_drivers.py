@@ -21,7 +21,12 @@ machine) and throughput, medians over the rounds.
   COMMIT in a second;
 - ``asyncpg``: raw asyncpg connections, one per worker (when asyncpg is installed);
 - ``sqlalchemy asyncio on asyncpg, exec_driver_sql``: SQLAlchemy's asyncio engine on
-  ``postgresql+asyncpg`` (the same).
+  ``postgresql+asyncpg`` (the same);
+- ``sqlalchemy asyncio on asyncpg, orderflow's short way``: what the async service keeps
+  of SQLAlchemy around a send (one greenlet per transaction, the pool, begin and commit)
+  with its statements on the adapter's cursor (``orderflow.service.direct``);
+- ``sqlalchemy sync, orderflow's short way``: the same for the sync service (its statements
+  on psycopg's own cursor).
 """
 
 from __future__ import annotations
@@ -227,6 +232,46 @@ def sqlalchemy_asyncpg_driver_sql(url: str) -> Callable[[int, int], Awaitable[No
     return step
 
 
+def sqlalchemy_sync_short_way(url: str) -> Callable[[int, int], None]:
+    from orderflow.service.direct import direct_statements
+
+    engine = create_engine(url, pool_size=WORKERS)
+
+    def step(_worker: int, record: int) -> None:
+        with engine.connect() as conn:
+            conn.begin()
+            direct = direct_statements(conn)
+            assert direct is not None
+            version = direct.run(LOCK, (record,)).fetchone()[1]  # type: ignore[index]
+            direct.run(MOVE, (record, version))
+            conn.commit()
+
+    return step
+
+
+def sqlalchemy_asyncpg_short_way(url: str) -> Callable[[int, int], Awaitable[None]]:
+    from sqlalchemy.util import greenlet_spawn
+
+    from orderflow.service.direct import direct_statements
+
+    engine = create_async_engine(url.replace("+psycopg", "+asyncpg", 1), pool_size=WORKERS)
+    lock, move = LOCK.replace("%s", "$1"), MOVE.replace("%s", "$1", 1).replace("%s", "$2", 1)
+
+    def transaction(record: int) -> None:
+        with engine.sync_engine.connect() as conn:
+            conn.begin()
+            direct = direct_statements(conn)
+            assert direct is not None
+            version = direct.run(lock, (record,)).fetchone()[1]  # type: ignore[index]
+            direct.run(move, (record, version))
+            conn.commit()
+
+    async def step(_worker: int, record: int) -> None:
+        await greenlet_spawn(transaction, record)
+
+    return step
+
+
 def timed(run: Callable[[], int]) -> tuple[float, float]:
     cpu, wall = time.process_time(), time.perf_counter()
     count = run()
@@ -244,6 +289,7 @@ async def measure(
     sync_makers: dict[str, Callable[[], Any]] = {
         "sqlalchemy sync": lambda: sqlalchemy_sync(url),
         "sqlalchemy sync, exec_driver_sql": lambda: sqlalchemy_driver_sql(url),
+        "sqlalchemy sync, orderflow's short way": lambda: sqlalchemy_sync_short_way(url),
         "psycopg sync": lambda: psycopg_sync(dsn),
         "psycopg sync, prepare_threshold=0": lambda: psycopg_sync(dsn, prepare_threshold=0),
     }
@@ -260,6 +306,9 @@ async def measure(
         async_makers["asyncpg"] = lambda: asyncpg_raw(dsn)
         async_makers["sqlalchemy asyncio on asyncpg, exec_driver_sql"] = lambda: (
             sqlalchemy_asyncpg_driver_sql(url)
+        )
+        async_makers["sqlalchemy asyncio on asyncpg, orderflow's short way"] = lambda: (
+            sqlalchemy_asyncpg_short_way(url)
         )
 
     def wanted(name: str) -> bool:
