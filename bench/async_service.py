@@ -37,6 +37,7 @@ from typing import Any
 
 from persisted import RECORDS_PER_WORKER, TOGGLE, BenchBase, Switch, prepared_step
 from scratch_database import Database
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
@@ -123,7 +124,7 @@ def async_engine_options(database: Database, driver: str) -> tuple[str, dict[str
     assert database.url is not None
     if database.schema is None:
         return database.url, {}
-    url = database.url.replace("+psycopg", f"+{driver}", 1)
+    url = make_url(database.url).set(drivername=f"postgresql+{driver}").render_as_string(False)
     if driver == "asyncpg":
         return url, {
             "connect_args": {"server_settings": {"search_path": database.schema}},

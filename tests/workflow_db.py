@@ -258,7 +258,7 @@ def async_engine_for(database: Database, driver: str = "psycopg", **options: Any
         if importlib.util.find_spec("asyncpg") is None:
             pytest.skip(NO_ASYNCPG)
         return create_async_engine(
-            url.replace("+psycopg", "+asyncpg", 1),
+            sa.make_url(url).set(drivername="postgresql+asyncpg"),
             connect_args={"server_settings": {"search_path": database.schema}},
             **options,
         )

@@ -95,6 +95,8 @@ def run_async(database: Database, body: Any, driver: str = "async", **engine_opt
 
     async def main() -> Any:
         engine = async_engine_for(database, pg_driver, **engine_options)
+        if database.kind == "postgresql":
+            assert engine.dialect.driver == pg_driver
         try:
             service = AsyncWorkflowService(async_sessionmaker(engine), {"lamp": LAMP})
             return await body(service, engine)
