@@ -55,6 +55,10 @@ MOVE = (
     f" RETURNING id) INSERT INTO {TABLE}_log (record) SELECT id FROM moved"
 )
 
+#: the same in asyncpg's parameter style
+DOLLAR_LOCK = LOCK.replace("%s", "$1")
+DOLLAR_MOVE = MOVE.replace("%s", "$1", 1).replace("%s", "$2", 1)
+
 
 def to_sqlalchemy(sql: str) -> Any:
     return text(sql.replace("%s", ":a", 1).replace("%s", ":b", 1))
@@ -209,7 +213,7 @@ async def asyncpg_raw(dsn: str) -> Callable[[int, int], Awaitable[None]]:
     import asyncpg
 
     conns = [await asyncpg.connect(dsn) for _ in range(WORKERS)]
-    lock, move = LOCK.replace("%s", "$1"), MOVE.replace("%s", "$1", 1).replace("%s", "$2", 1)
+    lock, move = DOLLAR_LOCK, DOLLAR_MOVE
 
     async def step(worker: int, record: int) -> None:
         conn = conns[worker]
@@ -222,7 +226,7 @@ async def asyncpg_raw(dsn: str) -> Callable[[int, int], Awaitable[None]]:
 
 def sqlalchemy_asyncpg_driver_sql(url: str) -> Callable[[int, int], Awaitable[None]]:
     engine = create_async_engine(url.replace("+psycopg", "+asyncpg", 1), pool_size=WORKERS)
-    lock, move = LOCK.replace("%s", "$1"), MOVE.replace("%s", "$1", 1).replace("%s", "$2", 1)
+    lock, move = DOLLAR_LOCK, DOLLAR_MOVE
 
     async def step(_worker: int, record: int) -> None:
         async with engine.begin() as conn:
@@ -232,19 +236,24 @@ def sqlalchemy_asyncpg_driver_sql(url: str) -> Callable[[int, int], Awaitable[No
     return step
 
 
-def sqlalchemy_sync_short_way(url: str) -> Callable[[int, int], None]:
+def short_way_transaction(engine: Any, lock: str, move: str, record: int) -> None:
+    """One transaction on a connection of the sync ``engine``, its statements on the short way."""
     from orderflow.service.direct import direct_statements
 
+    with engine.connect() as conn:
+        conn.begin()
+        direct = direct_statements(conn)
+        assert direct is not None
+        version = direct.run(lock, (record,)).fetchone()[1]  # type: ignore[index]
+        direct.run(move, (record, version))
+        conn.commit()
+
+
+def sqlalchemy_sync_short_way(url: str) -> Callable[[int, int], None]:
     engine = create_engine(url, pool_size=WORKERS)
 
     def step(_worker: int, record: int) -> None:
-        with engine.connect() as conn:
-            conn.begin()
-            direct = direct_statements(conn)
-            assert direct is not None
-            version = direct.run(LOCK, (record,)).fetchone()[1]  # type: ignore[index]
-            direct.run(MOVE, (record, version))
-            conn.commit()
+        short_way_transaction(engine, LOCK, MOVE, record)
 
     return step
 
@@ -252,22 +261,12 @@ def sqlalchemy_sync_short_way(url: str) -> Callable[[int, int], None]:
 def sqlalchemy_asyncpg_short_way(url: str) -> Callable[[int, int], Awaitable[None]]:
     from sqlalchemy.util import greenlet_spawn
 
-    from orderflow.service.direct import direct_statements
-
     engine = create_async_engine(url.replace("+psycopg", "+asyncpg", 1), pool_size=WORKERS)
-    lock, move = LOCK.replace("%s", "$1"), MOVE.replace("%s", "$1", 1).replace("%s", "$2", 1)
-
-    def transaction(record: int) -> None:
-        with engine.sync_engine.connect() as conn:
-            conn.begin()
-            direct = direct_statements(conn)
-            assert direct is not None
-            version = direct.run(lock, (record,)).fetchone()[1]  # type: ignore[index]
-            direct.run(move, (record, version))
-            conn.commit()
 
     async def step(_worker: int, record: int) -> None:
-        await greenlet_spawn(transaction, record)
+        await greenlet_spawn(
+            short_way_transaction, engine.sync_engine, DOLLAR_LOCK, DOLLAR_MOVE, record
+        )
 
     return step
 
