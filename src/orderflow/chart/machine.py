@@ -738,14 +738,17 @@ class Machine:
             )
 
 
-
 def actor_problems(table: Mapping[str, Any], where: str) -> list[Problem]:
     """An actor table's entries that are neither a machine nor a function (setup and provide)."""
     return [
-        Problem(f"{where}.{name}", "an actor must be a machine or a function (sync or async) of its input")
+        Problem(
+            f"{where}.{name}",
+            "an actor must be a machine or a function (sync or async) of its input",
+        )
         for name, logic in table.items()
         if not isinstance(logic, Machine) and not callable(logic)
     ]
+
 
 class Setup:
     """Implementations bound together; ``create_machine`` compiles definitions against them."""

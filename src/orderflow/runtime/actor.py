@@ -602,7 +602,7 @@ class FunctionChildRef:
     def __init__(self, root: Actor, path: str, child: Child) -> None:
         self.root = root
         self.path = path
-        self._child = child  # children compare by identity: a new spawn is another actor
+        self._child = child  # as found: a spawn since under the id with another src is another actor
 
     def send(self, event: EventLike) -> None:
         """A function actor takes no events: nothing happens (XState drops them too)."""

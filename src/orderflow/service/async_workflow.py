@@ -128,7 +128,7 @@ class AsyncWorkflowService:
         connection out, the stages, the commit, giving it back) runs in one greenlet
         whose every database call is awaited on the event loop; it makes its
         ``AsyncSession`` only if something asks for one (as the sync driver does),
-        and on psycopg the send's own statements go straight to the driver
+        and on psycopg and asyncpg the send's own statements go straight to the driver
         (:mod:`orderflow.service.direct`).  Joined, or with a factory it cannot see
         through, the call runs in an ``AsyncSession`` of its own (``run_sync``).
 

@@ -4,9 +4,8 @@ A send runs three or four statements of its own (the locked read, the versioned
 update, the log insert), prepared once per dialect
 (:mod:`orderflow.service.statements`).  Run through ``exec_driver_sql``, each
 still costs SQLAlchemy an execution context and a result object; through its
-asyncio adapter, a cursor adapter, an ``asyncio.Lock`` and its rows copied
-into a deque as well, which was the whole gap between the async and the sync
-service on PostgreSQL.  :class:`DirectStatements` runs them on the driver's
+psycopg asyncio adapter, a cursor adapter, an ``asyncio.Lock`` and its rows
+copied into a deque as well (docs/benchmarks.md measures both).  :class:`DirectStatements` runs them on the driver's
 own connection under SQLAlchemy's: a cursor of the sqlite3 or psycopg
 connection for the sync driver; for the async one, a cursor of psycopg's
 ``AsyncConnection`` (awaited from the call's greenlet) or of SQLAlchemy's DBAPI
